@@ -1,1 +1,12 @@
-export {};
+export * from './errors.js';
+export * from './units.js';
+export * from './schema.js';
+export * from './model.js';
+export * from './component.js';
+export * from './plugin.js';
+export * from './telemetry.js';
+export * from './logger.js';
+export * from './graph.js';
+export * from './host.js';
+export { loadConfigFiles, parseConfigText, expandEnv, mergeTrees, PATH_SEPARATOR, type LoadedConfig, type Location, type PluginSpec } from './config/load.js';
+export { importPlugin, resolvePluginPath } from './config/resolve-plugin.js';

@@ -1,0 +1,109 @@
+/** The contracts every component, built-in or third-party, implements. */
+import type { Logger } from './logger.js';
+import type { Batch } from './model.js';
+import type { Infer, Schema } from './schema.js';
+import type { ScopedTelemetry, Telemetry } from './telemetry.js';
+
+export type ComponentKind = 'receiver' | 'processor' | 'exporter' | 'extension';
+export const COMPONENT_KINDS: readonly ComponentKind[] = ['receiver', 'processor', 'exporter', 'extension'];
+
+export type Stability = 'development' | 'alpha' | 'beta' | 'stable' | 'deprecated';
+
+/** Where a batch goes next. A rejected promise travels back to the receiver as backpressure. */
+export interface Consumer {
+  consume(batch: Batch): Promise<void>;
+}
+
+/** What a running component can ask of the host. */
+export interface Host {
+  readonly telemetry: Telemetry;
+  readonly logger: Logger;
+  /** A started extension by id (`health_check`, `file_storage/queue`). */
+  getExtension(id: string): Component | undefined;
+}
+
+export interface Component {
+  /** Called once, exporters first and receivers last. */
+  start?(host: Host): Promise<void> | void;
+  /**
+   * Stops the component, flushing what it holds. The host calls it at most once and only
+   * after start; a component should still tolerate being shut down twice or without start.
+   */
+  shutdown?(): Promise<void> | void;
+}
+
+export type Receiver = Component;
+
+export interface Processor extends Component {
+  /** Adds to or filters a batch. Throwing rejects the batch back to the receiver. */
+  process(batch: Batch): Promise<Batch> | Batch;
+}
+
+export interface Exporter extends Component, Consumer {}
+
+export type Extension = Component;
+
+export interface CreateSettings {
+  /** The component id from the YAML: `type[/name]`. */
+  id: string;
+  kind: ComponentKind;
+  logger: Logger;
+  /** profcol's own metrics, labelled with this component's kind and id. */
+  telemetry: ScopedTelemetry;
+  /** The folder of the (first) configuration file, for resolving relative paths. */
+  configDir: string;
+  /** For processors: the pipeline this instance belongs to. */
+  pipeline?: string;
+}
+
+interface FactoryBase<S extends Schema<unknown>> {
+  type: string;
+  stability: Stability;
+  /** One line, shown by `profcol components`. */
+  description?: string;
+  config: S;
+}
+
+export interface ReceiverFactory<S extends Schema<unknown> = Schema<unknown>> extends FactoryBase<S> {
+  kind: 'receiver';
+  create(settings: CreateSettings, config: Infer<S>, next: Consumer): Receiver;
+}
+
+export interface ProcessorFactory<S extends Schema<unknown> = Schema<unknown>> extends FactoryBase<S> {
+  kind: 'processor';
+  create(settings: CreateSettings, config: Infer<S>): Processor;
+}
+
+export interface ExporterFactory<S extends Schema<unknown> = Schema<unknown>> extends FactoryBase<S> {
+  kind: 'exporter';
+  create(settings: CreateSettings, config: Infer<S>): Exporter;
+}
+
+export interface ExtensionFactory<S extends Schema<unknown> = Schema<unknown>> extends FactoryBase<S> {
+  kind: 'extension';
+  create(settings: CreateSettings, config: Infer<S>): Extension;
+}
+
+export type ComponentFactory = ReceiverFactory<any> | ProcessorFactory<any> | ExporterFactory<any> | ExtensionFactory<any>;
+
+export function defineReceiver<S extends Schema<unknown>>(factory: Omit<ReceiverFactory<S>, 'kind'>): ReceiverFactory<S> {
+  return { kind: 'receiver', ...factory };
+}
+
+export function defineProcessor<S extends Schema<unknown>>(factory: Omit<ProcessorFactory<S>, 'kind'>): ProcessorFactory<S> {
+  return { kind: 'processor', ...factory };
+}
+
+export function defineExporter<S extends Schema<unknown>>(factory: Omit<ExporterFactory<S>, 'kind'>): ExporterFactory<S> {
+  return { kind: 'exporter', ...factory };
+}
+
+export function defineExtension<S extends Schema<unknown>>(factory: Omit<ExtensionFactory<S>, 'kind'>): ExtensionFactory<S> {
+  return { kind: 'extension', ...factory };
+}
+
+/** Splits a component id `type[/name]`. */
+export function parseComponentId(id: string): { type: string; name: string | undefined } | undefined {
+  const match = /^([a-zA-Z][a-zA-Z0-9_]*)(?:\/([^/\s]+))?$/.exec(id);
+  return match ? { type: match[1]!, name: match[2] } : undefined;
+}

@@ -1,0 +1,138 @@
+/**
+ * Turns a loaded configuration into a validated plan: every component's parsed config and
+ * every pipeline's wiring. All problems are collected and reported together.
+ */
+import { parseComponentId, type ComponentFactory, type ComponentKind } from './component.js';
+import type { LoadedConfig } from './config/load.js';
+import { PATH_SEPARATOR } from './config/load.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import type { ComponentRegistry } from './plugin.js';
+import { s, type Infer } from './schema.js';
+
+const SECTIONS: Record<string, ComponentKind> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', extensions: 'extension' };
+const TOP_LEVEL_KEYS = ['plugins', ...Object.keys(SECTIONS), 'service'];
+
+export const ServiceConfig = s.object({
+  extensions: s.array(s.string(), { default: [], description: 'Extensions to start, by id.' }),
+  pipelines: s.record(
+    s.object({
+      receivers: s.array(s.string(), { minItems: 1, description: 'Receiver ids feeding this pipeline.' }),
+      processors: s.array(s.string(), { default: [], description: 'Processor ids, applied in order.' }),
+      exporters: s.array(s.string(), { minItems: 1, description: 'Exporter ids receiving every batch.' }),
+    }),
+    { description: 'Pipelines by name.' },
+  ),
+  telemetry: s.object({
+    logs: s.object({
+      level: s.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { default: 'info', description: 'Log level.' }),
+      format: s.enum(['auto', 'json', 'pretty'], { default: 'auto', description: 'json for machines, pretty for terminals; auto picks by stdout.' }),
+    }),
+    metrics: s.object({
+      address: s.optional(s.string({ description: 'host:port serving profcol\'s own metrics at /metrics (Prometheus text). Off when unset.' })),
+    }),
+  }),
+  shutdown_timeout: s.duration({ default: '30s', description: 'How long a stop may wait for in-flight batches to drain.' }),
+});
+
+export type ServiceSettings = Infer<typeof ServiceConfig>;
+
+export interface PlannedComponent {
+  id: string;
+  kind: ComponentKind;
+  factory: ComponentFactory;
+  config: unknown;
+}
+
+export interface PlannedPipeline {
+  name: string;
+  receivers: string[];
+  processors: string[];
+  exporters: string[];
+}
+
+export interface Plan {
+  components: Map<string, PlannedComponent>;
+  pipelines: PlannedPipeline[];
+  service: ServiceSettings;
+  configDir: string;
+}
+
+/** `kind:id`, the key of a planned component. */
+export function componentKey(kind: ComponentKind, id: string): string {
+  return `${kind}:${id}`;
+}
+
+/** Builds the plan, or returns every issue found. */
+export function planPipelines(loaded: LoadedConfig, registry: ComponentRegistry): { plan?: Plan; issues: ConfigIssue[] } {
+  const issues: ConfigIssue[] = [...loaded.issues];
+  const report = (at: string[], message: string) => {
+    const location = loaded.locate(at);
+    issues.push({ path: at.join(PATH_SEPARATOR), message, ...(location ?? {}) });
+  };
+
+  for (const key of Object.keys(loaded.tree)) {
+    if (!TOP_LEVEL_KEYS.includes(key)) report([key], `unknown top-level key "${key}" (expected one of ${TOP_LEVEL_KEYS.join(', ')})`);
+  }
+
+  const components = new Map<string, PlannedComponent>();
+  for (const [section, kind] of Object.entries(SECTIONS)) {
+    const entries = loaded.tree[section] ?? {};
+    if (entries === null || typeof entries !== 'object' || Array.isArray(entries)) {
+      report([section], 'expected a map of component ids to their settings');
+      continue;
+    }
+    for (const [id, rawConfig] of Object.entries(entries as Record<string, unknown>)) {
+      const parsedId = parseComponentId(id);
+      if (!parsedId) {
+        report([section, id], `"${id}" is not a component id (type[/name], e.g. pprof/payments)`);
+        continue;
+      }
+      const registered = registry.get(kind, parsedId.type);
+      if (!registered) {
+        const known = registry.typesOf(kind);
+        report([section, id], `unknown ${kind} type "${parsedId.type}" (known: ${known.join(', ') || 'none'}; third-party types need their package under plugins:)`);
+        continue;
+      }
+      const result = registered.factory.config.parse(rawConfig ?? undefined);
+      if (!result.ok) {
+        for (const issue of result.issues) report([section, id, ...issue.path], issue.message);
+        continue;
+      }
+      components.set(componentKey(kind, id), { id, kind, factory: registered.factory, config: result.value });
+    }
+  }
+
+  const serviceResult = ServiceConfig.parse(loaded.tree.service ?? {});
+  if (!serviceResult.ok) {
+    for (const issue of serviceResult.issues) report(['service', ...issue.path], issue.message);
+    return { issues };
+  }
+  const service = serviceResult.value;
+  const defined = (section: string, kind: ComponentKind, id: string) =>
+    components.has(componentKey(kind, id)) || Object.hasOwn((loaded.tree[section] as Record<string, unknown>) ?? {}, id);
+
+  const pipelines: PlannedPipeline[] = [];
+  if (Object.keys(service.pipelines).length === 0) report(['service', 'pipelines'], 'no pipeline is defined; nothing would run');
+  for (const [name, pipeline] of Object.entries(service.pipelines)) {
+    for (const [section, kind] of [['receivers', 'receiver'], ['processors', 'processor'], ['exporters', 'exporter']] as const) {
+      const ids = pipeline[section];
+      ids.forEach((id, index) => {
+        if (!defined(section, kind, id)) report(['service', 'pipelines', name, section, String(index)], `references undefined ${kind} "${id}" (define it under ${section}:)`);
+        else if (ids.indexOf(id) !== index) report(['service', 'pipelines', name, section, String(index)], `lists ${kind} "${id}" twice`);
+      });
+    }
+    pipelines.push({ name, ...pipeline });
+  }
+  service.extensions.forEach((id, index) => {
+    if (!defined('extensions', 'extension', id)) report(['service', 'extensions', String(index)], `references undefined extension "${id}"`);
+  });
+  if (issues.length > 0) return { issues };
+  return { plan: { components, pipelines, service, configDir: loaded.configDir }, issues };
+}
+
+/** Like planPipelines, but throws one ConfigError listing every issue. */
+export function planOrThrow(loaded: LoadedConfig, registry: ComponentRegistry): Plan {
+  const { plan, issues } = planPipelines(loaded, registry);
+  if (!plan) throw new ConfigError(issues);
+  return plan;
+}

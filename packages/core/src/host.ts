@@ -1,0 +1,273 @@
+/**
+ * The host: creates the components of a plan, wires receivers → processors → exporters,
+ * starts them (extensions, exporters, processors, then receivers) and stops them in
+ * reverse, draining in-flight batches before exporters flush.
+ */
+import http from 'node:http';
+import type { Component, ComponentKind, Consumer, Exporter, Host, Processor, Receiver } from './component.js';
+import { BackpressureError } from './errors.js';
+import { componentKey, type Plan, type PlannedComponent, type PlannedPipeline } from './graph.js';
+import { silentLogger, type Logger } from './logger.js';
+import { cloneBatch, type Batch } from './model.js';
+import { Telemetry } from './telemetry.js';
+
+/** Guarantees start-once and shutdown-at-most-once-after-start, whatever the component does. */
+class Managed {
+  private started = false;
+  private stopped = false;
+  constructor(readonly kind: ComponentKind, readonly id: string, readonly component: Component) {}
+  async start(host: Host): Promise<void> {
+    if (this.started) return;
+    await this.component.start?.(host);
+    this.started = true;
+  }
+  async shutdown(): Promise<void> {
+    if (!this.started || this.stopped) return;
+    this.stopped = true;
+    await this.component.shutdown?.();
+  }
+}
+
+function batchSize(batch: Batch): { bundles: number; metrics: number } {
+  return { bundles: batch.bundles.length, metrics: batch.metrics.length };
+}
+
+/** One pipeline: its own processor instances, then every exporter it names. */
+class Pipeline implements Consumer {
+  private inflight = 0;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly name: string,
+    private readonly processors: { id: string; processor: Processor }[],
+    private readonly exporters: { id: string; exporter: Exporter }[],
+    private readonly telemetry: Telemetry,
+    private readonly logger: Logger,
+  ) {}
+
+  async consume(batch: Batch): Promise<void> {
+    const labels = { pipeline: this.name };
+    if (this.closed) {
+      this.telemetry.counter('profcol_pipeline_refused_batches_total', 'Batches a pipeline refused, by reason.').add(1, { ...labels, reason: 'shutting_down' });
+      throw new BackpressureError(`pipeline "${this.name}" is shutting down`, 1000);
+    }
+    this.inflight++;
+    try {
+      let current = batch;
+      for (const { id, processor } of this.processors) {
+        try {
+          current = await processor.process(current);
+        } catch (error) {
+          this.telemetry.counter('profcol_pipeline_refused_batches_total', 'Batches a pipeline refused, by reason.').add(1, { ...labels, reason: 'processor_error', processor: id });
+          this.logger.warn({ pipeline: this.name, processor: id, err: error }, 'processor rejected a batch');
+          throw error;
+        }
+      }
+      if (current.bundles.length === 0 && current.metrics.length === 0) return;
+      const results = await Promise.allSettled(this.exporters.map(({ exporter }) => exporter.consume(current)));
+      const failures = results.flatMap((result, index) => (result.status === 'rejected' ? [{ id: this.exporters[index]!.id, error: result.reason as unknown }] : []));
+      for (const failure of failures) {
+        this.telemetry.counter('profcol_exporter_refused_batches_total', 'Batches an exporter refused (the receiver is told and may retry).').add(1, { ...labels, exporter: failure.id });
+        this.logger.warn({ pipeline: this.name, exporter: failure.id, err: failure.error }, 'exporter refused a batch');
+      }
+      if (failures.length > 0) throw failures.find((f) => f.error instanceof BackpressureError)?.error ?? failures[0]!.error;
+      const size = batchSize(current);
+      this.telemetry.counter('profcol_pipeline_bundles_total', 'Profile bundles delivered to the exporters of a pipeline.').add(size.bundles, labels);
+      this.telemetry.counter('profcol_pipeline_metric_points_total', 'Metric points delivered to the exporters of a pipeline.').add(size.metrics, labels);
+    } finally {
+      this.inflight--;
+      if (this.inflight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /** Refuses new batches and resolves once the in-flight ones are done (or `timeoutMs` passed). */
+  async drain(timeoutMs: number): Promise<number> {
+    this.closed = true;
+    if (this.inflight === 0) return 0;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return this.inflight;
+  }
+}
+
+/** What a receiver's `next` is: every pipeline that lists it, each given its own copy. */
+class FanOut implements Consumer {
+  constructor(private readonly pipelines: Pipeline[]) {}
+  async consume(batch: Batch): Promise<void> {
+    if (this.pipelines.length === 1) return this.pipelines[0]!.consume(batch);
+    const results = await Promise.allSettled(this.pipelines.map((pipeline, i) => pipeline.consume(i === 0 ? batch : cloneBatch(batch))));
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (errors.length > 0) throw errors.find((e) => e instanceof BackpressureError) ?? errors[0];
+  }
+}
+
+export interface CollectorOptions {
+  logger?: Logger;
+  telemetry?: Telemetry;
+}
+
+export type CollectorState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+export class Collector implements Host {
+  readonly logger: Logger;
+  readonly telemetry: Telemetry;
+  private readonly extensions: Managed[] = [];
+  private readonly exporters: Managed[] = [];
+  private readonly processors: Managed[] = [];
+  private readonly receivers: Managed[] = [];
+  private readonly pipelines: Pipeline[] = [];
+  private metricsServer: http.Server | undefined;
+  private stateValue: CollectorState = 'created';
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly plan: Plan, options: CollectorOptions = {}) {
+    this.logger = options.logger ?? silentLogger();
+    this.telemetry = options.telemetry ?? new Telemetry();
+    this.build();
+  }
+
+  get state(): CollectorState {
+    return this.stateValue;
+  }
+
+  getExtension(id: string): Component | undefined {
+    return this.extensions.find((e) => e.id === id)?.component;
+  }
+
+  private settingsFor(planned: PlannedComponent, pipeline?: string) {
+    return {
+      id: planned.id,
+      kind: planned.kind,
+      logger: this.logger.child({ [planned.kind]: planned.id, ...(pipeline ? { pipeline } : {}) }),
+      telemetry: this.telemetry.scoped({ [planned.kind]: planned.id }),
+      configDir: this.plan.configDir,
+      ...(pipeline ? { pipeline } : {}),
+    };
+  }
+
+  private planned(kind: ComponentKind, id: string): PlannedComponent {
+    const planned = this.plan.components.get(componentKey(kind, id));
+    if (!planned) throw new Error(`internal: ${kind} "${id}" is not in the plan`);
+    return planned;
+  }
+
+  private build(): void {
+    const { plan } = this;
+    for (const id of plan.service.extensions) {
+      const planned = this.planned('extension', id);
+      if (planned.factory.kind !== 'extension') continue;
+      this.extensions.push(new Managed('extension', id, planned.factory.create(this.settingsFor(planned), planned.config)));
+    }
+    const exporters = new Map<string, Exporter>();
+    for (const id of new Set(plan.pipelines.flatMap((p) => p.exporters))) {
+      const planned = this.planned('exporter', id);
+      if (planned.factory.kind !== 'exporter') continue;
+      const exporter = planned.factory.create(this.settingsFor(planned), planned.config);
+      exporters.set(id, exporter);
+      this.exporters.push(new Managed('exporter', id, exporter));
+    }
+    const pipelinesByReceiver = new Map<string, Pipeline[]>();
+    for (const spec of plan.pipelines) {
+      const pipeline = this.buildPipeline(spec, exporters);
+      this.pipelines.push(pipeline);
+      for (const id of spec.receivers) pipelinesByReceiver.set(id, [...(pipelinesByReceiver.get(id) ?? []), pipeline]);
+    }
+    for (const [id, pipelines] of pipelinesByReceiver) {
+      const planned = this.planned('receiver', id);
+      if (planned.factory.kind !== 'receiver') continue;
+      const receiver: Receiver = planned.factory.create(this.settingsFor(planned), planned.config, new FanOut(pipelines));
+      this.receivers.push(new Managed('receiver', id, receiver));
+    }
+    const used = new Set([...plan.pipelines.flatMap((p) => [...p.receivers.map((r) => `receiver:${r}`), ...p.processors.map((r) => `processor:${r}`), ...p.exporters.map((r) => `exporter:${r}`)]), ...plan.service.extensions.map((e) => `extension:${e}`)]);
+    for (const key of plan.components.keys()) {
+      if (!used.has(key)) this.logger.warn({ component: key }, 'component is configured but no pipeline uses it; it will not run');
+    }
+  }
+
+  private buildPipeline(spec: PlannedPipeline, exporters: Map<string, Exporter>): Pipeline {
+    const processors = spec.processors.map((id) => {
+      const planned = this.planned('processor', id);
+      if (planned.factory.kind !== 'processor') throw new Error(`internal: ${id} is not a processor`);
+      const processor = planned.factory.create(this.settingsFor(planned, spec.name), planned.config);
+      this.processors.push(new Managed('processor', `${id} (pipeline ${spec.name})`, processor));
+      return { id, processor };
+    });
+    const targets = spec.exporters.map((id) => ({ id, exporter: exporters.get(id)! }));
+    return new Pipeline(spec.name, processors, targets, this.telemetry, this.logger.child({ pipeline: spec.name }));
+  }
+
+  async start(): Promise<void> {
+    if (this.stateValue !== 'created') throw new Error(`cannot start a collector that is ${this.stateValue}`);
+    this.stateValue = 'starting';
+    const order = [...this.extensions, ...this.exporters, ...this.processors, ...this.receivers];
+    try {
+      await this.startMetricsServer();
+      for (const component of order) {
+        await component.start(this);
+        this.logger.debug({ kind: component.kind, id: component.id }, 'started');
+      }
+    } catch (error) {
+      this.logger.error({ err: error }, 'start failed; stopping what had started');
+      await this.stopComponents();
+      this.stateValue = 'stopped';
+      throw error;
+    }
+    this.stateValue = 'running';
+    this.logger.info({ pipelines: this.pipelines.map((p) => p.name), receivers: this.receivers.map((r) => r.id), exporters: this.exporters.map((e) => e.id) }, 'profcol is running');
+  }
+
+  /** Stops receivers, drains in-flight batches, then stops processors, exporters and extensions. Safe to call twice. */
+  shutdown(): Promise<void> {
+    this.stopping ??= this.stopComponents();
+    return this.stopping;
+  }
+
+  private async stopComponents(): Promise<void> {
+    this.stateValue = 'stopping';
+    await this.stopAll(this.receivers);
+    const timeoutMs = this.plan.service.shutdown_timeout;
+    const left = await Promise.all(this.pipelines.map((p) => p.drain(timeoutMs)));
+    const stuck = left.reduce((a, b) => a + b, 0);
+    if (stuck > 0) {
+      this.telemetry.counter('profcol_shutdown_abandoned_batches_total', 'Batches still in flight when the shutdown timeout ran out.').add(stuck);
+      this.logger.error({ batches: stuck, timeoutMs }, 'batches were still in flight when the shutdown timeout ran out');
+    }
+    await this.stopAll(this.processors);
+    await this.stopAll(this.exporters);
+    await this.stopAll(this.extensions);
+    await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+    this.stateValue = 'stopped';
+    this.logger.info('profcol stopped');
+  }
+
+  private async stopAll(components: Managed[]): Promise<void> {
+    for (const component of [...components].reverse()) {
+      try {
+        await component.shutdown();
+      } catch (error) {
+        this.logger.error({ kind: component.kind, id: component.id, err: error }, 'shutdown failed');
+      }
+    }
+  }
+
+  private async startMetricsServer(): Promise<void> {
+    const address = this.plan.service.telemetry.metrics.address;
+    if (!address) return;
+    const separator = address.lastIndexOf(':');
+    const host = address.slice(0, separator) || '0.0.0.0';
+    const port = Number(address.slice(separator + 1));
+    const server = http.createServer((request, response) => {
+      if (request.url === '/metrics') {
+        response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.telemetry.renderPrometheus());
+      } else response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, () => resolve()));
+    this.metricsServer = server;
+    this.logger.info({ address }, 'own metrics served at /metrics');
+  }
+}

@@ -1,0 +1,3 @@
+module profcol.test/pprof-target
+
+go 1.21

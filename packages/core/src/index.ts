@@ -10,3 +10,4 @@ export * from './graph.js';
 export * from './host.js';
 export { loadConfigFiles, parseConfigText, expandEnv, mergeTrees, PATH_SEPARATOR, type LoadedConfig, type Location, type PluginSpec } from './config/load.js';
 export { importPlugin, resolvePluginPath } from './config/resolve-plugin.js';
+export * from './testing.js';

@@ -38,6 +38,11 @@ export interface Profile {
   decoded?: DecodedProfile;
   /** True when `type`'s cumulative values were already turned into a per-window delta. */
   delta?: boolean;
+  /**
+   * The window this profile's values cover, when it differs from the bundle's (a pulled CPU
+   * profile covers its `seconds`; a pulled delta covers the time between two scrapes).
+   */
+  window?: TimeWindow;
 }
 
 /** An attachment that is not a pprof profile (`go.trace`, `events.pprof` kept opaque). */
@@ -60,7 +65,8 @@ export interface ProfileBundle {
   source: string;
   /**
    * Who the profiles describe. Well-known keys: service, env, version, host, language
-   * (golang, nodejs, ...), runtime, runtime_version, runtime_id, profile_seq, process_id.
+   * (golang, nodejs, ...), runtime, runtime_version, runtime_id, profile_seq, process_id,
+   * and for pulled targets `instance` (the target URL).
    */
   resource: Record<string, string>;
   /** User tags (upload tags, configured tags). */

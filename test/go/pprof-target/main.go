@@ -40,8 +40,9 @@ var (
 	// retained keeps the -retain-mib chunks reachable for the whole run.
 	retained [][]byte
 
-	// gcLive is the pointer-rich live heap of -gc-heavy.
-	gcLive []*gcNode
+	// gcAnchors + gcLive are the pointer-rich live heap of -gc-heavy.
+	gcAnchors []*gcNode
+	gcLive    []*gcNode
 
 	// sinks defeat escape analysis / dead-code elimination.
 	allocSink []byte // written by allocWorker only
@@ -161,8 +162,8 @@ func main() {
 		})
 	})
 
-	if cfg.ExitWithParent {
-		go parentWatchdog()
+	if ppid := os.Getppid(); cfg.ExitWithParent && ppid > 1 {
+		go parentWatchdog(ppid)
 	}
 	for i := 0; i < cfg.Spin; i++ {
 		go spinWorker(i)
@@ -196,24 +197,31 @@ func main() {
 		go parkedWorker(park)
 	}
 
-	ready := map[string]any{
-		"ready":               true,
-		"addr":                ln.Addr().String(),
-		"pid":                 os.Getpid(),
-		"baseline_goroutines": baseline,
-		"expected_goroutines": baseline + cfg.Parked,
-		"parked":              cfg.Parked,
-		"spin":                cfg.Spin,
-		"retain_mib":          cfg.RetainMiB,
-		"retained_bytes":      retainedBytes(),
-		"alloc_mib_per_sec":   cfg.AllocMiBPerSec,
-		"gc_heavy":            cfg.GCHeavy,
-		"mutex":               cfg.Mutex,
-		"block":               cfg.Block,
-		"exit_after_seconds":  cfg.ExitAfter.Seconds(),
-		"gomaxprocs":          runtime.GOMAXPROCS(0),
-		"num_cpu":             runtime.NumCPU(),
-		"go_version":          runtime.Version(),
+	ready := struct {
+		Ready              bool    `json:"ready"`
+		Addr               string  `json:"addr"`
+		Pid                int     `json:"pid"`
+		BaselineGoroutines int     `json:"baseline_goroutines"`
+		ExpectedGoroutines int     `json:"expected_goroutines"`
+		Parked             int     `json:"parked"`
+		Spin               int     `json:"spin"`
+		RetainMiB          int     `json:"retain_mib"`
+		RetainedBytes      int     `json:"retained_bytes"`
+		AllocMiBPerSec     float64 `json:"alloc_mib_per_sec"`
+		GCHeavy            bool    `json:"gc_heavy"`
+		Mutex              bool    `json:"mutex"`
+		Block              bool    `json:"block"`
+		ExitAfterSeconds   float64 `json:"exit_after_seconds"`
+		GOMAXPROCS         int     `json:"gomaxprocs"`
+		NumCPU             int     `json:"num_cpu"`
+		GoVersion          string  `json:"go_version"`
+	}{
+		Ready: true, Addr: ln.Addr().String(), Pid: os.Getpid(),
+		BaselineGoroutines: baseline, ExpectedGoroutines: baseline + cfg.Parked,
+		Parked: cfg.Parked, Spin: cfg.Spin, RetainMiB: cfg.RetainMiB, RetainedBytes: retainedBytes(),
+		AllocMiBPerSec: cfg.AllocMiBPerSec, GCHeavy: cfg.GCHeavy, Mutex: cfg.Mutex, Block: cfg.Block,
+		ExitAfterSeconds: cfg.ExitAfter.Seconds(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		NumCPU: runtime.NumCPU(), GoVersion: runtime.Version(),
 	}
 	line, _ := json.Marshal(ready)
 	os.Stdout.Write(append(line, '\n'))
@@ -230,11 +238,7 @@ func fatalf(format string, args ...any) {
 
 // parentWatchdog exits when the process is re-parented (the test runner
 // died), so a crashed test never leaves a spinning process behind.
-func parentWatchdog() {
-	ppid := os.Getppid()
-	if ppid <= 1 {
-		return
-	}
+func parentWatchdog(ppid int) {
 	for {
 		time.Sleep(500 * time.Millisecond)
 		if os.Getppid() != ppid {
@@ -315,24 +319,31 @@ func allocWorker(rate float64) {
 //go:noinline
 func buildGCLiveHeap(liveMiB int) {
 	const nodeSize = 64 // 3 pointers + 5 words = 64 bytes (size class 64)
-	n := liveMiB * mib / nodeSize
+	n := liveMiB * mib / nodeSize / 2
 	if n < 1024 {
 		n = 1024
 	}
-	gcLive = make([]*gcNode, n)
 	r := rand.New(rand.NewSource(42))
-	for i := range gcLive {
-		gcLive[i] = &gcNode{}
+	// anchors: never replaced, randomly cross-linked (cache-hostile marking).
+	gcAnchors = make([]*gcNode, n)
+	for i := range gcAnchors {
+		gcAnchors[i] = &gcNode{}
 	}
-	for _, nd := range gcLive { // random cross links: cache-hostile marking
-		nd.left = gcLive[r.Intn(n)]
-		nd.right = gcLive[r.Intn(n)]
+	for _, nd := range gcAnchors {
+		nd.left = gcAnchors[r.Intn(n)]
+		nd.right = gcAnchors[r.Intn(n)]
+	}
+	// slots: replaced by gcChurnWorker. They point only at anchors, so a
+	// replaced node is garbage and the live heap stays ≈ liveMiB.
+	gcLive = make([]*gcNode, n)
+	for i := range gcLive {
+		gcLive[i] = &gcNode{left: gcAnchors[r.Intn(n)], right: gcAnchors[r.Intn(n)]}
 	}
 }
 
-// gcChurnWorker replaces random nodes of the live heap with fresh pointer
-// objects as fast as it can; with GOGC=10 this keeps the GC running nearly
-// continuously (gcBgMarkWorker + gcAssistAlloc in CPU profiles).
+// gcChurnWorker replaces random slot nodes with fresh pointer objects as fast
+// as it can; with GOGC=10 this keeps the GC running nearly continuously
+// (gcBgMarkWorker + gcAssistAlloc in CPU profiles).
 //
 //go:noinline
 func gcChurnWorker() {
@@ -340,7 +351,7 @@ func gcChurnWorker() {
 	n := len(gcLive)
 	for {
 		for i := 0; i < 1024; i++ {
-			nd := &gcNode{left: gcLive[r.Intn(n)], right: gcLive[r.Intn(n)]}
+			nd := &gcNode{left: gcAnchors[r.Intn(n)], right: gcAnchors[r.Intn(n)]}
 			nd.up = &gcNode{left: nd} // extra short-lived garbage
 			gcLive[r.Intn(n)] = nd
 			gcSink.Store(nd.up)

@@ -1,1 +1,3 @@
-export {};
+export { main, prepare, type CliIo } from './main.js';
+export { builtinPlugins } from './builtins.js';
+export { buildRegistry } from './registry.js';

@@ -1,0 +1,12 @@
+/** The default distribution: every built-in component package, registered like any plugin. */
+import consoleExporter from '@profcol/exporter-console';
+import fileExporter from '@profcol/exporter-file';
+import otlpExporter from '@profcol/exporter-otlp';
+import goruntime from '@profcol/processor-goruntime';
+import pprofDecode from '@profcol/processor-pprofdecode';
+import tags from '@profcol/processor-tags';
+import ddtraceReceiver from '@profcol/receiver-ddtrace';
+import pprofReceiver from '@profcol/receiver-pprof';
+import type { Plugin } from '@profcol/core';
+
+export const builtinPlugins: Plugin[] = [ddtraceReceiver, pprofReceiver, pprofDecode, goruntime, tags, otlpExporter, fileExporter, consoleExporter];

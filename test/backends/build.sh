@@ -112,8 +112,22 @@ case "$name" in
   otelcol)
     log "installing $OCB_MODULE@$OCB_VERSION"
     GOBIN="$tmp/tools" "$GO_BIN" install "$OCB_MODULE@$OCB_VERSION" >&2
-    # Inject output_path (and the go binary) right under the top-level `dist:` key.
-    awk -v out="$tmp/src" -v gobin="$GO_BIN" '
+    # The builder runs `go mod tidy`, which also loads the *tests* of every
+    # dependency. fileexporter's tests import contrib's otlpencodingextension,
+    # which the module proxy reachable here refuses to serve ("403 Forbidden:
+    # This module version is not available"), so a plain tidy fails even though
+    # the collector itself never imports it. Hand the builder a `go` wrapper that
+    # runs `go mod tidy -e` (tolerate package-loading errors) and is otherwise the
+    # real go command.
+    mkdir -p "$tmp/tools"
+    cat >"$tmp/tools/go" <<WRAP
+#!/usr/bin/env bash
+if [ "\${1:-}" = mod ] && [ "\${2:-}" = tidy ]; then shift 2; exec "$GO_BIN" mod tidy -e "\$@"; fi
+exec "$GO_BIN" "\$@"
+WRAP
+    chmod +x "$tmp/tools/go"
+    # Inject output_path (and the go wrapper) right under the top-level `dist:` key.
+    awk -v out="$tmp/src" -v gobin="$tmp/tools/go" '
       { print }
       /^dist:[[:space:]]*$/ { print "  output_path: " out; print "  go: " gobin }
     ' "$manifest" >"$tmp/builder-config.yaml"
@@ -123,6 +137,7 @@ case "$name" in
     [ -x "$tmp/src/$binary_name" ] || die "builder produced no $tmp/src/$binary_name"
     mv "$tmp/src/$binary_name" "$tmp/bin/$binary_name"
     cp "$tmp/builder-config.yaml" "$tmp/builder-config.used.yaml"
+    cp "$tmp/src/go.mod" "$tmp/go.mod.used"
     ;;
   victoriametrics)
     # `go install module@version` works because VictoriaMetrics' go.mod has no

@@ -1,0 +1,165 @@
+/**
+ * Pure text rendering of bundles and metric points. Everything that came from the network
+ * (service names, tags, profile names) goes through `printable` first, so an upload cannot
+ * move the cursor or recolour the operator's terminal.
+ */
+import type { MetricPoint, Profile, ProfileBundle, TimeWindow } from '@profcol/core';
+
+export type Verbosity = 'basic' | 'detailed';
+
+// C0 controls, DEL and C1 controls: the bytes terminals interpret as commands.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** Escapes control characters (`\n` → `\x0a`) so a value is always shown on one line, inert. */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** `key=value`, quoting values with spaces, quotes or `=` so the pairs stay unambiguous. */
+function pair(key: string, value: string): string {
+  const shown = /[\s"=]/.test(value) || value === '' ? JSON.stringify(value) : value;
+  return `${printable(key)}=${printable(shown)}`;
+}
+
+export function formatPairs(record: Record<string, string>): string {
+  return Object.entries(record)
+    .map(([k, v]) => pair(k, v))
+    .join(' ');
+}
+
+/** Binary sizes as people read them: `733B`, `39.9KiB`, `1.2MiB`. */
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes}B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value >= 100 ? Math.round(value) : value.toFixed(1)}${units[unit]}`;
+}
+
+/**
+ * A number for a human: whole numbers in full with thousands separators (a total of
+ * nanoseconds must not lose digits), fractions with six significant digits.
+ */
+export function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (Number.isInteger(value)) return Math.abs(value) >= 10_000 ? value.toLocaleString('en-US') : String(value);
+  const abs = Math.abs(value);
+  if (abs !== 0 && (abs < 1e-4 || abs >= 1e15)) return value.toExponential(5).replace(/\.?0+e/, 'e');
+  return String(Number(value.toPrecision(6)));
+}
+
+/** `2026-11-24T22:40:00Z`, with milliseconds only when there are some. */
+export function formatTime(nanos: bigint): string {
+  const iso = new Date(Number(nanos / 1_000_000n)).toISOString();
+  return iso.endsWith('.000Z') ? `${iso.slice(0, 19)}Z` : iso;
+}
+
+/** `+60s`, `+60.1s`, `+250ms`. */
+export function formatDuration(nanos: bigint): string {
+  const seconds = Number(nanos) / 1e9;
+  if (seconds < 0) return `${formatNumber(seconds)}s`;
+  if (seconds < 1) return `+${Math.round(seconds * 1000)}ms`;
+  if (Number.isInteger(seconds)) return `+${seconds}s`;
+  return `+${seconds.toFixed(1).replace(/\.0$/, '')}s`;
+}
+
+function formatWindow(window: TimeWindow): string {
+  return `${formatTime(window.startNanos)} ${formatDuration(window.endNanos - window.startNanos)}`;
+}
+
+function who(resource: Record<string, string>): string {
+  const service = resource['service'] ?? '-';
+  return printable(resource['env'] ? `${service}/${resource['env']}` : service);
+}
+
+function profileSummary(profile: Profile): string {
+  return `${printable(profile.type)} ${formatSize(profile.data.byteLength)}${profile.delta ? ' (delta)' : ''}`;
+}
+
+/** One line per bundle: `ddtrace  go-demo/dev  2026-11-24T22:40:00Z +60s  cpu 39.9KiB, heap 15.3KiB (delta), metrics.json 8 values`. */
+export function formatBundleLine(bundle: ProfileBundle): string {
+  const parts = bundle.profiles.map(profileSummary);
+  if (bundle.runtimeMetrics) parts.push(`metrics.json ${Object.keys(bundle.runtimeMetrics).length} values`);
+  if (bundle.memStats) parts.push(`memstats ${Object.keys(bundle.memStats.values).length} values`);
+  for (const attachment of bundle.attachments ?? []) parts.push(`${printable(attachment.name)} ${formatSize(attachment.data.byteLength)}`);
+  return [printable(bundle.source), who(bundle.resource), formatWindow(bundle.window), parts.length > 0 ? parts.join(', ') : 'no profiles'].join('  ');
+}
+
+/** Aligns the columns of `rows`; `right` lists the columns to right-align (numbers). */
+function alignRows(rows: string[][], right: ReadonlySet<number> = new Set()): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 && !right.has(i) ? cell : right.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+/**
+ * The basic bundle line, then for `detailed` one line per profile (its sample types and
+ * totals once `pprof_decode` ran), the runtime metrics, and every resource attribute and tag.
+ */
+export function formatBundle(bundle: ProfileBundle, verbosity: Verbosity): string[] {
+  const lines = [formatBundleLine(bundle)];
+  if (verbosity === 'basic') return lines;
+  const rows: string[][] = bundle.profiles.map((profile) => {
+    const decoded = profile.decoded;
+    const detail = decoded
+      ? `${decoded.sampleTypes.map((t, i) => `${printable(t.type)}/${printable(t.unit)} ${formatNumber(decoded.totals[i] ?? 0)}`).join(', ')}  (${formatNumber(decoded.sampleCount)} samples)`
+      : '(not decoded)';
+    return [printable(profile.type), printable(profile.name), formatSize(profile.data.byteLength), detail];
+  });
+  if (bundle.runtimeMetrics) rows.push(['metrics.json', '', '', formatPairs(Object.fromEntries(Object.entries(bundle.runtimeMetrics).map(([k, v]) => [k, formatNumber(v).replaceAll(',', '')])))]);
+  rows.push(['resource', '', '', formatPairs(bundle.resource)]);
+  if (Object.keys(bundle.tags).length > 0) rows.push(['tags', '', '', formatPairs(bundle.tags)]);
+  lines.push(...alignRows(rows, new Set([2])).map((line) => `    ${line}`));
+  return lines;
+}
+
+function formatValue(point: MetricPoint): string {
+  return formatNumber(point.value);
+}
+
+function keyAttributes(point: MetricPoint, verbosity: Verbosity): string {
+  if (verbosity === 'detailed') return formatPairs({ ...point.resource, ...point.attributes });
+  const key: Record<string, string> = {};
+  if (point.resource['service'] !== undefined) key['service'] = point.resource['service'];
+  if (point.resource['env'] !== undefined) key['env'] = point.resource['env'];
+  return formatPairs({ ...key, ...point.attributes });
+}
+
+/**
+ * A header line and one aligned row per point: name, value (right-aligned), unit and the
+ * attributes that tell series apart (`detailed`: every attribute and resource attribute,
+ * plus kind and the start of the window).
+ */
+export function formatMetricTable(points: MetricPoint[], verbosity: Verbosity): string[] {
+  if (points.length === 0) return [];
+  const times = new Set(points.map((p) => p.timeNanos));
+  const sharedTime = times.size === 1 ? ` at ${formatTime(points[0]!.timeNanos)}` : '';
+  const header = `metrics  ${points.length} ${points.length === 1 ? 'point' : 'points'}${sharedTime}`;
+  const rows = points.map((point) => {
+    const row = [printable(point.name), formatValue(point), point.unit === '1' ? '' : printable(point.unit)];
+    if (verbosity === 'detailed') {
+      row.push(point.kind === 'sum' ? (point.monotonic ? 'sum/monotonic' : 'sum') : 'gauge');
+      const start = point.startTimeNanos !== undefined ? `from ${formatTime(point.startTimeNanos)}` : '';
+      row.push(sharedTime ? start : `${start ? `${start} ` : ''}at ${formatTime(point.timeNanos)}`);
+    }
+    row.push(keyAttributes(point, verbosity));
+    return row;
+  });
+  return [header, ...alignRows(rows, new Set([1])).map((line) => `    ${line}`)];
+}
+
+/** Everything printed for one batch, newline-terminated, or `''` when there is nothing. */
+export function formatBatch(batch: { bundles: ProfileBundle[]; metrics: MetricPoint[] }, verbosity: Verbosity): string {
+  const lines = [...batch.bundles.flatMap((bundle) => formatBundle(bundle, verbosity)), ...formatMetricTable(batch.metrics, verbosity)];
+  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
+}

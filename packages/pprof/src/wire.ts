@@ -1,0 +1,135 @@
+/**
+ * A minimal protobuf wire-format reader for the pprof `Profile` message: varints as
+ * doubles (exact up to 2^53, signed int64 semantics for 10-byte varints) or bigints,
+ * length-delimited ranges, and skipping of unknown fields. Every read is bounds-checked and
+ * a malformed input raises a `PprofDecodeError` that says where.
+ */
+import { PprofDecodeError } from './errors.js';
+
+export const WIRE_VARINT = 0;
+export const WIRE_I64 = 1;
+export const WIRE_LEN = 2;
+export const WIRE_I32 = 5;
+
+const WIRE_NAMES: Record<number, string> = { 0: 'varint', 1: 'fixed64', 2: 'length-delimited', 3: 'start-group', 4: 'end-group', 5: 'fixed32' };
+
+export function wireName(wireType: number): string {
+  return WIRE_NAMES[wireType] ?? `invalid (${wireType})`;
+}
+
+export class Reader {
+  pos: number;
+  constructor(readonly buf: Uint8Array, start = 0, public end = buf.length) {
+    this.pos = start;
+  }
+
+  truncated(what: string): never {
+    throw new PprofDecodeError(`pprof truncated: ${what} at offset ${this.pos} runs past the end of its ${this.end === this.buf.length ? 'input' : 'message'} (${this.end} bytes${this.end === this.buf.length ? '' : ' into the input'}; input is ${this.buf.length} bytes)`);
+  }
+
+  /** A varint as a double; 10-byte (negative) varints are read as signed int64. */
+  varint(what = 'varint'): number {
+    const buf = this.buf;
+    const end = this.end;
+    let pos = this.pos;
+    if (pos >= end) this.truncated(what);
+    let b = buf[pos++]!;
+    if (b < 0x80) {
+      this.pos = pos;
+      return b;
+    }
+    let lo = b & 0x7f;
+    let shift = 7;
+    // Bits 0..27 into `lo`.
+    for (; shift < 28; shift += 7) {
+      if (pos >= end) {
+        this.pos = pos;
+        this.truncated(what);
+      }
+      b = buf[pos++]!;
+      lo |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        this.pos = pos;
+        return lo >>> 0;
+      }
+    }
+    // Byte 5: bits 28..34.
+    if (pos >= end) {
+      this.pos = pos;
+      this.truncated(what);
+    }
+    b = buf[pos++]!;
+    lo |= (b & 0x0f) << 28;
+    let hi = (b & 0x7f) >>> 4;
+    if (b >= 0x80) {
+      for (shift = 3; ; shift += 7) {
+        if (pos >= end) {
+          this.pos = pos;
+          this.truncated(what);
+        }
+        b = buf[pos++]!;
+        if (shift === 31) {
+          // Byte 10: only its lowest bit is part of a 64-bit value.
+          if (b > 1) {
+            this.pos = pos;
+            throw new PprofDecodeError(`pprof malformed: ${what} at offset ${pos - 10} is longer than 10 bytes or exceeds 64 bits`);
+          }
+          hi |= b << 31;
+          break;
+        }
+        hi |= (b & 0x7f) << shift;
+        if (b < 0x80) break;
+      }
+    }
+    this.pos = pos;
+    return (hi | 0) * 4294967296 + (lo >>> 0);
+  }
+
+  /** A varint as an exact signed 64-bit bigint. */
+  varint64(what = 'varint'): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) this.truncated(what);
+      const b = this.buf[this.pos++]!;
+      result |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return BigInt.asIntN(64, result);
+      shift += 7n;
+    }
+    throw new PprofDecodeError(`pprof malformed: ${what} at offset ${this.pos - 10} is longer than 10 bytes`);
+  }
+
+  /** Reads a length prefix and returns the end offset of the bytes it announces. */
+  lengthEnd(what: string): number {
+    const len = this.varint(`length of ${what}`);
+    if (len < 0 || this.pos + len > this.end) {
+      throw new PprofDecodeError(`pprof truncated: ${what} at offset ${this.pos} declares ${len} bytes but only ${this.end - this.pos} remain`);
+    }
+    return this.pos + len;
+  }
+
+  skip(wireType: number, field: number): void {
+    switch (wireType) {
+      case WIRE_VARINT:
+        this.varint(`field ${field}`);
+        return;
+      case WIRE_I64:
+        if (this.pos + 8 > this.end) this.truncated(`fixed64 field ${field}`);
+        this.pos += 8;
+        return;
+      case WIRE_LEN:
+        this.pos = this.lengthEnd(`field ${field}`);
+        return;
+      case WIRE_I32:
+        if (this.pos + 4 > this.end) this.truncated(`fixed32 field ${field}`);
+        this.pos += 4;
+        return;
+      default:
+        throw new PprofDecodeError(`pprof malformed: field ${field} at offset ${this.pos} has ${wireName(wireType)} wire type ${wireType}, which pprof never uses`);
+    }
+  }
+}
+
+export function wrongWireType(message: string, field: string, number: number, got: number, expected: string, at: number): PprofDecodeError {
+  return new PprofDecodeError(`pprof malformed: ${message}.${field} (field ${number}) at offset ${at} has wire type ${got} (${wireName(got)}), expected ${expected}`);
+}

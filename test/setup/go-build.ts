@@ -1,0 +1,421 @@
+// Build-once-and-cache helper for the Go programs under test/go/<name>, plus a
+// process launcher that waits for their one-line JSON "ready" banner.
+// Pure Node APIs; no test framework. See test/setup/README.md.
+
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { join, relative, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+
+/** Absolute path of test/go/. */
+export const GO_PROGRAMS_DIR: string = fileURLToPath(new URL('../go/', import.meta.url));
+
+const GO = process.env['PROFCOL_GO'] ?? 'go';
+const BUILD_GOFLAGS = '-mod=mod -buildvcs=false';
+const BUILD_TIMEOUT_MS = 10 * 60_000;
+const LOCK_STALE_MS = 15 * 60_000;
+const EXE = process.platform === 'win32' ? '.exe' : '';
+
+/** `${PROFCOL_CACHE_DIR:-$XDG_CACHE_HOME/profcol or ~/.cache/profcol}` */
+export function profcolCacheDir(): string {
+  const explicit = process.env['PROFCOL_CACHE_DIR'];
+  if (explicit) return explicit;
+  const xdg = process.env['XDG_CACHE_HOME'];
+  return xdg ? join(xdg, 'profcol') : join(homedir(), '.cache', 'profcol');
+}
+
+interface ExecResult {
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { ...opts, maxBuffer: 64 * 1024 * 1024, windowsHide: true }, (err, stdout, stderr) => {
+      if (err) {
+        const e = err as NodeJS.ErrnoException & { code?: unknown };
+        const what = e.code === 'ENOENT' ? `'${cmd}' not found on PATH (set PROFCOL_GO to the go binary)` : e.message;
+        reject(new Error(`${cmd} ${args.join(' ')} failed: ${what}\n${String(stderr).trim()}`));
+        return;
+      }
+      resolve({ stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+let toolchainId: Promise<string> | undefined;
+
+/** `go version` + the go env values that change the produced binary. */
+function goToolchainId(): Promise<string> {
+  toolchainId ??= (async () => {
+    const v = await run(GO, ['version']);
+    const e = await run(GO, ['env', 'GOOS', 'GOARCH', 'CGO_ENABLED', 'GOEXPERIMENT', 'GOAMD64', 'GOARM64']);
+    return `${v.stdout.trim()}\n${e.stdout.trim()}`;
+  })();
+  toolchainId.catch(() => {
+    toolchainId = undefined;
+  });
+  return toolchainId;
+}
+
+/** Every regular file of the program dir (recursive), sorted by relative path. */
+async function listProgramFiles(dir: string, name: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const ent of await fsp.readdir(d, { withFileTypes: true })) {
+      if (ent.name.startsWith('.')) continue; // .git, editor swap files, ...
+      const p = join(d, ent.name);
+      if (ent.isDirectory()) {
+        await walk(p);
+      } else if (ent.isFile()) {
+        // a stray `go build` output in the dir must not change the key
+        if (d === dir && (ent.name === name || ent.name === name + '.exe')) continue;
+        if (ent.name.endsWith('.test')) continue;
+        out.push(relative(dir, p).split(sep).join('/'));
+      }
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+/** sha256 over the toolchain id and all files (name + contents) of the program dir. */
+export async function goProgramKey(name: string): Promise<string> {
+  const dir = programDir(name);
+  const h = createHash('sha256');
+  h.update(`profcol-go-bin/1\n${await goToolchainId()}\n${BUILD_GOFLAGS}\n`);
+  for (const rel of await listProgramFiles(dir, name)) {
+    const data = await fsp.readFile(join(dir, rel));
+    h.update(`${rel}\0${data.length}\0`);
+    h.update(data);
+  }
+  return h.digest('hex');
+}
+
+function programDir(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`invalid Go program name: ${JSON.stringify(name)}`);
+  return join(GO_PROGRAMS_DIR, name);
+}
+
+async function isExecutable(p: string): Promise<boolean> {
+  try {
+    await fsp.access(p, process.platform === 'win32' ? fsConstants.F_OK : fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Take `<lockPath>` (O_EXCL). Returns true when we own it, false when the
+ * binary appeared while we waited for another builder (process or worker).
+ */
+async function acquireLock(lockPath: string, finalBin: string): Promise<boolean> {
+  const deadline = Date.now() + BUILD_TIMEOUT_MS + 60_000;
+  for (;;) {
+    try {
+      const fh = await fsp.open(lockPath, 'wx');
+      await fh.writeFile(JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+      await fh.close();
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    if (await isExecutable(finalBin)) return false;
+    // Someone else holds the lock: is it stale?
+    try {
+      const [st, raw] = await Promise.all([fsp.stat(lockPath), fsp.readFile(lockPath, 'utf8')]);
+      let owner: { pid?: unknown; host?: unknown } = {};
+      try {
+        owner = JSON.parse(raw) as { pid?: unknown; host?: unknown };
+      } catch {
+        /* being written right now */
+      }
+      const deadOwner = owner.host === hostname() && typeof owner.pid === 'number' && !pidAlive(owner.pid);
+      if (deadOwner || Date.now() - st.mtimeMs > LOCK_STALE_MS) {
+        await fsp.rm(lockPath, { force: true });
+        continue;
+      }
+    } catch {
+      continue; // lock vanished between calls: retry immediately
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for build lock ${lockPath}`);
+    await sleep(250);
+  }
+}
+
+async function buildUncached(name: string): Promise<string> {
+  const dir = programDir(name);
+  try {
+    await fsp.access(join(dir, 'go.mod'));
+  } catch {
+    throw new Error(`no Go program at ${dir} (missing go.mod)`);
+  }
+  const key = `${name}-${await goProgramKey(name)}`;
+  const binRoot = join(profcolCacheDir(), 'go-bin');
+  const finalDir = join(binRoot, key);
+  const finalBin = join(finalDir, name + EXE);
+  if (await isExecutable(finalBin)) return finalBin;
+
+  await fsp.mkdir(binRoot, { recursive: true });
+  const lockPath = join(binRoot, `${key}.lock`);
+  if (!(await acquireLock(lockPath, finalBin))) return finalBin;
+  try {
+    if (await isExecutable(finalBin)) return finalBin; // finished just before we got the lock
+    const tmpDir = join(binRoot, `.tmp-${key}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await fsp.mkdir(tmpDir, { recursive: true });
+    try {
+      await run(GO, ['build', '-o', join(tmpDir, name + EXE), '.'], {
+        cwd: dir,
+        env: { ...process.env, GOFLAGS: BUILD_GOFLAGS },
+        timeout: BUILD_TIMEOUT_MS,
+      });
+      try {
+        // rename(2) of a directory onto an existing non-empty one fails, so
+        // this is rename-if-absent: the first finished build wins.
+        await fsp.rename(tmpDir, finalDir);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (!(code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'EPERM') || !(await isExecutable(finalBin))) throw e;
+      }
+    } finally {
+      await fsp.rm(tmpDir, { recursive: true, force: true });
+    }
+    return finalBin;
+  } finally {
+    await fsp.rm(lockPath, { force: true });
+  }
+}
+
+const builds = new Map<string, Promise<string>>();
+
+/**
+ * Absolute path of the binary built from test/go/<name>. Built once per
+ * content hash into `<cache>/go-bin/<name>-<sha256>/<name>` and reused across
+ * test files, processes and fresh clones. Safe under concurrent callers.
+ */
+export function buildGoProgram(name: string): Promise<string> {
+  let p = builds.get(name);
+  if (!p) {
+    p = buildUncached(name);
+    builds.set(name, p);
+    p.catch(() => builds.delete(name));
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------------------
+// Launching
+
+/** Ready line of test/go/pprof-target. */
+export interface PprofTargetReady {
+  ready: true;
+  addr: string;
+  pid: number;
+  baseline_goroutines: number;
+  expected_goroutines: number;
+  parked: number;
+  spin: number;
+  retain_mib: number;
+  retained_bytes: number;
+  alloc_mib_per_sec: number;
+  gc_heavy: boolean;
+  mutex: boolean;
+  block: boolean;
+  exit_after_seconds: number;
+  gomaxprocs: number;
+  num_cpu: number;
+  go_version: string;
+}
+
+/** Ready line of test/go/ddtrace-demo-v1 and -v2. */
+export interface DdtraceDemoReady {
+  ready: true;
+  pid: number;
+  agent_addr: string;
+  period_seconds: number;
+  cpu_duration_seconds: number;
+  service: string;
+  env: string;
+  version: string;
+  tags: string[];
+  dd_trace_go_module: string;
+  dd_trace_go_version: string;
+  go_version: string;
+  retain_mib: number;
+  parked: number;
+  spin: number;
+  spin_duty: number;
+  alloc_mib_per_sec: number;
+  pprof_addr?: string;
+  exit_after_seconds: number;
+}
+
+export interface StartOptions {
+  /** How long to wait for the ready line (default $PROFCOL_GO_READY_TIMEOUT_MS or 20000). */
+  readyTimeoutMs?: number;
+  /** Grace period between SIGTERM and SIGKILL in stop() (default 3000). */
+  killGraceMs?: number;
+  cwd?: string;
+}
+
+export interface GoProcess<R = any> {
+  proc: ChildProcessByStdio<null, Readable, Readable>;
+  /** The parsed one-line JSON ready banner. */
+  ready: R;
+  /** SIGTERM, then SIGKILL after the grace period; resolves once the process is gone. Idempotent. */
+  stop(): Promise<void>;
+  /** Resolves when the process exits (for any reason). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Everything written so far (stderr is capped to the last 256 KiB). */
+  stdout(): string;
+  stderr(): string;
+}
+
+/** Defaults for every launched program; process.env and the caller's env override them. */
+const DEFAULT_ENV: Record<string, string> = {
+  PROFCOL_EXIT_AFTER: '120s', // safety net: no test program outlives a hung test run by much
+  DD_INSTRUMENTATION_TELEMETRY_ENABLED: 'false', // dd-trace-go v1 reads this at package init
+};
+
+const live = new Set<ChildProcessByStdio<null, Readable, Readable>>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const p of live) {
+      try {
+        p.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  });
+}
+
+const CAP = 256 * 1024;
+
+/**
+ * Start a built Go program and wait for its one-line JSON ready banner
+ * (`{"ready":true,...}` on stdout). Rejects (and kills the process) if it
+ * exits first or the banner does not arrive in time.
+ */
+export function startGoProgram<R = any>(
+  bin: string,
+  args: string[],
+  env?: Record<string, string>,
+  opts: StartOptions = {},
+): Promise<GoProcess<R>> {
+  const readyTimeoutMs = opts.readyTimeoutMs ?? (Number(process.env['PROFCOL_GO_READY_TIMEOUT_MS']) || 20_000);
+  const killGraceMs = opts.killGraceMs ?? 3000;
+  installExitHook();
+
+  const proc = spawn(bin, args, {
+    cwd: opts.cwd,
+    env: { ...DEFAULT_ENV, ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    windowsHide: true,
+  });
+  live.add(proc);
+
+  let out = '';
+  let err = '';
+  proc.stdout.setEncoding('utf8');
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (s: string) => {
+    err += s;
+    if (err.length > CAP) err = err.slice(-CAP);
+  });
+
+  let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    proc.once('close', (code, signal) => {
+      live.delete(proc);
+      exitInfo = { code, signal };
+      resolve(exitInfo);
+    });
+    // spawn failure: 'close' still follows 'error'
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (proc.pid === undefined) return; // never started (spawn error)
+      if (exitInfo || proc.exitCode !== null || proc.signalCode !== null) {
+        await exited;
+        return;
+      }
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        if (!exitInfo) proc.kill('SIGKILL');
+      }, killGraceMs);
+      await exited;
+      clearTimeout(timer);
+    })();
+    return stopping;
+  };
+
+  return new Promise<GoProcess<R>>((resolve, reject) => {
+    let settled = false;
+    let pending = '';
+    const fail = (why: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void stop().then(() => {
+        const tail = err.trim().split('\n').slice(-30).join('\n');
+        reject(new Error(`${bin} ${args.join(' ')}: ${why}${tail ? `\n--- stderr (tail) ---\n${tail}` : ''}${out ? `\n--- stdout ---\n${out.slice(0, 4000)}` : ''}`));
+      });
+    };
+    const timer = setTimeout(() => fail(`no ready line within ${readyTimeoutMs} ms`), readyTimeoutMs);
+
+    proc.stdout.on('data', (s: string) => {
+      out += s;
+      if (settled) return;
+      pending += s;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl).trim();
+        pending = pending.slice(nl + 1);
+        if (!line.startsWith('{')) continue;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (parsed && typeof parsed === 'object' && (parsed as { ready?: unknown }).ready === true) {
+          settled = true;
+          clearTimeout(timer);
+          resolve({
+            proc,
+            ready: parsed as R,
+            stop,
+            exited,
+            stdout: () => out,
+            stderr: () => err,
+          });
+          return;
+        }
+      }
+    });
+    proc.once('error', (e) => fail(`spawn failed: ${e.message}`));
+    void exited.then(({ code, signal }) => fail(`exited before ready (code ${code}, signal ${signal})`));
+  });
+}

@@ -163,10 +163,14 @@ interface Proc {
   logs(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   hasExited(): boolean;
+  watchdog: ChildProcess | undefined;
 }
 
-function startProc(bin: string, args: string[], cwd: string): Proc {
-  const child = spawn(bin, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+/** `cleanupDir`: removed by the watchdog if this process dies without stop(). */
+function startProc(bin: string, args: string[], cwd: string, cleanupDir?: string): Proc {
+  // detached: the backend gets its own process group, which the watchdog below
+  // (and stopProc's SIGKILL) can kill as a whole.
+  const child = spawn(bin, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: process.env, detached: true });
   track(child);
   let out = '';
   let done = false;
@@ -187,51 +191,89 @@ function startProc(bin: string, args: string[], cwd: string): Proc {
       resolve({ code: null, signal: null });
     });
   });
-  return { child, logs: () => out, exited, hasExited: () => done };
+  const watchdog = child.pid === undefined ? undefined : startWatchdog(child.pid, cleanupDir);
+  return { child, logs: () => out, exited, hasExited: () => done, watchdog };
 }
 
-/** SIGTERM, wait up to `graceMs`, then SIGKILL and wait for the exit for sure. */
+/**
+ * A `sh` that holds the read end of a pipe from this process. If this process
+ * dies in any way (vitest killing a worker, SIGKILL, a crash) the pipe closes,
+ * `read` sees EOF and the backend's process group is killed, so a test that
+ * forgot stop() — or never got to run it — leaves nothing behind.
+ */
+function startWatchdog(pgid: number, cleanupDir: string | undefined): ChildProcess | undefined {
+  const script =
+    'while read -r _; do :; done; kill -s TERM -- "-$1" 2>/dev/null; sleep 3; kill -s KILL -- "-$1" 2>/dev/null; ' +
+    'if [ -n "$2" ]; then sleep 1; rm -rf -- "$2"; fi';
+  try {
+    const wd = spawn('sh', ['-c', script, 'profcol-backend-watchdog', String(pgid), cleanupDir ?? ''], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
+    });
+    wd.on('error', () => {});
+    wd.unref();
+    (wd.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    return wd;
+  } catch {
+    return undefined;
+  }
+}
+
+/** SIGTERM, wait up to `graceMs`, then SIGKILL (whole process group) and wait for the exit for sure. */
 async function stopProc(p: Proc, graceMs = 5000): Promise<void> {
-  if (p.hasExited()) return;
-  p.child.kill('SIGTERM');
-  const t = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
-  if ((await Promise.race([p.exited, t])) === 'timeout') {
-    p.child.kill('SIGKILL');
-    await p.exited;
+  try {
+    if (p.hasExited()) return;
+    p.child.kill('SIGTERM');
+    const t = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+    if ((await Promise.race([p.exited, t])) === 'timeout') {
+      killGroup(p.child, 'SIGKILL');
+      await p.exited;
+    }
+  } finally {
+    // The backend is gone: retire its watchdog before its pgid could be reused.
+    p.watchdog?.kill('SIGKILL');
   }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Poll `url` until `ok(status, body)` or the process dies / the timeout passes.
- * Throws with the process logs on failure.
+ * Wait until `readyUrl(logs)` yields a URL — i.e. *this* process has logged that
+ * it is serving (so a health answer can't come from some other process that
+ * holds the port) — and that URL answers `ok(status, body)`. Throws with the
+ * process logs if the process dies or the timeout passes.
  */
 async function waitReady(
   p: Proc,
   what: string,
-  url: string,
+  readyUrl: (logs: string) => string | undefined,
   timeoutMs: number,
   ok: (status: number, body: string) => boolean,
-): Promise<void> {
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
-  let last = '';
+  let last = 'no readiness line in its log yet';
+  let url: string | undefined;
   while (Date.now() < deadline) {
     if (p.hasExited()) {
       const { code, signal } = await p.exited;
       throw new ExitedEarly(`${what} exited before it was ready (code ${code}, signal ${signal})\n${p.logs().slice(-6000)}`);
     }
+    url ??= readyUrl(p.logs());
+    if (url === undefined) {
+      await sleep(50);
+      continue;
+    }
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       const body = await res.text();
-      if (ok(res.status, body)) return;
-      last = `HTTP ${res.status}: ${body.slice(0, 200)}`;
+      if (ok(res.status, body)) return url;
+      last = `${url}: HTTP ${res.status}: ${body.slice(0, 200)}`;
     } catch (err) {
-      last = String(err);
+      last = `${url}: ${String(err)}`;
     }
     await sleep(100);
   }
-  throw new Error(`${what} not ready after ${timeoutMs} ms (${url}: ${last})\n${p.logs().slice(-6000)}`);
+  throw new Error(`${what} not ready after ${timeoutMs} ms (${last})\n${p.logs().slice(-6000)}`);
 }
 
 class ExitedEarly extends Error {}
@@ -314,12 +356,13 @@ export async function startOtelCollector(opts: OtelCollectorOptions = {}): Promi
       const port = opts.port ?? (await freePort());
       const healthPort = opts.healthPort ?? (await freePort());
       await writeFile(configFile, collectorConfig({ port, healthPort, outputFile, debugFile }));
-      const proc = startProc(binary, ['--config', configFile], workDir);
+      const proc = startProc(binary, ['--config', configFile], workDir, keep ? undefined : workDir);
       try {
         await waitReady(
           proc,
           'otelcol',
-          `http://127.0.0.1:${healthPort}/`,
+          // Logged after every component, including the OTLP receiver, has started.
+          (logs) => (logs.includes('Everything is ready') ? `http://127.0.0.1:${healthPort}/` : undefined),
           opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
           (status) => status === 200,
         );
@@ -658,7 +701,7 @@ async function pollUntil<T>(get: () => Promise<T>, pred: (v: T) => boolean, time
 // ---------------------------------------------------------------------------
 
 export interface VictoriaMetricsOptions {
-  /** HTTP port (ingest + query). Default: a free port. */
+  /** HTTP port (ingest + query). Default: a free port (VictoriaMetrics binds port 0 and logs the real one). */
   port?: number;
   /**
    * Pass -opentelemetry.usePrometheusNaming (unit/type suffixes, dots -> underscores).
@@ -718,35 +761,37 @@ export async function startVictoriaMetrics(opts: VictoriaMetricsOptions = {}): P
   const keep = opts.keepWorkDir ?? process.env['PROFCOL_KEEP_BACKEND_DATA'] === '1';
 
   try {
-    const { proc, port } = await withPortRetries(opts.port === undefined ? 3 : 1, async () => {
-      const port = opts.port ?? (await freePort());
-      const args = [
-        `-storageDataPath=${join(storageDir, 'data')}`,
-        `-httpListenAddr=127.0.0.1:${port}`,
-        // Test data may carry any timestamp: keep it all, and let queries see
-        // points written a moment ago (default latency offset is 30s).
-        '-retentionPeriod=100y',
-        '-search.latencyOffset=0s',
-        '-search.disableCache',
-        '-loggerLevel=WARN',
-        ...(opts.usePrometheusNaming ? ['-opentelemetry.usePrometheusNaming'] : []),
-        ...(opts.extraArgs ?? []),
-      ];
-      const proc = startProc(binary, args, storageDir);
-      try {
-        await waitReady(
-          proc,
-          'victoria-metrics',
-          `http://127.0.0.1:${port}/health`,
-          opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
-          (status, body) => status === 200 && body.trim() === 'OK',
-        );
-      } catch (err) {
-        await stopProc(proc, 1000);
-        throw err;
-      }
-      return { proc, port };
-    });
+    // Port 0 by default: VictoriaMetrics binds a free port itself and logs it
+    // ("started server at http://127.0.0.1:PORT/"), so there is no probe/bind race.
+    const args = [
+      `-storageDataPath=${join(storageDir, 'data')}`,
+      `-httpListenAddr=127.0.0.1:${opts.port ?? 0}`,
+      // Test data may carry any timestamp: keep it all, and let queries see
+      // points written a moment ago (default latency offset is 30s).
+      '-retentionPeriod=100y',
+      '-search.latencyOffset=0s',
+      '-search.disableCache',
+      ...(opts.usePrometheusNaming ? ['-opentelemetry.usePrometheusNaming'] : []),
+      ...(opts.extraArgs ?? []),
+    ];
+    const proc = startProc(binary, args, storageDir, keep ? undefined : storageDir);
+    let healthUrl: string;
+    try {
+      healthUrl = await waitReady(
+        proc,
+        'victoria-metrics',
+        (logs) => {
+          const m = logs.match(/started server at http:\/\/(127\.0\.0\.1:\d+)\//);
+          return m ? `http://${m[1]}/health` : undefined;
+        },
+        opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+        (status, body) => status === 200 && body.trim() === 'OK',
+      );
+    } catch (err) {
+      await stopProc(proc, 1000);
+      throw err;
+    }
+    const port = Number(new URL(healthUrl).port);
     const baseUrl = `http://127.0.0.1:${port}`;
 
     const flush = async (): Promise<void> => {

@@ -1,1 +1,14 @@
-export {};
+/**
+ * @profcol/pprof: the shared pprof toolkit. Decompression by magic bytes with a hard
+ * output cap, a one-pass summary, full decoding, sums over matching stacks, deltas of
+ * cumulative profiles and the `heap?debug=1` MemStats trailer.
+ */
+export { DecompressError, DecompressedTooLargeError, PprofDecodeError, MemStatsParseError, type Encoding } from './errors.js';
+export { sniffEncoding, decompress, DEFAULT_MAX_DECOMPRESSED_BYTES, type DecompressOptions } from './decompress.js';
+export { summarizePprof, sumSamplesWhere } from './summary.js';
+export { decodeProfile, decodePprof, stringAt } from './decode.js';
+export { deltaProfiles, deltaTypesOf, DELTA_VALUE_TYPES, type DeltaResult } from './delta.js';
+export { parseMemStatsTrailer } from './memstats.js';
+export { resolveProfileType, PULL_PROFILE_TYPES, PULL_PROFILE_TYPE_NAMES, type PullProfileType, type PullProfileSpec } from './types.js';
+export { xxh32 } from './lz4.js';
+export { zstdBackend, decompressZstdWith } from './zstd.js';

@@ -23,16 +23,17 @@ export class Reader {
     this.pos = start;
   }
 
-  truncated(what: string): never {
+  truncated(what: string, detail = ''): never {
+    if (detail) what = `${detail}${what}`;
     throw new PprofDecodeError(`pprof truncated: ${what} at offset ${this.pos} runs past the end of its ${this.end === this.buf.length ? 'input' : 'message'} (${this.end} bytes${this.end === this.buf.length ? '' : ' into the input'}; input is ${this.buf.length} bytes)`);
   }
 
   /** A varint as a double; 10-byte (negative) varints are read as signed int64. */
-  varint(what = 'varint'): number {
+  varint(what = 'varint', detail = ''): number {
     const buf = this.buf;
     const end = this.end;
     let pos = this.pos;
-    if (pos >= end) this.truncated(what);
+    if (pos >= end) this.truncated(what, detail);
     let b = buf[pos++]!;
     if (b < 0x80) {
       this.pos = pos;
@@ -44,7 +45,7 @@ export class Reader {
     for (; shift < 28; shift += 7) {
       if (pos >= end) {
         this.pos = pos;
-        this.truncated(what);
+        this.truncated(what, detail);
       }
       b = buf[pos++]!;
       lo |= (b & 0x7f) << shift;
@@ -56,7 +57,7 @@ export class Reader {
     // Byte 5: bits 28..34.
     if (pos >= end) {
       this.pos = pos;
-      this.truncated(what);
+      this.truncated(what, detail);
     }
     b = buf[pos++]!;
     lo |= (b & 0x0f) << 28;
@@ -65,7 +66,7 @@ export class Reader {
       for (shift = 3; ; shift += 7) {
         if (pos >= end) {
           this.pos = pos;
-          this.truncated(what);
+          this.truncated(what, detail);
         }
         b = buf[pos++]!;
         if (shift === 31) {
@@ -101,7 +102,7 @@ export class Reader {
 
   /** Reads a length prefix and returns the end offset of the bytes it announces. */
   lengthEnd(what: string): number {
-    const len = this.varint(`length of ${what}`);
+    const len = this.varint(what, 'length of ');
     if (len < 0 || this.pos + len > this.end) {
       throw new PprofDecodeError(`pprof truncated: ${what} at offset ${this.pos} declares ${len} bytes but only ${this.end - this.pos} remain`);
     }
@@ -111,21 +112,21 @@ export class Reader {
   skip(wireType: number, field: number): void {
     switch (wireType) {
       case WIRE_VARINT:
-        this.varint(`field ${field}`);
+        this.varint('a varint field');
         return;
       case WIRE_I64:
         if (this.pos + 8 > this.end) this.truncated(`fixed64 field ${field}`);
         this.pos += 8;
         return;
       case WIRE_LEN:
-        this.pos = this.lengthEnd(`field ${field}`);
+        this.pos = this.lengthEnd('a length-delimited field');
         return;
       case WIRE_I32:
         if (this.pos + 4 > this.end) this.truncated(`fixed32 field ${field}`);
         this.pos += 4;
         return;
       default:
-        throw new PprofDecodeError(`pprof malformed: field ${field} at offset ${this.pos} has ${wireName(wireType)} wire type ${wireType}, which pprof never uses`);
+        throw new PprofDecodeError(`pprof malformed: field ${field} (ending at offset ${this.pos}) has ${wireName(wireType)} wire type ${wireType}, which pprof never uses`);
     }
   }
 }

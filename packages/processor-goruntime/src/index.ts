@@ -1,1 +1,120 @@
-export {};
+import { defineProcessor, definePlugin, ProfcolError, type Batch, type CreateSettings, type DecodedProfile, type Processor, type Profile, type ProfileBundle } from '@profcol/core';
+import { decodeProfile } from '@profcol/pprof';
+import { GoRuntimeConfig } from './config.js';
+import { deriveGoMetrics } from './derive.js';
+import { DEFAULT_GC_FRAMES, gcFrameMatcher } from './gc-frames.js';
+import { MemStatsBaselines, type MemStatsOutcome } from './memstats.js';
+import { GO_METRIC_NAMES, type GoMetricName } from './metrics.js';
+import { toPoints, type LabelOptions } from './points.js';
+
+export { GoRuntimeConfig, DEFAULT_HIGH_CARDINALITY_KEYS } from './config.js';
+export { deriveGoMetrics, isDeltaProfile, type DeriveOptions, type DerivedMetrics, type OmitReason } from './derive.js';
+export { DEFAULT_GC_FRAMES, gcFrameMatcher } from './gc-frames.js';
+export { memStatsDelta, MemStatsBaselines, type MemStatsDelta, type MemStatsOutcome } from './memstats.js';
+export { GO_METRICS, GO_METRIC_NAMES, type GoMetricName, type GoMetricSpec } from './metrics.js';
+export { pointAttributes, pointResource, toPoints } from './points.js';
+
+/** Go as the receivers resolve it (`golang`); `go` is accepted too. Everything else passes through. */
+export function isGoBundle(bundle: ProfileBundle): boolean {
+  const language = bundle.resource.language?.trim().toLowerCase();
+  return language === 'golang' || language === 'go';
+}
+
+/** The pulled target a MemStats trailer belongs to: one per receiver and target URL. */
+export function targetKey(bundle: ProfileBundle): string {
+  const r = bundle.resource;
+  return JSON.stringify([bundle.source, r.instance ?? '', r.runtime_id ?? '', r.service ?? '']);
+}
+
+export interface GoRuntimeOptions {
+  /** The wall clock in ms, for the expiry of per-target state (tests move it). */
+  nowMs?: () => number;
+}
+
+export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRuntimeConfig, options: GoRuntimeOptions = {}): Processor {
+  if (!config.generate_metrics) return { process: (batch: Batch) => batch };
+  const { logger, telemetry } = settings;
+  const nowMs = options.nowMs ?? Date.now;
+  const bundlesSeen = telemetry.counter('profcol_processor_bundles_total', 'Profile bundles a processor looked at, by outcome.');
+  const pointsMade = telemetry.counter('profcol_processor_metric_points_total', 'Metric points a processor added.');
+  const omittedMetrics = telemetry.counter('profcol_processor_metrics_omitted_total', 'prof_go_* values not emitted for a Go bundle, by metric and reason.');
+  const decodeFailures = telemetry.counter('profcol_processor_decode_failed_profiles_total', 'Profiles a processor could not decode, by profile type and reason.');
+  const memStatsRounds = telemetry.counter('profcol_processor_memstats_rounds_total', 'MemStats trailers of pulled targets, by outcome (delta, baseline, restart, out_of_order, retry).');
+  const pausesMissed = telemetry.counter(
+    'profcol_processor_gc_pauses_missed_total',
+    'GC cycles whose pause had left the 256-entry PauseNs ring before it was read; their pauses are missing from prof_go_gc_pause_time.',
+  );
+
+  const enabled = new Set((config.metrics ?? GO_METRIC_NAMES) as GoMetricName[]);
+  const isGcFrame = gcFrameMatcher(config.gc_frames ?? DEFAULT_GC_FRAMES);
+  const baselines = new MemStatsBaselines(config.state_ttl);
+  const highCardinality = new Set(config.high_cardinality_keys);
+  const labels: LabelOptions = {
+    copyTags: config.copy_tags,
+    attributes: config.attributes,
+    dropKeys: config.include_high_cardinality ? new Set() : highCardinality,
+  };
+
+  const decode = (bundle: ProfileBundle, failed: Set<Profile>) => (profile: Profile): DecodedProfile | undefined => {
+    if (profile.decoded) return profile.decoded;
+    if (failed.has(profile)) return undefined;
+    try {
+      // Kept on the profile so that later processors and exporters do not decode it again.
+      profile.decoded = decodeProfile(profile.data, { maxBytes: config.max_profile_size });
+      return profile.decoded;
+    } catch (error) {
+      failed.add(profile);
+      const reason = error instanceof ProfcolError ? error.kind : 'decode';
+      decodeFailures.add(1, { type: profile.type, reason });
+      logger.warn({ processor: settings.id, source: bundle.source, service: bundle.resource.service, profile: profile.name, err: error }, 'goruntime: cannot decode a profile; the metrics it feeds are omitted');
+      return undefined;
+    }
+  };
+
+  const readMemStats = (bundle: ProfileBundle): MemStatsOutcome | undefined => {
+    if (!bundle.memStats) return undefined;
+    let outcome = baselines.next(targetKey(bundle), bundle.memStats, nowMs());
+    memStatsRounds.add(1, { outcome: outcome.kind });
+    if (outcome.kind === 'retry') outcome = outcome.outcome;
+    const where = { processor: settings.id, source: bundle.source, instance: bundle.resource.instance, service: bundle.resource.service };
+    if (outcome.kind === 'restart') logger.warn({ ...where, counter: outcome.counter }, 'goruntime: a MemStats counter went backwards (the target restarted); this round is a new baseline');
+    else if (outcome.kind === 'out_of_order') logger.warn(where, 'goruntime: a MemStats trailer older than the last one of this target was ignored');
+    else if (outcome.kind === 'delta' && outcome.delta.pausesMissed > 0) {
+      pausesMissed.add(outcome.delta.pausesMissed);
+      logger.warn({ ...where, missed: outcome.delta.pausesMissed }, 'goruntime: more than 256 GCs completed between two rounds; prof_go_gc_pause_time covers only the last 256 pauses');
+    }
+    return outcome;
+  };
+
+  return {
+    process(batch: Batch): Batch {
+      for (const bundle of batch.bundles) {
+        if (!isGoBundle(bundle)) {
+          bundlesSeen.add(1, { outcome: 'not_go' });
+          continue;
+        }
+        const derived = deriveGoMetrics(bundle, { enabled, isGcFrame, memStats: readMemStats(bundle), decode: decode(bundle, new Set()) });
+        const points = toPoints(bundle, derived.values, labels);
+        batch.metrics.push(...points);
+        bundlesSeen.add(1, { outcome: 'derived' });
+        pointsMade.add(points.length);
+        for (const { metric, reason } of derived.omitted) omittedMetrics.add(1, { metric, reason });
+        if (derived.omitted.length > 0) {
+          logger.debug({ processor: settings.id, source: bundle.source, service: bundle.resource.service, omitted: derived.omitted }, 'goruntime: some prof_go_* metrics have no value for this bundle');
+        }
+      }
+      return batch;
+    },
+  };
+}
+
+/** Derives the 15 `prof_go_*` Go runtime metrics from each Go profile bundle. */
+export const goruntimeProcessor = defineProcessor({
+  type: 'goruntime',
+  stability: 'beta',
+  description: 'Derives the prof_go_* Go runtime metrics (CPU, GC, allocation, heap, goroutines, contention) from Go profile bundles.',
+  config: GoRuntimeConfig,
+  create: (settings, config) => createGoRuntimeProcessor(settings, config),
+});
+
+export default definePlugin({ name: '@profcol/processor-goruntime', version: '0.1.0', profcol: '^1.0.0', components: [goruntimeProcessor] });

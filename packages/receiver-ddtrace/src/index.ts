@@ -1,1 +1,31 @@
-export {};
+/**
+ * @profcol/receiver-ddtrace: the `ddtrace` receiver, the endpoint dd-trace profilers
+ * (dd-trace-go, dd-trace-js, ...) upload to (`POST /profiling/v1/input`).
+ */
+import { defineReceiver, definePlugin } from '@profcol/core';
+import { ddtraceConfigSchema } from './config.js';
+import { DdtraceReceiver } from './receiver.js';
+
+export const ddtraceReceiverFactory = defineReceiver({
+  type: 'ddtrace',
+  stability: 'beta',
+  description: 'Receives dd-trace profiler uploads (POST /profiling/v1/input) from dd-trace-go, dd-trace-js and other Datadog clients.',
+  config: ddtraceConfigSchema,
+  create: (settings, config, next) => new DdtraceReceiver(settings, config, next),
+});
+
+export { ddtraceConfigSchema, parseEndpoint, type DdtraceConfig } from './config.js';
+export { DdtraceReceiver, normalisePath } from './receiver.js';
+export { UploadError, ClientGoneError, REFUSAL_STATUS, type RefusalReason } from './errors.js';
+export { MultipartParser, MultipartError, boundaryOf, type Part } from './multipart.js';
+export { interpretUpload, classifyAttachment, parseRuntimeMetrics, legacyTypeOf, type InterpretedUpload, type UploadFormat } from './upload.js';
+export { resolveLanguage, parseTagList, splitTag, buildResource } from './tags.js';
+export { parseRfc3339Nanos } from './time.js';
+export { RecentUploads } from './dedup.js';
+
+export default definePlugin({
+  name: '@profcol/receiver-ddtrace',
+  version: '0.1.0',
+  profcol: '^1.0.0',
+  components: [ddtraceReceiverFactory],
+});

@@ -1,0 +1,74 @@
+/** The JSON Lines records of `metrics.jsonl` and `bundles.jsonl`. */
+import { nanosToIso, type MetricPoint, type ProfileBundle } from '@profcol/core';
+
+export interface MetricRecord {
+  name: string;
+  description?: string;
+  unit: string;
+  kind: string;
+  monotonic?: boolean;
+  /** `null` for NaN and infinities, which JSON cannot carry. */
+  value: number | null;
+  /** RFC 3339 with nanoseconds. */
+  time: string;
+  /** Unix nanoseconds as a decimal string (too large for a JSON number). */
+  timeNanos: string;
+  start?: string;
+  startTimeNanos?: string;
+  attributes: Record<string, string>;
+  resource: Record<string, string>;
+}
+
+export function metricRecord(point: MetricPoint): MetricRecord {
+  return {
+    name: point.name,
+    ...(point.description !== undefined ? { description: point.description } : {}),
+    unit: point.unit,
+    kind: point.kind,
+    ...(point.monotonic !== undefined ? { monotonic: point.monotonic } : {}),
+    value: Number.isFinite(point.value) ? point.value : null,
+    time: nanosToIso(point.timeNanos),
+    timeNanos: point.timeNanos.toString(),
+    ...(point.startTimeNanos !== undefined ? { start: nanosToIso(point.startTimeNanos), startTimeNanos: point.startTimeNanos.toString() } : {}),
+    attributes: point.attributes,
+    resource: point.resource,
+  };
+}
+
+/** What happened to one profile of a bundle. */
+export interface ProfileOutcome {
+  type: string;
+  name: string;
+  /** Size as received. */
+  bytes: number;
+  /** Compression as received: gzip, zstd, lz4 or none. */
+  encoding: string;
+  delta?: boolean;
+  /** Relative to the exporter's directory, with `/` separators. */
+  path?: string;
+  writtenBytes?: number;
+  /** True when the file holds the decompressed protobuf rather than the bytes as received. */
+  decompressed?: boolean;
+  /** Why the profile was not written (`ENOSPC`, ...). */
+  error?: string;
+  /** Why it was written as received although decompression was due (`decompress`, `too_large`). */
+  decompressError?: string;
+}
+
+export function bundleRecord(bundle: ProfileBundle, profiles: ProfileOutcome[]): Record<string, unknown> {
+  return {
+    source: bundle.source,
+    resource: bundle.resource,
+    tags: bundle.tags,
+    window: {
+      start: nanosToIso(bundle.window.startNanos),
+      end: nanosToIso(bundle.window.endNanos),
+      startNanos: bundle.window.startNanos.toString(),
+      endNanos: bundle.window.endNanos.toString(),
+    },
+    profiles,
+    ...(bundle.runtimeMetrics ? { runtimeMetrics: bundle.runtimeMetrics } : {}),
+    ...(bundle.memStats ? { memStats: { readAt: nanosToIso(bundle.memStats.readAtNanos), values: bundle.memStats.values } } : {}),
+    ...(bundle.attachments ? { attachments: bundle.attachments.map((a) => ({ name: a.name, bytes: a.data.byteLength })) } : {}),
+  };
+}

@@ -1,0 +1,291 @@
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { BackpressureError, createTestSettings } from '@profcol/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import plugin, { fileExporter, FileWriteError, sanitizeSegment } from '../src/index.js';
+import { ddtraceBundle, END, fixture, listFiles, points, readJsonLines, scrapeBundle, setup, START, removeTempDirs, tempDir, zstdRawFrame } from './helpers.js';
+
+afterAll(removeTempDirs);
+
+describe('file exporter: configuration', () => {
+  it('is a plugin whose schema documents every option with its default', () => {
+    expect(plugin.name).toBe('@profcol/exporter-file');
+    expect(plugin.components).toContain(fileExporter);
+    expect(fileExporter.type).toBe('file');
+    expect(fileExporter.config.parse({})).toEqual({
+      ok: true,
+      value: {
+        directory: './data',
+        format: 'pprof',
+        write_profiles: true,
+        decompress: false,
+        max_decompressed_size: 256 * 1024 * 1024,
+        write_bundles: true,
+        write_metrics: true,
+        max_file_size: 64 * 1024 * 1024,
+        max_files: 0,
+      },
+    });
+  });
+
+  it('rejects a typo, an unknown format and a rotation size below 1KiB, all at once', () => {
+    const result = fileExporter.config.parse({ dirctory: '/x', format: 'json', max_file_size: '10' });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.issues.map((i) => `${i.path.join('::')}: ${i.message}`)).toEqual([
+      'dirctory: unknown key "dirctory" (did you mean "directory"?)',
+      'format: "json" is not one of "pprof"',
+      'max_file_size: 10 bytes is below the minimum of 1KiB',
+    ]);
+  });
+
+  it('resolves a relative directory against the working directory, like the OTel Collector', async () => {
+    const configDir = await tempDir();
+    const target = await tempDir();
+    const settings = createTestSettings({ id: 'file', kind: 'exporter', configDir });
+    const parsed = fileExporter.config.parse({ directory: path.join(path.relative(process.cwd(), target), 'out') });
+    if (!parsed.ok) throw new Error('config');
+    const exporter = fileExporter.create(settings, parsed.value);
+    await exporter.start?.(settings.host);
+    await exporter.consume({ bundles: [], metrics: points(1) });
+    expect(existsSync(path.join(target, 'out', 'metrics.jsonl'))).toBe(true);
+    expect(await readdir(configDir)).toEqual([]);
+  });
+});
+
+describe('file exporter: profiles', () => {
+  it('writes each profile as received under <service>/<date>/<HHMMSS.fff>-<source>-<type>.pprof, creating the folders', async () => {
+    const dir = path.join(await tempDir(), 'not', 'yet', 'there');
+    const { exporter, settings } = setup(dir);
+    await exporter.start?.(settings.host);
+    await exporter.consume({ bundles: [ddtraceBundle()], metrics: [] });
+    expect(await listFiles(dir)).toEqual([
+      'bundles.jsonl',
+      'go-demo/2026-11-24/224000.000-ddtrace-block.pprof',
+      'go-demo/2026-11-24/224000.000-ddtrace-cpu.pprof',
+      'go-demo/2026-11-24/224000.000-ddtrace-goroutine.pprof',
+      'go-demo/2026-11-24/224000.000-ddtrace-heap.pprof',
+      'go-demo/2026-11-24/224000.000-ddtrace-mutex.pprof',
+    ]);
+    expect(new Uint8Array(readFileSync(path.join(dir, 'go-demo/2026-11-24/224000.000-ddtrace-cpu.pprof')))).toEqual(fixture('ddtrace-go/cpu.pprof'));
+    expect(settings.registry.value('profcol_exporter_file_written_files_total', { exporter: 'file' })).toBe(5);
+    expect(settings.registry.value('profcol_exporter_file_written_bytes_total', { exporter: 'file', file: 'pprof' })).toBe(40893 + 15661 + 6540 + 733 + 9299);
+    expect(settings.registry.value('profcol_exporter_sent_bundles_total', { exporter: 'file' })).toBe(1);
+  });
+
+  it('records each bundle in bundles.jsonl: source, resource, tags, window, runtime metrics and the path of each profile', async () => {
+    const dir = await tempDir();
+    const { exporter } = setup(dir);
+    await exporter.consume({ bundles: [ddtraceBundle()], metrics: [] });
+    const [line] = readJsonLines(path.join(dir, 'bundles.jsonl'));
+    expect(line).toMatchObject({
+      source: 'ddtrace',
+      resource: { service: 'go-demo', env: 'dev', version: '1.4.2', language: 'golang' },
+      tags: { team: 'payments' },
+      window: { start: '2026-11-24T22:40:00.000000000Z', end: '2026-11-24T22:41:00.000000000Z', startNanos: START.toString(), endNanos: END.toString() },
+      runtimeMetrics: { go_num_goroutine: 26 },
+    });
+    expect((line!['profiles'] as unknown[])[1]).toEqual({
+      type: 'heap',
+      name: 'delta-heap.pprof',
+      bytes: 15661,
+      encoding: 'none',
+      delta: true,
+      path: 'go-demo/2026-11-24/224000.000-ddtrace-heap.pprof',
+      writtenBytes: 15661,
+      decompressed: false,
+    });
+  });
+
+  it('never overwrites: two bundles of the same millisecond, and a file already there, get the next suffix', async () => {
+    const dir = await tempDir();
+    const { exporter } = setup(dir);
+    const folder = path.join(dir, 'go-demo', '2026-11-24');
+    await mkdir(folder, { recursive: true });
+    await writeFile(path.join(folder, '224000.000-ddtrace-cpu.pprof'), 'mine, keep me');
+    const one = ddtraceBundle({ profiles: ddtraceBundle().profiles.slice(0, 1) });
+    await Promise.all([exporter.consume({ bundles: [one], metrics: [] }), exporter.consume({ bundles: [one, one], metrics: [] })]);
+    expect(await readdir(folder).then((names) => names.sort())).toEqual([
+      '224000.000-ddtrace-cpu-1.pprof',
+      '224000.000-ddtrace-cpu-2.pprof',
+      '224000.000-ddtrace-cpu-3.pprof',
+      '224000.000-ddtrace-cpu.pprof',
+    ]);
+    expect(await readFile(path.join(folder, '224000.000-ddtrace-cpu.pprof'), 'utf8')).toBe('mine, keep me');
+    const written = readJsonLines(path.join(dir, 'bundles.jsonl')).map((b) => (b['profiles'] as { path: string }[])[0]!.path);
+    expect(written.sort()).toEqual(['1', '2', '3'].map((n) => `go-demo/2026-11-24/224000.000-ddtrace-cpu-${n}.pprof`));
+  });
+
+  it('keeps a hostile service name inside the directory: no "..", slashes or control characters', async () => {
+    const parent = await tempDir();
+    const dir = path.join(parent, 'a', 'b', 'data');
+    const { exporter } = setup(dir);
+    const hostile = ['../../etc', '/etc/passwd', '..', 'evil\nname\u001b[2J', 'metrics.jsonl', ''];
+    await exporter.consume({
+      bundles: hostile.map((service) => ddtraceBundle({ resource: { service }, source: 'pprof/../x', profiles: [{ type: '../type', name: 'p', data: fixture('ddtrace-go/delta-mutex.pprof') }] })),
+      metrics: [],
+    });
+    expect(await listFiles(dir)).toEqual([
+      '__/2026-11-24/224000.000-pprof_.._x-___type.pprof',
+      '___.._etc/2026-11-24/224000.000-pprof_.._x-___type.pprof',
+      '_etc_passwd/2026-11-24/224000.000-pprof_.._x-___type.pprof',
+      'bundles.jsonl',
+      'evil_name__2J/2026-11-24/224000.000-pprof_.._x-___type.pprof',
+      'metrics.jsonl_/2026-11-24/224000.000-pprof_.._x-___type.pprof',
+      'unknown_service/2026-11-24/224000.000-pprof_.._x-___type.pprof',
+    ]);
+    expect(existsSync(path.join(parent, 'etc'))).toBe(false);
+    expect(existsSync(path.join(parent, 'a', 'etc'))).toBe(false);
+    expect(sanitizeSegment('ok-name_1.2', 'x')).toBe('ok-name_1.2');
+  });
+
+  it('writes decompressed protobuf when decompress is true', async () => {
+    const dir = await tempDir();
+    const { exporter } = setup(dir, { decompress: true });
+    await exporter.consume({ bundles: [scrapeBundle()], metrics: [] });
+    const written = new Uint8Array(readFileSync(path.join(dir, 'payments/2026-11-24/224000.000-pprof_payments-heap.pprof')));
+    expect(written).toEqual(new Uint8Array(gunzipSync(fixture('go-pprof/heap.pprof'))));
+    const [line] = readJsonLines(path.join(dir, 'bundles.jsonl'));
+    expect((line!['profiles'] as unknown[])[1]).toMatchObject({ type: 'heap', encoding: 'gzip', decompressed: true, writtenBytes: written.byteLength });
+  });
+
+  it('reuses what pprof_decode already decompressed instead of decompressing again', async () => {
+    const dir = await tempDir();
+    const { exporter } = setup(dir, { decompress: true });
+    const bundle = scrapeBundle();
+    const cpu = bundle.profiles[0]!;
+    const shared = new Uint8Array(gunzipSync(cpu.data));
+    cpu.decoded = { pprof: shared, sampleTypes: [], totals: [], sampleCount: 0, timeNanos: START, durationNanos: 0n, periodType: undefined, period: 0 };
+    cpu.data = new Uint8Array([0x1f, 0x8b, 0xde, 0xad]); // would fail to gunzip if it were decompressed again
+    await exporter.consume({ bundles: [{ ...bundle, profiles: [cpu] }], metrics: [] });
+    expect(new Uint8Array(readFileSync(path.join(dir, 'payments/2026-11-24/224000.000-pprof_payments-cpu.pprof')))).toEqual(shared);
+  });
+
+  it('decompresses zstd even as received, since go tool pprof reads only gzip and raw protobuf', async () => {
+    const dir = await tempDir();
+    const { exporter } = setup(dir);
+    const raw = fixture('ddtrace-go/cpu.pprof');
+    await exporter.consume({ bundles: [ddtraceBundle({ profiles: [{ type: 'cpu', name: 'cpu.pprof', data: zstdRawFrame(raw) }] })], metrics: [] });
+    expect(new Uint8Array(readFileSync(path.join(dir, 'go-demo/2026-11-24/224000.000-ddtrace-cpu.pprof')))).toEqual(raw);
+  });
+
+  it('writes a profile it cannot decompress as received, and counts it', async () => {
+    const dir = await tempDir();
+    const { exporter, settings } = setup(dir, { decompress: true });
+    const corrupt = new Uint8Array([0x1f, 0x8b, 0x08, 0x00, 0x01, 0x02]);
+    await exporter.consume({ bundles: [ddtraceBundle({ profiles: [{ type: 'cpu', name: 'cpu.pprof', data: corrupt }] })], metrics: [] });
+    expect(new Uint8Array(readFileSync(path.join(dir, 'go-demo/2026-11-24/224000.000-ddtrace-cpu.pprof')))).toEqual(corrupt);
+    expect(settings.registry.value('profcol_exporter_file_decompress_failures_total', { exporter: 'file' })).toBe(1);
+    const [line] = readJsonLines(path.join(dir, 'bundles.jsonl'));
+    expect((line!['profiles'] as unknown[])[0]).toMatchObject({ decompressed: false, decompressError: 'decompress' });
+  });
+
+  it('writes only what it is asked to', async () => {
+    const dir = await tempDir();
+    const { exporter } = setup(dir, { write_profiles: false, write_metrics: false });
+    await exporter.consume({ bundles: [ddtraceBundle()], metrics: points(3) });
+    expect(await listFiles(dir)).toEqual(['bundles.jsonl']);
+    const [line] = readJsonLines(path.join(dir, 'bundles.jsonl'));
+    expect((line!['profiles'] as { path?: string }[]).every((p) => p.path === undefined)).toBe(true);
+  });
+});
+
+describe('file exporter: metrics.jsonl', () => {
+  it('writes one JSON object per metric point, with RFC 3339 nanosecond times and nanoseconds as strings', async () => {
+    const dir = await tempDir();
+    const { exporter, settings } = setup(dir);
+    const point = { ...points(1)[0]!, name: 'prof_go_alloc_bytes_total', unit: 'By', kind: 'sum' as const, monotonic: true, value: 13_966_184, timeNanos: END + 123n, attributes: { a: 'b' } };
+    await exporter.consume({ bundles: [], metrics: [point] });
+    expect(readJsonLines(path.join(dir, 'metrics.jsonl'))).toEqual([
+      {
+        name: 'prof_go_alloc_bytes_total',
+        unit: 'By',
+        kind: 'sum',
+        monotonic: true,
+        value: 13966184,
+        time: '2026-11-24T22:41:00.000000123Z',
+        timeNanos: '1795560060000000123',
+        start: '2026-11-24T22:40:00.000000000Z',
+        startTimeNanos: '1795560000000000000',
+        attributes: { a: 'b' },
+        resource: { service: 'go-demo', env: 'dev' },
+      },
+    ]);
+    expect(settings.registry.value('profcol_exporter_sent_metric_points_total', { exporter: 'file' })).toBe(1);
+  });
+
+  it('rotates metrics.jsonl by size to metrics-<time>.jsonl without losing a line, and keeps max_files', async () => {
+    const dir = await tempDir();
+    const { exporter, settings } = setup(dir, { max_file_size: '1KiB' });
+    for (let batch = 0; batch < 12; batch++) await exporter.consume({ bundles: [], metrics: points(2, `svc-${batch}`) });
+    const files = (await listFiles(dir)).filter((f) => f.startsWith('metrics'));
+    const rotated = files.filter((f) => f !== 'metrics.jsonl');
+    expect(rotated.length).toBeGreaterThanOrEqual(3);
+    for (const name of rotated) expect(name).toMatch(/^metrics-\d{8}T\d{6}\.\d{3}Z(-\d+)?\.jsonl$/);
+    for (const name of files) expect(statSync(path.join(dir, name)).size).toBeLessThanOrEqual(1024);
+    const lines = files.flatMap((name) => readJsonLines(path.join(dir, name)));
+    expect(lines).toHaveLength(24);
+    expect(new Set(lines.map((l) => (l['resource'] as { service: string }).service)).size).toBe(12);
+    expect(settings.registry.value('profcol_exporter_file_rotations_total', { exporter: 'file', file: 'metrics' })).toBe(rotated.length);
+
+    const pruned = await tempDir();
+    const limited = setup(pruned, { max_file_size: '1KiB', max_files: 2 });
+    for (let batch = 0; batch < 12; batch++) await limited.exporter.consume({ bundles: [], metrics: points(2, `svc-${batch}`) });
+    const kept = (await listFiles(pruned)).filter((f) => f.startsWith('metrics-'));
+    expect(kept).toHaveLength(2);
+    // The newest lines survive: the current file holds the last batch.
+    expect(readJsonLines(path.join(pruned, 'metrics.jsonl')).at(-1)).toMatchObject({ resource: { service: 'svc-11' } });
+  });
+
+  it('appends to a metrics.jsonl left by an earlier run instead of replacing it', async () => {
+    const dir = await tempDir();
+    writeFileSync(path.join(dir, 'metrics.jsonl'), '{"earlier":true}\n');
+    const { exporter } = setup(dir);
+    await exporter.consume({ bundles: [], metrics: points(1) });
+    expect(readJsonLines(path.join(dir, 'metrics.jsonl'))).toHaveLength(2);
+  });
+});
+
+describe('file exporter: errors and lifecycle', () => {
+  it('fails to start with a clear error when the directory is a file', async () => {
+    const file = path.join(await tempDir(), 'data');
+    writeFileSync(file, 'not a folder');
+    const { exporter, settings } = setup(file);
+    const error = await exporter.start!(settings.host).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(FileWriteError);
+    expect(error).toMatchObject({ kind: 'file_write', path: file, errno: 'EEXIST' });
+    expect((error as Error).message).toBe(`exporters::file: cannot create folder ${file}: EEXIST (a file is in the way of a folder); "directory" must be a folder profcol can create and write to`);
+  });
+
+  it('rejects a batch it cannot write, naming the path and errno, and counts it', async () => {
+    const file = path.join(await tempDir(), 'data');
+    writeFileSync(file, 'not a folder');
+    const { exporter, settings } = setup(file);
+    const error = await exporter.consume({ bundles: [ddtraceBundle()], metrics: points(3) }).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(FileWriteError);
+    expect(error).toMatchObject({ path: path.join(file, 'go-demo', '2026-11-24'), errno: 'ENOTDIR' });
+    expect((error as Error).message).toContain(`cannot create folder ${path.join(file, 'go-demo', '2026-11-24')}: ENOTDIR`);
+    expect(settings.registry.value('profcol_exporter_send_failed_bundles_total', { exporter: 'file' })).toBe(1);
+    expect(settings.registry.value('profcol_exporter_send_failed_metric_points_total', { exporter: 'file' })).toBe(3);
+    expect(settings.registry.value('profcol_exporter_file_write_errors_total', { exporter: 'file', reason: 'ENOTDIR' })).toBeGreaterThanOrEqual(1);
+    expect(settings.registry.value('profcol_exporter_sent_bundles_total', { exporter: 'file' })).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe('not a folder');
+  });
+
+  it('shuts down twice or without start, waits for writes in flight, then refuses new batches', async () => {
+    const dir = await tempDir();
+    const { exporter } = setup(dir);
+    const writing = exporter.consume({ bundles: [ddtraceBundle()], metrics: points(2) });
+    await exporter.shutdown?.();
+    await exporter.shutdown?.();
+    await writing;
+    expect(readJsonLines(path.join(dir, 'metrics.jsonl'))).toHaveLength(2);
+    await expect(exporter.consume({ bundles: [], metrics: points(1) })).rejects.toBeInstanceOf(BackpressureError);
+
+    const unstarted = setup(await tempDir()).exporter;
+    await unstarted.shutdown?.();
+    await unstarted.shutdown?.();
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * The `# runtime.MemStats` trailer that `/debug/pprof/heap?debug=1` prints after the heap
+ * records (Go's `writeHeapInternal`): one `# Name = value` line per field, `Stack`,
+ * `MSpan` and `MCache` as `inuse / sys`, `PauseNs` and `PauseEnd` as 256-entry arrays.
+ */
+import type { MemStats } from '@profcol/core';
+import { MemStatsParseError } from './errors.js';
+
+const MARKER = '# runtime.MemStats';
+
+/** `# Stack = a / b` means StackInuse / StackSys (likewise MSpan, MCache). */
+const PAIRS: Record<string, [string, string]> = {
+  Stack: ['StackInuse', 'StackSys'],
+  MSpan: ['MSpanInuse', 'MSpanSys'],
+  MCache: ['MCacheInuse', 'MCacheSys'],
+};
+
+export function parseMemStatsTrailer(text: string, readAtNanos: bigint): MemStats {
+  const start = text.indexOf(MARKER);
+  if (start < 0) {
+    throw new MemStatsParseError(`heap?debug=1 response has no "${MARKER}" trailer (is this a Go net/http/pprof heap endpoint with debug=1? got ${text.length} characters starting ${JSON.stringify(text.slice(0, 40))})`);
+  }
+  const values: Record<string, number> = {};
+  let pauseNs: number[] | undefined;
+  let pauseEnd: bigint[] | undefined;
+  const lines = text.slice(start + MARKER.length).split('\n');
+  lines.forEach((line, i) => {
+    const m = /^#\s*([A-Za-z][A-Za-z0-9]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!m) return;
+    const name = m[1]!;
+    const raw = m[2]!;
+    const where = `heap?debug=1 trailer line ${i + 1} ("${line.slice(0, 60)}")`;
+    if (raw.startsWith('[')) {
+      const items = raw.replace(/^\[|\]$/g, '').trim().split(/\s+/).filter(Boolean);
+      if (name === 'PauseEnd') pauseEnd = items.map((item) => parseBig(item, where));
+      else if (name === 'PauseNs') pauseNs = items.map((item) => parseNum(item, where));
+      return;
+    }
+    const pair = PAIRS[name];
+    const parts = raw.split('/').map((p) => p.trim());
+    if (pair && parts.length === 2) {
+      values[pair[0]] = parseNum(parts[0]!, where);
+      values[pair[1]] = parseNum(parts[1]!, where);
+      return;
+    }
+    if (raw === 'true' || raw === 'false') values[name] = raw === 'true' ? 1 : 0;
+    else values[name] = parseNum(raw, where);
+  });
+  for (const required of ['Alloc', 'TotalAlloc', 'NumGC']) {
+    if (values[required] === undefined) throw new MemStatsParseError(`heap?debug=1 trailer has no "# ${required} = ..." line`);
+  }
+  if (!pauseNs || !pauseEnd) throw new MemStatsParseError('heap?debug=1 trailer has no "# PauseNs = [...]" or "# PauseEnd = [...]" line');
+  return { readAtNanos, values, pauseNs, pauseEnd };
+}
+
+function parseNum(text: string, where: string): number {
+  const n = Number(text);
+  if (text === '' || Number.isNaN(n)) throw new MemStatsParseError(`${where}: "${text}" is not a number`);
+  return n;
+}
+
+function parseBig(text: string, where: string): bigint {
+  if (!/^-?\d+$/.test(text)) throw new MemStatsParseError(`${where}: "${text}" is not an integer`);
+  return BigInt(text);
+}

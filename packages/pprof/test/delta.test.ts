@@ -1,0 +1,185 @@
+import { Function as PFunction, Label, Line, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
+import { describe, expect, it } from 'vitest';
+import { DELTA_VALUE_TYPES, PprofDecodeError, deltaProfiles, deltaTypesOf, summarizePprof } from '../src/index.js';
+import { rawGoPprof } from './helpers.js';
+
+interface FakeSample {
+  stack: string[];
+  values: number[];
+  bytes?: number;
+}
+
+/**
+ * A profile as Go writes it, with ids assigned in a different order each time (as two
+ * scrapes of a real process do), so deltas must match stacks by content, not by id.
+ */
+function makeProfile(types: [string, string][], samples: FakeSample[], timeNanos: bigint, options: { shuffleIds?: boolean } = {}): Uint8Array {
+  const strings = new StringTable();
+  const functions = new Map<string, PFunction>();
+  const locations = new Map<string, Location>();
+  const names = [...new Set(samples.flatMap((s) => s.stack))];
+  if (options.shuffleIds) names.reverse();
+  for (const name of names) {
+    const id = functions.size + 1;
+    functions.set(name, new PFunction({ id, name: strings.dedup(name), filename: strings.dedup('main.go') }));
+    locations.set(name, new Location({ id: id + 100, address: 0x1000 + name.length * 16 + name.charCodeAt(0), line: [new Line({ functionId: id, line: 10 })] }));
+  }
+  return new Profile({
+    sampleType: types.map(([t, u]) => new ValueType({ type: strings.dedup(t), unit: strings.dedup(u) })),
+    sample: samples.map((s) => new Sample({
+      locationId: s.stack.map((n) => locations.get(n)!.id),
+      value: s.values,
+      label: s.bytes === undefined ? [] : [new Label({ key: strings.dedup('bytes'), num: s.bytes })],
+    })),
+    location: [...locations.values()],
+    function: [...functions.values()],
+    stringTable: strings,
+    timeNanos,
+    periodType: new ValueType({ type: strings.dedup('space'), unit: strings.dedup('bytes') }),
+    period: 524288,
+  }).encode();
+}
+
+const HEAP: [string, string][] = [['alloc_objects', 'count'], ['alloc_space', 'bytes'], ['inuse_objects', 'count'], ['inuse_space', 'bytes']];
+const MUTEX: [string, string][] = [['contentions', 'count'], ['delay', 'nanoseconds']];
+const T0 = 1_700_000_000_000_000_000n;
+const S = 1_000_000_000n;
+
+function samplesOf(raw: Uint8Array): Record<string, number[]> {
+  const p = Profile.decode(raw);
+  const strings = p.stringTable.strings;
+  const fnName = new Map(p.function.map((f) => [Number(f.id), strings[Number(f.name)]!]));
+  const locName = new Map(p.location.map((l) => [Number(l.id), fnName.get(Number(l.line[0]!.functionId))!]));
+  const out: Record<string, number[]> = {};
+  for (const s of p.sample) {
+    const bytes = s.label.find((l) => strings[Number(l.key)] === 'bytes');
+    out[s.locationId.map((id) => locName.get(Number(id))).join('<') + (bytes ? `#${bytes.num}` : '')] = s.value.map(Number);
+  }
+  return out;
+}
+
+describe('deltaProfiles', () => {
+  it('heap: alloc_* become cur - prev, inuse_* are kept from cur (never delta\'d, golang/go#67942)', () => {
+    const prev = makeProfile(HEAP, [
+      { stack: ['main.alloc', 'main.main'], values: [100, 102_400, 10, 10_240], bytes: 1024 },
+      { stack: ['main.other', 'main.main'], values: [5, 500, 5, 500], bytes: 100 },
+    ], T0);
+    const cur = makeProfile(HEAP, [
+      { stack: ['main.alloc', 'main.main'], values: [150, 153_600, 12, 12_288], bytes: 1024 },
+      { stack: ['main.other', 'main.main'], values: [5, 500, 5, 500], bytes: 100 },
+      { stack: ['main.new', 'main.main'], values: [7, 700, 0, 0], bytes: 100 },
+    ], T0 + 10n * S, { shuffleIds: true });
+    const result = deltaProfiles(prev, cur, ['alloc_objects', 'alloc_space']);
+    expect(result.kind).toBe('delta');
+    if (result.kind !== 'delta') return;
+    expect(samplesOf(result.pprof)).toEqual({
+      'main.alloc<main.main#1024': [50, 51_200, 12, 12_288],
+      'main.other<main.main#100': [0, 0, 5, 500], // alloc delta 0 but inuse not zero: kept
+      'main.new<main.main#100': [7, 700, 0, 0], // a new stack counts in full
+    });
+    const summary = summarizePprof(result.pprof);
+    expect(summary.totals).toEqual([57, 51_900, 17, 12_788]);
+    expect(summary.timeNanos).toBe(T0 + 10n * S);
+    expect(summary.durationNanos).toBe(10n * S);
+    expect(summary.period).toBe(524288);
+  });
+
+  it('drops samples whose values are all zero after the delta', () => {
+    const prev = makeProfile(MUTEX, [{ stack: ['sync.(*Mutex).Unlock', 'main.worker'], values: [10, 5000] }, { stack: ['main.quiet'], values: [1, 10] }], T0);
+    const cur = makeProfile(MUTEX, [{ stack: ['sync.(*Mutex).Unlock', 'main.worker'], values: [25, 9000] }, { stack: ['main.quiet'], values: [1, 10] }], T0 + 10n * S);
+    const result = deltaProfiles(prev, cur, ['contentions', 'delay']);
+    if (result.kind !== 'delta') throw new Error(result.reason);
+    expect(samplesOf(result.pprof)).toEqual({ 'sync.(*Mutex).Unlock<main.worker': [15, 4000] });
+  });
+
+  it('a profile minus itself is empty, with a zero duration', () => {
+    const raw = rawGoPprof('block');
+    const result = deltaProfiles(raw, raw, ['contentions', 'delay']);
+    if (result.kind !== 'delta') throw new Error(result.reason);
+    const summary = summarizePprof(result.pprof);
+    expect(summary.sampleCount).toBe(0);
+    expect(summary.totals).toEqual([0, 0]);
+    expect(summary.durationNanos).toBe(0n);
+  });
+
+  it('real Go heap then allocs (the same data 92 ms later): alloc_* delta is 0, inuse_* is the current snapshot', () => {
+    const heap = rawGoPprof('heap');
+    const allocs = rawGoPprof('allocs');
+    const result = deltaProfiles(heap, allocs, ['alloc_objects', 'alloc_space']);
+    if (result.kind !== 'delta') throw new Error(result.reason);
+    const summary = summarizePprof(result.pprof);
+    expect(summary.totals.slice(0, 2)).toEqual([0, 0]);
+    expect(summary.totals[3]).toBe(5_603_986);
+    expect(summary.durationNanos).toBe(summarizePprof(allocs).timeNanos - summarizePprof(heap).timeNanos);
+    expect(summary.durationNanos).toBe(91_646_565n);
+  });
+
+  it('keeps the sums consistent: delta total = cur total - prev total when no stack vanished', () => {
+    const prev = makeProfile(MUTEX, [{ stack: ['a'], values: [1, 100] }, { stack: ['b'], values: [2, 200] }], T0);
+    const cur = makeProfile(MUTEX, [{ stack: ['a'], values: [4, 400] }, { stack: ['b'], values: [2, 250] }, { stack: ['c'], values: [1, 1] }], T0 + S);
+    const result = deltaProfiles(prev, cur, ['contentions', 'delay']);
+    if (result.kind !== 'delta') throw new Error(result.reason);
+    expect(summarizePprof(result.pprof).totals).toEqual([7 - 3, 651 - 300]);
+  });
+
+  it('merges duplicate samples of the same stack before subtracting', () => {
+    const prev = makeProfile(MUTEX, [{ stack: ['a'], values: [1, 100] }], T0);
+    const cur = makeProfile(MUTEX, [{ stack: ['a'], values: [2, 150] }, { stack: ['a'], values: [1, 50] }], T0 + S);
+    const result = deltaProfiles(prev, cur, ['contentions', 'delay']);
+    if (result.kind !== 'delta') throw new Error(result.reason);
+    expect(samplesOf(result.pprof)).toEqual({ a: [2, 100] });
+  });
+
+  describe('reset (a restarted target) instead of negative values', () => {
+    it('when a delta\'d total goes down', () => {
+      const prev = makeProfile(HEAP, [{ stack: ['main.alloc'], values: [1000, 1_000_000, 10, 10_000] }], T0);
+      const cur = makeProfile(HEAP, [{ stack: ['main.alloc'], values: [20, 20_000, 10, 10_000] }], T0 + 10n * S);
+      const result = deltaProfiles(prev, cur, ['alloc_objects', 'alloc_space']);
+      expect(result).toEqual({ kind: 'reset', reason: 'the alloc_objects total went down from 1000 to 20 (target restarted?)' });
+    });
+
+    it('when the profile time goes backwards', () => {
+      const prev = makeProfile(MUTEX, [{ stack: ['a'], values: [1, 1] }], T0 + S);
+      const cur = makeProfile(MUTEX, [{ stack: ['a'], values: [2, 2] }], T0);
+      const result = deltaProfiles(prev, cur, ['contentions', 'delay']);
+      expect(result.kind).toBe('reset');
+      if (result.kind === 'reset') expect(result.reason).toMatch(/time went backwards/);
+    });
+
+    it('when most of the previous total is on stacks the new profile does not have', () => {
+      const prev = makeProfile(MUTEX, [{ stack: ['old.worker'], values: [100, 10_000] }], T0);
+      const cur = makeProfile(MUTEX, [{ stack: ['new.worker'], values: [200, 20_000] }], T0 + 10n * S);
+      const result = deltaProfiles(prev, cur, ['contentions', 'delay']);
+      expect(result).toEqual({ kind: 'reset', reason: '100% of the previous contentions total is on stacks the current profile no longer has (target restarted?)' });
+    });
+
+    it('inuse_* going down is normal (frees) and is not a reset', () => {
+      const prev = makeProfile(HEAP, [{ stack: ['main.alloc'], values: [100, 100_000, 90, 90_000] }], T0);
+      const cur = makeProfile(HEAP, [{ stack: ['main.alloc'], values: [110, 110_000, 1, 1000] }], T0 + S);
+      expect(deltaProfiles(prev, cur, ['alloc_objects', 'alloc_space']).kind).toBe('delta');
+    });
+  });
+
+  it('throws a PprofDecodeError when a listed type is missing', () => {
+    const mutex = rawGoPprof('mutex');
+    expect(() => deltaProfiles(mutex, mutex, ['alloc_space'])).toThrow(PprofDecodeError);
+    expect(() => deltaProfiles(mutex, mutex, ['alloc_space'])).toThrow('delta: the previous profile has no "alloc_space" sample type (it has contentions, delay)');
+    const goroutine = rawGoPprof('goroutine');
+    expect(() => deltaProfiles(mutex, goroutine, ['contentions'])).toThrow('delta: the current profile has no "contentions" sample type (it has goroutine)');
+  });
+
+  it('refuses to delta a snapshot type such as inuse_space', () => {
+    const heap = rawGoPprof('heap');
+    expect(() => deltaProfiles(heap, heap, ['inuse_space'])).toThrow(/"inuse_space" is not a cumulative type that may be delta'd/);
+  });
+
+  it('throws a PprofDecodeError on malformed input', () => {
+    expect(() => deltaProfiles(new Uint8Array([0x10, 0x01]), rawGoPprof('mutex'), ['delay'])).toThrow(PprofDecodeError);
+  });
+
+  it('knows which types are cumulative', () => {
+    expect(DELTA_VALUE_TYPES).toEqual(['alloc_objects', 'alloc_space', 'contentions', 'delay']);
+    expect(deltaTypesOf(summarizePprof(rawGoPprof('heap')).sampleTypes)).toEqual(['alloc_objects', 'alloc_space']);
+    expect(deltaTypesOf(summarizePprof(rawGoPprof('goroutine')).sampleTypes)).toEqual([]);
+  });
+});

@@ -1,0 +1,55 @@
+import { s, type Infer } from '@profcol/core';
+import { checkGcFramePattern } from './gc-frames.js';
+import { GO_METRIC_NAMES } from './metrics.js';
+
+/** Upload tags and resource keys that identify one process or one upload, not a service. */
+export const DEFAULT_HIGH_CARDINALITY_KEYS: readonly string[] = ['runtime_id', 'runtime-id', 'profile_seq', 'process_id', 'pid'];
+
+export const GoRuntimeConfig = s.object({
+  generate_metrics: s.boolean({
+    default: true,
+    description: 'Set to `false` to pass every batch through unchanged (no `prof_go_*` points, no per-target state).',
+  }),
+  metrics: s.optional(
+    s.array(s.string({ check: (name) => ((GO_METRIC_NAMES as readonly string[]).includes(name) ? undefined : `"${name}" is not one of ${GO_METRIC_NAMES.join(', ')}`) }), {
+      minItems: 1,
+      description:
+        'The metrics to emit (default: all 15). A metric left out is not computed at all; leaving out `prof_go_cpu_cores_gc_overhead` skips the stack walk.',
+    }),
+  ),
+  gc_frames: s.optional(
+    s.array(s.string({ check: checkGcFramePattern }), {
+      minItems: 1,
+      description:
+        'Replaces the function names that mark a CPU sample as garbage collection (an exact name, or a prefix ending in `*`). Default: the D2 set listed in this README.',
+    }),
+  ),
+  copy_tags: s.boolean({
+    default: true,
+    description: 'Copy the bundle\'s tags (upload tags, tags set by a `tags` processor before this one) into the points\' attributes.',
+  }),
+  attributes: s.record(s.string(), {
+    default: {},
+    description: 'Extra attributes set on every point; they win over every other source.',
+  }),
+  include_high_cardinality: s.boolean({
+    default: false,
+    description: 'Keep the keys of `high_cardinality_keys` in point attributes and resource. Off by default: they make one series per process or per upload.',
+  }),
+  high_cardinality_keys: s.array(s.string(), {
+    default: [...DEFAULT_HIGH_CARDINALITY_KEYS],
+    description: 'Tag and resource keys removed from points unless `include_high_cardinality` is true.',
+  }),
+  state_ttl: s.duration({
+    default: '15m',
+    min: '1m',
+    description:
+      'How long the pull-mode MemStats baseline of a target is kept without a new round. A target silent for longer starts over with a baseline round.',
+  }),
+  max_profile_size: s.bytes({
+    default: '64MiB',
+    description: 'Largest decompressed profile this processor decodes itself (when no `pprof_decode` ran before it).',
+  }),
+});
+
+export type GoRuntimeConfig = Infer<typeof GoRuntimeConfig>;

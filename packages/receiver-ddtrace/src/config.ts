@@ -1,0 +1,76 @@
+import { s, type Infer } from '@profcol/core';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '@profcol/pprof';
+
+/** The configuration of the `ddtrace` receiver. */
+export const ddtraceConfigSchema = s.object({
+  endpoint: s.string({
+    default: 'localhost:9529',
+    description: 'Address to listen on, `host:port` (`:9529` or `0.0.0.0:9529` for every interface, `[::1]:9529` for IPv6). Port 0 picks a free port.',
+    check: (value) => (parseEndpoint(value) ? undefined : `${JSON.stringify(value)} is not host:port`),
+  }),
+  endpoints: s.array(
+    s.string({ check: (value) => (value.startsWith('/') ? undefined : `${JSON.stringify(value)} must start with "/"`) }),
+    {
+      default: ['/profiling/v1/input'],
+      minItems: 1,
+      description:
+        'Upload paths. Duplicate slashes are ignored (`//profiling/v1/input`, from an agent URL with a trailing slash) and so is a path prefix (`/<prefix>/profiling/v1/input`, which dd-trace-go keeps from the agent URL).',
+    },
+  ),
+  max_request_bytes: s.bytes({ default: '32MiB', description: 'Largest upload body; larger ones are refused with 413 as soon as the limit is passed.' }),
+  max_decompressed_bytes: s.bytes({
+    default: DEFAULT_MAX_DECOMPRESSED_BYTES,
+    description: 'Largest size one attachment may decompress to (protects against decompression bombs); larger is refused with 413.',
+  }),
+  max_concurrent_uploads: s.integer({ default: 8, min: 1, description: 'Uploads received at once; more are refused with 429 and `Retry-After` before their body is read.' }),
+  max_header_bytes: s.bytes({ default: '16KiB', description: 'Largest request head (request line and headers); larger is refused with 431 by the HTTP parser.' }),
+  api_keys: s.array(s.string(), {
+    default: [],
+    description: 'When not empty, an upload must carry one of these in its `DD-API-KEY` header, else 401. Use `${env:VAR}` to keep keys out of the file.',
+  }),
+  host_tag: s.enum(['upload', 'receiver'] as const, {
+    default: 'upload',
+    description:
+      "Where the bundle's `host` comes from: `upload` (the upload's `host:` tag; absent when the tracer does not send one) or `receiver` (this machine's hostname, replacing the upload's).",
+  }),
+  tls: s.optional(
+    s.object(
+      {
+        cert_file: s.string({ description: 'PEM certificate (chain), relative to the configuration file.' }),
+        key_file: s.string({ description: 'PEM private key, relative to the configuration file.' }),
+      },
+      { description: 'Serve HTTPS instead of HTTP.' },
+    ),
+  ),
+  keep_attachments: s.boolean({
+    default: false,
+    description: 'Keep non-profile attachments (`go.trace`, `events.pprof`, unknown files) in the bundle; when false they are checked, then dropped and counted.',
+  }),
+  dedup_window: s.duration({
+    default: '5m',
+    description: 'How long an accepted upload (runtime-id, profile_seq) is remembered; a retry of it within this window is answered 200 and not forwarded. `0` disables.',
+  }),
+  dedup_max_entries: s.integer({ default: 10000, min: 1, description: 'Most uploads remembered for de-duplication; the oldest are forgotten first.' }),
+  request_timeout: s.duration({
+    default: '30s',
+    min: '1s',
+    description: 'Time allowed to receive a whole request (headers and body); slower clients get 408.',
+  }),
+  retry_after: s.duration({
+    default: '10s',
+    min: '1s',
+    description: '`Retry-After` sent with 429 and 503 when the pipeline does not say how long to wait.',
+  }),
+});
+
+export type DdtraceConfig = Infer<typeof ddtraceConfigSchema>;
+
+/** `host:port`, `:port`, `[v6]:port` → host and port (an empty host means every interface). */
+export function parseEndpoint(endpoint: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(endpoint.trim());
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  const host = match[1] ?? match[2] ?? '';
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}

@@ -1,0 +1,402 @@
+/**
+ * The `ddtrace` receiver: an HTTP endpoint dd-trace profilers upload to, as a Datadog agent
+ * (or DataKit) would be. Each upload is read as a stream, checked completely, forwarded as one
+ * ProfileBundle, and answered 200 only once the pipeline took it.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ProfcolError, type Consumer, type Counter, type CreateSettings, type Gauge, type Logger, type Receiver } from '@profcol/core';
+import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { parseEndpoint, type DdtraceConfig } from './config.js';
+import { ClientGoneError, UploadError, type RefusalReason } from './errors.js';
+import { boundaryOf, mediaTypeOf, MultipartError, MultipartParser, type Part } from './multipart.js';
+import { interpretUpload } from './upload.js';
+import { RecentUploads } from './dedup.js';
+
+/** Collapses duplicate slashes, drops the query and a trailing slash: `//profiling/v1/input/?x` → `/profiling/v1/input`. */
+export function normalisePath(url: string): string {
+  const pathname = url.split('?', 1)[0]!.split('#', 1)[0]!;
+  const collapsed = `/${pathname}`.replace(/\/{2,}/g, '/');
+  return collapsed.length > 1 && collapsed.endsWith('/') ? collapsed.slice(0, -1) : collapsed;
+}
+
+/**
+ * A refused body is still read (and thrown away) up to this many times `max_request_bytes`, so
+ * that the client, still busy sending, can read the refusal; past it the connection is reset.
+ */
+const DRAIN_FACTOR = 4;
+
+/** Tracer requests answered 200 so the tracer stays quiet (profcol ignores their content). */
+const QUIET_PATHS = [/^\/v0\.\d\/traces$/, /^\/v0\.\d\/stats$/, /^\/telemetry\/proxy\//, /^\/dogstatsd\//];
+
+interface Telemetry {
+  accepted: Counter;
+  refused: Counter;
+  duplicates: Counter;
+  aborted: Counter;
+  droppedAttachments: Counter;
+  receivedBytes: Counter;
+  otherRequests: Counter;
+  inFlight: Gauge;
+}
+
+export class DdtraceReceiver implements Receiver {
+  private app: FastifyInstance | undefined;
+  private closing = false;
+  private inFlight = 0;
+  private readonly endpoints: string[];
+  private readonly dedup: RecentUploads;
+  private readonly logger: Logger;
+  private readonly telemetry: Telemetry;
+  private readonly apiKeyHashes: Buffer[];
+  private readonly receiverHost = os.hostname();
+  /** Where it listens once started: `http://127.0.0.1:9529`. */
+  url: string | undefined;
+  address: { host: string; port: number } | undefined;
+
+  constructor(
+    private readonly settings: CreateSettings,
+    private readonly config: DdtraceConfig,
+    private readonly next: Consumer,
+  ) {
+    this.logger = settings.logger;
+    this.endpoints = [...new Set(config.endpoints.map(normalisePath))];
+    this.dedup = new RecentUploads(config.dedup_window, config.dedup_max_entries);
+    this.apiKeyHashes = config.api_keys.map(sha256);
+    const t = settings.telemetry;
+    this.telemetry = {
+      accepted: t.counter('profcol_receiver_accepted_uploads_total', 'dd-trace uploads accepted by the pipeline, by format (v4, v3, v1).'),
+      refused: t.counter('profcol_receiver_refused_uploads_total', 'dd-trace uploads refused, by reason (see the receiver README).'),
+      duplicates: t.counter('profcol_receiver_duplicate_uploads_total', 'Retried dd-trace uploads (same runtime-id and profile_seq) answered 200 without being forwarded again.'),
+      aborted: t.counter('profcol_receiver_aborted_uploads_total', 'Uploads whose client closed the connection before the body was complete.'),
+      droppedAttachments: t.counter('profcol_receiver_dropped_attachments_total', 'Non-profile attachments (go.trace, events.pprof, ...) dropped because keep_attachments is false.'),
+      receivedBytes: t.counter('profcol_receiver_received_bytes_total', 'Upload body bytes received.'),
+      otherRequests: t.counter('profcol_receiver_other_requests_total', 'Requests to paths other than the upload endpoints (tracer traffic), by status answered.'),
+      inFlight: t.gauge('profcol_receiver_uploads_in_flight', 'Uploads being received or waiting for the pipeline.'),
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.app) return;
+    const listen = parseEndpoint(this.config.endpoint);
+    if (!listen) throw new ProfcolError('config', `receiver ${this.settings.id}: endpoint ${JSON.stringify(this.config.endpoint)} is not host:port`);
+    const tls = this.config.tls ? await this.readTls(this.config.tls) : undefined;
+    const serverOptions = {
+      maxHeaderSize: this.config.max_header_bytes,
+      // How often Node checks request_timeout (its default, 30 s, would let a slow upload overstay by that much).
+      connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(this.config.request_timeout / 4))),
+    };
+    const app = fastify({
+      loggerInstance: this.logger as unknown as FastifyBaseLogger,
+      logController: new LogController({ disableRequestLogging: true }),
+      return503OnClosing: false,
+      forceCloseConnections: 'idle',
+      serverFactory: (handler) => {
+        const server = tls ? (https.createServer({ ...serverOptions, ...tls }, handler) as unknown as http.Server) : http.createServer(serverOptions, handler);
+        server.requestTimeout = this.config.request_timeout;
+        server.keepAliveTimeout = 72_000;
+        server.headersTimeout = Math.min(this.config.request_timeout, 60_000);
+        return server;
+      },
+      clientErrorHandler: (error, socket) => this.onClientError(error as NodeJS.ErrnoException, socket),
+    });
+    // The body is read by the handler itself, as a stream: no content type parser consumes it.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+    app.setErrorHandler((error, request, reply) => this.onFastifyError(error as Error, request, reply));
+    app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url: '*', handler: (request, reply) => this.route(request, reply) });
+    try {
+      await app.listen({ host: listen.host, port: listen.port });
+    } catch (error) {
+      await app.close().catch(() => {});
+      throw new ProfcolError('listen', `receiver ${this.settings.id}: cannot listen on ${this.config.endpoint}: ${(error as Error).message}`, { cause: error });
+    }
+    this.app = app;
+    const address = app.server.address() as AddressInfo;
+    this.address = { host: address.address, port: address.port };
+    const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.url = `${tls ? 'https' : 'http'}://${urlHost}:${address.port}`;
+    this.logger.info({ receiver: this.settings.id, url: this.url, endpoints: this.endpoints }, `ddtrace receiver listening on ${this.url}${this.endpoints[0]}`);
+  }
+
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    const app = this.app;
+    this.app = undefined;
+    // Stops listening, closes idle connections and waits for uploads in flight to be answered.
+    if (app) await app.close();
+    this.dedup.clear();
+  }
+
+  private async readTls(tls: { cert_file: string; key_file: string }): Promise<{ cert: Buffer; key: Buffer }> {
+    const read = async (key: 'cert_file' | 'key_file') => {
+      const file = path.resolve(this.settings.configDir, tls[key]);
+      try {
+        return await readFile(file);
+      } catch (error) {
+        throw new ProfcolError('config', `receiver ${this.settings.id}: cannot read tls.${key} ${JSON.stringify(file)}: ${(error as Error).message}`, { cause: error });
+      }
+    };
+    return { cert: await read('cert_file'), key: await read('key_file') };
+  }
+
+  private isUploadPath(pathname: string): boolean {
+    // An exact endpoint, or one behind a path prefix (dd-trace-go keeps the agent URL's path).
+    return this.endpoints.some((endpoint) => pathname === endpoint || pathname.endsWith(endpoint));
+  }
+
+  private async route(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const pathname = normalisePath(request.url);
+    if (!this.isUploadPath(pathname)) return this.answerOther(request, reply, pathname);
+    if (request.method !== 'POST') {
+      reply.header('allow', 'POST');
+      return this.refuse(request, reply, new UploadError('method_not_allowed', `${request.method} ${pathname}: uploads are POSTed`));
+    }
+    return this.receiveUpload(request, reply, pathname);
+  }
+
+  private answerOther(request: FastifyRequest, reply: FastifyReply, pathname: string): FastifyReply {
+    const quiet = (request.method === 'POST' || request.method === 'PUT') && QUIET_PATHS.some((re) => re.test(pathname));
+    this.telemetry.otherRequests.add(1, { status: quiet ? '200' : '404' });
+    this.logger.debug({ method: request.method, path: pathname }, `ddtrace receiver: ${quiet ? 'ignored' : 'unknown'} request ${request.method} ${pathname}`);
+    if (quiet) {
+      if (/\/traces$/.test(pathname)) return reply.code(200).type('application/json').send('{"rate_by_service":{}}');
+      return reply.code(200).send();
+    }
+    return reply
+      .code(404)
+      .type('application/json; charset=utf-8')
+      .send(JSON.stringify({ error: `no such endpoint: ${request.method} ${pathname}; profile uploads go to POST ${this.endpoints.join(', ')}`, reason: 'not_found' }));
+  }
+
+  private async receiveUpload(request: FastifyRequest, reply: FastifyReply, pathname: string): Promise<FastifyReply> {
+    const req = request.raw;
+    if (this.closing) {
+      reply.header('connection', 'close');
+      return this.refuse(request, reply, new UploadError('shutting_down', 'the receiver is shutting down; retry against the restarted collector'), this.retryAfterSeconds());
+    }
+    if (this.apiKeyHashes.length > 0) {
+      const key = request.headers['dd-api-key'];
+      if (typeof key !== 'string' || key === '') return this.refuse(request, reply, new UploadError('unauthorized', 'the DD-API-KEY header is missing; this receiver requires one of its api_keys'));
+      if (!this.keyMatches(key)) return this.refuse(request, reply, new UploadError('unauthorized', 'the DD-API-KEY header is not one of the api_keys of this receiver'));
+    }
+    const contentType = request.headers['content-type'];
+    if (mediaTypeOf(contentType) !== 'multipart/form-data') {
+      return this.refuse(
+        request,
+        reply,
+        new UploadError('unsupported_media_type', `Content-Type ${contentType ? JSON.stringify(contentType.slice(0, 100)) : 'is missing'}${contentType ? ' is not multipart/form-data' : ''}: dd-trace profile uploads are multipart/form-data`),
+      );
+    }
+    const boundary = boundaryOf(contentType!);
+    if ('problem' in boundary) return this.refuse(request, reply, new UploadError('bad_boundary', boundary.problem));
+    const declared = Number(request.headers['content-length'] ?? NaN);
+    if (declared > this.config.max_request_bytes) {
+      return this.refuse(request, reply, new UploadError('request_too_large', `the upload declares ${declared} bytes (Content-Length), more than max_request_bytes (${this.config.max_request_bytes} bytes)`));
+    }
+    if (this.inFlight >= this.config.max_concurrent_uploads) {
+      return this.refuse(
+        request,
+        reply,
+        new UploadError('too_many_uploads', `${this.inFlight} uploads are already being received (max_concurrent_uploads ${this.config.max_concurrent_uploads}); retry later`),
+        this.retryAfterSeconds(),
+      );
+    }
+
+    this.inFlight++;
+    this.telemetry.inFlight.set(this.inFlight);
+    const started = performance.now();
+    try {
+      const parts = await this.readParts(req, new MultipartParser(boundary.boundary));
+      const upload = interpretUpload(parts, {
+        source: this.settings.id,
+        maxDecompressedBytes: this.config.max_decompressed_bytes,
+        keepAttachments: this.config.keep_attachments,
+        hostTag: this.config.host_tag,
+        receiverHost: this.receiverHost,
+        additionalTags: headerText(request.headers['x-datadog-additional-tags']),
+      });
+      const { bundle } = upload;
+      const who = { service: bundle.resource.service, runtime_id: bundle.resource.runtime_id, profile_seq: bundle.resource.profile_seq, format: upload.format };
+
+      const claim = upload.dedupKey ? await this.dedup.claim(upload.dedupKey) : { duplicate: false as const, settle: () => {} };
+      if (claim.duplicate) {
+        this.telemetry.duplicates.add(1);
+        this.logger.info(who, `ddtrace upload ${upload.dedupKey} was already accepted; answered 200 without forwarding it again`);
+        return reply.code(200).send();
+      }
+      try {
+        await this.next.consume({ bundles: [bundle], metrics: [] });
+        claim.settle(true);
+      } catch (error) {
+        claim.settle(false);
+        return this.refusePipeline(request, reply, error);
+      }
+      if (upload.dropped.length > 0) this.telemetry.droppedAttachments.add(upload.dropped.length);
+      this.telemetry.accepted.add(1, { format: upload.format });
+      this.logger.info(
+        { ...who, bytes: parts.reduce((n, p) => n + p.data.length, 0), profiles: upload.summary.profiles, metrics: upload.summary.metrics, attachments: upload.summary.attachments, dropped: upload.dropped, encodings: upload.summary.encodings, ms: Math.round(performance.now() - started) },
+        `accepted ddtrace upload from ${bundle.resource.service ?? 'an unnamed service'} (${upload.summary.profiles.join(', ') || 'no profiles'})`,
+      );
+      return reply.code(200).send();
+    } catch (error) {
+      if (error instanceof UploadError) return this.refuse(request, reply, error);
+      if (error instanceof ClientGoneError) {
+        this.telemetry.aborted.add(1);
+        this.logger.warn({ path: pathname, remote: req.socket?.remoteAddress }, `ddtrace upload abandoned: ${error.message}`);
+        return reply;
+      }
+      this.logger.error({ err: error, path: pathname }, `ddtrace receiver failed on an upload: ${(error as Error).message}`);
+      return this.refuse(request, reply, new UploadError('internal_error', `the receiver failed: ${(error as Error).message}`, { cause: error }));
+    } finally {
+      this.inFlight--;
+      this.telemetry.inFlight.set(this.inFlight);
+    }
+  }
+
+  /**
+   * Reads the body through the multipart parser. On the first problem the promise rejects, but
+   * the rest of the body is still read and discarded (see DRAIN_FACTOR), so that the client can
+   * read the answer before the connection ends.
+   */
+  private readParts(req: IncomingMessage, parser: MultipartParser): Promise<Part[]> {
+    const max = this.config.max_request_bytes;
+    return new Promise((resolve, reject) => {
+      let received = 0;
+      let settled = false;
+      const fail = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        reject(error instanceof MultipartError ? new UploadError(error.reason, error.message) : error);
+      };
+      req.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        this.telemetry.receivedBytes.add(chunk.length);
+        if (settled) {
+          if (received > DRAIN_FACTOR * max) req.socket?.destroy();
+          return;
+        }
+        if (received > max) {
+          fail(new UploadError('request_too_large', `the upload is larger than max_request_bytes (${max} bytes)`));
+          return;
+        }
+        try {
+          parser.write(chunk);
+        } catch (error) {
+          fail(error);
+        }
+      });
+      req.on('end', () => {
+        if (settled) return;
+        try {
+          const parts = parser.end();
+          settled = true;
+          resolve(parts);
+        } catch (error) {
+          fail(error);
+        }
+      });
+      req.on('error', (error) => fail(new ClientGoneError(`the connection failed after ${received} bytes: ${error.message}`, { cause: error })));
+      req.on('close', () => {
+        if (!req.complete) fail(new ClientGoneError(`the client closed the connection after ${received} bytes${parser.currentPartLabel ? `, inside ${parser.currentPartLabel}` : ''}, before the upload was complete`));
+      });
+    });
+  }
+
+  /** Maps a pipeline rejection to 429 / 503 (retry later) or 400 (never). */
+  private refusePipeline(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+    const kind = (error as { kind?: string }).kind;
+    const message = (error as Error).message ?? String(error);
+    if (kind === 'backpressure') {
+      const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
+      const seconds = retryAfterMs !== undefined ? Math.max(1, Math.ceil(retryAfterMs / 1000)) : this.retryAfterSeconds();
+      const reason: RefusalReason = this.closing ? 'shutting_down' : 'backpressure';
+      return this.refuse(request, reply, new UploadError(reason, `the pipeline is full: ${message}`, { cause: error }), seconds);
+    }
+    if (kind === 'permanent') {
+      return this.refuse(request, reply, new UploadError('pipeline_rejected', `the pipeline rejected the upload: ${message}`, { cause: error }));
+    }
+    this.logger.error({ err: error }, `ddtrace receiver: the pipeline failed on an upload: ${message}`);
+    return this.refuse(request, reply, new UploadError(this.closing ? 'shutting_down' : 'pipeline_error', `the pipeline failed: ${message}`, { cause: error }), this.retryAfterSeconds());
+  }
+
+  private refuse(request: FastifyRequest, reply: FastifyReply, error: UploadError, retryAfterSeconds?: number): FastifyReply {
+    this.telemetry.refused.add(1, { reason: error.reason });
+    const context = { reason: error.reason, status: error.status, method: request.method, path: normalisePath(request.url), remote: request.raw.socket?.remoteAddress, origin: headerText(request.headers['dd-evp-origin']) };
+    if (error.status >= 500) this.logger.error(context, `refused ddtrace upload: ${error.message}`);
+    else this.logger.warn(context, `refused ddtrace upload: ${error.message}`);
+    this.discardBody(request.raw);
+    if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
+    return reply
+      .code(error.status)
+      .type('application/json; charset=utf-8')
+      .send(JSON.stringify({ error: error.message, reason: error.reason }));
+  }
+
+  /** Reads and drops what is left of a refused request's body, up to DRAIN_FACTOR × `max_request_bytes`; beyond that the connection is reset. */
+  private discardBody(req: IncomingMessage): void {
+    if (req.complete || req.listenerCount('data') > 0) return;
+    let discarded = 0;
+    req.on('data', (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > DRAIN_FACTOR * this.config.max_request_bytes) req.socket?.destroy();
+    });
+    req.on('error', () => {});
+  }
+
+  private retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.config.retry_after / 1000));
+  }
+
+  private keyMatches(key: string): boolean {
+    const hash = sha256(key);
+    return this.apiKeyHashes.some((candidate) => timingSafeEqual(candidate, hash));
+  }
+
+  private onFastifyError(error: Error & { statusCode?: number; code?: string }, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const status = error.statusCode ?? 500;
+    if (status === 415) return this.refuse(request, reply, new UploadError('unsupported_media_type', `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')} cannot be parsed: ${error.message}`));
+    if (status >= 400 && status < 500) return this.refuse(request, reply, new UploadError('bad_http', error.message));
+    this.logger.error({ err: error }, `ddtrace receiver: unexpected error: ${error.message}`);
+    return this.refuse(request, reply, new UploadError('internal_error', `the receiver failed: ${error.message}`));
+  }
+
+  /** Errors Node's HTTP parser raises before there is a request: oversized headers, timeouts, garbage. */
+  private onClientError(error: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    let reason: RefusalReason = 'bad_http';
+    let message = `malformed HTTP request: ${error.message}`;
+    if (error.code === 'HPE_HEADER_OVERFLOW') {
+      reason = 'headers_too_large';
+      message = `the request head is larger than max_header_bytes (${this.config.max_header_bytes} bytes)`;
+    } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      reason = 'request_timeout';
+      message = `the request was not received within request_timeout (${this.config.request_timeout} ms)`;
+    }
+    const status = reason === 'headers_too_large' ? 431 : reason === 'request_timeout' ? 408 : 400;
+    this.telemetry.refused.add(1, { reason });
+    this.logger.warn({ reason, status, code: error.code, remote: (socket as { remoteAddress?: string }).remoteAddress }, `refused ddtrace request: ${message}`);
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify({ error: message, reason });
+    // End (not destroy) so the answer is flushed before the connection closes; destroy later regardless.
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.on('error', () => {});
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}

@@ -1,0 +1,111 @@
+/** Upload tags → a bundle's resource and tags, and deterministic language resolution. */
+
+/** Splits `k:v` at the first `:` (values may hold `:`, e.g. git URLs). A bare `k` has the value ''. */
+export function splitTag(item: string): [string, string] | undefined {
+  const trimmed = item.trim();
+  if (trimmed === '') return undefined;
+  const colon = trimmed.indexOf(':');
+  if (colon === -1) return [trimmed, ''];
+  const key = trimmed.slice(0, colon).trim();
+  if (key === '') return undefined;
+  return [key, trimmed.slice(colon + 1).trim()];
+}
+
+/** A comma-joined `tags_profiler` string as `[key, value]` pairs, in order. */
+export function parseTagList(text: string | undefined): [string, string][] {
+  if (!text) return [];
+  return text.split(',').map(splitTag).filter((t): t is [string, string] => t !== undefined);
+}
+
+/** Exact aliases (lowercase, trimmed) → profcol's language names. Never matched by substring. */
+const LANGUAGE_ALIASES: Record<string, string> = {
+  go: 'golang',
+  golang: 'golang',
+  java: 'java',
+  jvm: 'java',
+  kotlin: 'java',
+  scala: 'java',
+  python: 'python',
+  javascript: 'nodejs',
+  js: 'nodejs',
+  node: 'nodejs',
+  nodejs: 'nodejs',
+  'node.js': 'nodejs',
+  dotnet: 'dotnet',
+  '.net': 'dotnet',
+  'c#': 'dotnet',
+  csharp: 'dotnet',
+  ruby: 'ruby',
+  php: 'php',
+  cpp: 'cpp',
+  'c++': 'cpp',
+  cplusplus: 'cpp',
+  rust: 'rust',
+  'pyroscope-rs': 'rust',
+};
+
+/**
+ * The language of an upload: the first of `language`, `runtime`, `family` whose value is a
+ * known alias wins; with no hit it is `unknown`.
+ */
+export function resolveLanguage(candidates: { language?: string | undefined; runtime?: string | undefined; family?: string | undefined }): string {
+  for (const value of [candidates.language, candidates.runtime, candidates.family]) {
+    if (value === undefined) continue;
+    const hit = LANGUAGE_ALIASES[value.trim().toLowerCase()];
+    if (hit) return hit;
+  }
+  return 'unknown';
+}
+
+/** Upload tag keys that become resource keys (tag key → resource key). */
+export const RESOURCE_TAGS: Record<string, string> = {
+  service: 'service',
+  env: 'env',
+  version: 'version',
+  host: 'host',
+  runtime: 'runtime',
+  runtime_version: 'runtime_version',
+  'runtime-id': 'runtime_id',
+  profile_seq: 'profile_seq',
+  process_id: 'process_id',
+};
+
+export interface ResourceInputs {
+  /** Every `k:v` of the upload in order (`tags_profiler`, or legacy `tags[]`); later wins. */
+  tags: [string, string][];
+  /** Top-level fields that describe the process (legacy `runtime`, `language`, …; v4 `family`). */
+  fields: { language?: string | undefined; runtime?: string | undefined; family?: string | undefined; runtime_version?: string | undefined };
+  /** Tags added by a Datadog agent in front of profcol (`X-Datadog-Additional-Tags`); they only fill gaps. */
+  additional?: [string, string][];
+  hostTag: 'upload' | 'receiver';
+  receiverHost: string;
+}
+
+/** Splits upload tags into the bundle's resource and its remaining tags. */
+export function buildResource(input: ResourceInputs): { resource: Record<string, string>; tags: Record<string, string> } {
+  const all = new Map<string, string>();
+  for (const [key, value] of input.tags) all.set(key, value);
+  for (const [key, value] of input.additional ?? []) if (!all.has(key)) all.set(key, value);
+
+  const resource: Record<string, string> = {};
+  const tags: Record<string, string> = {};
+  let languageTag: string | undefined;
+  for (const [key, value] of all) {
+    if (key === 'language') {
+      languageTag = value;
+      continue;
+    }
+    const resourceKey = RESOURCE_TAGS[key];
+    if (resourceKey === undefined) tags[key] = value;
+    else if (value !== '') resource[resourceKey] = value;
+  }
+  if (resource.runtime === undefined && input.fields.runtime) resource.runtime = input.fields.runtime;
+  if (resource.runtime_version === undefined && input.fields.runtime_version) resource.runtime_version = input.fields.runtime_version;
+  resource.language = resolveLanguage({
+    language: languageTag ?? input.fields.language,
+    runtime: all.get('runtime') ?? input.fields.runtime,
+    family: input.fields.family,
+  });
+  if (input.hostTag === 'receiver') resource.host = input.receiverHost;
+  return { resource, tags };
+}

@@ -79,7 +79,7 @@ function checkUrl(value: string): string | undefined {
 }
 
 /** The URL metrics are POSTed to. */
-export function metricsUrl(config: Pick<OtlpExporterConfig, 'endpoint' | 'metrics_endpoint'>): string {
+export function metricsUrl(config: { endpoint: string; metrics_endpoint?: string | undefined }): string {
   if (config.metrics_endpoint) return config.metrics_endpoint;
   return config.endpoint.replace(/\/+$/, '') + '/v1/metrics';
 }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
-import { BackpressureError, PermanentError, ProfcolError, type Batch, type CreateSettings, type Exporter, type Logger } from '@profcol/core';
+import { BackpressureError, PermanentError, ProfcolError, type Batch, type CreateSettings, type Exporter, type Host, type Logger } from '@profcol/core';
 import { metricsUrl, type OtlpExporterConfig } from './config.js';
 import { encodeRequest, toRequests, toResourceMetrics, type ExportRequest } from './convert.js';
 import { Backoff, sleep } from './retry.js';
@@ -47,6 +47,8 @@ export class OtlpExporter implements Exporter {
   private readonly direct = new Set<Promise<unknown>>();
 
   private started = false;
+  private refusedLoggedAt = 0;
+  private refusedUnlogged = 0;
   private closing = false;
   private readonly hardStop = new AbortController();
   private shutdownPromise: Promise<void> | undefined;
@@ -85,7 +87,7 @@ export class OtlpExporter implements Exporter {
     };
   }
 
-  async start(): Promise<void> {
+  async start(_host?: Host): Promise<void> {
     if (this.started) return;
     const { config, settings } = this;
     this.agent = await this.createAgent();
@@ -136,13 +138,22 @@ export class OtlpExporter implements Exporter {
     if (!this.config.sending_queue.enabled) return this.sendDirect(requests);
 
     const { queue_size, max_bytes } = this.config.sending_queue;
-    const sized = requests.map((request) => ({ request, bytes: this.store || max_bytes !== undefined ? Buffer.byteLength(encodeRequest(request)) : 0 }));
+    const sized = requests.map((request) => {
+      const json = this.store || max_bytes !== undefined ? encodeRequest(request) : undefined;
+      return { request, json, bytes: json === undefined ? 0 : Buffer.byteLength(json) };
+    });
     const bytes = sized.reduce((n, s) => n + s.bytes, 0);
     // An empty queue always takes a batch, however big, so that one large batch cannot wedge a pipeline.
     const full = this.held > 0 && (this.held + requests.length > queue_size || (max_bytes !== undefined && this.heldBytes + bytes > max_bytes));
     if (full) {
       this.m.refused.add(1, { reason: 'queue_full' });
-      this.logger.warn({ exporter: this.settings.id, held: this.held, queue_size, heldBytes: this.heldBytes, max_bytes }, 'sending queue is full; refusing the batch (backpressure)');
+      // Under sustained backpressure every batch is refused: log the first and then a count every 10 s.
+      this.refusedUnlogged++;
+      if (Date.now() - this.refusedLoggedAt >= 10_000) {
+        this.logger.warn({ exporter: this.settings.id, refused: this.refusedUnlogged, held: this.held, queue_size, heldBytes: this.heldBytes, max_bytes }, 'sending queue is full; refusing batches (backpressure)');
+        this.refusedLoggedAt = Date.now();
+        this.refusedUnlogged = 0;
+      }
       throw new BackpressureError(
         `exporter "${this.settings.id}": the sending queue is full (${this.held} of ${queue_size} requests${max_bytes !== undefined ? `, ${this.heldBytes} of ${max_bytes} bytes` : ''}); ${this.url} is not keeping up or is down — retry later`,
         this.config.retry_on_failure.initial_interval,
@@ -154,7 +165,7 @@ export class OtlpExporter implements Exporter {
     const entries: Entry[] = sized.map(({ request, bytes: b }) => ({ request, file: undefined, bytes: b, points: request.points.length }));
     if (this.store) {
       const store = this.store;
-      const results = await Promise.allSettled(entries.map(async (entry) => (entry.file = (await store.write(entry.request!)).file)));
+      const results = await Promise.allSettled(entries.map(async (entry, i) => (entry.file = (await store.write(entry.request!, sized[i]!.json)).file)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) {
         await Promise.all(entries.filter((e) => e.file).map((e) => store.remove(e.file!)));

@@ -35,8 +35,9 @@ export interface StoredEntry {
   points: number;
 }
 
-export function encodeFile(request: ExportRequest): Buffer {
-  const body = Buffer.from(encodeRequest(request), 'utf8');
+/** The file bytes of a request; `json` is its `encodeRequest` text when already at hand. */
+export function encodeFile(request: ExportRequest, json = encodeRequest(request)): Buffer {
+  const body = Buffer.from(json, 'utf8');
   const sum = createHash('sha256').update(body).digest('hex');
   return Buffer.concat([Buffer.from(`${MAGIC} ${sum} ${body.length}\n`, 'ascii'), body]);
 }
@@ -96,8 +97,8 @@ export class DiskStore {
   }
 
   /** Writes one request durably; resolves once it would survive a crash. */
-  async write(request: ExportRequest): Promise<StoredEntry> {
-    const data = encodeFile(request);
+  async write(request: ExportRequest, json?: string): Promise<StoredEntry> {
+    const data = encodeFile(request, json);
     const name = `${String(++this.seq).padStart(16, '0')}${SUFFIX}`;
     const tmp = path.join(this.dir, `${TMP_PREFIX}${name}`);
     try {

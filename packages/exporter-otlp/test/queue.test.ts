@@ -133,7 +133,7 @@ describe('sending_queue.storage (persistent queue)', () => {
     await fs.writeFile(path.join(queue, '0000000000000001.otlpq'), good);
     await fs.writeFile(path.join(queue, '0000000000000002.otlpq'), good.subarray(0, good.length - 10)); // torn write
     const flipped = Buffer.from(good);
-    flipped[flipped.length - 5] ^= 0xff; // bit rot
+    flipped[flipped.length - 5] = flipped[flipped.length - 5]! ^ 0xff; // bit rot
     await fs.writeFile(path.join(queue, '0000000000000003.otlpq'), flipped);
     await fs.writeFile(path.join(queue, '0000000000000004.otlpq'), 'not a queue file at all');
     await fs.writeFile(path.join(queue, '.tmp-0000000000000005.otlpq'), good.subarray(0, 10)); // never acknowledged

@@ -1,1 +1,85 @@
-export {};
+/**
+ * @profcol/processor-pprofdecode: the `pprof_decode` processor. Decodes each profile of a
+ * bundle once (decompression by magic bytes + the one-pass summary of @profcol/pprof) and
+ * attaches the result as `profile.decoded`, for every later processor to share.
+ */
+import { defineProcessor, definePlugin, s, type Batch, type Counter, type CreateSettings, type Infer, type Processor } from '@profcol/core';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, DecompressedTooLargeError, DecompressError, decodeProfile, PprofDecodeError } from '@profcol/pprof';
+
+export const pprofDecodeConfigSchema = s.object({
+  keep_raw: s.boolean({
+    default: true,
+    description: 'Keep `profile.data` (the bytes as received) after decoding. When false it is replaced by an empty array; `decoded.pprof` still holds the decompressed protobuf.',
+  }),
+  types: s.optional(
+    s.array(s.string(), {
+      minItems: 1,
+      description: 'Profile types to decode (`cpu`, `heap`, `goroutine`, ...). Profiles of other types pass through undecoded. Default: every type.',
+    }),
+  ),
+  max_decompressed_bytes: s.bytes({ default: DEFAULT_MAX_DECOMPRESSED_BYTES, description: 'Largest size a profile may decompress to (protects against decompression bombs); a larger one is dropped (`too_large`).' }),
+});
+
+export type PprofDecodeConfig = Infer<typeof pprofDecodeConfigSchema>;
+
+const EMPTY = new Uint8Array(0);
+
+export class PprofDecodeProcessor implements Processor {
+  private readonly decoded: Counter;
+  private readonly dropped: Counter;
+  private readonly skipped: Counter;
+  private readonly types: Set<string> | undefined;
+
+  constructor(private readonly settings: CreateSettings, private readonly config: PprofDecodeConfig) {
+    this.types = config.types ? new Set(config.types.map((t) => t.toLowerCase())) : undefined;
+    this.decoded = settings.telemetry.counter('profcol_processor_profiles_decoded_total', 'Profiles decoded, by type.');
+    this.dropped = settings.telemetry.counter('profcol_processor_profiles_dropped_total', 'Profiles removed from their bundle because they could not be decoded, by type and reason (decompress, too_large, pprof).');
+    this.skipped = settings.telemetry.counter('profcol_processor_profiles_skipped_total', 'Profiles passed on without decoding, by reason (already_decoded, type_not_listed).');
+  }
+
+  process(batch: Batch): Batch {
+    for (const bundle of batch.bundles) {
+      bundle.profiles = bundle.profiles.filter((profile) => {
+        if (profile.decoded) {
+          this.skipped.add(1, { type: profile.type, reason: 'already_decoded' });
+          if (!this.config.keep_raw) profile.data = EMPTY;
+          return true;
+        }
+        if (this.types && !this.types.has(profile.type.toLowerCase())) {
+          this.skipped.add(1, { type: profile.type, reason: 'type_not_listed' });
+          return true;
+        }
+        try {
+          profile.decoded = decodeProfile(profile.data, { maxBytes: this.config.max_decompressed_bytes });
+        } catch (error) {
+          const reason = error instanceof DecompressedTooLargeError ? 'too_large' : error instanceof DecompressError ? 'decompress' : error instanceof PprofDecodeError ? 'pprof' : 'error';
+          this.dropped.add(1, { type: profile.type, reason });
+          this.settings.logger.warn(
+            { source: bundle.source, service: bundle.resource.service, instance: bundle.resource.instance, profile: profile.name, type: profile.type, reason },
+            `pprof_decode: dropped profile ${profile.name} (${profile.type}) of ${bundle.resource.service ?? bundle.resource.instance ?? bundle.source}: ${(error as Error).message}`,
+          );
+          return false;
+        }
+        this.decoded.add(1, { type: profile.type });
+        if (!this.config.keep_raw) profile.data = EMPTY;
+        return true;
+      });
+    }
+    return batch;
+  }
+}
+
+export const pprofDecodeProcessorFactory = defineProcessor({
+  type: 'pprof_decode',
+  stability: 'beta',
+  description: 'Decodes each profile once (gzip/zstd/LZ4 sniffed, one-pass summary) and attaches it for later processors; drops undecodable profiles with a counted reason.',
+  config: pprofDecodeConfigSchema,
+  create: (settings, config) => new PprofDecodeProcessor(settings, config),
+});
+
+export default definePlugin({
+  name: '@profcol/processor-pprofdecode',
+  version: '0.1.0',
+  profcol: '^1.0.0',
+  components: [pprofDecodeProcessorFactory],
+});

@@ -17,12 +17,12 @@ export const ddtraceConfigSchema = s.object({
         'Upload paths. Duplicate slashes are ignored (`//profiling/v1/input`, from an agent URL with a trailing slash) and so is a path prefix (`/<prefix>/profiling/v1/input`, which dd-trace-go keeps from the agent URL).',
     },
   ),
-  max_request_bytes: s.bytes({ default: '32MiB', description: 'Largest upload body; larger ones are refused with 413 as soon as the limit is passed.' }),
+  max_request_bytes: s.bytes({ default: '32MiB', description: 'Largest upload body; larger is refused with 413 (from its Content-Length before reading, or as soon as a chunked body passes the limit).' }),
   max_decompressed_bytes: s.bytes({
     default: DEFAULT_MAX_DECOMPRESSED_BYTES,
     description: 'Largest size one attachment may decompress to (protects against decompression bombs); larger is refused with 413.',
   }),
-  max_concurrent_uploads: s.integer({ default: 8, min: 1, description: 'Uploads received at once; more are refused with 429 and `Retry-After` before their body is read.' }),
+  max_concurrent_uploads: s.integer({ default: 8, min: 1, description: 'Uploads received or waiting for the pipeline at once; more are refused with 429 and `Retry-After` without being parsed.' }),
   max_header_bytes: s.bytes({ default: '16KiB', description: 'Largest request head (request line and headers); larger is refused with 431 by the HTTP parser.' }),
   api_keys: s.array(s.string(), {
     default: [],

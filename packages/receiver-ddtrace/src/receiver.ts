@@ -10,7 +10,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ProfcolError, type Consumer, type Counter, type CreateSettings, type Gauge, type Logger, type Receiver } from '@profcol/core';
+import { ProfcolError, type Consumer, type Counter, type CreateSettings, type Gauge, type Host, type Logger, type Receiver } from '@profcol/core';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { parseEndpoint, type DdtraceConfig } from './config.js';
 import { ClientGoneError, UploadError, type RefusalReason } from './errors.js';
@@ -81,7 +81,7 @@ export class DdtraceReceiver implements Receiver {
     };
   }
 
-  async start(): Promise<void> {
+  async start(_host?: Host): Promise<void> {
     if (this.app) return;
     const listen = parseEndpoint(this.config.endpoint);
     if (!listen) throw new ProfcolError('config', `receiver ${this.settings.id}: endpoint ${JSON.stringify(this.config.endpoint)} is not host:port`);
@@ -249,6 +249,9 @@ export class DdtraceReceiver implements Receiver {
       if (error instanceof ClientGoneError) {
         this.telemetry.aborted.add(1);
         this.logger.warn({ path: pathname, remote: req.socket?.remoteAddress }, `ddtrace upload abandoned: ${error.message}`);
+        // Nobody is left to answer.
+        reply.hijack();
+        req.socket?.destroy();
         return reply;
       }
       this.logger.error({ err: error, path: pathname }, `ddtrace receiver failed on an upload: ${(error as Error).message}`);
@@ -309,7 +312,7 @@ export class DdtraceReceiver implements Receiver {
   }
 
   /** Maps a pipeline rejection to 429 / 503 (retry later) or 400 (never). */
-  private refusePipeline(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  private refusePipeline(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<FastifyReply> {
     const kind = (error as { kind?: string }).kind;
     const message = (error as Error).message ?? String(error);
     if (kind === 'backpressure') {
@@ -325,12 +328,14 @@ export class DdtraceReceiver implements Receiver {
     return this.refuse(request, reply, new UploadError(this.closing ? 'shutting_down' : 'pipeline_error', `the pipeline failed: ${message}`, { cause: error }), this.retryAfterSeconds());
   }
 
-  private refuse(request: FastifyRequest, reply: FastifyReply, error: UploadError, retryAfterSeconds?: number): FastifyReply {
+  private async refuse(request: FastifyRequest, reply: FastifyReply, error: UploadError, retryAfterSeconds?: number): Promise<FastifyReply> {
     this.telemetry.refused.add(1, { reason: error.reason });
     const context = { reason: error.reason, status: error.status, method: request.method, path: normalisePath(request.url), remote: request.raw.socket?.remoteAddress, origin: headerText(request.headers['dd-evp-origin']) };
     if (error.status >= 500) this.logger.error(context, `refused ddtrace upload: ${error.message}`);
     else this.logger.warn(context, `refused ddtrace upload: ${error.message}`);
-    this.discardBody(request.raw);
+    // Answer once the client has sent its whole body: a client still writing (or one that sent
+    // `Connection: close`) would otherwise see its connection reset instead of the answer.
+    await this.drain(request.raw);
     if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
     return reply
       .code(error.status)
@@ -338,15 +343,28 @@ export class DdtraceReceiver implements Receiver {
       .send(JSON.stringify({ error: error.message, reason: error.reason }));
   }
 
-  /** Reads and drops what is left of a refused request's body, up to DRAIN_FACTOR × `max_request_bytes`; beyond that the connection is reset. */
-  private discardBody(req: IncomingMessage): void {
-    if (req.complete || req.listenerCount('data') > 0) return;
-    let discarded = 0;
-    req.on('data', (chunk: Buffer) => {
-      discarded += chunk.length;
-      if (discarded > DRAIN_FACTOR * this.config.max_request_bytes) req.socket?.destroy();
+  /**
+   * Resolves once the rest of a refused request's body has been read and thrown away, or the
+   * connection ended. Past DRAIN_FACTOR × `max_request_bytes` the connection is reset instead.
+   */
+  private drain(req: IncomingMessage): Promise<void> {
+    if (req.complete || req.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      if (req.listenerCount('data') === 0) {
+        // Not read yet (refused on its headers): read it now, counting.
+        let discarded = 0;
+        req.on('data', (chunk: Buffer) => {
+          discarded += chunk.length;
+          if (discarded > DRAIN_FACTOR * this.config.max_request_bytes) {
+            req.socket?.destroy();
+            resolve();
+          }
+        });
+        req.on('error', () => resolve());
+      }
+      req.once('end', () => resolve());
+      req.once('close', () => resolve());
     });
-    req.on('error', () => {});
   }
 
   private retryAfterSeconds(): number {
@@ -358,7 +376,7 @@ export class DdtraceReceiver implements Receiver {
     return this.apiKeyHashes.some((candidate) => timingSafeEqual(candidate, hash));
   }
 
-  private onFastifyError(error: Error & { statusCode?: number; code?: string }, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  private onFastifyError(error: Error & { statusCode?: number; code?: string }, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const status = error.statusCode ?? 500;
     if (status === 415) return this.refuse(request, reply, new UploadError('unsupported_media_type', `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')} cannot be parsed: ${error.message}`));
     if (status >= 400 && status < 500) return this.refuse(request, reply, new UploadError('bad_http', error.message));
@@ -368,7 +386,13 @@ export class DdtraceReceiver implements Receiver {
 
   /** Errors Node's HTTP parser raises before there is a request: oversized headers, timeouts, garbage. */
   private onClientError(error: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
-    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    // A connection reset, a client hanging up mid-request (counted as an aborted upload by the
+    // request itself), or a socket already answered: nothing to say.
+    if (error.code === 'ECONNRESET' || error.code === 'HPE_INVALID_EOF_STATE' || socket.destroyed || answeredSockets.has(socket)) {
+      socket.destroy();
+      return;
+    }
+    answeredSockets.add(socket);
     let reason: RefusalReason = 'bad_http';
     let message = `malformed HTTP request: ${error.message}`;
     if (error.code === 'HPE_HEADER_OVERFLOW') {
@@ -392,6 +416,9 @@ export class DdtraceReceiver implements Receiver {
     setTimeout(() => socket.destroy(), 1000).unref();
   }
 }
+
+/** Sockets already sent a refusal by onClientError. */
+const answeredSockets = new WeakSet<object>();
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sniffEncoding } from '@profcol/pprof';
 import { classifyAttachment, legacyTypeOf } from '../src/upload.js';
-import { chunksOf, fixture, goUpload, gzip, jsAttachment, jsFixture, multipart, request, startReceiver, zstd, type Running } from './helpers.js';
+import { chunksOf, fixture, goUpload, gzip, jsAttachment, jsFixture, lz4, multipart, request, startReceiver, zstd, type Running } from './helpers.js';
 
 const total = (bundle: { profiles: { name: string; decoded?: { sampleTypes: { type: string }[]; totals: number[] } }[] }, name: string, type: string) => {
   const profile = bundle.profiles.find((p) => p.name === name)!;
@@ -108,9 +108,9 @@ describe('ddtrace receiver: accepting real uploads', () => {
     });
   });
 
-  it('reads metrics.json raw, gzip or zstd, and attachments raw, gzip, zstd or mixed', async () => {
-    for (const codec of ['raw', 'gzip', 'zstd'] as const) {
-      const compress = (_name: string, data: Buffer) => (codec === 'raw' ? data : codec === 'gzip' ? gzip(data) : zstd(data));
+  it('reads metrics.json and attachments raw, gzip, zstd or LZ4 frame (libdatadog tracers)', async () => {
+    for (const codec of ['raw', 'gzip', 'zstd', 'lz4'] as const) {
+      const compress = (_name: string, data: Buffer) => (codec === 'raw' ? data : codec === 'gzip' ? gzip(data) : codec === 'lz4' ? lz4(data) : zstd(data));
       const response = await request(r.port, { ...goUpload({ compress, event: { tags_profiler: `service:codec-${codec},runtime:go` } }) });
       expect(response.status, response.text).toBe(200);
       const bundle = r.consumer.bundles.at(-1)!;

@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { CollectingConsumer, createTestSettings, type Consumer, type TestSettings } from '@profcol/core';
+import { CollectingConsumer, createLogger, createTestSettings, type Consumer, type TestSettings } from '@profcol/core';
 import { ddtraceConfigSchema, ddtraceReceiverFactory, type DdtraceReceiver } from '../src/index.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
@@ -28,7 +28,9 @@ export interface Running {
 
 /** Starts a receiver on a free port with `config` on top of the defaults. */
 export async function startReceiver(config: Record<string, unknown> = {}, next?: Consumer): Promise<Running> {
-  const settings = createTestSettings({ id: 'ddtrace', kind: 'receiver' });
+  // PROFCOL_TEST_LOG=debug shows the receiver's log lines.
+  const level = process.env.PROFCOL_TEST_LOG;
+  const settings = createTestSettings({ id: 'ddtrace', kind: 'receiver', ...(level ? { logger: createLogger({ level, format: 'json', destination: process.stderr }) } : {}) });
   const parsed = ddtraceConfigSchema.parse({ endpoint: '127.0.0.1:0', ...config });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const consumer = new CollectingConsumer();
@@ -198,20 +200,31 @@ export function zstd(data: Buffer, args: string[] = []): Buffer {
   return result.stdout;
 }
 
+export function lz4(data: Buffer): Buffer {
+  const result = spawnSync('lz4', ['-q', '-c'], { input: data, maxBuffer: 512 * 1024 * 1024 });
+  if (result.error || result.status !== 0) throw new Error(`lz4 failed (apt-get install -y lz4): ${result.error?.message ?? result.stderr.toString()}`);
+  return result.stdout;
+}
+
 export function gzip(data: Buffer): Buffer {
   return gzipSync(data);
 }
 
 /** The real dd-trace-js upload (event first, gzip attachments). */
 export function jsFixture(): { headers: Record<string, string>; body: Buffer; boundary: string } {
-  const lines = fixture('ddtrace-js/upload-gzip.headers.txt').toString('utf8').split(/\r?\n/).slice(1);
+  return capturedUpload('ddtrace-js/upload-gzip');
+}
+
+/** A captured real upload: `<stem>.headers.txt` (request line, then headers) and `<stem>.body.bin`. */
+export function capturedUpload(stem: string): { headers: Record<string, string>; body: Buffer; boundary: string } {
+  const lines = fixture(`${stem}.headers.txt`).toString('utf8').split(/\r?\n/).slice(1);
   const headers: Record<string, string> = {};
   for (const line of lines) {
     const colon = line.indexOf(':');
     if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
   const boundary = /boundary=([^;]+)/.exec(headers['content-type']!)![1]!;
-  return { headers, body: fixture('ddtrace-js/upload-gzip.body.bin'), boundary };
+  return { headers, body: fixture(`${stem}.body.bin`), boundary };
 }
 
 /** One attachment of the real dd-trace-js upload, bytes as sent (gzip). */

@@ -1,1 +1,28 @@
-export {};
+/**
+ * @profcol/receiver-pprof: the `pprof` receiver, which scrapes Go `net/http/pprof`
+ * (and godeltaprof) endpoints and emits one profile bundle per target and round.
+ */
+import { definePlugin, defineReceiver } from '@profcol/core';
+import { pprofReceiverConfigSchema } from './config.js';
+import { PprofReceiver } from './receiver.js';
+
+export const pprofReceiverFactory = defineReceiver({
+  type: 'pprof',
+  stability: 'beta',
+  description: 'Scrapes Go net/http/pprof endpoints (pull mode): CPU, heap, goroutine, mutex, block, ... with collector-side deltas and the MemStats trailer.',
+  config: pprofReceiverConfigSchema,
+  create: (settings, config, next) => new PprofReceiver(settings, config, next),
+});
+
+export { pprofReceiverConfigSchema, cpuSecondsOf, normalizeTargetUrl, DEFAULT_ENABLED_TYPES, type PprofReceiverConfig, type PprofTargetConfig } from './config.js';
+export { PprofReceiver, type PprofReceiverOptions, type RoundReport, type RoundOutcome, type ScrapeFailure } from './receiver.js';
+export { fnv1a32, shardOf } from './shard.js';
+export { httpGet, ScrapeError, type ScrapeFailureReason } from './http.js';
+
+export default definePlugin({
+  name: '@profcol/receiver-pprof',
+  version: '0.1.0',
+  profcol: '^1.0.0',
+  components: [pprofReceiverFactory],
+});
+export { startFakePprofTarget, type FakeTarget, type FakeTargetOptions, type FakeRoute, type FakeReply, type FakeRequest } from './testing.js';

@@ -1,0 +1,124 @@
+import { INVALID, ObjectSchema, formatDurationMs, s, type Infer, type Invalid, type ParseContext, type Shape } from '@profcol/core';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, PULL_PROFILE_TYPE_NAMES, type PullProfileType } from '@profcol/pprof';
+
+export const DEFAULT_ENABLED_TYPES: PullProfileType[] = ['cpu', 'goroutine', 'heap', 'mutex', 'block'];
+
+const profileTypes = (defaults?: PullProfileType[]) =>
+  s.array(s.enum(PULL_PROFILE_TYPE_NAMES), {
+    minItems: 1,
+    ...(defaults ? { default: defaults } : {}),
+    description: `Profiles to pull: ${PULL_PROFILE_TYPE_NAMES.map((t) => `\`${t}\``).join(', ')}. \`delta_*\` are godeltaprof endpoints (already deltas in the target).`,
+  });
+
+function checkUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `${JSON.stringify(value)} is not a URL (expected e.g. http://localhost:6060)`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `${JSON.stringify(value)} must be an http:// or https:// URL`;
+  if (url.search || url.hash) return `${JSON.stringify(value)} must not have a query or fragment`;
+  return undefined;
+}
+
+const targetShape = {
+  url: s.string({
+    description: 'Base URL of the Go program serving `net/http/pprof`: `scheme://host:port`, optionally with a base path that every profile path is appended to (unlike DataKit, a path is kept).',
+    check: checkUrl,
+  }),
+  service: s.string({ default: '', description: 'Resource `service` (omitted when empty).' }),
+  env: s.string({ default: '', description: 'Resource `env` (omitted when empty).' }),
+  version: s.string({ default: '', description: 'Resource `version` (omitted when empty).' }),
+  tags: s.record(s.string(), { description: 'Tags for every bundle of this target.' }),
+  enabled_types: s.optional(profileTypes()),
+  path_prefix: s.optional(s.string({ description: 'Overrides the receiver-level `path_prefix` for this target.' })),
+  bearer_token: s.optional(s.string({ description: 'Overrides the receiver-level `bearer_token` for this target.' })),
+  bearer_token_file: s.optional(s.string({ description: 'Overrides the receiver-level `bearer_token_file` for this target.' })),
+  memstats: s.optional(s.boolean({ description: 'Overrides the receiver-level `memstats` for this target.' })),
+};
+
+const shape = {
+  targets: s.array(s.object(targetShape), { minItems: 1, description: 'The Go programs to scrape. Each target may override `enabled_types`, `path_prefix`, `bearer_token(_file)` and `memstats`.' }),
+  interval: s.duration({ default: '10s', min: '10s', description: 'Time between two scrape rounds of a target (at least 10s, as in DataKit; a smaller value is a configuration error).' }),
+  timeout: s.duration({ default: '15s', min: '1ms', description: 'Time allowed for one request (connect, headers and body). The CPU profile request gets `timeout + cpu_seconds`.' }),
+  cpu_seconds: s.optional(
+    s.integer({ min: 1, description: 'Length of the CPU profile (`/debug/pprof/profile?seconds=N`), whole seconds. Default: interval − 1s. At most the interval.' }),
+  ),
+  enabled_types: profileTypes(DEFAULT_ENABLED_TYPES),
+  path_prefix: s.string({ default: '', description: 'Prepended to every profile path (`/app` → `/app/debug/pprof/heap`), as Alloy\'s `path_prefix`.' }),
+  memstats: s.boolean({ default: true, description: 'Once per round, read `/debug/pprof/heap?debug=1` and attach its `# runtime.MemStats` trailer to the bundle (costs a short stop-the-world in the target).' }),
+  tls: s.object(
+    {
+      ca_file: s.optional(s.string({ description: 'PEM CA bundle to verify the target with, relative to the configuration file.' })),
+      cert_file: s.optional(s.string({ description: 'PEM client certificate (mTLS), relative to the configuration file.' })),
+      key_file: s.optional(s.string({ description: 'PEM client key (mTLS), relative to the configuration file.' })),
+      server_name: s.optional(s.string({ description: 'Server name to verify instead of the URL host.' })),
+      insecure_skip_verify: s.boolean({ default: false, description: 'Do not verify the target\'s certificate.' }),
+    },
+    { description: 'TLS for `https://` targets.' },
+  ),
+  bearer_token: s.optional(s.string({ description: 'Sent as `Authorization: Bearer <token>`. Use `${env:VAR}` to keep it out of the file.' })),
+  bearer_token_file: s.optional(s.string({ description: 'File holding the bearer token, re-read every round (rotated tokens); relative to the configuration file.' })),
+  shard: s.object(
+    {
+      index: s.integer({ default: 0, min: 0, description: 'This replica\'s shard, 0 ≤ index < total.' }),
+      total: s.integer({ default: 1, min: 1, description: 'Number of replicas sharing the targets.' }),
+    },
+    { description: 'A target belongs to the replica whose `index` = FNV-1a-32(target url, UTF-8) mod `total`; N replicas with the same targets and indexes 0..N−1 scrape every target exactly once.' },
+  ),
+  max_concurrent_scrapes: s.integer({ default: 16, min: 1, description: 'Targets scraped at once (a round of one target is one scrape); others wait their turn.' }),
+  jitter: s.optional(
+    s.duration({ description: 'Targets start at a stable offset in [0, jitter) derived from their URL, so they do not all fire at once. Default: the interval.' }),
+  ),
+  backoff_max: s.duration({
+    default: '5m',
+    description: 'After rounds in which every request of a target failed, the target is skipped for 1, 3, 7, ... intervals (doubling), at most this long.',
+  }),
+  max_body_bytes: s.bytes({ default: '32MiB', description: 'Largest response body; a larger one fails that profile (reason `too_large`).' }),
+  max_decompressed_bytes: s.bytes({ default: DEFAULT_MAX_DECOMPRESSED_BYTES, description: 'Largest size a profile may decompress to (protects against decompression bombs).' }),
+};
+
+/** Adds the checks that span several fields, each reported at the field it is about. */
+export class PprofConfigSchema<S extends Shape> extends ObjectSchema<S> {
+  protected override parseValue(input: unknown, ctx: ParseContext, path: string[]): Infer<ObjectSchema<S>> | Invalid {
+    const value = super.parseValue(input, ctx, path);
+    if (value === INVALID) return value;
+    const config = value as unknown as PprofReceiverConfig;
+    let failed = false;
+    const intervalSeconds = config.interval / 1000;
+    if (config.cpu_seconds !== undefined && config.cpu_seconds > intervalSeconds) {
+      ctx.issues.push({ path: [...path, 'cpu_seconds'], message: `${config.cpu_seconds} is longer than the interval (${formatDurationMs(config.interval)}); a CPU profile must fit in one round` });
+      failed = true;
+    }
+    if (config.shard.index >= config.shard.total) {
+      ctx.issues.push({ path: [...path, 'shard', 'index'], message: `${config.shard.index} must be below shard.total (${config.shard.total})` });
+      failed = true;
+    }
+    const seen = new Map<string, number>();
+    config.targets.forEach((target, i) => {
+      const key = normalizeTargetUrl(target.url);
+      const first = seen.get(key);
+      if (first !== undefined) {
+        ctx.issues.push({ path: [...path, 'targets', String(i), 'url'], message: `${JSON.stringify(target.url)} is already targets[${first}]` });
+        failed = true;
+      } else seen.set(key, i);
+    });
+    return failed ? INVALID : value;
+  }
+}
+
+export const pprofReceiverConfigSchema = new PprofConfigSchema(shape);
+
+export type PprofReceiverConfig = Infer<typeof pprofReceiverConfigSchema>;
+export type PprofTargetConfig = PprofReceiverConfig['targets'][number];
+
+/** The target URL without a trailing slash: the key for sharding, state and the `instance` resource. */
+export function normalizeTargetUrl(url: string): string {
+  return url.trim().replace(/\/+$/, '');
+}
+
+/** `cpu_seconds`, defaulted to interval − 1 s (at least 1). */
+export function cpuSecondsOf(config: PprofReceiverConfig): number {
+  return config.cpu_seconds ?? Math.max(1, Math.floor(config.interval / 1000) - 1);
+}

@@ -1,0 +1,109 @@
+/** A small HTTP(S) GET with a deadline, a body cap and typed failures. */
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { ProfcolError } from '@profcol/core';
+
+export type ScrapeFailureReason =
+  | 'connect' // refused, unreachable, DNS, TLS handshake
+  | 'timeout'
+  | 'http_status'
+  | 'too_large'
+  | 'decompress'
+  | 'pprof'
+  | 'unexpected_profile'
+  | 'memstats'
+  | 'auth'
+  | 'network';
+
+/** One request of a scrape failed; `reason` is the counter label. */
+export class ScrapeError extends ProfcolError {
+  constructor(readonly reason: ScrapeFailureReason, message: string, options?: { cause?: unknown }) {
+    super('scrape', message, options);
+  }
+}
+
+export interface TlsSettings {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  servername?: string;
+  rejectUnauthorized: boolean;
+}
+
+export interface GetOptions {
+  timeoutMs: number;
+  maxBytes: number;
+  headers: Record<string, string>;
+  tls?: TlsSettings;
+  signal?: AbortSignal;
+}
+
+export interface GetResult {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Uint8Array;
+}
+
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPROTO', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+
+/**
+ * GETs `url`. Fails with `timeout` when the whole exchange (connect, headers, body) takes
+ * longer than `timeoutMs`, `too_large` as soon as the body passes `maxBytes`, `connect` for
+ * refused/unreachable/TLS failures. One connection per request (no keep-alive): idle
+ * connections would add goroutines to the target being measured.
+ */
+export function httpGet(url: URL, options: GetOptions): Promise<GetResult> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const finish = (error: Error | undefined, result?: GetResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      if (error) {
+        req.destroy();
+        reject(error);
+      } else resolve(result!);
+    };
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = request(url, {
+      method: 'GET',
+      agent: false,
+      headers: { 'user-agent': 'profcol-pprof-receiver', accept: '*/*', connection: 'close', ...options.headers },
+      ...(url.protocol === 'https:' && options.tls ? options.tls : {}),
+    });
+    const timer = setTimeout(() => finish(new ScrapeError('timeout', `no complete response within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const onAbort = () => finish(new ScrapeError('network', 'the scrape was cancelled (receiver shutting down)'));
+    if (options.signal?.aborted) return onAbort();
+    options.signal?.addEventListener('abort', onAbort);
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      const code = error.code ?? '';
+      const reason = CONNECT_CODES.has(code) || /certificate|self.signed|TLS|SSL/i.test(error.message) ? 'connect' : 'network';
+      finish(new ScrapeError(reason, `${code ? `${code}: ` : ''}${error.message}`, { cause: error }));
+    });
+    req.on('response', (res) => {
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > options.maxBytes) {
+        finish(new ScrapeError('too_large', `the response declares ${declared} bytes, more than max_body_bytes (${options.maxBytes})`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > options.maxBytes) {
+          finish(new ScrapeError('too_large', `the response body passed max_body_bytes (${options.maxBytes} bytes)`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('error', (error) => finish(new ScrapeError('network', `the response broke off: ${error.message}`, { cause: error })));
+      res.on('aborted', () => finish(new ScrapeError('network', 'the response broke off')));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks, size);
+        finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) });
+      });
+    });
+    req.end();
+  });
+}

@@ -1,0 +1,519 @@
+/**
+ * The `pprof` receiver: scrapes Go `net/http/pprof` (and godeltaprof) endpoints. Every
+ * round of a target fetches its enabled profiles (and the MemStats trailer) concurrently,
+ * turns cumulative profiles into per-interval deltas against the previous round, and emits
+ * ONE bundle for the round.
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import {
+  nowNanos,
+  ProfcolError,
+  type Consumer,
+  type Counter,
+  type CreateSettings,
+  type DecodedProfile,
+  type MemStats,
+  type Profile,
+  type ProfileBundle,
+  type Receiver,
+  type TimeWindow,
+} from '@profcol/core';
+import {
+  DecompressedTooLargeError,
+  DecompressError,
+  decodeProfile,
+  deltaProfiles,
+  parseMemStatsTrailer,
+  PprofDecodeError,
+  PULL_PROFILE_TYPES,
+  summarizePprof,
+  type PullProfileSpec,
+  type PullProfileType,
+} from '@profcol/pprof';
+import { cpuSecondsOf, normalizeTargetUrl, type PprofReceiverConfig, type PprofTargetConfig } from './config.js';
+import { httpGet, ScrapeError, type ScrapeFailureReason, type TlsSettings } from './http.js';
+import { fnv1a32, shardOf } from './shard.js';
+
+/** What became of one round of one target. */
+export type RoundOutcome =
+  /** Every profile arrived and the bundle was accepted. */
+  | 'success'
+  /** Some requests failed; the bundle with the rest was accepted. */
+  | 'partial'
+  /** Nothing to emit yet: every delta'd profile was a first baseline (and nothing else was enabled or arrived). */
+  | 'baseline'
+  /** Every request failed; the target backs off. */
+  | 'failed'
+  /** The pipeline refused the bundle (backpressure). */
+  | 'refused'
+  /** Not scraped: the target is backing off after failed rounds. */
+  | 'skipped_backoff'
+  /** Not scraped: its previous round was still running. */
+  | 'skipped_busy'
+  /** The receiver shut down during the round; nothing was emitted. */
+  | 'cancelled';
+
+export interface ScrapeFailure {
+  /** The profile type, or `memstats`, or `auth`. */
+  type: string;
+  reason: ScrapeFailureReason;
+  message: string;
+}
+
+export interface RoundReport {
+  target: string;
+  outcome: RoundOutcome;
+  /** Profile types in the emitted bundle. */
+  emitted: string[];
+  /** Types that became a (first or new) baseline this round. */
+  baselines: string[];
+  /** Types whose counters went backwards (target restart): new baseline, nothing emitted. */
+  resets: string[];
+  failures: ScrapeFailure[];
+  bundle?: ProfileBundle;
+}
+
+export interface PprofReceiverOptions {
+  /** Start the interval timers in `start()` (default true). Tests pass false and call `scrapeOnce()`. */
+  autoStart?: boolean;
+}
+
+interface Baseline {
+  raw: Uint8Array;
+  timeNanos: bigint;
+}
+
+interface Target {
+  url: string;
+  config: PprofTargetConfig;
+  types: PullProfileType[];
+  pathPrefix: string;
+  memstats: boolean;
+  resource: Record<string, string>;
+  /** Collector-side delta baselines (decompressed protobuf + its TimeNanos). */
+  baselines: Map<PullProfileType, Baseline>;
+  /** godeltaprof endpoints: the TimeNanos of the previous scrape, for the window. */
+  godeltaTimes: Map<PullProfileType, bigint>;
+  lastRoundEndNanos: bigint | undefined;
+  consecutiveFailures: number;
+  nextAllowedMs: number;
+  running: Promise<RoundReport> | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface Fetched {
+  type: PullProfileType;
+  spec: PullProfileSpec;
+  path: string;
+  body: Uint8Array;
+  decoded: DecodedProfile;
+  requestStartNanos: bigint;
+}
+
+/** The sample types each endpoint must carry, to tell a profile from a 200 that is not one. */
+const EXPECTED_SAMPLE_TYPES: Record<string, string[]> = {
+  cpu: ['cpu'],
+  heap: ['alloc_space', 'inuse_space'],
+  allocs: ['alloc_space', 'inuse_space'],
+  goroutine: ['goroutine'],
+  mutex: ['contentions', 'delay'],
+  block: ['contentions', 'delay'],
+  threadcreate: ['threadcreate'],
+};
+
+class Limiter {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+export class PprofReceiver implements Receiver {
+  readonly targets: Target[];
+  private readonly cpuSeconds: number;
+  private readonly limiter: Limiter;
+  private readonly controllers = new Set<AbortController>();
+  private tls: TlsSettings | undefined;
+  private started = false;
+  private stopped = false;
+  private readonly scrapes: Counter;
+  private readonly failures: Counter;
+  private readonly profiles: Counter;
+  private readonly resets: Counter;
+
+  constructor(
+    private readonly settings: CreateSettings,
+    private readonly config: PprofReceiverConfig,
+    private readonly next: Consumer,
+    private readonly options: PprofReceiverOptions = {},
+  ) {
+    this.cpuSeconds = cpuSecondsOf(config);
+    this.limiter = new Limiter(config.max_concurrent_scrapes);
+    const t = settings.telemetry;
+    this.scrapes = t.counter('profcol_receiver_scrapes_total', 'Scrape rounds of a target, by outcome (success, partial, baseline, failed, refused, skipped_backoff, skipped_busy, cancelled).');
+    this.failures = t.counter('profcol_receiver_scrape_failures_total', 'Failed requests of scrape rounds, by target, profile type and reason.');
+    this.profiles = t.counter('profcol_receiver_profiles_total', 'Profiles scraped, by target, type and outcome (emitted, baseline, reset).');
+    this.resets = t.counter('profcol_receiver_delta_resets_total', 'Cumulative profiles whose counters went backwards (a restarted target): taken as a new baseline.');
+    const { index, total } = config.shard;
+    this.targets = config.targets.filter((target) => shardOf(target.url, total) === index).map((target) => this.makeTarget(target));
+  }
+
+  private makeTarget(config: PprofTargetConfig): Target {
+    const url = normalizeTargetUrl(config.url);
+    const resource: Record<string, string> = {};
+    for (const key of ['service', 'env', 'version'] as const) if (config[key]) resource[key] = config[key];
+    resource.language = 'golang';
+    resource.instance = url;
+    resource.host = new URL(url).host;
+    return {
+      url,
+      config,
+      types: [...new Set(config.enabled_types ?? this.config.enabled_types)],
+      pathPrefix: (config.path_prefix ?? this.config.path_prefix).replace(/\/+$/, ''),
+      memstats: config.memstats ?? this.config.memstats,
+      resource,
+      baselines: new Map(),
+      godeltaTimes: new Map(),
+      lastRoundEndNanos: undefined,
+      consecutiveFailures: 0,
+      nextAllowedMs: 0,
+      running: undefined,
+      timer: undefined,
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.tls = await this.loadTls();
+    const { index, total } = this.config.shard;
+    this.settings.logger.info(
+      { receiver: this.settings.id, targets: this.targets.map((t) => t.url), shard: `${index}/${total}`, interval_ms: this.config.interval, cpu_seconds: this.cpuSeconds },
+      `pprof receiver scrapes ${this.targets.length} of ${this.config.targets.length} targets (shard ${index} of ${total}) every ${this.config.interval / 1000}s`,
+    );
+    if (this.options.autoStart === false) return;
+    const jitter = this.config.jitter ?? this.config.interval;
+    for (const target of this.targets) {
+      const offset = Math.floor((fnv1a32(`jitter:${target.url}`) / 2 ** 32) * jitter);
+      this.scheduleTick(target, Date.now() + offset);
+    }
+  }
+
+  private scheduleTick(target: Target, atMs: number): void {
+    if (this.stopped) return;
+    target.timer = setTimeout(() => {
+      // Keep the target's phase: the next tick is one interval after this one.
+      this.scheduleTick(target, atMs + this.config.interval * Math.max(1, Math.ceil((Date.now() - atMs + 1) / this.config.interval)));
+      void this.runRound(target);
+    }, Math.max(0, atMs - Date.now()));
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    for (const target of this.targets) clearTimeout(target.timer);
+    for (const controller of this.controllers) controller.abort();
+    await Promise.allSettled(this.targets.map((t) => t.running));
+  }
+
+  /**
+   * One round of every target this replica owns, now (the scheduler calls the same code on
+   * each tick). Backing-off and busy targets are reported as skipped.
+   */
+  async scrapeOnce(): Promise<RoundReport[]> {
+    if (!this.started) await this.start();
+    return Promise.all(this.targets.map((target) => this.runRound(target)));
+  }
+
+  private runRound(target: Target): Promise<RoundReport> {
+    const empty = { target: target.url, emitted: [], baselines: [], resets: [], failures: [] };
+    if (target.running) {
+      this.scrapes.add(1, { target: target.url, outcome: 'skipped_busy' });
+      this.settings.logger.warn({ target: target.url }, `pprof target ${target.url}: previous round still running, skipping this one`);
+      return Promise.resolve({ ...empty, outcome: 'skipped_busy' });
+    }
+    if (Date.now() < target.nextAllowedMs) {
+      this.scrapes.add(1, { target: target.url, outcome: 'skipped_backoff' });
+      this.settings.logger.debug({ target: target.url }, `pprof target ${target.url}: backing off after ${target.consecutiveFailures} failed rounds`);
+      return Promise.resolve({ ...empty, outcome: 'skipped_backoff' });
+    }
+    const round = this.limiter.run(() => this.scrape(target)).finally(() => {
+      target.running = undefined;
+    });
+    target.running = round;
+    return round;
+  }
+
+  private async scrape(target: Target): Promise<RoundReport> {
+    const report: RoundReport = { target: target.url, outcome: 'success', emitted: [], baselines: [], resets: [], failures: [] };
+    const roundStart = nowNanos();
+    const controller = new AbortController();
+    this.controllers.add(controller);
+    try {
+      const fail = (type: string, error: unknown) => {
+        const scrapeError = toScrapeError(error);
+        report.failures.push({ type, reason: scrapeError.reason, message: scrapeError.message });
+        this.failures.add(1, { target: target.url, type, reason: scrapeError.reason });
+        this.settings.logger.warn({ target: target.url, type, reason: scrapeError.reason }, `pprof target ${target.url}: ${type} failed (${scrapeError.reason}): ${scrapeError.message}`);
+      };
+
+      let headers: Record<string, string> = {};
+      try {
+        headers = await this.authHeaders(target);
+      } catch (error) {
+        fail('auth', error);
+        return this.finishFailed(target, report);
+      }
+
+      const fetches = target.types.map((type) =>
+        this.fetchProfile(target, type, headers, controller.signal).then(
+          (fetched) => fetched,
+          (error: unknown) => (fail(type, error), undefined),
+        ),
+      );
+      const memStatsFetch = target.memstats
+        ? this.fetchMemStats(target, headers, controller.signal).catch((error: unknown) => (fail('memstats', error), undefined))
+        : Promise.resolve(undefined);
+      const [fetched, memStats] = await Promise.all([Promise.all(fetches), memStatsFetch]);
+      if (this.stopped) {
+        report.outcome = 'cancelled';
+        this.scrapes.add(1, { target: target.url, outcome: 'cancelled' });
+        return report;
+      }
+      const roundEnd = nowNanos();
+      const requests = target.types.length + (target.memstats ? 1 : 0);
+      if (report.failures.length >= requests) return this.finishFailed(target, report);
+      target.consecutiveFailures = 0;
+      target.nextAllowedMs = 0;
+
+      // Turn what arrived into profiles; baselines advance only once the bundle is accepted.
+      const profiles: Profile[] = [];
+      const advance = new Map<PullProfileType, Baseline>();
+      for (const item of fetched) {
+        if (!item) continue;
+        const profile = this.toProfile(target, item, report, advance, fail);
+        if (profile) profiles.push(profile);
+      }
+
+      if (profiles.length === 0 && !memStats) {
+        for (const [type, baseline] of advance) target.baselines.set(type, baseline);
+        target.lastRoundEndNanos = roundEnd;
+        report.outcome = 'baseline';
+        this.scrapes.add(1, { target: target.url, outcome: 'baseline' });
+        this.settings.logger.debug({ target: target.url }, `pprof target ${target.url}: baseline round, nothing to emit yet`);
+        return report;
+      }
+
+      const bundle: ProfileBundle = {
+        source: this.settings.id,
+        resource: { ...target.resource },
+        tags: { ...target.config.tags },
+        window: { startNanos: target.lastRoundEndNanos ?? roundStart, endNanos: roundEnd },
+        profiles,
+        ...(memStats ? { memStats } : {}),
+      };
+      try {
+        await this.next.consume({ bundles: [bundle], metrics: [] });
+      } catch (error) {
+        // Baselines stay where they were: the next delta covers this window too.
+        report.outcome = 'refused';
+        this.scrapes.add(1, { target: target.url, outcome: 'refused' });
+        this.settings.logger.warn(
+          { target: target.url, err: error instanceof Error ? error.message : String(error) },
+          `pprof target ${target.url}: the pipeline refused the bundle (${profiles.length} profiles); deltas will cover this window next round`,
+        );
+        return report;
+      }
+      for (const [type, baseline] of advance) target.baselines.set(type, baseline);
+      target.lastRoundEndNanos = roundEnd;
+      report.outcome = report.failures.length > 0 ? 'partial' : 'success';
+      report.emitted = profiles.map((p) => p.type);
+      report.bundle = bundle;
+      for (const profile of profiles) this.profiles.add(1, { target: target.url, type: profile.type, outcome: 'emitted' });
+      this.scrapes.add(1, { target: target.url, outcome: report.outcome });
+      this.settings.logger.debug({ target: target.url, profiles: report.emitted, memstats: Boolean(memStats) }, `pprof target ${target.url}: emitted ${profiles.length} profiles`);
+      return report;
+    } finally {
+      this.controllers.delete(controller);
+    }
+  }
+
+  private finishFailed(target: Target, report: RoundReport): RoundReport {
+    target.consecutiveFailures++;
+    // Skip 1, 3, 7, ... intervals, at most backoff_max.
+    const wait = Math.min(this.config.backoff_max, this.config.interval * (2 ** Math.min(target.consecutiveFailures, 20) - 1));
+    target.nextAllowedMs = Date.now() + wait;
+    report.outcome = 'failed';
+    this.scrapes.add(1, { target: target.url, outcome: 'failed' });
+    this.settings.logger.warn(
+      { target: target.url, consecutive_failures: target.consecutiveFailures, backoff_ms: wait },
+      `pprof target ${target.url}: every request failed (${target.consecutiveFailures} rounds in a row); next attempt in ${Math.round(wait / 1000)}s`,
+    );
+    return report;
+  }
+
+  private toProfile(target: Target, item: Fetched, report: RoundReport, advance: Map<PullProfileType, Baseline>, fail: (type: string, error: unknown) => void): Profile | undefined {
+    const { type, spec, decoded } = item;
+    const base = { type: spec.type, name: item.path };
+    if (spec.deltaTypes.length > 0) {
+      const current: Baseline = { raw: decoded.pprof, timeNanos: decoded.timeNanos };
+      const previous = target.baselines.get(type);
+      if (!previous) {
+        advance.set(type, current);
+        report.baselines.push(type);
+        this.profiles.add(1, { target: target.url, type: spec.type, outcome: 'baseline' });
+        return undefined;
+      }
+      let result;
+      try {
+        result = deltaProfiles(previous.raw, current.raw, spec.deltaTypes);
+      } catch (error) {
+        target.baselines.set(type, current);
+        fail(type, error);
+        return undefined;
+      }
+      if (result.kind === 'reset') {
+        target.baselines.set(type, current);
+        report.resets.push(type);
+        this.resets.add(1, { target: target.url, type: spec.type });
+        this.profiles.add(1, { target: target.url, type: spec.type, outcome: 'reset' });
+        this.settings.logger.warn({ target: target.url, type, reason: result.reason }, `pprof target ${target.url}: ${type} counters reset (${result.reason}); starting a new baseline`);
+        return undefined;
+      }
+      advance.set(type, current);
+      return {
+        ...base,
+        data: result.pprof,
+        decoded: summarizePprof(result.pprof),
+        delta: true,
+        window: { startNanos: previous.timeNanos, endNanos: current.timeNanos },
+      };
+    }
+    if (spec.alreadyDelta) {
+      const previous = target.godeltaTimes.get(type);
+      target.godeltaTimes.set(type, decoded.timeNanos);
+      if (previous === undefined) {
+        // The first answer covers everything since the target started (or since another client's call).
+        report.baselines.push(type);
+        this.profiles.add(1, { target: target.url, type: spec.type, outcome: 'baseline' });
+        return undefined;
+      }
+      return { ...base, data: item.body, decoded, delta: true, window: { startNanos: previous, endNanos: decoded.timeNanos } };
+    }
+    if (type === 'cpu') {
+      const window: TimeWindow =
+        decoded.timeNanos > 0n && decoded.durationNanos > 0n
+          ? { startNanos: decoded.timeNanos, endNanos: decoded.timeNanos + decoded.durationNanos }
+          : { startNanos: item.requestStartNanos, endNanos: item.requestStartNanos + BigInt(this.cpuSeconds) * 1_000_000_000n };
+      return { ...base, data: item.body, decoded, window };
+    }
+    return { ...base, data: item.body, decoded };
+  }
+
+  private urlFor(target: Target, path: string): URL {
+    return new URL(target.url + target.pathPrefix + path);
+  }
+
+  private async fetchProfile(target: Target, type: PullProfileType, headers: Record<string, string>, signal: AbortSignal): Promise<Fetched> {
+    const spec = PULL_PROFILE_TYPES[type];
+    const isCpu = type === 'cpu';
+    const url = this.urlFor(target, spec.path + (isCpu ? `?seconds=${this.cpuSeconds}` : ''));
+    const requestStartNanos = nowNanos();
+    const response = await httpGet(url, {
+      timeoutMs: this.config.timeout + (isCpu ? this.cpuSeconds * 1000 : 0),
+      maxBytes: this.config.max_body_bytes,
+      headers,
+      ...(this.tls ? { tls: this.tls } : {}),
+      signal,
+    });
+    if (response.status !== 200) throw statusError(url, response.status, response.body);
+    if (response.body.length === 0) throw new ScrapeError('pprof', `GET ${url.pathname} returned an empty body`);
+    let decoded: DecodedProfile;
+    try {
+      decoded = decodeProfile(response.body, { maxBytes: this.config.max_decompressed_bytes });
+    } catch (error) {
+      throw toScrapeError(error);
+    }
+    const expected = EXPECTED_SAMPLE_TYPES[spec.type] ?? [];
+    const have = decoded.sampleTypes.map((t) => t.type);
+    const missing = expected.filter((t) => !have.includes(t));
+    if (missing.length > 0 || have.length === 0) {
+      throw new ScrapeError('unexpected_profile', `GET ${url.pathname} returned a profile with sample types [${have.join(', ')}], expected ${expected.join(' and ')}`);
+    }
+    return { type, spec, path: spec.path, body: response.body, decoded, requestStartNanos };
+  }
+
+  private async fetchMemStats(target: Target, headers: Record<string, string>, signal: AbortSignal): Promise<MemStats> {
+    const url = this.urlFor(target, '/debug/pprof/heap?debug=1');
+    const response = await httpGet(url, { timeoutMs: this.config.timeout, maxBytes: this.config.max_body_bytes, headers, ...(this.tls ? { tls: this.tls } : {}), signal });
+    if (response.status !== 200) throw statusError(url, response.status, response.body);
+    try {
+      return parseMemStatsTrailer(new TextDecoder().decode(response.body), nowNanos());
+    } catch (error) {
+      throw new ScrapeError('memstats', (error as Error).message, { cause: error });
+    }
+  }
+
+  private async authHeaders(target: Target): Promise<Record<string, string>> {
+    const file = target.config.bearer_token_file ?? (target.config.bearer_token === undefined ? this.config.bearer_token_file : undefined);
+    const token = target.config.bearer_token ?? (file === undefined ? this.config.bearer_token : undefined);
+    if (file !== undefined) {
+      try {
+        const text = (await readFile(this.resolve(file), 'utf8')).trim();
+        return { authorization: `Bearer ${text}` };
+      } catch (error) {
+        throw new ScrapeError('auth', `cannot read bearer_token_file ${this.resolve(file)}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    return token ? { authorization: `Bearer ${token}` } : {};
+  }
+
+  private resolve(path: string): string {
+    return isAbsolute(path) ? path : resolvePath(this.settings.configDir, path);
+  }
+
+  private async loadTls(): Promise<TlsSettings | undefined> {
+    const tls = this.config.tls;
+    const read = async (key: 'ca_file' | 'cert_file' | 'key_file'): Promise<Buffer | undefined> => {
+      const file = tls[key];
+      if (file === undefined) return undefined;
+      try {
+        return await readFile(this.resolve(file));
+      } catch (error) {
+        throw new ProfcolError('config', `receivers::${this.settings.id}::tls::${key}: cannot read ${this.resolve(file)}: ${(error as Error).message}`, { cause: error });
+      }
+    };
+    if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
+      throw new ProfcolError('config', `receivers::${this.settings.id}::tls: cert_file and key_file go together (got only ${tls.cert_file ? 'cert_file' : 'key_file'})`);
+    }
+    const [ca, cert, key] = await Promise.all([read('ca_file'), read('cert_file'), read('key_file')]);
+    const settings: TlsSettings = { rejectUnauthorized: !tls.insecure_skip_verify };
+    if (ca) settings.ca = ca;
+    if (cert) settings.cert = cert;
+    if (key) settings.key = key;
+    if (tls.server_name) settings.servername = tls.server_name;
+    return settings;
+  }
+}
+
+function statusError(url: URL, status: number, body: Uint8Array): ScrapeError {
+  const text = new TextDecoder().decode(body.subarray(0, 300)).replace(/\s+/g, ' ').trim();
+  return new ScrapeError('http_status', `GET ${url.pathname}${url.search} returned HTTP ${status}${text ? `: ${text}` : ''}`);
+}
+
+function toScrapeError(error: unknown): ScrapeError {
+  if (error instanceof ScrapeError) return error;
+  if (error instanceof DecompressedTooLargeError) return new ScrapeError('too_large', error.message, { cause: error });
+  if (error instanceof DecompressError) return new ScrapeError('decompress', error.message, { cause: error });
+  if (error instanceof PprofDecodeError) return new ScrapeError('pprof', error.message, { cause: error });
+  return new ScrapeError('network', error instanceof Error ? error.message : String(error), { cause: error });
+}

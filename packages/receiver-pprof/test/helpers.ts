@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { createTestSettings, type TestSettings } from '@profcol/core';
+import { Profile } from 'pprof-format';
+import { pprofReceiverConfigSchema, type PprofReceiverConfig } from '../src/index.js';
+
+const fixtures = new URL('../../../test/fixtures/', import.meta.url);
+
+/** A go-pprof fixture exactly as Go served it (gzip). */
+export function goFixture(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(new URL(`go-pprof/${name}.pprof`, fixtures)));
+}
+
+export const SECOND = 1_000_000_000n;
+
+/**
+ * A copy of a gzip'd Go profile whose listed value types are multiplied by `factor` and
+ * whose TimeNanos is `timeNanos`: a cumulative profile "later" in the life of a process.
+ */
+export function evolve(gz: Uint8Array, options: { factor: number; types: string[]; timeNanos: bigint }): Uint8Array {
+  const profile = Profile.decode(gunzipSync(gz));
+  const strings = profile.stringTable.strings;
+  const indexes = profile.sampleType.map((t, i) => (options.types.includes(strings[Number(t.type)]!) ? i : -1)).filter((i) => i >= 0);
+  for (const sample of profile.sample) {
+    sample.value = sample.value.map((v, i) => (indexes.includes(i) ? Math.round(Number(v) * options.factor) : Number(v)));
+  }
+  profile.timeNanos = options.timeNanos;
+  return new Uint8Array(gzipSync(profile.encode()));
+}
+
+export function timeOf(gz: Uint8Array): bigint {
+  return BigInt(Profile.decode(gunzipSync(gz)).timeNanos);
+}
+
+/** A real `heap?debug=1` answer's trailer, shortened to what the parser needs. */
+export function memStatsText(numGC = 4): string {
+  const ring = (values: (number | bigint)[]) => `[${[...values, ...new Array(256 - values.length).fill(0)].join(' ')}]`;
+  return [
+    'heap profile: 1: 4096 [2: 8192] @ heap/1048576',
+    '',
+    '# runtime.MemStats',
+    '# Alloc = 8431416',
+    '# TotalAlloc = 8611576',
+    '# Sys = 17144072',
+    '# Mallocs = 2858',
+    '# Frees = 79',
+    '# HeapAlloc = 8431416',
+    '# HeapInuse = 8929280',
+    '# Stack = 360448 / 360448',
+    `# PauseNs = ${ring([433864, 192101, 233558, 167164])}`,
+    `# PauseEnd = ${ring([1795559541874722360n, 1795559541875874663n, 1795559541876824455n, 1795559541880966178n])}`,
+    `# NumGC = ${numGC}`,
+    '# NumForcedGC = 2',
+    '# GCCPUFraction = 0.07',
+    '# DebugGC = false',
+    '',
+  ].join('\n');
+}
+
+export function parseConfig(input: Record<string, unknown>): PprofReceiverConfig {
+  const result = pprofReceiverConfigSchema.parse(input);
+  if (!result.ok) throw new Error(JSON.stringify(result.issues));
+  return result.value;
+}
+
+export function settings(id = 'pprof'): TestSettings {
+  return createTestSettings({ id, kind: 'receiver' });
+}

@@ -1,0 +1,348 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BackpressureError, CollectingConsumer } from '@profcol/core';
+import { summarizePprof, decodeProfile } from '@profcol/pprof';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PprofReceiver, startFakePprofTarget, type FakeRoute, type FakeTarget } from '../src/index.js';
+import { evolve, goFixture, memStatsText, parseConfig, SECOND, settings, timeOf } from './helpers.js';
+
+const HEAP_T0 = timeOf(goFixture('heap'));
+const MUTEX_T0 = timeOf(goFixture('mutex'));
+const BLOCK_T0 = timeOf(goFixture('block'));
+
+/**
+ * Routes of a Go program whose cumulative profiles grow by the base amount every scrape,
+ * 10 s apart: scrape n serves n+1 times the fixture's counters.
+ */
+function goRoutes(): Record<string, FakeRoute> {
+  let heapScrapes = 0;
+  const grow = (name: string, types: string[], t0: bigint): FakeRoute => ({ count }) => evolve(goFixture(name), { factor: count + 1, types, timeNanos: t0 + BigInt(count) * 10n * SECOND });
+  return {
+    '/debug/pprof/profile': goFixture('profile'),
+    '/debug/pprof/goroutine': goFixture('goroutine'),
+    '/debug/pprof/threadcreate': goFixture('threadcreate'),
+    '/debug/pprof/heap': ({ query }) => (query.get('debug') === '1' ? memStatsText(4) : evolve(goFixture('heap'), { factor: heapScrapes + 1, types: ['alloc_objects', 'alloc_space'], timeNanos: HEAP_T0 + BigInt(heapScrapes++) * 10n * SECOND })),
+    '/debug/pprof/allocs': grow('allocs', ['alloc_objects', 'alloc_space'], HEAP_T0),
+    '/debug/pprof/mutex': grow('mutex', ['contentions', 'delay'], MUTEX_T0),
+    '/debug/pprof/block': grow('block', ['contentions', 'delay'], BLOCK_T0),
+  };
+}
+
+const servers: FakeTarget[] = [];
+const receivers: PprofReceiver[] = [];
+afterEach(async () => {
+  await Promise.all(receivers.splice(0).map((r) => r.shutdown()));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function fake(routes: Record<string, FakeRoute> = goRoutes(), mode?: 'hang' | 'garbage'): Promise<FakeTarget> {
+  const target = await startFakePprofTarget({ routes, ...(mode ? { mode } : {}) });
+  servers.push(target);
+  return target;
+}
+
+function receiver(config: Record<string, unknown>, consumer = new CollectingConsumer(), id = 'pprof') {
+  const s = settings(id);
+  const r = new PprofReceiver(s, parseConfig(config), consumer, { autoStart: false });
+  receivers.push(r);
+  return { receiver: r, consumer, registry: s.registry };
+}
+
+describe('pprof receiver: configuration', () => {
+  it('has DataKit-like defaults: 10s interval, cpu_seconds = interval - 1s, the seed\'s five types, memstats on', () => {
+    const config = parseConfig({ targets: [{ url: 'http://localhost:6060' }] });
+    expect(config).toMatchObject({
+      interval: 10_000, timeout: 15_000, enabled_types: ['cpu', 'goroutine', 'heap', 'mutex', 'block'], memstats: true, path_prefix: '',
+      shard: { index: 0, total: 1 }, max_concurrent_scrapes: 16, max_body_bytes: 32 * 1024 * 1024, backoff_max: 300_000,
+    });
+    expect(config.cpu_seconds).toBeUndefined();
+    const { receiver: r } = receiver({ targets: [{ url: 'http://localhost:6060' }], interval: '30s' });
+    expect(r).toBeDefined();
+  });
+
+  it('rejects an interval under 10s (a configuration error, not a silent change)', () => {
+    const result = parseConfigResult({ targets: [{ url: 'http://localhost:6060' }], interval: '5s' });
+    expect(result).toEqual([{ path: ['interval'], message: '5s is below the minimum of 10s' }]);
+  });
+
+  it('rejects cpu_seconds longer than the interval, at cpu_seconds', () => {
+    expect(parseConfigResult({ targets: [{ url: 'http://localhost:6060' }], interval: '10s', cpu_seconds: 11 })).toEqual([
+      { path: ['cpu_seconds'], message: '11 is longer than the interval (10s); a CPU profile must fit in one round' },
+    ]);
+    expect(parseConfigResult({ targets: [{ url: 'http://localhost:6060' }], interval: '10s', cpu_seconds: 10 })).toEqual([]);
+  });
+
+  it('rejects bad URLs, duplicate targets, unknown types and a shard index out of range, each at its path', () => {
+    expect(parseConfigResult({ targets: [{ url: 'localhost:6060' }] })).toEqual([{ path: ['targets', '0', 'url'], message: '"localhost:6060" must be an http:// or https:// URL' }]);
+    expect(parseConfigResult({ targets: [{ url: 'http://a:1' }, { url: 'http://a:1/' }] })).toEqual([{ path: ['targets', '1', 'url'], message: '"http://a:1/" is already targets[0]' }]);
+    expect(parseConfigResult({ targets: [{ url: 'http://a:1', enabled_types: ['cpu', 'wall'] }] })[0]!.path).toEqual(['targets', '0', 'enabled_types', '1']);
+    expect(parseConfigResult({ targets: [{ url: 'http://a:1' }], shard: { index: 3, total: 3 } })).toEqual([{ path: ['shard', 'index'], message: '3 must be below shard.total (3)' }]);
+    expect(parseConfigResult({ targets: [{ url: 'http://a:1' }], intervall: '10s' })[0]!.message).toBe('unknown key "intervall" (did you mean "interval"?)');
+    expect(parseConfigResult({ targets: [] })[0]).toEqual({ path: ['targets'], message: 'needs at least 1 item' });
+  });
+
+  function parseConfigResult(input: Record<string, unknown>) {
+    const { pprofReceiverConfigSchema } = configModule;
+    const result = pprofReceiverConfigSchema.parse(input);
+    return result.ok ? [] : result.issues;
+  }
+});
+
+import * as configModule from '../src/config.js';
+
+describe('pprof receiver: one bundle per target and round', () => {
+  it('first round: cpu and goroutine are emitted, heap/mutex/block become baselines, MemStats is attached', async () => {
+    const target = await fake();
+    const { receiver: r, consumer, registry } = receiver({
+      targets: [{ url: target.url, service: 'go-demo', env: 'dev', version: '0.0.0', tags: { team: 'core' } }],
+      cpu_seconds: 2,
+    });
+    const before = Date.now();
+    const [report] = await r.scrapeOnce();
+    expect(report).toMatchObject({ target: target.url, outcome: 'success', emitted: ['cpu', 'goroutine'], baselines: ['heap', 'mutex', 'block'], failures: [] });
+    expect(consumer.bundles).toHaveLength(1);
+    const bundle = consumer.bundles[0]!;
+    expect(bundle.source).toBe('pprof');
+    expect(bundle.resource).toEqual({ service: 'go-demo', env: 'dev', version: '0.0.0', language: 'golang', instance: target.url, host: new URL(target.url).host });
+    expect(bundle.tags).toEqual({ team: 'core' });
+    expect(Number(bundle.window.startNanos / 1_000_000n)).toBeGreaterThanOrEqual(before - 5);
+    expect(bundle.window.endNanos).toBeGreaterThan(bundle.window.startNanos);
+    expect(bundle.profiles.map((p) => [p.type, p.name])).toEqual([['cpu', '/debug/pprof/profile'], ['goroutine', '/debug/pprof/goroutine']]);
+
+    const cpu = bundle.profiles[0]!;
+    expect(cpu.data).toEqual(goFixture('profile')); // as received (gzip)
+    expect(cpu.decoded!.totals[1]).toBe(9_860_000_000);
+    expect(cpu.delta).toBeUndefined();
+    // The CPU profile's own window: TimeNanos + DurationNanos.
+    expect(cpu.window).toEqual({ startNanos: cpu.decoded!.timeNanos, endNanos: cpu.decoded!.timeNanos + 5_147_616_019n });
+    expect(bundle.profiles[1]!.decoded!.totals).toEqual([16]);
+
+    expect(bundle.memStats!.values).toMatchObject({ Alloc: 8_431_416, NumGC: 4, StackInuse: 360_448 });
+    expect(bundle.memStats!.pauseNs).toHaveLength(256);
+
+    expect(target.requests.sort()).toEqual(['/debug/pprof/block', '/debug/pprof/goroutine', '/debug/pprof/heap', '/debug/pprof/heap?debug=1', '/debug/pprof/mutex', '/debug/pprof/profile?seconds=2']);
+    expect(registry.value('profcol_receiver_scrapes_total', { outcome: 'success', target: target.url })).toBe(1);
+    expect(registry.value('profcol_receiver_profiles_total', { outcome: 'baseline' })).toBe(3);
+  });
+
+  it('second round: heap, mutex and block are deltas against the first, with their own windows', async () => {
+    const target = await fake();
+    const { receiver: r, consumer } = receiver({ targets: [{ url: target.url }], cpu_seconds: 1 });
+    await r.scrapeOnce();
+    const [report] = await r.scrapeOnce();
+    expect(report!.emitted).toEqual(['cpu', 'goroutine', 'heap', 'mutex', 'block']);
+    const bundle = consumer.bundles[1]!;
+    expect(bundle.window.startNanos).toBe(consumer.bundles[0]!.window.endNanos);
+    const byType = Object.fromEntries(bundle.profiles.map((p) => [p.type, p]));
+
+    const heap = byType.heap!;
+    expect(heap.delta).toBe(true);
+    expect(heap.window).toEqual({ startNanos: HEAP_T0, endNanos: HEAP_T0 + 10n * SECOND });
+    const heapBase = decodeProfile(goFixture('heap'));
+    // alloc_*: scrape 2 served twice the counters of scrape 1, so the delta equals the fixture; inuse_* is the snapshot.
+    expect(heap.decoded!.totals).toEqual([heapBase.totals[0], heapBase.totals[1], 7837, 5_603_986]);
+    expect(heap.decoded!.durationNanos).toBe(10n * SECOND);
+    // data is the raw (uncompressed) delta protobuf, the same bytes as decoded.pprof.
+    expect(heap.data).toBe(heap.decoded!.pprof);
+    expect(summarizePprof(heap.data).totals).toEqual(heap.decoded!.totals);
+
+    expect(byType.mutex!.decoded!.totals).toEqual([1338, 12_392_463_130]);
+    expect(byType.mutex!.window).toEqual({ startNanos: MUTEX_T0, endNanos: MUTEX_T0 + 10n * SECOND });
+    expect(byType.block!.decoded!.totals).toEqual([3054, 119_129_273_493]);
+    expect(byType.cpu!.delta).toBeUndefined();
+    expect(byType.goroutine!.delta).toBeUndefined();
+  });
+
+  it('a target restart (counters going down) starts a new baseline, counted and not emitted', async () => {
+    const routes = goRoutes();
+    const target = await fake(routes);
+    const { receiver: r, consumer, registry } = receiver({ targets: [{ url: target.url }], enabled_types: ['mutex'], memstats: false });
+    await r.scrapeOnce(); // baseline ×1
+    await r.scrapeOnce(); // delta ×2 − ×1
+    routes['/debug/pprof/mutex'] = evolve(goFixture('mutex'), { factor: 0.5, types: ['contentions', 'delay'], timeNanos: MUTEX_T0 + 30n * SECOND });
+    const [reset] = await r.scrapeOnce();
+    expect(reset).toMatchObject({ outcome: 'baseline', resets: ['mutex'], emitted: [] });
+    expect(registry.value('profcol_receiver_delta_resets_total', { type: 'mutex' })).toBe(1);
+    routes['/debug/pprof/mutex'] = evolve(goFixture('mutex'), { factor: 1.5, types: ['contentions', 'delay'], timeNanos: MUTEX_T0 + 40n * SECOND });
+    const [after] = await r.scrapeOnce();
+    expect(after!.emitted).toEqual(['mutex']);
+    expect(consumer.bundles.at(-1)!.profiles[0]!.decoded!.totals).toEqual([1338, 12_392_463_130]);
+    expect(consumer.bundles.at(-1)!.profiles[0]!.window).toEqual({ startNanos: MUTEX_T0 + 30n * SECOND, endNanos: MUTEX_T0 + 40n * SECOND });
+  });
+
+  it('a refused bundle (backpressure) is counted, and the next delta covers the refused window too', async () => {
+    const target = await fake();
+    const consumer = new CollectingConsumer();
+    const { receiver: r, registry } = receiver({ targets: [{ url: target.url }], enabled_types: ['block'], memstats: false }, consumer);
+    await r.scrapeOnce();
+    consumer.refuseWith = new BackpressureError('queue full');
+    const [refused] = await r.scrapeOnce();
+    expect(refused!.outcome).toBe('refused');
+    expect(registry.value('profcol_receiver_scrapes_total', { outcome: 'refused' })).toBe(1);
+    consumer.refuseWith = undefined;
+    await r.scrapeOnce();
+    const block = consumer.bundles.at(-1)!.profiles[0]!;
+    // ×3 − ×1: two scrape intervals in one delta.
+    expect(block.decoded!.totals).toEqual([2 * 3054, 2 * 119_129_273_493]);
+    expect(block.window).toEqual({ startNanos: BLOCK_T0, endNanos: BLOCK_T0 + 20n * SECOND });
+  });
+
+  it('godeltaprof endpoints are not delta\'d again: the first answer is a baseline, later ones are emitted as served', async () => {
+    let n = 0;
+    const target = await fake({
+      '/debug/pprof/delta_mutex': () => evolve(goFixture('mutex'), { factor: 1, types: [], timeNanos: MUTEX_T0 + BigInt(n++) * 10n * SECOND }),
+    });
+    const { receiver: r, consumer } = receiver({ targets: [{ url: target.url }], enabled_types: ['delta_mutex'], memstats: false });
+    expect((await r.scrapeOnce())[0]).toMatchObject({ outcome: 'baseline', baselines: ['delta_mutex'] });
+    await r.scrapeOnce();
+    const profile = consumer.bundles[0]!.profiles[0]!;
+    expect(profile).toMatchObject({ type: 'mutex', name: '/debug/pprof/delta_mutex', delta: true });
+    expect(profile.decoded!.totals).toEqual([1338, 12_392_463_130]);
+    expect(profile.window).toEqual({ startNanos: MUTEX_T0, endNanos: MUTEX_T0 + 10n * SECOND });
+  });
+
+  it('allocs and threadcreate are available; path_prefix is prepended to every path', async () => {
+    const routes = Object.fromEntries(Object.entries(goRoutes()).map(([path, route]) => [`/app${path}`, route]));
+    const target = await fake(routes);
+    const { receiver: r, consumer } = receiver({ targets: [{ url: target.url }], enabled_types: ['allocs', 'threadcreate'], path_prefix: '/app/' });
+    await r.scrapeOnce();
+    await r.scrapeOnce();
+    expect(consumer.bundles[1]!.profiles.map((p) => [p.type, p.name, p.delta])).toEqual([['allocs', '/debug/pprof/allocs', true], ['threadcreate', '/debug/pprof/threadcreate', undefined]]);
+    expect(consumer.bundles[1]!.memStats).toBeDefined();
+    expect(new Set(target.requests.map((p) => p.slice(0, 5)))).toEqual(new Set(['/app/']));
+  });
+
+  it('sends a bearer token, from the config or from a file re-read every round', async () => {
+    const seen: (string | undefined)[] = [];
+    const target = await fake({ '/debug/pprof/goroutine': ({ headers }) => (seen.push(headers.authorization), goFixture('goroutine')) });
+    const dir = mkdtempSync(join(tmpdir(), 'profcol-token-'));
+    writeFileSync(join(dir, 'token'), 'from-file\n');
+    const s = settings();
+    const config = parseConfig({
+      targets: [{ url: target.url }, { url: `${target.url}/b`, bearer_token: 'per-target' }],
+      enabled_types: ['goroutine'], memstats: false, bearer_token_file: 'token',
+    });
+    const r = new PprofReceiver({ ...s, configDir: dir }, config, new CollectingConsumer(), { autoStart: false });
+    receivers.push(r);
+    target.routes['/b/debug/pprof/goroutine'] = target.routes['/debug/pprof/goroutine']!;
+    await r.scrapeOnce();
+    writeFileSync(join(dir, 'token'), 'rotated');
+    await r.scrapeOnce();
+    expect(seen.sort()).toEqual(['Bearer from-file', 'Bearer per-target', 'Bearer per-target', 'Bearer rotated']);
+  });
+});
+
+describe('pprof receiver: failures are counted, logged per target, and do not stop the rest', () => {
+  it('a CPU profile refused by the target (500: profiling already in use) leaves the rest of the round', async () => {
+    const routes = goRoutes();
+    routes['/debug/pprof/profile'] = { status: 500, body: 'Could not enable CPU profiling: cpu profiling already in use\n', headers: { 'x-go-pprof': '1' } };
+    const target = await fake(routes);
+    const { receiver: r, consumer, registry } = receiver({ targets: [{ url: target.url }] });
+    const [report] = await r.scrapeOnce();
+    expect(report!.outcome).toBe('partial');
+    expect(report!.failures).toEqual([{ type: 'cpu', reason: 'http_status', message: 'GET /debug/pprof/profile?seconds=9 returned HTTP 500: Could not enable CPU profiling: cpu profiling already in use' }]);
+    expect(consumer.bundles[0]!.profiles.map((p) => p.type)).toEqual(['goroutine']);
+    expect(registry.value('profcol_receiver_scrape_failures_total', { type: 'cpu', reason: 'http_status' })).toBe(1);
+  });
+
+  it.each([
+    ['garbage bytes', 'not a profile at all', 'pprof'],
+    ['a truncated gzip body', goFixture('goroutine').subarray(0, 500), 'decompress'],
+    ['a valid profile of the wrong kind', goFixture('heap'), 'unexpected_profile'],
+  ] as const)('%s → reason %s', async (_, body, reason) => {
+    const target = await fake({ '/debug/pprof/goroutine': body as Uint8Array | string });
+    const { receiver: r, registry } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine'], memstats: false });
+    const [report] = await r.scrapeOnce();
+    expect(report!.failures.map((f) => f.reason)).toEqual([reason]);
+    expect(report!.outcome).toBe('failed');
+    expect(registry.value('profcol_receiver_scrape_failures_total', { reason })).toBe(1);
+  });
+
+  it('a body over max_body_bytes → too_large; a profile over max_decompressed_bytes → too_large', async () => {
+    const target = await fake(goRoutes());
+    const { receiver: r } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine', 'heap'], memstats: false, max_body_bytes: 2000 });
+    expect((await r.scrapeOnce())[0]!.failures).toEqual([{ type: 'heap', reason: 'too_large', message: 'the response body passed max_body_bytes (2000 bytes)' }]);
+    const { receiver: r2 } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine'], memstats: false, max_decompressed_bytes: 1000 });
+    expect((await r2.scrapeOnce())[0]!.failures[0]!.reason).toBe('too_large');
+  });
+
+  it('a missing MemStats trailer is a memstats failure; the profiles still go out', async () => {
+    const routes = goRoutes();
+    routes['/debug/pprof/heap'] = ({ query }) => (query.get('debug') === '1' ? 'heap profile: 0: 0 [0: 0] @ heap/1048576\n' : goFixture('heap'));
+    const target = await fake(routes);
+    const { receiver: r, consumer } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine'] });
+    const [report] = await r.scrapeOnce();
+    expect(report!.outcome).toBe('partial');
+    expect(report!.failures[0]).toMatchObject({ type: 'memstats', reason: 'memstats' });
+    expect(consumer.bundles[0]!.memStats).toBeUndefined();
+  });
+
+  it('a dead target fails every request (connect), backs off, and the next round skips it', async () => {
+    const dead = await fake();
+    const url = dead.url;
+    await dead.close();
+    servers.splice(servers.indexOf(dead), 1);
+    const alive = await fake();
+    const { receiver: r, consumer, registry } = receiver({ targets: [{ url }, { url: alive.url }], enabled_types: ['goroutine'] });
+    const reports = await r.scrapeOnce();
+    expect(reports.map((x) => x.outcome)).toEqual(['failed', 'success']);
+    expect(reports[0]!.failures.map((f) => [f.type, f.reason])).toEqual([['goroutine', 'connect'], ['memstats', 'connect']]);
+    expect(consumer.bundles.map((b) => b.resource.instance)).toEqual([alive.url]);
+    const again = await r.scrapeOnce();
+    expect(again.map((x) => x.outcome)).toEqual(['skipped_backoff', 'success']);
+    expect(registry.value('profcol_receiver_scrapes_total', { target: url, outcome: 'skipped_backoff' })).toBe(1);
+  });
+
+  it('a hanging target times out (timeout; cpu gets timeout + cpu_seconds) without delaying the others', async () => {
+    const hanging = await fake(goRoutes(), 'hang');
+    const alive = await fake();
+    const { receiver: r } = receiver({ targets: [{ url: hanging.url }, { url: alive.url }], enabled_types: ['goroutine', 'cpu'], timeout: '300ms', cpu_seconds: 1 });
+    const started = Date.now();
+    const [slow, fast] = await r.scrapeOnce();
+    const elapsed = Date.now() - started;
+    expect(slow!.failures.map((f) => [f.type, f.reason, f.message]).sort()).toEqual([
+      ['cpu', 'timeout', 'no complete response within 1300 ms'],
+      ['goroutine', 'timeout', 'no complete response within 300 ms'],
+      ['memstats', 'timeout', 'no complete response within 300 ms'],
+    ]);
+    expect(fast!.outcome).toBe('success');
+    expect(elapsed).toBeGreaterThanOrEqual(1250);
+    expect(elapsed).toBeLessThan(5000);
+  });
+
+  it('scrapes at most max_concurrent_scrapes targets at once', async () => {
+    let active = 0;
+    let peak = 0;
+    const slowGoroutine: FakeRoute = async () => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      active--;
+      return goFixture('goroutine');
+    };
+    const targets = await Promise.all(Array.from({ length: 6 }, () => fake({ '/debug/pprof/goroutine': slowGoroutine })));
+    const { receiver: r } = receiver({ targets: targets.map((t) => ({ url: t.url })), enabled_types: ['goroutine'], memstats: false, max_concurrent_scrapes: 2 });
+    const reports = await r.scrapeOnce();
+    expect(reports.every((x) => x.outcome === 'success')).toBe(true);
+    expect(peak).toBe(2);
+  });
+
+  it('a round still running when the next is due is skipped and counted', async () => {
+    const target = await fake({ '/debug/pprof/goroutine': async () => (await new Promise((resolve) => setTimeout(resolve, 100)), goFixture('goroutine')) });
+    const { receiver: r, registry } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine'], memstats: false });
+    const [first, second] = await Promise.all([r.scrapeOnce(), r.scrapeOnce()]);
+    expect([first![0]!.outcome, second![0]!.outcome].sort()).toEqual(['skipped_busy', 'success']);
+    expect(registry.value('profcol_receiver_scrapes_total', { outcome: 'skipped_busy' })).toBe(1);
+  });
+
+  it('shutdown cancels a round in flight: nothing is emitted', async () => {
+    const target = await fake(goRoutes(), 'hang');
+    const { receiver: r, consumer } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine'], timeout: '10s' });
+    const round = r.scrapeOnce();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await r.shutdown();
+    expect((await round)[0]!.outcome).toBe('cancelled');
+    expect(consumer.batches).toHaveLength(0);
+  });
+});

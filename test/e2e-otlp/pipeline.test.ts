@@ -90,9 +90,12 @@ describe('pipelines/otlp.yaml', () => {
       expect(['gauge', 'sum']).toContain(p.type);
       expect(p.scope.name).toBe('profcol');
       expect(p.resource).toMatchObject({ 'service.name': 'go-demo', 'deployment.environment.name': 'e2e', 'service.version': '0.0.0' });
+      expect(p.attributes).toMatchObject({ pipeline: 'otlp' }); // the tags processor of the pipeline
       // The window end of the scrape, not some export-time snapshot far from it.
       expect(BigInt(p.timeUnixNano!)).toBeGreaterThan(startedNanos - 60_000_000_000n);
     }
+    const kinds = [...new Set(ours.map((p) => `${p.name} ${p.unit} ${p.type}`))].sort();
+    console.log(`[e2e-otlp] profcol run → collector: ${ours.length} points, ${kinds.length} metrics:\n  ${kinds.join('\n  ')}\n  resource: ${JSON.stringify(ours[0]!.resource)}`);
     expect(await run.stop()).toBe(0);
   });
 });

@@ -255,6 +255,11 @@ export class PprofReceiver implements Receiver {
 
   private async scrape(target: Target): Promise<RoundReport> {
     const report: RoundReport = { target: target.url, outcome: 'success', emitted: [], baselines: [], resets: [], failures: [] };
+    if (this.stopped) {
+      report.outcome = 'cancelled';
+      this.scrapes.add(1, { target: target.url, outcome: 'cancelled' });
+      return report;
+    }
     const roundStart = nowNanos();
     const controller = new AbortController();
     this.controllers.add(controller);

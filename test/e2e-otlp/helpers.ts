@@ -27,7 +27,7 @@ export interface InProcess {
 }
 
 /** The `otlp` exporter built through its factory and config schema, as the host builds it. */
-export async function startOtlp(config: Record<string, unknown>, configDir?: string): Promise<InProcess> {
+export async function startOtlp(config: Record<string, unknown>, baseDir?: string): Promise<InProcess> {
   const logs: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk, _e, cb) {
@@ -35,7 +35,7 @@ export async function startOtlp(config: Record<string, unknown>, configDir?: str
       cb();
     },
   });
-  const settings = createTestSettings({ id: 'otlp', kind: 'exporter', logger: createLogger({ level: 'debug', format: 'json', destination }), ...(configDir ? { configDir } : {}) });
+  const settings = createTestSettings({ id: 'otlp', kind: 'exporter', logger: createLogger({ level: 'debug', format: 'json', destination }), ...(baseDir ? { baseDir } : {}) });
   const parsed = otlpExporterFactory.config.parse(config);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const exporter = otlpExporterFactory.create(settings, parsed.value) as OtlpExporter;

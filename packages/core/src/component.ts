@@ -50,8 +50,12 @@ export interface CreateSettings {
   logger: Logger;
   /** profcol's own metrics, labelled with this component's kind and id. */
   telemetry: ScopedTelemetry;
-  /** The folder of the (first) configuration file, for resolving relative paths. */
-  configDir: string;
+  /**
+   * The folder that relative paths in this component's options resolve against: the working
+   * directory profcol was started in, as in the OpenTelemetry Collector. (Plugins resolve
+   * from the configuration file's folder instead; that happens before any component exists.)
+   */
+  baseDir: string;
   /** For processors: the pipeline this instance belongs to. */
   pipeline?: string;
 }

@@ -54,7 +54,6 @@ export interface Plan {
   components: Map<string, PlannedComponent>;
   pipelines: PlannedPipeline[];
   service: ServiceSettings;
-  configDir: string;
 }
 
 /** `kind:id`, the key of a planned component. */
@@ -127,7 +126,7 @@ export function planPipelines(loaded: LoadedConfig, registry: ComponentRegistry)
     if (!defined('extensions', 'extension', id)) report(['service', 'extensions', String(index)], `references undefined extension "${id}"`);
   });
   if (issues.length > 0) return { issues };
-  return { plan: { components, pipelines, service, configDir: loaded.configDir }, issues };
+  return { plan: { components, pipelines, service }, issues };
 }
 
 /** Like planPipelines, but throws one ConfigError listing every issue. */

@@ -145,7 +145,7 @@ export class Collector implements Host {
       kind: planned.kind,
       logger: this.logger.child({ [planned.kind]: planned.id, ...(pipeline ? { pipeline } : {}) }),
       telemetry: this.telemetry.scoped({ [planned.kind]: planned.id }),
-      configDir: this.plan.configDir,
+      baseDir: process.cwd(),
       ...(pipeline ? { pipeline } : {}),
     };
   }

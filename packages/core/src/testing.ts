@@ -10,7 +10,7 @@ export interface TestSettings extends CreateSettings {
   host: Host;
 }
 
-export function createTestSettings(options: { id: string; kind: ComponentKind; logger?: Logger; configDir?: string; pipeline?: string }): TestSettings {
+export function createTestSettings(options: { id: string; kind: ComponentKind; logger?: Logger; baseDir?: string; pipeline?: string }): TestSettings {
   const registry = new Telemetry();
   const logger = options.logger ?? silentLogger();
   return {
@@ -18,7 +18,7 @@ export function createTestSettings(options: { id: string; kind: ComponentKind; l
     kind: options.kind,
     logger,
     telemetry: registry.scoped({ [options.kind]: options.id }),
-    configDir: options.configDir ?? process.cwd(),
+    baseDir: options.baseDir ?? process.cwd(),
     ...(options.pipeline ? { pipeline: options.pipeline } : {}),
     registry,
     host: { telemetry: registry, logger, getExtension: () => undefined },

@@ -68,9 +68,9 @@ function portable(relative: string): string {
  * receiver learns of it; whatever else the batch held is still written.
  */
 export function createFileExporter(settings: CreateSettings, config: FileConfig): Exporter {
-  // Relative to the working directory, as the OpenTelemetry Collector's file exporter does:
-  // `profcol run --config pipelines/default.yaml` writes to ./data where it was started.
-  const root = path.resolve(config.directory);
+  // Relative to the working directory (settings.baseDir), as the OpenTelemetry Collector's
+  // file exporter does: `profcol run --config pipelines/default.yaml` writes to ./data where it was started.
+  const root = path.resolve(settings.baseDir, config.directory);
   const { logger, telemetry, id } = settings;
   const counters = {
     sentBundles: telemetry.counter('profcol_exporter_sent_bundles_total', 'Profile bundles an exporter delivered.'),

@@ -42,16 +42,16 @@ describe('file exporter: configuration', () => {
   });
 
   it('resolves a relative directory against the working directory, like the OTel Collector', async () => {
-    const configDir = await tempDir();
+    const baseDir = await tempDir();
     const target = await tempDir();
-    const settings = createTestSettings({ id: 'file', kind: 'exporter', configDir });
+    const settings = createTestSettings({ id: 'file', kind: 'exporter', baseDir });
     const parsed = fileExporter.config.parse({ directory: path.join(path.relative(process.cwd(), target), 'out') });
     if (!parsed.ok) throw new Error('config');
     const exporter = fileExporter.create(settings, parsed.value);
     await exporter.start?.(settings.host);
     await exporter.consume({ bundles: [], metrics: points(1) });
     expect(existsSync(path.join(target, 'out', 'metrics.jsonl'))).toBe(true);
-    expect(await readdir(configDir)).toEqual([]);
+    expect(await readdir(baseDir)).toEqual([]);
   });
 });
 

@@ -101,7 +101,7 @@ export async function removeTempDirs(): Promise<void> {
 }
 
 export function setup(directory: string, config: Partial<Record<keyof FileConfig, unknown>> = {}) {
-  const settings = createTestSettings({ id: 'file', kind: 'exporter', configDir: directory });
+  const settings = createTestSettings({ id: 'file', kind: 'exporter', baseDir: directory });
   const parsed = fileExporter.config.parse({ directory, ...config });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   return { settings, exporter: createFileExporter(settings, parsed.value), config: parsed.value };

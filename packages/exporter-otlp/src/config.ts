@@ -28,7 +28,7 @@ export const QueueSchema = s.object({
   storage: s.optional(
     s.string({
       description:
-        'A directory (relative to the config file) that makes the queue persistent: each request is written and fsync’d there before `consume()` resolves, replayed after a restart and deleted once the backend accepted it. Files live in `<storage>/<exporter id>/`.',
+        'A directory (relative to the working directory) that makes the queue persistent: each request is written and fsync’d there before `consume()` resolves, replayed after a restart and deleted once the backend accepted it. Files live in `<storage>/<exporter id>/`.',
     }),
   ),
 }, { default: {}, description: 'Requests waiting to be sent; bounded, pushing back when full.' });

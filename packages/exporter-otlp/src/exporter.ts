@@ -107,7 +107,7 @@ export class OtlpExporter implements Exporter {
     });
     const queue = config.sending_queue;
     if (queue.enabled && queue.storage) {
-      const dir = path.resolve(settings.configDir, queue.storage, storageSubdir(settings.id));
+      const dir = path.resolve(settings.baseDir, queue.storage, storageSubdir(settings.id));
       this.store = new DiskStore(dir);
       const { entries, leftovers } = await this.store.open((error) => this.countCorrupt(error));
       if (leftovers > 0) this.logger.info({ exporter: settings.id, dir, files: leftovers }, 'removed half-written queue files of batches that were never acknowledged');
@@ -311,7 +311,7 @@ export class OtlpExporter implements Exporter {
     const read = async (key: 'ca_file' | 'cert_file' | 'key_file'): Promise<Buffer | undefined> => {
       const file = tls[key];
       if (!file) return undefined;
-      const full = path.resolve(this.settings.configDir, file);
+      const full = path.resolve(this.settings.baseDir, file);
       try {
         return await fs.readFile(full);
       } catch (error) {

@@ -33,7 +33,7 @@ export interface Harness {
 }
 
 /** Builds an `otlp` exporter through its factory and schema, as the host would, and starts it. */
-export async function startExporter(config: Record<string, unknown>, options: { id?: string; configDir?: string; start?: boolean } = {}): Promise<Harness> {
+export async function startExporter(config: Record<string, unknown>, options: { id?: string; baseDir?: string; start?: boolean } = {}): Promise<Harness> {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk, _encoding, callback) {
@@ -42,7 +42,7 @@ export async function startExporter(config: Record<string, unknown>, options: { 
     },
   });
   const logger = createLogger({ level: 'debug', format: 'json', destination });
-  const settings = createTestSettings({ id: options.id ?? 'otlp', kind: 'exporter', logger, ...(options.configDir ? { configDir: options.configDir } : {}) });
+  const settings = createTestSettings({ id: options.id ?? 'otlp', kind: 'exporter', logger, ...(options.baseDir ? { baseDir: options.baseDir } : {}) });
   const parsed = otlpExporterFactory.config.parse(config);
   if (!parsed.ok) throw new Error(`bad test config: ${JSON.stringify(parsed.issues)}`);
   const exporter = otlpExporterFactory.create(settings, parsed.value) as OtlpExporter;

@@ -25,7 +25,7 @@ afterEach(async () => {
 
 async function exporter(config: Record<string, unknown>, id = 'otlp'): Promise<Harness> {
   // A short drain keeps the shutdown of exporters whose backend is down quick.
-  const h = await startExporter({ drain_timeout: '500ms', ...config }, { id, configDir: dir });
+  const h = await startExporter({ drain_timeout: '500ms', ...config }, { id, baseDir: dir });
   harnesses.push(h);
   return h;
 }

@@ -39,14 +39,14 @@ const base = { retry_on_failure: FAST_RETRY, drain_timeout: '200ms' };
 describe('tls', () => {
   it('trusts the server through tls.ca_file (a path relative to the config file)', async () => {
     stub = await startOtlpStub({ tls: { key: pem.serverKey, cert: pem.serverCert } });
-    harness = await startExporter({ ...base, endpoint: stub.url, tls: { ca_file: 'ca.pem' } }, { configDir: dir });
+    harness = await startExporter({ ...base, endpoint: stub.url, tls: { ca_file: 'ca.pem' } }, { baseDir: dir });
     await harness.exporter.consume({ bundles: [], metrics: [point()] });
     await stub.waitForAccepted(1);
   });
 
   it('refuses a server it cannot verify, and says why in the failure reason', async () => {
     stub = await startOtlpStub({ tls: { key: pem.serverKey, cert: pem.serverCert } });
-    harness = await startExporter({ ...base, endpoint: stub.url }, { configDir: dir });
+    harness = await startExporter({ ...base, endpoint: stub.url }, { baseDir: dir });
     await harness.exporter.consume({ bundles: [], metrics: [point()] });
     await until(() => harness!.counter('profcol_exporter_send_failures_total') > 0);
     expect(stub.requests).toHaveLength(0);
@@ -55,26 +55,26 @@ describe('tls', () => {
 
   it('skips verification with insecure_skip_verify', async () => {
     stub = await startOtlpStub({ tls: { key: pem.serverKey, cert: pem.serverCert } });
-    harness = await startExporter({ ...base, endpoint: stub.url, tls: { insecure_skip_verify: true } }, { configDir: dir });
+    harness = await startExporter({ ...base, endpoint: stub.url, tls: { insecure_skip_verify: true } }, { baseDir: dir });
     await harness.exporter.consume({ bundles: [], metrics: [point()] });
     await stub.waitForAccepted(1);
   });
 
   it('presents a client certificate (cert_file + key_file) to a server that requires one', async () => {
     stub = await startOtlpStub({ tls: { key: pem.serverKey, cert: pem.serverCert, ca: pem.caCert, requestCert: true } });
-    harness = await startExporter({ ...base, endpoint: stub.url, tls: { ca_file: 'ca.pem', cert_file: 'client.pem', key_file: 'client.key' } }, { configDir: dir });
+    harness = await startExporter({ ...base, endpoint: stub.url, tls: { ca_file: 'ca.pem', cert_file: 'client.pem', key_file: 'client.key' } }, { baseDir: dir });
     await harness.exporter.consume({ bundles: [], metrics: [point()] });
     await stub.waitForAccepted(1);
     await harness.exporter.shutdown();
 
-    harness = await startExporter({ ...base, endpoint: stub.url, tls: { ca_file: 'ca.pem' } }, { configDir: dir });
+    harness = await startExporter({ ...base, endpoint: stub.url, tls: { ca_file: 'ca.pem' } }, { baseDir: dir });
     await harness.exporter.consume({ bundles: [], metrics: [point()] });
     await until(() => harness!.counter('profcol_exporter_send_failures_total') > 0);
     expect(stub.accepted).toHaveLength(1);
   });
 
   it('fails to start, naming the file, when a TLS file cannot be read', async () => {
-    await expect(startExporter({ endpoint: 'https://127.0.0.1:1', tls: { ca_file: 'missing.pem' } }, { configDir: dir })).rejects.toThrow(/tls\.ca_file .*missing\.pem cannot be read \(ENOENT\)/);
-    await expect(startExporter({ endpoint: 'https://127.0.0.1:1', tls: { cert_file: 'client.pem' } }, { configDir: dir })).rejects.toThrow(/cert_file and tls.key_file go together/);
+    await expect(startExporter({ endpoint: 'https://127.0.0.1:1', tls: { ca_file: 'missing.pem' } }, { baseDir: dir })).rejects.toThrow(/tls\.ca_file .*missing\.pem cannot be read \(ENOENT\)/);
+    await expect(startExporter({ endpoint: 'https://127.0.0.1:1', tls: { cert_file: 'client.pem' } }, { baseDir: dir })).rejects.toThrow(/cert_file and tls.key_file go together/);
   });
 });

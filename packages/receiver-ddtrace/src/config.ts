@@ -36,8 +36,8 @@ export const ddtraceConfigSchema = s.object({
   tls: s.optional(
     s.object(
       {
-        cert_file: s.string({ description: 'PEM certificate (chain), relative to the configuration file.' }),
-        key_file: s.string({ description: 'PEM private key, relative to the configuration file.' }),
+        cert_file: s.string({ description: 'PEM certificate (chain), relative to the working directory.' }),
+        key_file: s.string({ description: 'PEM private key, relative to the working directory.' }),
       },
       { description: 'Serve HTTPS instead of HTTP.' },
     ),

@@ -135,7 +135,7 @@ export class DdtraceReceiver implements Receiver {
 
   private async readTls(tls: { cert_file: string; key_file: string }): Promise<{ cert: Buffer; key: Buffer }> {
     const read = async (key: 'cert_file' | 'key_file') => {
-      const file = path.resolve(this.settings.configDir, tls[key]);
+      const file = path.resolve(this.settings.baseDir, tls[key]);
       try {
         return await readFile(file);
       } catch (error) {

@@ -206,7 +206,7 @@ describe('ddtrace receiver: endpoints, other tracer requests, API keys, TLS', ()
     expect(made.status, made.stderr?.toString()).toBe(0);
     const { createTestSettings, CollectingConsumer } = await import('@profcol/core');
     const { ddtraceReceiverFactory, ddtraceConfigSchema } = await import('../src/index.js');
-    const settings = createTestSettings({ id: 'ddtrace/tls', kind: 'receiver', configDir: dir });
+    const settings = createTestSettings({ id: 'ddtrace/tls', kind: 'receiver', baseDir: dir });
     const config = ddtraceConfigSchema.parse({ endpoint: '127.0.0.1:0', tls: { cert_file: 'cert.pem', key_file: 'key.pem' } });
     if (!config.ok) throw new Error(JSON.stringify(config.issues));
     const consumer = new CollectingConsumer();

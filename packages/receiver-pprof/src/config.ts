@@ -50,16 +50,16 @@ const shape = {
   memstats: s.boolean({ default: true, description: 'Once per round, read `/debug/pprof/heap?debug=1` and attach its `# runtime.MemStats` trailer to the bundle (costs a short stop-the-world in the target).' }),
   tls: s.object(
     {
-      ca_file: s.optional(s.string({ description: 'PEM CA bundle to verify the target with, relative to the configuration file.' })),
-      cert_file: s.optional(s.string({ description: 'PEM client certificate (mTLS), relative to the configuration file.' })),
-      key_file: s.optional(s.string({ description: 'PEM client key (mTLS), relative to the configuration file.' })),
+      ca_file: s.optional(s.string({ description: 'PEM CA bundle to verify the target with, relative to the working directory.' })),
+      cert_file: s.optional(s.string({ description: 'PEM client certificate (mTLS), relative to the working directory.' })),
+      key_file: s.optional(s.string({ description: 'PEM client key (mTLS), relative to the working directory.' })),
       server_name: s.optional(s.string({ description: 'Server name to verify instead of the URL host.' })),
       insecure_skip_verify: s.boolean({ default: false, description: 'Do not verify the target\'s certificate.' }),
     },
     { default: {}, description: 'TLS for `https://` targets.' },
   ),
   bearer_token: s.optional(s.string({ description: 'Sent as `Authorization: Bearer <token>`. Use `${env:VAR}` to keep it out of the file.' })),
-  bearer_token_file: s.optional(s.string({ description: 'File holding the bearer token, re-read every round (rotated tokens); relative to the configuration file.' })),
+  bearer_token_file: s.optional(s.string({ description: 'File holding the bearer token, re-read every round (rotated tokens); relative to the working directory.' })),
   shard: s.object(
     {
       index: s.integer({ default: 0, min: 0, description: 'This replica\'s shard, 0 ≤ index < total.' }),

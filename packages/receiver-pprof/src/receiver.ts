@@ -483,7 +483,7 @@ export class PprofReceiver implements Receiver {
   }
 
   private resolve(path: string): string {
-    return isAbsolute(path) ? path : resolvePath(this.settings.configDir, path);
+    return isAbsolute(path) ? path : resolvePath(this.settings.baseDir, path);
   }
 
   private async loadTls(): Promise<TlsSettings | undefined> {

@@ -223,7 +223,7 @@ describe('pprof receiver: one bundle per target and round', () => {
       targets: [{ url: target.url }, { url: `${target.url}/b`, bearer_token: 'per-target' }],
       enabled_types: ['goroutine'], memstats: false, bearer_token_file: 'token',
     });
-    const r = new PprofReceiver({ ...s, configDir: dir }, config, new CollectingConsumer(), { autoStart: false });
+    const r = new PprofReceiver({ ...s, baseDir: dir }, config, new CollectingConsumer(), { autoStart: false });
     receivers.push(r);
     target.routes['/b/debug/pprof/goroutine'] = target.routes['/debug/pprof/goroutine']!;
     await r.scrapeOnce();

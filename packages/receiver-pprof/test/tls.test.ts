@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 
 async function scrape(tls: Record<string, unknown>) {
-  const receiver = new PprofReceiver({ ...settings(), configDir: fixtures }, parseConfig({ targets: [{ url }], enabled_types: ['goroutine'], memstats: false, tls }), new CollectingConsumer(), { autoStart: false });
+  const receiver = new PprofReceiver({ ...settings(), baseDir: fixtures }, parseConfig({ targets: [{ url }], enabled_types: ['goroutine'], memstats: false, tls }), new CollectingConsumer(), { autoStart: false });
   try {
     return (await receiver.scrapeOnce())[0]!;
   } finally {
@@ -61,7 +61,7 @@ describe('pprof receiver: TLS', () => {
   });
 
   it('a TLS file that cannot be read fails start() with a configuration error naming the key and path', async () => {
-    const receiver = new PprofReceiver({ ...settings(), configDir: fixtures }, parseConfig({ targets: [{ url }], tls: { ca_file: 'missing.pem' } }), new CollectingConsumer(), { autoStart: false });
+    const receiver = new PprofReceiver({ ...settings(), baseDir: fixtures }, parseConfig({ targets: [{ url }], tls: { ca_file: 'missing.pem' } }), new CollectingConsumer(), { autoStart: false });
     const error = await receiver.start().then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(ProfcolError);
     expect((error as ProfcolError).kind).toBe('config');

@@ -31,14 +31,16 @@ describe('pprof receiver: the scheduler', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(consumer.batches.length).toBe(countAtShutdown);
 
+    // Bounds leave room for a loaded 2-core machine (timers and loopback HTTP run late, never
+    // early): rounds are never closer than the interval allows, and none is skipped outright.
     for (const target of targets) {
       const at = times.get(target.url)!;
-      expect(at.length).toBeGreaterThanOrEqual(3);
+      expect(at.length).toBeGreaterThanOrEqual(2);
       expect(at.length).toBeLessThanOrEqual(4);
-      expect(at[0]! - started).toBeLessThan(200 + 100); // first round within the jitter
+      expect(at[0]! - started).toBeLessThan(200 + 400); // first round within the jitter
       for (let i = 1; i < at.length; i++) {
         expect(at[i]! - at[i - 1]!).toBeGreaterThan(300);
-        expect(at[i]! - at[i - 1]!).toBeLessThan(500);
+        expect(at[i]! - at[i - 1]!).toBeLessThan(800);
       }
     }
     // Stable offsets: not all three fire in the same millisecond.

@@ -5,22 +5,12 @@
 import { ValueType, type HrTime } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { MetricKind, MetricPoint } from '@profcol/core';
+import type { MetricPoint } from '@profcol/core';
 import { mapResource, resourceKey } from './resource.js';
 import { SCOPE_NAME, SCOPE_VERSION } from './version.js';
 
 /** A point without its resource: requests carry the resource once. */
-export interface RequestPoint {
-  name: string;
-  description?: string;
-  unit: string;
-  kind: MetricKind;
-  monotonic?: boolean;
-  value: number;
-  timeNanos: bigint;
-  startTimeNanos?: bigint;
-  attributes: Record<string, string>;
-}
+export type RequestPoint = Omit<MetricPoint, 'resource'>;
 
 /** What one OTLP request carries: the points of one resource. The unit of queueing and retrying. */
 export interface ExportRequest {

@@ -83,7 +83,11 @@ export abstract class Schema<T> {
 
   /** The default as a user reads it in the docs. */
   get defaultText(): string {
-    if (!this.hasDefault) return this.isOptional ? '' : 'required';
+    if (!this.hasDefault) {
+      const implicit = this.implicitDefault();
+      if (implicit !== undefined) return Object.keys(implicit as object).length === 0 && !(this instanceof ObjectSchema) ? '{}' : '';
+      return this.isOptional ? '' : 'required';
+    }
     return JSON.stringify(this.defaultInput);
   }
 }
@@ -384,6 +388,8 @@ export function describeSchema(schema: Schema<unknown>, prefix = ''): SchemaRow[
     }
   } else if (schema instanceof ArraySchema && schema.item instanceof ObjectSchema) {
     rows.push(...describeSchema(schema.item as Schema<unknown>, `${prefix}[]`));
+  } else if (schema instanceof RecordSchema && schema.value instanceof ObjectSchema) {
+    rows.push(...describeSchema(schema.value as Schema<unknown>, `${prefix}.<name>`));
   }
   return rows;
 }

@@ -168,3 +168,26 @@ service:
     ]);
   });
 });
+
+describe("profcol's own metrics", () => {
+  it('serves every counter in Prometheus text at service.telemetry.metrics.address', async () => {
+    const net = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const server = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = server.address() as { port: number };
+        server.close(() => resolve(free));
+      });
+    });
+    const recorder = newRecorder();
+    const yaml = TWO_PIPELINES.replace('service:\n', `service:\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${port}\n`);
+    const collector = new Collector(planFrom(yaml, recorder));
+    await collector.start();
+    await recorder.receivers.get('source')!.consume(bundleBatch());
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(text).toContain('# TYPE profcol_pipeline_bundles_total counter');
+    expect(text).toContain('profcol_pipeline_bundles_total{pipeline="first"} 1');
+    expect(text).toContain('profcol_pipeline_bundles_total{pipeline="second"} 1');
+    await collector.shutdown();
+    await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
+  });
+});

@@ -105,6 +105,12 @@ describe('profcol run', () => {
       await expect.poll(() => fs.existsSync(path.join(dir, 'data', 'bundles.jsonl')), { timeout: 10_000 }).toBe(true);
       const pprofFiles = fs.readdirSync(path.join(dir, 'data'), { recursive: true }).filter((f) => String(f).endsWith('.pprof'));
       expect(pprofFiles.length).toBeGreaterThanOrEqual(2);
+      // A malformed upload is refused, and both outcomes show in profcol's own metrics.
+      const bad = await fetch('http://localhost:9529/profiling/v1/input', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(bad.status).toBe(415);
+      const own = await (await fetch('http://localhost:8888/metrics')).text();
+      expect(own).toMatch(/profcol_receiver_accepted_uploads_total\{receiver="ddtrace"[^}]*\} 1/);
+      expect(own).toMatch(/profcol_receiver_refused_uploads_total\{receiver="ddtrace"[^}]*\} 1/);
     } finally {
       expect(await running.stop('SIGINT')).toBe(0);
     }

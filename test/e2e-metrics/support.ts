@@ -3,6 +3,7 @@
  * config, read what the `file` exporter wrote (metrics.jsonl, bundles.jsonl, the .pprof files),
  * and check values against bounds with messages that say what was measured.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,13 @@ import { expect } from 'vitest';
 import { startProfcol, type RunningProfcol } from '../lib/profcol.js';
 
 export const MiB = 1024 * 1024;
+
+/**
+ * For the beforeAll hooks that build the Go programs and run the pipeline: a cold Go build takes
+ * minutes (test/setup/README.md), a cached one milliseconds. As test/vitest.config.ts's
+ * hookTimeout, stated here so that the files also work under another config.
+ */
+export const BUILD_AND_RUN_TIMEOUT_MS = 20 * 60_000;
 
 /** The 15 metrics and their UCUM units, as packages/processor-goruntime/README.md documents them. */
 export const GO_METRIC_UNITS: Record<string, string> = {
@@ -120,14 +128,6 @@ export function rounds(dir: string, where: (bundle: BundleLine) => boolean = () 
     });
 }
 
-/** The newest point of `name` (by window end), optionally only for a service. */
-export function latest(points: Point[], name: string, service?: string): Point | undefined {
-  return points
-    .filter((p) => p.name === name && (service === undefined || p.resource.service === service))
-    .sort((a, b) => (BigInt(a.timeNanos) < BigInt(b.timeNanos) ? -1 : 1))
-    .at(-1);
-}
-
 /** Asserts lo ≤ value ≤ hi with a message naming the value and the bound. */
 export function expectWithin(value: number, lo: number, hi: number, what: string): void {
   const message = `${what} = ${value}, expected within [${lo}, ${hi}]`;
@@ -214,6 +214,79 @@ export function totalOf(profile: ReturnType<typeof decodeProfile>, sampleType: s
   const index = profile.sampleTypes.findIndex((t) => t.type === sampleType);
   if (index < 0) throw new Error(`no sample type ${sampleType}`);
   return profile.totals[index]!;
+}
+
+/**
+ * The CPU time the kernel charged to a process (user + system, /proc/<pid>/stat), sampled every
+ * 50 ms with the wall clock, so that the CPU cores it really used over any span can be compared
+ * with what its CPU profile says. Linux only.
+ */
+export class CpuSampler {
+  private readonly samples: { atNanos: number; cpuSeconds: number }[] = [];
+  private readonly timer: NodeJS.Timeout;
+  private readonly ticksPerSecond: number;
+
+  constructor(private readonly pid: number) {
+    const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim());
+    this.ticksPerSecond = Number.isFinite(ticks) && ticks > 0 ? ticks : 100;
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 50);
+  }
+
+  private sample(): void {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    } catch {
+      return; // exited
+    }
+    // Fields after the command name (which may hold spaces and parentheses): state is field 3,
+    // utime 14 and stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / this.ticksPerSecond;
+    this.samples.push({ atNanos: (performance.timeOrigin + performance.now()) * 1e6, cpuSeconds });
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** CPU seconds used by `atNanos` (Unix ns), interpolated between the samples around it. */
+  private cpuAt(atNanos: number): number | undefined {
+    const after = this.samples.findIndex((s) => s.atNanos >= atNanos);
+    if (after <= 0) return undefined; // before the first sample or after the last
+    const a = this.samples[after - 1]!;
+    const b = this.samples[after]!;
+    return a.cpuSeconds + ((b.cpuSeconds - a.cpuSeconds) * (atNanos - a.atNanos)) / (b.atNanos - a.atNanos);
+  }
+
+  /** The cores the process used between two Unix times in ns; undefined outside the sampled span. */
+  coresBetween(startNanos: number, endNanos: number): number | undefined {
+    const start = this.cpuAt(startNanos);
+    const end = this.cpuAt(endNanos);
+    return start === undefined || end === undefined ? undefined : (end - start) / ((endNanos - startNanos) / 1e9);
+  }
+}
+
+/**
+ * The kernel's view of the cores a process used over the span of a CPU profile the file
+ * exporter wrote ([TimeNanos, TimeNanos + DurationNanos]), and that span in seconds.
+ */
+export function kernelCoresOverCpuProfile(sampler: CpuSampler, data: string, bundle: BundleLine): { cores: number; seconds: number } | undefined {
+  const cpu = writtenProfile(data, bundle, 'cpu');
+  const start = Number(cpu.timeNanos);
+  const seconds = Number(cpu.durationNanos) / 1e9;
+  const cores = sampler.coresBetween(start, start + seconds * 1e9);
+  return cores === undefined ? undefined : { cores, seconds };
+}
+
+/**
+ * The CPU profiler (setitimer/timer_create at 100 Hz) against the kernel's accounting, sampled
+ * every 50 ms at 10 ms ticks and interpolated: both are estimates of the same thing. ±10 %, and
+ * ±0.03 core for the tick and sampling granularity over a 2–5 s span.
+ */
+export function expectSameCores(metric: number, kernel: number, what: string): void {
+  expectWithin(metric, kernel * 0.9 - 0.03, kernel * 1.1 + 0.03, `${what} (the kernel says ${kernel.toFixed(4)} cores)`);
 }
 
 /** Checks what every point of a round must satisfy: unit, gauge, finite value, window, attributes. */

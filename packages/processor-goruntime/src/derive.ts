@@ -51,6 +51,19 @@ function windowNanos(window: TimeWindow): number {
   return Number(window.endNanos - window.startNanos);
 }
 
+/**
+ * The wall time the CPU profile covers: its own window when the receiver set one (a pulled
+ * `profile?seconds=N`); else its `duration_nanos` when that is shorter than the bundle's window
+ * (dd-trace-go with `CPUDuration` below its period profiles only part of the upload window);
+ * else the bundle's window. A duration longer than the window (a profile stopped a little after
+ * the window's end) leaves the window, so the reference values of a full-period upload stay.
+ */
+function cpuWindowNanos(profile: Profile, decoded: DecodedProfile | undefined, bundleWindowNs: number): number {
+  if (profile.window) return windowNanos(profile.window);
+  const own = decoded ? Number(decoded.durationNanos) : 0;
+  return own > 0 && own < bundleWindowNs ? own : bundleWindowNs;
+}
+
 function baseName(name: string): string {
   return name.slice(name.lastIndexOf('/') + 1).toLowerCase();
 }
@@ -132,7 +145,7 @@ export function deriveGoMetrics(bundle: ProfileBundle, options: DeriveOptions): 
   const cpu = pickProfile(bundle, ['cpu']);
   const cpuNeeded = (wants('prof_go_cpu_cores') && fromJson('prof_go_cpu_cores') === undefined) || wants('prof_go_cpu_cores_gc_overhead');
   const cpuDecoded = cpu && cpuNeeded ? options.decode(cpu) : undefined;
-  const cpuWindowNs = cpu ? windowNanos(cpu.window ?? bundle.window) : bundleWindowNs;
+  const cpuWindowNs = cpu ? cpuWindowNanos(cpu, cpuDecoded, bundleWindowNs) : bundleWindowNs;
   const cpuIndex = cpuDecoded ? sampleTypeIndex(cpuDecoded, ['cpu']) : -1;
   const cpuNanosPer = cpuDecoded && cpuIndex >= 0 ? nanosPer(cpuDecoded.sampleTypes[cpuIndex]!.unit) : undefined;
   const cpuProblem = (): OmitReason => (!cpuDecoded ? 'no_cpu_profile' : cpuNanosPer === undefined ? 'no_sample_type' : 'empty_window');

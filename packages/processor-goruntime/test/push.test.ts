@@ -68,6 +68,15 @@ describe('goruntime processor, push mode (a dd-trace-go upload with metrics.json
     expect(values.prof_go_gc_pause_time).toBeCloseTo(0.00000965346793130803 * 30e9, 6);
   });
 
+  it('divides by the CPU profile\'s own duration when it covers less than the window (dd-trace-go CPUDuration below its period)', async () => {
+    // The fixture's cpu.pprof ran for 60.115887125 s; in a 120 s upload window it covers half of it.
+    const values = await makeProcessor().values(ddtraceGoBundle({ seconds: 120 }));
+    expect(values.prof_go_cpu_cores).toBe(6.07e9 / 60_115_887_125);
+    expect(values.prof_go_cpu_cores_gc_overhead).toBe(20_000_000 / 60_115_887_125);
+    // Per-window totals stay over the upload window.
+    expect(values.prof_go_alloc_bytes_total).toBeCloseTo(232769.73333333334 * 120, 6);
+  });
+
   it('takes metrics.json first, profiles as fallback: a sent goroutine count wins over goroutines.pprof', async () => {
     const bundle = ddtraceGoBundle();
     bundle.runtimeMetrics = { ...bundle.runtimeMetrics, go_num_goroutine: 99, go_lifetime_heap_bytes: 1234 };

@@ -115,7 +115,7 @@ describe('otelcol backend', () => {
 
   test('accepts OTLP/HTTP JSON and protobuf, file exporter writes OTLP JSON', async () => {
     expect(col.otlpHttpEndpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const base = { name: 'prof_go_cpu_cores', unit: '{core}', attributes: { 'profile.type': 'cpu' } };
+    const base = { name: 'prof_go_cpu_cores', unit: '{cpu}', attributes: { 'profile.type': 'cpu' } };
     await post(
       col.otlpMetricsUrl,
       'application/json',
@@ -128,8 +128,8 @@ describe('otelcol backend', () => {
     );
     const points = await col.waitForPoints((p) => p.length >= 2);
     const byService = Object.fromEntries(points.map((p) => [String(p.resource['service.name']), p]));
-    expect(byService['smoke-json']).toMatchObject({ name: 'prof_go_cpu_cores', unit: '{core}', type: 'gauge', value: 1.5 });
-    expect(byService['smoke-proto']).toMatchObject({ name: 'prof_go_cpu_cores', unit: '{core}', type: 'gauge', value: 2.5 });
+    expect(byService['smoke-json']).toMatchObject({ name: 'prof_go_cpu_cores', unit: '{cpu}', type: 'gauge', value: 1.5 });
+    expect(byService['smoke-proto']).toMatchObject({ name: 'prof_go_cpu_cores', unit: '{cpu}', type: 'gauge', value: 2.5 });
     expect(byService['smoke-proto']?.attributes).toEqual({ 'profile.type': 'cpu' });
   });
 });
@@ -150,7 +150,7 @@ describe('victoriametrics backend', () => {
       'application/x-protobuf',
       gaugeRequestProtobuf({
         name: 'prof_go_cpu_cores',
-        unit: '{core}',
+        unit: '{cpu}',
         value: 2.5,
         timeUnixNano: now(),
         attributes: { 'profile.type': 'cpu' },

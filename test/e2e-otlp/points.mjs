@@ -3,7 +3,7 @@
 
 /** The metrics a Go pipeline produces, with their UCUM units and kinds. */
 export const METRICS = [
-  { name: 'prof_go_cpu_cores', unit: '{core}', kind: 'gauge' },
+  { name: 'prof_go_cpu_cores', unit: '{cpu}', kind: 'gauge' },
   { name: 'prof_go_heap_live_bytes', unit: 'By', kind: 'gauge' },
   { name: 'prof_go_goroutines', unit: '{goroutine}', kind: 'gauge' },
   { name: 'prof_go_gc_cycles', unit: '{gc_cycle}', kind: 'sum', monotonic: true },

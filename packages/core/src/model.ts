@@ -97,7 +97,7 @@ export type MetricKind = 'gauge' | 'sum';
 export interface MetricPoint {
   name: string;
   description?: string;
-  /** UCUM unit (`By`, `ns`, `{core}`, `{goroutine}`, `1`). */
+  /** UCUM unit (`By`, `ns`, `{cpu}`, `{goroutine}`, `1`). */
   unit: string;
   kind: MetricKind;
   /** For sums: whether the value only grows. */

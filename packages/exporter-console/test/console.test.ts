@@ -52,7 +52,7 @@ function goMetrics(): MetricPoint[] {
   const resource = { service: 'go-demo', env: 'dev', version: '1.4.2' };
   const base = { timeNanos: END, startTimeNanos: START, resource, attributes: {} };
   return [
-    { ...base, name: 'prof_go_cpu_cores', unit: '{core}', kind: 'gauge', value: 0.10116666666666667 },
+    { ...base, name: 'prof_go_cpu_cores', unit: '{cpu}', kind: 'gauge', value: 0.10116666666666667 },
     { ...base, name: 'prof_go_alloc_bytes_total', unit: 'By', kind: 'sum', monotonic: true, value: 13_966_184 },
     { ...base, name: 'prof_go_num_goroutine', unit: '{goroutine}', kind: 'gauge', value: 26 },
     { ...base, name: 'prof_go_blocked_time', unit: 'ns', kind: 'sum', value: 1_136_108_787_243, attributes: { reason: 'chan receive' } },
@@ -104,7 +104,7 @@ describe('console exporter', () => {
     await exporter.consume({ bundles: [], metrics: goMetrics() });
     expect(stream.lines).toEqual([
       'metrics  4 points at 2026-11-24T22:41:00Z',
-      '    prof_go_cpu_cores                   0.101167  {core}       service=go-demo env=dev',
+      '    prof_go_cpu_cores                   0.101167  {cpu}        service=go-demo env=dev',
       '    prof_go_alloc_bytes_total         13,966,184  By           service=go-demo env=dev',
       '    prof_go_num_goroutine                     26  {goroutine}  service=go-demo env=dev',
       '    prof_go_blocked_time       1,136,108,787,243  ns           service=go-demo env=dev reason="chan receive"',
@@ -123,7 +123,7 @@ describe('console exporter', () => {
     expect(lines).toContain('    tags                                      team=payments');
     expect(lines.find((l) => l.startsWith('    metrics.json'))).toContain('go_num_goroutine=26');
     expect(lines.at(-2)).toBe('metrics  1 point at 2026-11-24T22:41:00Z');
-    expect(lines.at(-1)).toBe('    prof_go_cpu_cores  0.101167  {core}  gauge  from 2026-11-24T22:40:00Z  service=go-demo env=dev version=1.4.2');
+    expect(lines.at(-1)).toBe('    prof_go_cpu_cores  0.101167  {cpu}  gauge  from 2026-11-24T22:40:00Z  service=go-demo env=dev version=1.4.2');
   });
 
   it('shows control characters from the network escaped, never raw', async () => {

@@ -279,16 +279,21 @@ export class PprofReceiver implements Receiver {
         return this.finishFailed(target, report);
       }
 
-      const fetches = target.types.map((type) =>
+      const fetchOne = (type: PullProfileType) =>
         this.fetchProfile(target, type, headers, controller.signal).then(
           (fetched) => fetched,
           (error: unknown) => (fail(type, error), undefined),
-        ),
-      );
+        );
+      // The goroutine profile counts the goroutines serving our own requests too: take it
+      // alone, before the others open their connections, so it is off by one at most.
+      const goroutineFirst = target.types.includes('goroutine') ? await fetchOne('goroutine') : undefined;
+      const fetches = target.types.filter((type) => type !== 'goroutine').map(fetchOne);
       const memStatsFetch = target.memstats
         ? this.fetchMemStats(target, headers, controller.signal).catch((error: unknown) => (fail('memstats', error), undefined))
         : Promise.resolve(undefined);
-      const [fetched, memStats] = await Promise.all([Promise.all(fetches), memStatsFetch]);
+      const [others, memStats] = await Promise.all([Promise.all(fetches), memStatsFetch]);
+      // Profiles keep the configured order of enabled_types.
+      const fetched = target.types.map((type) => (type === 'goroutine' ? goroutineFirst : others.shift()));
       if (this.stopped) {
         report.outcome = 'cancelled';
         this.scrapes.add(1, { target: target.url, outcome: 'cancelled' });

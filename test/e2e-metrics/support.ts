@@ -10,6 +10,7 @@ import path from 'node:path';
 import { decodeProfile, sumSamplesWhere } from '@profcol/pprof';
 import { expect } from 'vitest';
 import { startProfcol, type RunningProfcol } from '../lib/profcol.js';
+import type { MetricRecord } from '@profcol/exporter-file';
 
 export const MiB = 1024 * 1024;
 
@@ -43,19 +44,8 @@ export const ALL_15 = Object.keys(GO_METRIC_UNITS).sort();
 /** Upload tags and resource keys that must never reach a point (one series per process or upload). */
 export const HIGH_CARDINALITY = ['runtime_id', 'runtime-id', 'profile_seq', 'process_id', 'pid'];
 
-/** One line of metrics.jsonl (packages/exporter-file/README.md). */
-export interface Point {
-  name: string;
-  unit: string;
-  kind: string;
-  value: number | null;
-  time: string;
-  timeNanos: string;
-  start?: string;
-  startTimeNanos?: string;
-  attributes: Record<string, string>;
-  resource: Record<string, string>;
-}
+/** One line of metrics.jsonl, as the file exporter writes it. */
+export type Point = MetricRecord;
 
 /** One line of bundles.jsonl. */
 export interface BundleLine {

@@ -41,17 +41,16 @@ describe('file exporter: configuration', () => {
     ]);
   });
 
-  it('resolves a relative directory against the working directory, like the OTel Collector', async () => {
+  it('resolves a relative directory against the working directory (settings.baseDir), like the OTel Collector', async () => {
     const baseDir = await tempDir();
-    const target = await tempDir();
     const settings = createTestSettings({ id: 'file', kind: 'exporter', baseDir });
-    const parsed = fileExporter.config.parse({ directory: path.join(path.relative(process.cwd(), target), 'out') });
+    const parsed = fileExporter.config.parse({ directory: 'out' });
     if (!parsed.ok) throw new Error('config');
     const exporter = fileExporter.create(settings, parsed.value);
     await exporter.start?.(settings.host);
     await exporter.consume({ bundles: [], metrics: points(1) });
-    expect(existsSync(path.join(target, 'out', 'metrics.jsonl'))).toBe(true);
-    expect(await readdir(baseDir)).toEqual([]);
+    expect(existsSync(path.join(baseDir, 'out', 'metrics.jsonl'))).toBe(true);
+    expect(await readdir(baseDir)).toEqual(['out']);
   });
 });
 

@@ -72,15 +72,16 @@ export function httpGet(url: URL, options: GetOptions): Promise<GetResult> {
       headers: { 'user-agent': 'profcol-pprof-receiver', accept: '*/*', connection: 'close', ...options.headers },
       ...(url.protocol === 'https:' && options.tls ? options.tls : {}),
     });
-    const timer = setTimeout(() => finish(new ScrapeError('timeout', `no complete response within ${options.timeoutMs} ms`)), options.timeoutMs);
-    const onAbort = () => finish(new ScrapeError('network', 'the scrape was cancelled (receiver shutting down)'));
-    if (options.signal?.aborted) return onAbort();
-    options.signal?.addEventListener('abort', onAbort);
+    // Attached first: destroying the request (timeout, abort) emits 'error', which must never go unhandled.
     req.on('error', (error: NodeJS.ErrnoException) => {
       const code = error.code ?? '';
       const reason = CONNECT_CODES.has(code) || /certificate|self.signed|TLS|SSL/i.test(error.message) ? 'connect' : 'network';
       finish(new ScrapeError(reason, `${code ? `${code}: ` : ''}${error.message}`, { cause: error }));
     });
+    const timer = setTimeout(() => finish(new ScrapeError('timeout', `no complete response within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const onAbort = () => finish(new ScrapeError('network', 'the scrape was cancelled (receiver shutting down)'));
+    if (options.signal?.aborted) return onAbort();
+    options.signal?.addEventListener('abort', onAbort);
     req.on('response', (res) => {
       const declared = Number(res.headers['content-length']);
       if (Number.isFinite(declared) && declared > options.maxBytes) {

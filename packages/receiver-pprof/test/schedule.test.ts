@@ -31,15 +31,16 @@ describe('pprof receiver: the scheduler', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(consumer.batches.length).toBe(countAtShutdown);
 
-    // Bounds leave room for a loaded 2-core machine (timers and loopback HTTP run late, never
-    // early): rounds are never closer than the interval allows, and none is skipped outright.
+    // Times are taken when a bundle arrives, after its HTTP round trip, so on a loaded 2-core
+    // machine two arrivals can be closer than the 400 ms interval by however much the first
+    // round trip ran late. The bounds allow that without letting a doubled or skipped round pass.
     for (const target of targets) {
       const at = times.get(target.url)!;
       expect(at.length).toBeGreaterThanOrEqual(2);
       expect(at.length).toBeLessThanOrEqual(4);
       expect(at[0]! - started).toBeLessThan(200 + 400); // first round within the jitter
       for (let i = 1; i < at.length; i++) {
-        expect(at[i]! - at[i - 1]!).toBeGreaterThan(300);
+        expect(at[i]! - at[i - 1]!).toBeGreaterThan(200);
         expect(at[i]! - at[i - 1]!).toBeLessThan(800);
       }
     }

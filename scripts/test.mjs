@@ -12,6 +12,12 @@ const projects = [...fs.readdirSync(path.join(root, 'packages')).map((d) => path
 const reportOf = (dir) => path.join(dir, '.vitest', 'report.json');
 for (const dir of projects) fs.rmSync(reportOf(dir), { force: true });
 
+const tools = spawnSync('bash', [path.join(root, 'scripts', 'ensure-tools.sh')], { stdio: 'inherit' });
+if (tools.status !== 0) {
+  console.log('0 passed, 1 failed, 0 skipped');
+  process.exit(1);
+}
+
 const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', FORCE_COLOR: process.env.FORCE_COLOR ?? '0' };
 const turbo = spawnSync('pnpm', ['exec', 'turbo', 'run', 'build', 'test', '--continue', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit', env });
 

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { buildGoProgram, startGoProgram, type DdtraceDemoReady } from '../setup/go-build.js';
 import { ddtraceJsUpload, freePort, profcol, repoRoot, startProfcol } from '../lib/profcol.js';
 
 const pipelinesDir = path.join(repoRoot, 'pipelines');
@@ -115,6 +116,30 @@ describe('profcol run', () => {
       expect(await running.stop('SIGINT')).toBe(0);
     }
     expect(output).toMatch(/wall/);
+  });
+
+  it("receives the seed's dd-trace-go demo with the default pipeline unchanged (only the demo's agent address points at profcol)", async () => {
+    const bin = await buildGoProgram('ddtrace-demo-v2');
+    const dir = tempDir();
+    const running = await startProfcol([path.join(pipelinesDir, 'default.yaml')], { cwd: dir });
+    const demo = await startGoProgram<DdtraceDemoReady>(bin, [], { PROFCOL_AGENT_ADDR: 'localhost:9529', PROFCOL_PERIOD: '2s', PROFCOL_EXIT_AFTER: '60s' });
+    const metricsFile = path.join(dir, 'data', 'metrics.jsonl');
+    const cpuPoints = () =>
+      fs.existsSync(metricsFile)
+        ? fs.readFileSync(metricsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { name: string; value: number; attributes: Record<string, string> }).filter((p) => p.name === 'prof_go_cpu_cores')
+        : [];
+    try {
+      await expect.poll(() => cpuPoints().length, { timeout: 30_000, interval: 500 }).toBeGreaterThanOrEqual(1);
+    } finally {
+      await demo.stop();
+      expect(await running.stop('SIGTERM')).toBe(0);
+    }
+    const point = cpuPoints()[0]!;
+    expect(point.attributes).toMatchObject({ service: 'ddtrace-demo-v2', env: 'e2e', version: '1.2.3', language: 'golang' });
+    expect(point.value).toBeGreaterThan(0);
+    const bundles = fs.readFileSync(path.join(dir, 'data', 'bundles.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { source: string; profiles: { type: string }[] });
+    expect(bundles[0]!.source).toBe('ddtrace');
+    expect(bundles[0]!.profiles.map((p) => p.type).sort()).toEqual(['block', 'cpu', 'goroutine', 'heap', 'mutex']);
   });
 
   it('on SIGTERM during load, loses nothing it acknowledged and exits 0', async () => {

@@ -1,7 +1,9 @@
 /** The `profcol` command: run, validate, components. */
 import { parseArgs } from 'node:util';
-import { Collector, createLogger, formatIssue, loadConfigFiles, planPipelines, type ConfigIssue, type Logger, type Plan } from '@profcol/core';
+import { Collector, createLogger, formatIssue, LOG_FORMATS, LOG_LEVELS, loadConfigFiles, planPipelines, type ConfigIssue, type Logger, type Plan } from '@profcol/core';
 import { buildRegistry } from './registry.js';
+
+type LogFormat = (typeof LOG_FORMATS)[number];
 
 const HELP: Record<string, string> = {
   main: `profcol — turns Go profiling data into metrics, with YAML pipelines.
@@ -89,6 +91,13 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     io.stdout.write(`${HELP[command]}\n`);
     return 0;
   }
+  for (const [flag, allowed] of [['log-level', LOG_LEVELS], ['log-format', LOG_FORMATS]] as const) {
+    const value = values[flag];
+    if (value !== undefined && !(allowed as readonly string[]).includes(value)) {
+      io.stderr.write(`profcol ${command}: --${flag} "${value}" is not one of ${allowed.join(', ')}\n`);
+      return 2;
+    }
+  }
   const files = values.config ?? [];
   if (command === 'components') return components(files, values.json ?? false, io);
   if (files.length === 0) {
@@ -106,7 +115,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     return 0;
   }
   const logs = plan.service.telemetry.logs;
-  const logger = createLogger({ level: values['log-level'] ?? logs.level, format: (values['log-format'] as 'auto' | 'json' | 'pretty' | undefined) ?? logs.format });
+  const logger = createLogger({ level: values['log-level'] ?? logs.level, format: (values['log-format'] as LogFormat | undefined) ?? logs.format });
   return run(plan, logger);
 }
 

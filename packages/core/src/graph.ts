@@ -8,9 +8,13 @@ import { PATH_SEPARATOR } from './config/load.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import type { ComponentRegistry } from './plugin.js';
 import { s, type Infer } from './schema.js';
+import { parseEndpoint } from './units.js';
 
 const SECTIONS: Record<string, ComponentKind> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', extensions: 'extension' };
 const TOP_LEVEL_KEYS = ['plugins', ...Object.keys(SECTIONS), 'service'];
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 
 export const ServiceConfig = s.object({
   extensions: s.array(s.string(), { default: [], description: 'Extensions to start, by id.' }),
@@ -24,11 +28,16 @@ export const ServiceConfig = s.object({
   ),
   telemetry: s.object({
     logs: s.object({
-      level: s.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { default: 'info', description: 'Log level.' }),
-      format: s.enum(['auto', 'json', 'pretty'], { default: 'auto', description: 'json for machines, pretty for terminals; auto picks by stdout.' }),
+      level: s.enum(LOG_LEVELS, { default: 'info', description: 'Log level.' }),
+      format: s.enum(LOG_FORMATS, { default: 'auto', description: 'json for machines, pretty for terminals; auto picks by stdout.' }),
     }),
     metrics: s.object({
-      address: s.optional(s.string({ description: 'host:port serving profcol\'s own metrics at /metrics (Prometheus text). Off when unset.' })),
+      address: s.optional(
+        s.string({
+          description: 'host:port (or [v6]:port) serving profcol\'s own metrics at /metrics (Prometheus text). Off when unset.',
+          check: (value) => (parseEndpoint(value) ? undefined : `"${value}" is not a listen address (expected host:port, :port or [v6]:port)`),
+        }),
+      ),
     }),
   }),
   shutdown_timeout: s.duration({ default: '30s', description: 'How long a stop may wait for in-flight batches to drain.' }),

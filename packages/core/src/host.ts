@@ -10,6 +10,7 @@ import { componentKey, type Plan, type PlannedComponent, type PlannedPipeline } 
 import { silentLogger, type Logger } from './logger.js';
 import { cloneBatch, type Batch } from './model.js';
 import { Telemetry } from './telemetry.js';
+import { parseEndpoint } from './units.js';
 
 /** Guarantees start-once and shutdown-at-most-once-after-start, whatever the component does. */
 class Managed {
@@ -100,9 +101,23 @@ class FanOut implements Consumer {
   constructor(private readonly pipelines: Pipeline[]) {}
   async consume(batch: Batch): Promise<void> {
     if (this.pipelines.length === 1) return this.pipelines[0]!.consume(batch);
-    const results = await Promise.allSettled(this.pipelines.map((pipeline, i) => pipeline.consume(i === 0 ? batch : cloneBatch(batch))));
+    // Every copy is made before any pipeline starts: a pipeline's processors run synchronously
+    // up to their first await, and must not change what the others receive.
+    const copies = this.pipelines.map((_, i) => (i === 0 ? batch : cloneBatch(batch)));
+    const results = await Promise.allSettled(this.pipelines.map((pipeline, i) => pipeline.consume(copies[i]!)));
     const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (errors.length > 0) throw errors.find((e) => e instanceof BackpressureError) ?? errors[0];
+  }
+}
+
+/** Resolves true when `work` settles before `deadline` (ms since the epoch), false otherwise. */
+async function beforeDeadline(work: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))));
+  try {
+    return await Promise.race([work.then(() => true), expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -229,9 +244,14 @@ export class Collector implements Host {
 
   private async stopComponents(): Promise<void> {
     this.stateValue = 'stopping';
-    await this.stopAll(this.receivers);
+    // One deadline for stopping the receivers (which wait for the requests they are answering)
+    // and draining the pipelines; past it the exporters are stopped anyway.
     const timeoutMs = this.plan.service.shutdown_timeout;
-    const left = await Promise.all(this.pipelines.map((p) => p.drain(timeoutMs)));
+    const deadline = Date.now() + timeoutMs;
+    if (!(await beforeDeadline(this.stopAll(this.receivers), deadline))) {
+      this.logger.error({ timeoutMs }, 'receivers did not stop within shutdown_timeout; stopping the exporters anyway');
+    }
+    const left = await Promise.all(this.pipelines.map((p) => p.drain(Math.max(0, deadline - Date.now()))));
     const stuck = left.reduce((a, b) => a + b, 0);
     if (stuck > 0) {
       this.telemetry.counter('profcol_shutdown_abandoned_batches_total', 'Batches still in flight when the shutdown timeout ran out.').add(stuck);
@@ -258,9 +278,7 @@ export class Collector implements Host {
   private async startMetricsServer(): Promise<void> {
     const address = this.plan.service.telemetry.metrics.address;
     if (!address) return;
-    const separator = address.lastIndexOf(':');
-    const host = address.slice(0, separator) || '0.0.0.0';
-    const port = Number(address.slice(separator + 1));
+    const { host, port } = parseEndpoint(address)!; // validated by the service schema
     const server = http.createServer((request, response) => {
       if (request.url === '/metrics') {
         response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.telemetry.renderPrometheus());

@@ -48,3 +48,16 @@ export function formatBytes(bytes: number): string {
   }
   return `${bytes}`;
 }
+
+/**
+ * A listen address: `host:port`, `:port` (every interface) or `[v6]:port`.
+ * Returns undefined when it is not one, so schemas can say what is accepted.
+ */
+export function parseEndpoint(endpoint: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(endpoint.trim());
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  const host = match[1] ?? match[2] ?? '';
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}

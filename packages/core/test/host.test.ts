@@ -57,6 +57,20 @@ describe('pipeline graph', () => {
     await collector.shutdown();
   });
 
+  it("gives each pipeline a copy made before any pipeline's processors run", async () => {
+    const recorder = newRecorder();
+    const yaml = TWO_PIPELINES.replace('  sink/b: {}\n', '  sink/b: {}\n  sink/c: {}\n').replace(
+      '    second:\n',
+      '    plain:\n      receivers: [source]\n      exporters: [sink/c]\n    second:\n',
+    );
+    const collector = new Collector(planFrom(yaml, recorder));
+    await collector.start();
+    await recorder.receivers.get('source')!.consume(bundleBatch());
+    expect(recorder.exported.get('sink/c')!.map((b) => b.bundles[0]!.tags)).toEqual([{}]);
+    expect(recorder.exported.get('sink/a')!.map((b) => b.bundles[0]!.tags)).toEqual([{ stamped: 'first' }]);
+    await collector.shutdown();
+  });
+
   it('starts exporters first and receivers last, and stops in reverse', async () => {
     const recorder = newRecorder();
     const collector = new Collector(planFrom(TWO_PIPELINES, recorder));
@@ -95,6 +109,17 @@ describe('pipeline graph', () => {
     await collector.shutdown();
     await inFlight;
     expect(recorder.events).toContain('stop exporter sink/a holding 1');
+  });
+
+  it('stops the exporters once shutdown_timeout has passed, even if a receiver never finishes stopping', async () => {
+    const recorder = newRecorder();
+    const yaml = TWO_PIPELINES.replace('  source: {}\n', '  source: { hang_on_stop: true }\n').replace('service:\n', 'service:\n  shutdown_timeout: 300ms\n');
+    const collector = new Collector(planFrom(yaml, recorder));
+    await collector.start();
+    const began = Date.now();
+    await collector.shutdown();
+    expect(Date.now() - began).toBeLessThan(5_000);
+    expect(recorder.events.filter((e) => e.startsWith('stop exporter'))).toHaveLength(2);
   });
 
   it('refuses batches that arrive after the shutdown began', async () => {
@@ -170,6 +195,25 @@ service:
 });
 
 describe("profcol's own metrics", () => {
+  it('refuses an address that is not host:port', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-host-'));
+    fs.writeFileSync(path.join(dir, 'p.yaml'), TWO_PIPELINES.replace('service:\n', 'service:\n  telemetry:\n    metrics:\n      address: localhost\n'));
+    const registry = new ComponentRegistry();
+    registry.register(testPlugin(newRecorder()));
+    const { issues } = planPipelines(loadConfigFiles([path.join(dir, 'p.yaml')], {}), registry);
+    expect(issues.map((i) => i.message)).toEqual(['"localhost" is not a listen address (expected host:port, :port or [v6]:port)']);
+  });
+
+  it('listens on an IPv6 address', async () => {
+    const recorder = newRecorder();
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const collector = new Collector(planFrom(TWO_PIPELINES.replace('service:\n', `service:\n  telemetry:\n    metrics:\n      address: "[::1]:${port}"\n`), recorder));
+    await collector.start();
+    await recorder.receivers.get('source')!.consume(bundleBatch());
+    expect(await (await fetch(`http://[::1]:${port}/metrics`)).text()).toContain('profcol_pipeline_bundles_total{pipeline="first"} 1');
+    await collector.shutdown();
+  });
+
   it('serves every counter in Prometheus text at service.telemetry.metrics.address', async () => {
     const net = await import('node:net');
     const port = await new Promise<number>((resolve) => {

@@ -15,12 +15,16 @@ export function testPlugin(recorder: Recorder): Plugin {
   const source = defineReceiver({
     type: 'source',
     stability: 'development',
-    config: s.object({ service: s.string({ default: 'demo', description: 'service of emitted bundles' }) }),
-    create: (settings, _config, next) => {
+    config: s.object({ service: s.string({ default: 'demo', description: 'service of emitted bundles' }), hang_on_stop: s.boolean({ default: false }) }),
+    create: (settings, config, next) => {
       recorder.receivers.set(settings.id, next);
       return {
         start: () => void recorder.events.push(`start receiver ${settings.id}`),
-        shutdown: () => void recorder.events.push(`stop receiver ${settings.id}`),
+        shutdown: () => {
+          recorder.events.push(`stop receiver ${settings.id}`);
+          // Like a receiver still waiting for a request it is answering.
+          if (config.hang_on_stop) return new Promise<void>(() => {});
+        },
       };
     },
   });

@@ -18,11 +18,6 @@ export type DeltaResult =
 /** The value types that are cumulative and may be delta'd; `inuse_*` never is (golang/go#67942). */
 export const DELTA_VALUE_TYPES: readonly string[] = ['alloc_objects', 'alloc_space', 'contentions', 'delay'];
 
-/** Which of `DELTA_VALUE_TYPES` a profile of these sample types carries. */
-export function deltaTypesOf(sampleTypes: { type: string }[]): string[] {
-  return sampleTypes.map((t) => t.type).filter((t) => DELTA_VALUE_TYPES.includes(t));
-}
-
 /** Part of a reset decision: more than this share of a type's previous total vanished with its stacks. */
 const VANISHED_SHARE = 0.5;
 

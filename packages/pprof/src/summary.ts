@@ -49,7 +49,7 @@ function readValueType(r: Reader, what: string): [number, number] {
   let unit = 0;
   while (r.pos < end) {
     const at = r.pos;
-    const tag = r.varint('tag');
+    const tag = r.tag(`${what} tag`);
     const field = tag >>> 3;
     const wt = tag & 7;
     if (field === 1 || field === 2) {
@@ -101,7 +101,7 @@ export function summarizePprof(raw: Uint8Array): DecodedProfile {
 
   while (r.pos < end) {
     const at = r.pos;
-    const tag = r.varint('tag');
+    const tag = r.tag();
     const field = tag >>> 3;
     const wt = tag & 7;
     if (field === 2) {
@@ -113,7 +113,7 @@ export function summarizePprof(raw: Uint8Array): DecodedProfile {
       let k = 0;
       while (r.pos < sampleEnd) {
         const sat = r.pos;
-        const stag = r.varint('sample tag');
+        const stag = r.tag('sample tag');
         const sf = stag >>> 3;
         const swt = stag & 7;
         if (sf === 2) {
@@ -219,7 +219,7 @@ function forEachField(r: Reader, end: number, message: string, onField: (field: 
   r.end = end;
   while (r.pos < end) {
     const at = r.pos;
-    const tag = r.varint(`${message} tag`);
+    const tag = r.tag(`${message} tag`);
     onField(tag >>> 3, tag & 7, at);
   }
   r.end = outer;
@@ -251,7 +251,7 @@ export function sumSamplesWhere(raw: Uint8Array, valueIndex: number, stackMatche
 
   while (r.pos < raw.length) {
     const at = r.pos;
-    const tag = r.varint('tag');
+    const tag = r.tag();
     const field = tag >>> 3;
     const wt = tag & 7;
     checkProfileWire(field, wt, at);

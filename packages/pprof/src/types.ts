@@ -1,5 +1,7 @@
-/** Profile types: pull endpoints, names used by push clients, and inference from sample types. */
-import type { SampleType } from '@profcol/core';
+/**
+ * The pull endpoints and the profile types they yield. Push clients name their profiles
+ * themselves; the ddtrace receiver maps dd-trace's attachment names (`classifyAttachment`).
+ */
 
 export type PullProfileType = 'cpu' | 'heap' | 'allocs' | 'goroutine' | 'mutex' | 'block' | 'threadcreate' | 'delta_heap' | 'delta_mutex' | 'delta_block';
 
@@ -30,24 +32,3 @@ export const PULL_PROFILE_TYPES: Record<PullProfileType, PullProfileSpec> = {
 
 export const PULL_PROFILE_TYPE_NAMES = Object.keys(PULL_PROFILE_TYPES) as PullProfileType[];
 
-/**
- * The profile type of a profile, from the name it arrived under (`cpu.pprof`,
- * `delta-heap.pprof`, `goroutines.pprof`, `/debug/pprof/heap`, `wall.pprof`) and, failing
- * that, from its sample types. `undefined` when neither tells.
- */
-export function resolveProfileType(name: string, sampleTypes: SampleType[] = []): string | undefined {
-  const base = name.split('/').pop()!.replace(/\?.*$/, '').replace(/\.pprof(\.gz)?$/, '').replace(/^delta[-_]/, '').toLowerCase();
-  const byName: Record<string, string> = {
-    cpu: 'cpu', profile: 'cpu', heap: 'heap', allocs: 'allocs', goroutine: 'goroutine', goroutines: 'goroutine', mutex: 'mutex',
-    block: 'block', threadcreate: 'threadcreate', wall: 'wall', space: 'space', events: 'events',
-  };
-  if (byName[base]) return byName[base];
-  const types = new Set(sampleTypes.map((t) => t.type));
-  if (types.has('cpu')) return 'cpu';
-  if (types.has('inuse_space') || types.has('alloc_space')) return 'heap';
-  if (types.has('goroutine') || types.has('goroutines')) return 'goroutine';
-  if (types.has('threadcreate')) return 'threadcreate';
-  if (types.has('wall')) return 'wall';
-  if (types.has('space')) return 'space';
-  return undefined;
-}

@@ -86,6 +86,23 @@ export class Reader {
     return (hi | 0) * 4294967296 + (lo >>> 0);
   }
 
+  /**
+   * A field tag (`field number << 3 | wire type`). Field number 0 is not valid protobuf (field
+   * numbers run from 1 to 2^29 − 1): without this check a run of zero bytes would read as
+   * thousands of empty varint fields, and a gzip of zeros as a valid, empty profile.
+   */
+  tag(what = 'tag'): number {
+    const at = this.pos;
+    const tag = this.varint(what);
+    if (tag < 8 || tag > 0xffffffff) {
+      const field = tag < 0 ? tag : Math.floor(tag / 8);
+      throw new PprofDecodeError(
+        `pprof malformed: ${what} at offset ${at} has field number ${field}; protobuf field numbers run from 1 to 536870911${field === 0 ? ' (zero bytes where a field was expected: this is not a pprof profile)' : ''}`,
+      );
+    }
+    return tag;
+  }
+
   /** A varint as an exact signed 64-bit bigint. */
   varint64(what = 'varint'): bigint {
     let result = 0n;

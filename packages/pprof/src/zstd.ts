@@ -105,8 +105,10 @@ function decompressWasm(z: ZstdExports, bytes: Uint8Array, maxBytes: number): Ui
         throw new DecompressError('zstd', `zstd decoder made no progress at input offset ${consumed} of ${bytes.length} (corrupt data)`);
       }
       lastConsumed = consumed;
-      // Done once all input is consumed and the decoder has flushed everything it holds.
-      if (consumed === bytes.length && produced < outSize) break;
+      // Done once all input is consumed and either the last frame is complete and flushed
+      // (hint 0: its output may have filled the buffer exactly) or the decoder flushed all it
+      // could and waits for input that is not there (hint > 0: truncated, reported below).
+      if (consumed === bytes.length && (hint === 0 || produced < outSize)) break;
     }
     if (hint !== 0) throw new DecompressError('zstd', `zstd frame truncated after ${bytes.length} bytes (the decoder expects more input)`);
     return out.subarray(0, len);

@@ -1,4 +1,5 @@
 import { Profile } from 'pprof-format';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { PprofDecodeError, decodePprof, decodeProfile, summarizePprof, sumSamplesWhere } from '../src/index.js';
 import { fixture, localFixture, rawGoPprof } from './helpers.js';
@@ -220,6 +221,38 @@ describe('summarizePprof: malformed input gives a typed, readable error', () => 
     const parts = goodProfile();
     parts[1] = lfield(2, [...lfield(1, varint(1)), ...lfield(2, [...varint(5), ...varint(6)])]);
     expect(decodeError(bytes(...parts)).message).toBe('pprof malformed: samples carry 2 values but the profile declares 1 sample types');
+  });
+
+  it('field number 0 is not protobuf: a gzip of zeros is refused, not read as a valid, empty profile', () => {
+    const zeros = gzipSync(Buffer.alloc(16 * 1024 * 1024));
+    expect(zeros.length).toBeLessThan(32 * 1024);
+    let error: unknown;
+    try {
+      decodeProfile(zeros);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(PprofDecodeError);
+    expect((error as Error).message).toBe(
+      'pprof malformed: tag at offset 0 has field number 0; protobuf field numbers run from 1 to 536870911 (zero bytes where a field was expected: this is not a pprof profile)',
+    );
+  });
+
+  it('field number 0 is refused at its byte offset, after a valid profile or inside a message', () => {
+    const good = bytes(...goodProfile());
+    expect(decodeError(bytes(...goodProfile(), [0x00, 0x00])).message).toMatch(new RegExp(`^pprof malformed: tag at offset ${good.length} has field number 0;`));
+    // Inside a sample (offset 2: after the sample's tag and length) and inside a sample type.
+    expect(decodeError(bytes(lfield(2, [0x00, 0x01]))).message).toMatch(/^pprof malformed: sample tag at offset 2 has field number 0;/);
+    expect(decodeError(bytes(lfield(1, [0x02, 0x00]))).message).toMatch(/^pprof malformed: sample_type tag at offset 2 has field number 0;/);
+    // sumSamplesWhere reads the same way.
+    expect(() => sumSamplesWhere(bytes(...goodProfile(), [0x00, 0x00]), 0, () => true)).toThrow(/tag at offset \d+ has field number 0/);
+    expect(() => decodePprof(new Uint8Array(64))).toThrow(PprofDecodeError);
+  });
+
+  it('every real fixture still decodes: no real profile uses field number 0', () => {
+    for (const name of ['cpu', 'delta-heap', 'delta-block', 'delta-mutex', 'goroutines']) expect(summarizePprof(fixture(`ddtrace-go/${name}.pprof`)).sampleTypes.length, name).toBeGreaterThan(0);
+    for (const name of ['profile', 'heap', 'allocs', 'goroutine', 'mutex', 'block', 'threadcreate']) expect(decodeProfile(fixture(`go-pprof/${name}.pprof`)).sampleTypes.length, name).toBeGreaterThan(0);
+    for (const name of ['cpu.pprof.stream.zst', 'delta-heap.pprof.sized.zst', 'goroutine.pprof.stream.zst']) expect(decodeProfile(localFixture(name)).sampleCount, name).toBeGreaterThan(0);
   });
 
   it('garbage bytes (a JSON body where a profile was expected)', () => {

@@ -20,7 +20,8 @@ export const ddtraceConfigSchema = s.object({
   max_request_bytes: s.bytes({ default: '32MiB', description: 'Largest upload body; larger is refused with 413 (from its Content-Length before reading, or as soon as a chunked body passes the limit).' }),
   max_decompressed_bytes: s.bytes({
     default: DEFAULT_MAX_DECOMPRESSED_BYTES,
-    description: 'Largest size one attachment may decompress to (protects against decompression bombs); larger is refused with 413.',
+    description:
+      'Most bytes the attachments of one upload may decompress to, all together (raw attachments count their size). It bounds the memory of an upload and stops decompression bombs: decompression stops there, and the upload is refused with 413 naming the attachment that passed it.',
   }),
   max_concurrent_uploads: s.integer({ default: 8, min: 1, description: 'Uploads received or waiting for the pipeline at once; more are refused with 429 and `Retry-After` without being parsed.' }),
   max_header_bytes: s.bytes({ default: '16KiB', description: 'Largest request head (request line and headers); larger is refused with 431 by the HTTP parser.' }),

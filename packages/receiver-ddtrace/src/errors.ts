@@ -13,7 +13,7 @@ export const REFUSAL_STATUS = {
   unsupported_media_type: 415,
   /** The body is larger than `max_request_bytes`. */
   request_too_large: 413,
-  /** An attachment decompresses to more than `max_decompressed_bytes`. */
+  /** The attachments of an upload decompress to more than `max_decompressed_bytes` together. */
   decompressed_too_large: 413,
   /** The request has no body. */
   empty_body: 400,

@@ -18,7 +18,7 @@ export { ddtraceConfigSchema, parseEndpoint, type DdtraceConfig } from './config
 export { DdtraceReceiver, normalisePath } from './receiver.js';
 export { UploadError, ClientGoneError, REFUSAL_STATUS, type RefusalReason } from './errors.js';
 export { MultipartParser, MultipartError, boundaryOf, type Part } from './multipart.js';
-export { interpretUpload, classifyAttachment, parseRuntimeMetrics, legacyTypeOf, type InterpretedUpload, type UploadFormat } from './upload.js';
+export { interpretUpload, readUpload, classifyAttachment, parseRuntimeMetrics, legacyTypeOf, type InterpretedUpload, type ReadUpload, type UploadFormat } from './upload.js';
 export { resolveLanguage, parseTagList, splitTag, buildResource } from './tags.js';
 export { parseRfc3339Nanos } from './time.js';
 export { RecentUploads } from './dedup.js';

@@ -15,7 +15,7 @@ import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { parseEndpoint, type DdtraceConfig } from './config.js';
 import { ClientGoneError, UploadError, type RefusalReason } from './errors.js';
 import { boundaryOf, mediaTypeOf, MultipartError, MultipartParser, type Part } from './multipart.js';
-import { interpretUpload } from './upload.js';
+import { readUpload, type InterpretedUpload } from './upload.js';
 import { RecentUploads } from './dedup.js';
 
 /** Collapses duplicate slashes, drops the query and a trailing slash: `//profiling/v1/input/?x` → `/profiling/v1/input`. */
@@ -213,7 +213,7 @@ export class DdtraceReceiver implements Receiver {
     const started = performance.now();
     try {
       const parts = await this.readParts(req, new MultipartParser(boundary.boundary));
-      const upload = interpretUpload(parts, {
+      const read = readUpload(parts, {
         source: this.settings.id,
         maxDecompressedBytes: this.config.max_decompressed_bytes,
         keepAttachments: this.config.keep_attachments,
@@ -221,22 +221,32 @@ export class DdtraceReceiver implements Receiver {
         receiverHost: this.receiverHost,
         additionalTags: headerText(request.headers['x-datadog-additional-tags']),
       });
-      const { bundle } = upload;
-      const who = { service: bundle.resource.service, runtime_id: bundle.resource.runtime_id, profile_seq: bundle.resource.profile_seq, format: upload.format };
+      const who = { service: read.resource.service, runtime_id: read.resource.runtime_id, profile_seq: read.resource.profile_seq, format: read.format };
 
-      const claim = upload.dedupKey ? await this.dedup.claim(upload.dedupKey) : { duplicate: false as const, settle: () => {} };
+      // Claimed before any attachment is decompressed: a retry of an upload already accepted
+      // (or still in the pipeline and then accepted) is answered without inflating it again.
+      const claim = read.dedupKey ? await this.dedup.claim(read.dedupKey) : { duplicate: false as const, settle: () => {} };
       if (claim.duplicate) {
         this.telemetry.duplicates.add(1);
-        this.logger.info(who, `ddtrace upload ${upload.dedupKey} was already accepted; answered 200 without forwarding it again`);
+        this.logger.info(who, `ddtrace upload ${read.dedupKey} was already accepted; answered 200 without decompressing or forwarding it again`);
         return reply.code(200).send();
       }
+      // A malformed attachment or a pipeline refusal releases the key, so a good retry is forwarded.
+      let upload: InterpretedUpload;
       try {
-        await this.next.consume({ bundles: [bundle], metrics: [] });
+        upload = read.inflate();
+      } catch (error) {
+        claim.settle(false);
+        throw error;
+      }
+      try {
+        await this.next.consume({ bundles: [upload.bundle], metrics: [] });
         claim.settle(true);
       } catch (error) {
         claim.settle(false);
         return this.refusePipeline(request, reply, error);
       }
+      const { bundle } = upload;
       if (upload.dropped.length > 0) this.telemetry.droppedAttachments.add(upload.dropped.length);
       this.telemetry.accepted.add(1, { format: upload.format });
       this.logger.info(

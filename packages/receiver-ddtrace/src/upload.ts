@@ -56,7 +56,10 @@ interface RawUpload {
   attachments: RawAttachment[];
 }
 
-/** The profile type of a pprof attachment by its name; `delta-` names were already delta'd by the client. */
+/**
+ * The profile type of a pprof attachment by its name; `delta-` names were already delta'd by the client.
+ * This is profcol's one mapping from push-client profile names to profile types.
+ */
 const PROFILE_NAMES: Record<string, { type: string; delta?: boolean }> = {
   'cpu.pprof': { type: 'cpu' },
   'heap.pprof': { type: 'heap' },
@@ -86,8 +89,22 @@ export function classifyAttachment(name: string): { kind: 'profile'; type: strin
   return { kind: 'opaque', pprof: false };
 }
 
-/** Interprets and checks one upload; throws `UploadError` naming what is wrong. */
-export function interpretUpload(parts: Part[], options: InterpretOptions): InterpretedUpload {
+/**
+ * An upload whose event, tags and window were read and checked, but whose attachments are not
+ * decompressed yet. The de-duplication key is known at this point, so a retried copy of an
+ * upload already accepted costs no decompression.
+ */
+export interface ReadUpload {
+  format: UploadFormat;
+  resource: ProfileBundle['resource'];
+  /** `runtime-id/profile_seq`, when both are known. */
+  dedupKey: string | undefined;
+  /** Decompresses and checks every attachment and builds the bundle; throws `UploadError`. */
+  inflate(): InterpretedUpload;
+}
+
+/** Reads one upload up to its attachments (format, event, tags, window); throws `UploadError` naming what is wrong. */
+export function readUpload(parts: Part[], options: InterpretOptions): ReadUpload {
   const raw = readFormat(parts);
   const window = parseWindow(raw);
   const { resource, tags } = buildResource({
@@ -97,17 +114,33 @@ export function interpretUpload(parts: Part[], options: InterpretOptions): Inter
     hostTag: options.hostTag,
     receiverHost: options.receiverHost,
   });
+  const dedupKey = resource.runtime_id !== undefined && resource.profile_seq !== undefined ? `${resource.runtime_id}/${resource.profile_seq}` : undefined;
+  return { format: raw.format, resource, dedupKey, inflate: () => inflateUpload(raw, { resource, tags, window, dedupKey }, options) };
+}
 
+/** Interprets and checks one upload completely; throws `UploadError` naming what is wrong. */
+export function interpretUpload(parts: Part[], options: InterpretOptions): InterpretedUpload {
+  return readUpload(parts, options).inflate();
+}
+
+function inflateUpload(
+  raw: RawUpload,
+  read: { resource: ProfileBundle['resource']; tags: ProfileBundle['tags']; window: ProfileBundle['window']; dedupKey: string | undefined },
+  options: InterpretOptions,
+): InterpretedUpload {
   const profiles: Profile[] = [];
   const attachments: Attachment[] = [];
   const dropped: string[] = [];
   const encodings: Record<string, string> = {};
   let runtimeMetrics: Record<string, number> | undefined;
+  // max_decompressed_bytes bounds the whole upload: each attachment may use what the ones before it left.
+  let decompressed = 0;
   for (const attachment of raw.attachments) {
     const { name, data } = attachment;
     const encoding = sniffEncoding(data);
     encodings[name] = encoding;
-    const plain = inflate(name, data, encoding, options.maxDecompressedBytes);
+    const plain = inflate(name, data, encoding, options.maxDecompressedBytes, decompressed);
+    decompressed += plain.length;
     const kind = attachment.legacyType ? legacyKind(attachment.legacyType, plain) : classifyAttachment(name);
     if (kind.kind === 'metrics') {
       if (runtimeMetrics) throw new UploadError('duplicate_part', `the upload carries runtime metrics twice (second: ${JSON.stringify(name)})`);
@@ -124,30 +157,37 @@ export function interpretUpload(parts: Part[], options: InterpretOptions): Inter
 
   const bundle: ProfileBundle = {
     source: options.source,
-    resource,
-    tags,
-    window,
+    resource: read.resource,
+    tags: read.tags,
+    window: read.window,
     profiles,
     ...(runtimeMetrics ? { runtimeMetrics } : {}),
     ...(attachments.length > 0 ? { attachments } : {}),
   };
-  const dedupKey = resource.runtime_id !== undefined && resource.profile_seq !== undefined ? `${resource.runtime_id}/${resource.profile_seq}` : undefined;
   return {
     format: raw.format,
     bundle,
     dropped,
-    dedupKey,
+    dedupKey: read.dedupKey,
     summary: { profiles: profiles.map((p) => p.name), attachments: attachments.map((a) => a.name), metrics: Object.keys(runtimeMetrics ?? {}).length, encodings },
   };
 }
 
-function inflate(name: string, data: Buffer, encoding: string, maxBytes: number): Uint8Array {
+/** Decompresses one attachment into what is left of the upload's `max_decompressed_bytes` after `used` bytes. */
+function inflate(name: string, data: Buffer, encoding: string, maxBytes: number, used: number): Uint8Array {
   try {
-    return decompress(data, { maxBytes });
+    return decompress(data, { maxBytes: maxBytes - used });
   } catch (error) {
     const kind = (error as { kind?: string }).kind;
     if (kind === 'too_large') {
-      throw new UploadError('decompressed_too_large', `attachment ${JSON.stringify(name)} (${encoding}, ${data.length} bytes) decompresses to more than max_decompressed_bytes (${maxBytes} bytes)`, { cause: error });
+      const what = `attachment ${JSON.stringify(name)} (${encoding}, ${data.length} bytes)`;
+      throw new UploadError(
+        'decompressed_too_large',
+        used === 0
+          ? `${what} decompresses to more than max_decompressed_bytes (${maxBytes} bytes)`
+          : `${what} takes the upload past max_decompressed_bytes (${maxBytes} bytes for all attachments of one upload): the attachments before it already decompressed to ${used} bytes, and it needs more than the ${maxBytes - used} left`,
+        { cause: error },
+      );
     }
     throw new UploadError('bad_attachment', `attachment ${JSON.stringify(name)} (${encoding}, ${data.length} bytes) cannot be decompressed: ${(error as Error).message}`, { cause: error });
   }

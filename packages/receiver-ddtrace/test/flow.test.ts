@@ -7,7 +7,7 @@ import { BackpressureError, PermanentError, type Batch, type Consumer } from '@p
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RecentUploads } from '../src/dedup.js';
 import { normalisePath } from '../src/receiver.js';
-import { goUpload, jsFixture, rawConnection, rawPost, request, startReceiver, type Running } from './helpers.js';
+import { goUpload, jsFixture, rawConnection, rawPost, request, startReceiver, zstd, type Running } from './helpers.js';
 
 /** A consumer whose answer the test controls. */
 class GatedConsumer implements Consumer {
@@ -133,6 +133,48 @@ describe('ddtrace receiver: de-duplicating retried uploads on (runtime-id, profi
     expect(gate.waiting).toHaveLength(1);
     gate.waiting[0]!.resolve();
     expect([(await first).status, (await second).status]).toEqual([200, 200]);
+    expect(gate.batches).toHaveLength(1);
+    expect(r.count('profcol_receiver_duplicate_uploads_total')).toBe(1);
+  });
+
+  it('answers a retry of an accepted upload before decompressing it: a copy with a broken attachment still gets 200', async () => {
+    const r = await start();
+    expect((await request(r.port, goUpload())).status).toBe(200);
+    // Same runtime-id and profile_seq; cpu.pprof would not decompress if it were inflated.
+    const broken = goUpload({ compress: (name, data) => (name === 'cpu.pprof' ? zstd(data).subarray(0, 1000) : zstd(data)) });
+    const retry = await request(r.port, broken);
+    expect([retry.status, retry.text]).toEqual([200, '']);
+    expect(r.consumer.bundles).toHaveLength(1);
+    expect(r.count('profcol_receiver_duplicate_uploads_total')).toBe(1);
+    expect(r.count('profcol_receiver_refused_uploads_total', { reason: 'bad_attachment' })).toBe(0);
+  });
+
+  it('releases the key of an upload refused for a broken attachment: the good retry is accepted and forwarded', async () => {
+    const r = await start();
+    const broken = goUpload({ compress: (name, data) => (name === 'cpu.pprof' ? zstd(data).subarray(0, 1000) : zstd(data)) });
+    const first = await request(r.port, broken);
+    expect([first.status, first.json.reason]).toEqual([400, 'bad_attachment']);
+    expect((await request(r.port, goUpload())).status).toBe(200);
+    expect(r.consumer.bundles).toHaveLength(1);
+    expect(r.count('profcol_receiver_duplicate_uploads_total')).toBe(0);
+  });
+
+  it('a copy arriving while the first is in the pipeline waits: forwarded when the first is refused, not when it is accepted', async () => {
+    const gate = new GatedConsumer();
+    const r = await start({}, gate);
+    const first = jsPost(r.port);
+    await gate.nextArrival(1);
+    const second = jsPost(r.port);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(gate.waiting).toHaveLength(1);
+    gate.waiting[0]!.reject(new BackpressureError('queue full', 1000));
+    expect((await first).status).toBe(429);
+    await gate.nextArrival(2);
+    const third = jsPost(r.port);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    gate.waiting[1]!.resolve();
+    expect([(await second).status, (await third).status]).toEqual([200, 200]);
+    expect(gate.waiting).toHaveLength(2);
     expect(gate.batches).toHaveLength(1);
     expect(r.count('profcol_receiver_duplicate_uploads_total')).toBe(1);
   });

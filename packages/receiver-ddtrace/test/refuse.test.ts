@@ -71,6 +71,26 @@ describe('ddtrace receiver: refusing malformed uploads, each with its status and
     await expectRefused(await post(upload.body, upload.headers), 413, 'decompressed_too_large', `attachment "metrics.json" (zstd, ${bomb.length} bytes) decompresses to more than max_decompressed_bytes (8388608 bytes)`);
   });
 
+  it('many attachments: max_decompressed_bytes bounds the whole upload → 413 naming the attachment that passed it', async () => {
+    // Each attachment alone is under the 8 MiB limit; together they are not.
+    const five = zstd(Buffer.alloc(5 * 1024 * 1024));
+    const upload = goUpload({
+      extraParts: [
+        { name: 'go.trace', filename: 'go.trace', contentType: 'application/octet-stream', data: five },
+        { name: 'second.trace', filename: 'second.trace', contentType: 'application/octet-stream', data: five },
+        { name: 'third.trace', filename: 'third.trace', contentType: 'application/octet-stream', data: five },
+      ],
+    });
+    const before = r.consumer.bundles.length;
+    await expectRefused(
+      await post(upload.body, upload.headers),
+      413,
+      'decompressed_too_large',
+      /^attachment "second\.trace" \(zstd, \d+ bytes\) takes the upload past max_decompressed_bytes \(8388608 bytes for all attachments of one upload\): the attachments before it already decompressed to \d+ bytes, and it needs more than the \d+ left$/,
+    );
+    expect(r.consumer.bundles.length).toBe(before + 1); // only expectRefused's own good upload
+  });
+
   it('wrong content type, or none → 415', async () => {
     await expectRefused(await post(Buffer.from('{}'), { 'content-type': 'application/json' }), 415, 'unsupported_media_type', 'Content-Type "application/json" is not multipart/form-data');
     await expectRefused(await post(GOOD.body, {}), 415, 'unsupported_media_type', 'Content-Type is missing');

@@ -7,7 +7,7 @@ import type { ChildProcessByStdio } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { homedir, hostname } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
@@ -62,18 +62,21 @@ function goToolchainId(): Promise<string> {
   return toolchainId;
 }
 
-/** Every regular file of the program dir (recursive), sorted by relative path. */
-async function listProgramFiles(dir: string, name: string): Promise<string[]> {
+/**
+ * Every regular file under `dir` (recursive), sorted by relative path. Dot-files and dot-dirs
+ * (.git, editor swap files, ...), `*.test` files and, at the top, a stray `go build` output
+ * named `binName` are skipped: they must not change the key.
+ */
+async function listSourceFiles(dir: string, binName?: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string): Promise<void> => {
     for (const ent of await fsp.readdir(d, { withFileTypes: true })) {
-      if (ent.name.startsWith('.')) continue; // .git, editor swap files, ...
+      if (ent.name.startsWith('.')) continue;
       const p = join(d, ent.name);
       if (ent.isDirectory()) {
         await walk(p);
       } else if (ent.isFile()) {
-        // a stray `go build` output in the dir must not change the key
-        if (d === dir && (ent.name === name || ent.name === name + '.exe')) continue;
+        if (binName !== undefined && d === dir && (ent.name === binName || ent.name === binName + '.exe')) continue;
         if (ent.name.endsWith('.test')) continue;
         out.push(relative(dir, p).split(sep).join('/'));
       }
@@ -83,15 +86,76 @@ async function listProgramFiles(dir: string, name: string): Promise<string[]> {
   return out.sort();
 }
 
-/** sha256 over the toolchain id and all files (name + contents) of the program dir. */
+/** A `replace <module> [version] => <local dir>` directive of a go.mod. */
+export interface LocalReplace {
+  /** The module path on the left of `=>`. */
+  module: string;
+  /** The directory on the right, as written (`../workload`). */
+  path: string;
+  /** That directory, absolute. */
+  dir: string;
+}
+
+/**
+ * The `replace` directives of the go.mod in `dir` whose target is a local directory (an absolute
+ * path, or one starting with `./` or `../`, as the go command defines it), single-line or in a
+ * `replace ( ... )` block, sorted by module path. Replacements by another module version are
+ * left out: go.sum pins those.
+ */
+export async function localReplaces(dir: string): Promise<LocalReplace[]> {
+  const text = await fsp.readFile(join(dir, 'go.mod'), 'utf8');
+  const out: LocalReplace[] = [];
+  let inBlock = false;
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\/\/.*$/, '').trim();
+    if (!line) continue;
+    let spec: string | undefined;
+    if (inBlock) {
+      if (line === ')') inBlock = false;
+      else spec = line;
+    } else if (/^replace\s*\($/.test(line)) {
+      inBlock = true;
+    } else if (/^replace\s/.test(line)) {
+      spec = line.slice('replace'.length).trim();
+    }
+    if (spec === undefined) continue;
+    const arrow = spec.indexOf('=>');
+    if (arrow < 0) continue;
+    const unquote = (t: string | undefined): string => (t ?? '').replace(/^"(.*)"$/, '$1');
+    const module = unquote(spec.slice(0, arrow).trim().split(/\s+/)[0]);
+    const target = unquote(spec.slice(arrow + 2).trim().split(/\s+/)[0]);
+    const local = target.startsWith('./') || target.startsWith('../') || isAbsolute(target) ||
+      (process.platform === 'win32' && (target.startsWith('.\\') || target.startsWith('..\\')));
+    if (module && local) out.push({ module, path: target, dir: resolve(dir, target) });
+  }
+  return out.sort((a, b) => (a.module < b.module ? -1 : a.module > b.module ? 1 : 0));
+}
+
+async function hashFiles(h: ReturnType<typeof createHash>, label: string, dir: string, binName?: string): Promise<void> {
+  for (const rel of await listSourceFiles(dir, binName)) {
+    const data = await fsp.readFile(join(dir, rel));
+    h.update(`${label}${rel}\0${data.length}\0`);
+    h.update(data);
+  }
+}
+
+/**
+ * sha256 over the toolchain id, all files (name + contents) of the program dir, and all files
+ * of every local directory its go.mod `replace`s a module with (e.g. `../workload`).
+ */
 export async function goProgramKey(name: string): Promise<string> {
   const dir = programDir(name);
   const h = createHash('sha256');
-  h.update(`profcol-go-bin/1\n${await goToolchainId()}\n${BUILD_GOFLAGS}\n`);
-  for (const rel of await listProgramFiles(dir, name)) {
-    const data = await fsp.readFile(join(dir, rel));
-    h.update(`${rel}\0${data.length}\0`);
-    h.update(data);
+  h.update(`profcol-go-bin/2\n${await goToolchainId()}\n${BUILD_GOFLAGS}\n`);
+  await hashFiles(h, '', dir, name);
+  for (const r of await localReplaces(dir)) {
+    try {
+      if (!(await fsp.stat(r.dir)).isDirectory()) throw new Error('not a directory');
+    } catch (e) {
+      throw new Error(`${join(dir, 'go.mod')} replaces ${r.module} with ${r.path}, which is not a directory (${(e as Error).message})`);
+    }
+    h.update(`\0replace\0${r.module}\0${r.path}\n`);
+    await hashFiles(h, `${r.module}=>`, r.dir);
   }
   return h.digest('hex');
 }

@@ -2,7 +2,10 @@ module profcol.test/ddtrace-demo-v1
 
 go 1.23.0
 
-require gopkg.in/DataDog/dd-trace-go.v1 v1.73.1
+require (
+	gopkg.in/DataDog/dd-trace-go.v1 v1.73.1
+	profcol.test/workload v0.0.0
+)
 
 require (
 	github.com/DataDog/datadog-go/v5 v5.6.0 // indirect
@@ -29,3 +32,5 @@ require (
 	google.golang.org/grpc v1.70.0 // indirect
 	google.golang.org/protobuf v1.36.5 // indirect
 )
+
+replace profcol.test/workload => ../workload

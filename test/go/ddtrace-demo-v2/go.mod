@@ -2,7 +2,10 @@ module profcol.test/ddtrace-demo-v2
 
 go 1.26.0
 
-require github.com/DataDog/dd-trace-go/v2 v2.12.0
+require (
+	github.com/DataDog/dd-trace-go/v2 v2.12.0
+	profcol.test/workload v0.0.0
+)
 
 require (
 	github.com/DataDog/datadog-agent/pkg/trace/traceutil v0.82.0 // indirect
@@ -31,3 +34,5 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 )
+
+replace profcol.test/workload => ../workload

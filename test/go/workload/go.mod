@@ -1,0 +1,3 @@
+module profcol.test/workload
+
+go 1.21

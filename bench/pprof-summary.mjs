@@ -12,19 +12,10 @@ import { gzipSync, gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { decompress, decompressZstdWith, summarizePprof } from '@profcol/pprof';
 import { Function as PFunction, Label, Line, Location, Mapping, Profile, Sample, StringTable, ValueType } from 'pprof-format';
+import { time } from './timing.mjs';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
 
-function time(fn, minMs = 300) {
-  for (let i = 0; i < 3; i++) fn();
-  let runs = 0;
-  const start = performance.now();
-  while (performance.now() - start < minMs) {
-    fn();
-    runs++;
-  }
-  return (performance.now() - start) / runs;
-}
 
 function synthetic() {
   let a = 42;

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { summarizePprof } from '@profcol/pprof';
 import { Profile } from 'pprof-format';
+import { time } from './timing.mjs';
 
 const GO = process.env.PROFCOL_GO ?? 'go';
 const goDir = fileURLToPath(new URL('./go-summary/', import.meta.url));
@@ -53,16 +54,6 @@ function buildGoSummary() {
   return bin;
 }
 
-function time(fn, minMs = MIN_MS) {
-  for (let i = 0; i < 3; i++) fn();
-  let runs = 0;
-  const start = performance.now();
-  while (performance.now() - start < minMs) {
-    fn();
-    runs++;
-  }
-  return (performance.now() - start) / runs;
-}
 
 const fmt = (ms) => (ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(1)} ms`);
 

@@ -9,7 +9,7 @@ import { DEFAULT_MAX_DECOMPRESSED_BYTES, DecompressedTooLargeError, DecompressEr
 export const pprofDecodeConfigSchema = s.object({
   keep_raw: s.boolean({
     default: true,
-    description: 'Keep `profile.data` (the bytes as received) after decoding. When false it is replaced by an empty array; `decoded.pprof` still holds the decompressed protobuf.',
+    description: 'Keep `profile.data` (the bytes as received) after decoding. When false, every profile that has `decoded` gets an empty `data` (length 0); read `decoded.pprof`, the decompressed protobuf, instead.',
   }),
   types: s.optional(
     s.array(s.string(), {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { createTestSettings, type Batch, type Profile, type ProfileBundle } from '@profcol/core';
 import { summarizePprof } from '@profcol/pprof';
 import { describe, expect, it } from 'vitest';
@@ -94,11 +95,27 @@ describe('pprof_decode', () => {
     expect(registry.value('profcol_processor_profiles_skipped_total', { reason: 'type_not_listed' })).toBe(1);
   });
 
-  it('keep_raw: false drops the received bytes once decoded; decoded.pprof keeps the protobuf', () => {
-    const { processor: p } = processor({ keep_raw: false });
-    const out = run(p, [bundle([profile('heap', 'h', goPprof('heap'))])]);
-    const heap = out.bundles[0]!.profiles[0]!;
-    expect(heap.data).toHaveLength(0);
-    expect(summarizePprof(heap.decoded!.pprof).totals[3]).toBe(5_603_986);
+  it('keep_raw: false empties data of every decoded profile; decoded.pprof is the decompressed protobuf; undecoded profiles keep data', () => {
+    const { processor: p } = processor({ keep_raw: false, types: ['heap', 'goroutine'] });
+    const fromReceiver = summarizePprof(gunzipSync(goPprof('goroutine')));
+    const out = run(p, [
+      bundle([
+        profile('heap', 'h', goPprof('heap')),
+        { ...profile('goroutine', '/debug/pprof/goroutine', goPprof('goroutine')), decoded: fromReceiver },
+        profile('mutex', 'm', goPprof('mutex')),
+      ]),
+    ]);
+    const [heap, goroutine, mutex] = out.bundles[0]!.profiles;
+    // Decoded here: data is a zero-length array; decoded.pprof is the gunzipped protobuf, not the gzip as received.
+    expect(heap!.data).toBeInstanceOf(Uint8Array);
+    expect(heap!.data).toHaveLength(0);
+    expect(heap!.decoded!.pprof).toEqual(new Uint8Array(gunzipSync(goPprof('heap'))));
+    expect(summarizePprof(heap!.decoded!.pprof).totals[3]).toBe(5_603_986);
+    // Already decoded by its receiver: data emptied too, decoded left as it was.
+    expect(goroutine!.data).toHaveLength(0);
+    expect(goroutine!.decoded).toBe(fromReceiver);
+    // Not listed: passed on undecoded, with its bytes.
+    expect(mutex!.decoded).toBeUndefined();
+    expect(mutex!.data).toEqual(goPprof('mutex'));
   });
 });

@@ -13,7 +13,8 @@ export type ScrapeFailureReason =
   | 'unexpected_profile'
   | 'memstats'
   | 'auth'
-  | 'network';
+  | 'network'
+  | 'internal'; // a bug: the round threw outside any request (counted with type `round`)
 
 /** One request of a scrape failed; `reason` is the counter label. */
 export class ScrapeError extends ProfcolError {

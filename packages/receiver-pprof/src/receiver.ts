@@ -55,7 +55,7 @@ export type RoundOutcome =
   | 'cancelled';
 
 export interface ScrapeFailure {
-  /** The profile type, or `memstats`, or `auth`. */
+  /** The profile type, or `memstats`, or `auth`, or `round` (an internal error of the round). */
   type: string;
   reason: ScrapeFailureReason;
   message: string;
@@ -246,9 +246,14 @@ export class PprofReceiver implements Receiver {
       this.settings.logger.debug({ target: target.url }, `pprof target ${target.url}: backing off after ${target.consecutiveFailures} failed rounds`);
       return Promise.resolve({ ...empty, outcome: 'skipped_backoff' });
     }
-    const round = this.limiter.run(() => this.scrape(target)).finally(() => {
-      target.running = undefined;
-    });
+    // Nothing may escape a round: the scheduler does not await it, and an unhandled rejection
+    // ends the process. An internal error is a failed round; the scheduler goes on.
+    const round = this.limiter
+      .run(() => this.scrape(target))
+      .catch((error: unknown) => this.finishInternalError(target, error))
+      .finally(() => {
+        target.running = undefined;
+      });
     target.running = round;
     return round;
   }
@@ -357,7 +362,19 @@ export class PprofReceiver implements Receiver {
     }
   }
 
-  private finishFailed(target: Target, report: RoundReport): RoundReport {
+  /** A round that threw (a bug, not a failed request): logged with the target, counted as a failed round. */
+  private finishInternalError(target: Target, error: unknown): RoundReport {
+    const message = error instanceof Error ? error.message : String(error);
+    const report: RoundReport = { target: target.url, outcome: 'failed', emitted: [], baselines: [], resets: [], failures: [{ type: 'round', reason: 'internal', message }] };
+    this.failures.add(1, { target: target.url, type: 'round', reason: 'internal' });
+    this.settings.logger.error(
+      { target: target.url, type: 'round', reason: 'internal', err: error instanceof Error ? error.stack : message },
+      `pprof target ${target.url}: the round failed on an internal error, nothing was emitted: ${message}`,
+    );
+    return this.finishFailed(target, report, 'the round failed on an internal error');
+  }
+
+  private finishFailed(target: Target, report: RoundReport, why = 'every request failed'): RoundReport {
     target.consecutiveFailures++;
     // Skip 1, 3, 7, ... intervals, at most backoff_max.
     const wait = Math.min(this.config.backoff_max, this.config.interval * (2 ** Math.min(target.consecutiveFailures, 20) - 1));
@@ -366,7 +383,7 @@ export class PprofReceiver implements Receiver {
     this.scrapes.add(1, { target: target.url, outcome: 'failed' });
     this.settings.logger.warn(
       { target: target.url, consecutive_failures: target.consecutiveFailures, backoff_ms: wait },
-      `pprof target ${target.url}: every request failed (${target.consecutiveFailures} rounds in a row); next attempt in ${Math.round(wait / 1000)}s`,
+      `pprof target ${target.url}: ${why} (${target.consecutiveFailures} failed rounds in a row); next attempt in ${Math.round(wait / 1000)}s`,
     );
     return report;
   }

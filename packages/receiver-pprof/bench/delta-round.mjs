@@ -1,0 +1,78 @@
+// Cost of the pull-mode delta path of one cumulative profile per round, and how much of it
+// is re-parsing. Build first (`pnpm exec tsc -b packages/receiver-pprof` at the root), then
+// `pnpm bench [heap-or-allocs.pprof.gz ...]` here (default: test/fixtures/go-pprof/heap.pprof,
+// and a copy of it with 50x the samples). Reports the best of 7 batches: the machine may be busy.
+import { readFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { decodePprof, decodeProfile, deltaProfiles, summarizePprof } from '@profcol/pprof';
+import { Label, Profile, Sample } from 'pprof-format';
+
+const root = new URL('../../../', import.meta.url);
+const TYPES = ['alloc_objects', 'alloc_space'];
+
+/** `rounds` successive cumulative scrapes of the fixture (alloc_* grow, time advances 10s); `widen` duplicates every stack with a distinct label. */
+function series(gz, rounds, widen = 1) {
+  const base = Profile.decode(gunzipSync(gz));
+  const strings = base.stringTable.strings;
+  const idx = base.sampleType.map((t, i) => (TYPES.includes(strings[Number(t.type)]) ? i : -1)).filter((i) => i >= 0);
+  if (widen > 1) {
+    const samples = [];
+    const key = base.stringTable.dedup('copy');
+    for (let c = 0; c < widen; c++) {
+      const value = base.stringTable.dedup(String(c));
+      for (const s of base.sample) samples.push(new Sample({ locationId: s.locationId, label: [...s.label, new Label({ key, str: value })], value: s.value.map(Number) }));
+    }
+    base.sample = samples;
+  }
+  const raw = base.encode();
+  return Array.from({ length: rounds }, (_, n) => {
+    const p = Profile.decode(raw);
+    for (const s of p.sample) s.value = s.value.map((v, i) => (idx.includes(i) ? Number(v) * (n + 1) : Number(v)));
+    p.timeNanos = BigInt(p.timeNanos) + BigInt(n) * 10_000_000_000n;
+    return new Uint8Array(gzipSync(p.encode()));
+  });
+}
+
+/** Best of 7 batches of ~200 ms, in µs per round: the machine may be busy, the minimum is the cost. */
+function time(label, rounds, fn) {
+  const n = rounds.length - 1;
+  let best = Infinity;
+  for (let batch = 0; batch < 7; batch++) {
+    const start = process.hrtime.bigint();
+    let reps = 0;
+    while (reps === 0 || process.hrtime.bigint() - start < 200_000_000n) {
+      for (let i = 0; i < n; i++) fn(i);
+      reps += n;
+    }
+    best = Math.min(best, Number(process.hrtime.bigint() - start) / 1000 / reps);
+  }
+  console.log(`  ${label.padEnd(58)} ${best.toFixed(1).padStart(9)} µs/round`);
+  return best;
+}
+
+function run(name, bodies) {
+  const raws = bodies.map((b) => decodeProfile(b).pprof);
+  const deltas = raws.slice(1).map((cur, i) => deltaProfiles(raws[i], cur, TYPES)).map((r) => r.pprof);
+  console.log(`${name}: ${bodies[0].length} B gzip, ${raws[0].length} B raw, ${summarizePprof(raws[0]).sampleCount} samples, delta ${deltas[0].length} B`);
+  time('(warm-up)', bodies, (i) => summarizePprof(deltaProfiles(raws[i], decodeProfile(bodies[i + 1]).pprof, TYPES).pprof));
+  const total = time('receiver round (decodeProfile + deltaProfiles + summarize)', bodies, (i) => {
+    const cur = decodeProfile(bodies[i + 1]);
+    const r = deltaProfiles(raws[i], cur.pprof, TYPES);
+    summarizePprof(r.pprof);
+  });
+  const fetch = time('  decodeProfile(body): gunzip + summarize (needed)', bodies, (i) => decodeProfile(bodies[i + 1]));
+  const delta = time('  deltaProfiles(prev, cur)', bodies, (i) => deltaProfiles(raws[i], raws[i + 1], TYPES));
+  const sum = time('  summarizePprof(delta) (needed for the emitted profile)', bodies, (i) => summarizePprof(deltas[i]));
+  const prevAgain = time('    of which decodePprof(prev): baseline decoded again', bodies, (i) => decodePprof(raws[i]));
+  const curSum = time('    of which summarizePprof(cur): cur summarized again', bodies, (i) => summarizePprof(raws[i + 1]));
+  const redundant = prevAgain + curSum;
+  console.log(`  redundant re-parsing: ${redundant.toFixed(1)} µs of ${total.toFixed(1)} µs (${Math.round((redundant / total) * 100)}%); fetch ${fetch.toFixed(0)}, delta ${delta.toFixed(0)}, summary ${sum.toFixed(0)}\n`);
+}
+
+const args = process.argv.slice(2);
+if (args.length > 0) for (const file of args) run(file, series(readFileSync(file), 8));
+else {
+  const heap = readFileSync(new URL('test/fixtures/go-pprof/heap.pprof', root));
+  run('go-pprof/heap.pprof', series(heap, 8));
+  run('go-pprof/heap.pprof x50 stacks', series(heap, 8, 50));
+}

@@ -85,12 +85,12 @@ describe('otlp exporter → real OpenTelemetry Collector', () => {
     const total = batches.reduce((n, b) => n + b.metrics.length, 0);
     const started = performance.now();
     for (const batch of batches) await h.exporter.consume(batch);
-    await until(() => h.counter('profcol_exporter_sent_points_total') === total, 30_000, `${total} points accepted`);
+    await until(() => h.counter('profcol_exporter_sent_metric_points_total') === total, 30_000, `${total} points accepted`);
     const ms = performance.now() - started;
     const received = await col.waitForPoints((p) => p.length >= total, 15_000);
     const { duplicates } = expectEveryPoint(batches, received);
     expect(duplicates).toBe(0);
-    expect(h.counter('profcol_exporter_dropped_points_total')).toBe(0);
+    expect(h.counter('profcol_exporter_send_failed_metric_points_total')).toBe(0);
     console.log(`[e2e-otlp] collector ${protocol}: ${total} points in ${batches.length} batches (${h.counter('profcol_exporter_sent_requests_total')} requests) accepted in ${ms.toFixed(0)} ms`);
   });
 
@@ -101,8 +101,8 @@ describe('otlp exporter → real OpenTelemetry Collector', () => {
     const base = baseNanos();
     const batches = Array.from({ length: 10 }, (_, w) => batchFor(base, w));
     for (const batch of batches) await h.exporter.consume(batch);
-    await until(() => h.counter('profcol_exporter_send_failures_total', { reason: 'ECONNREFUSED' }) >= 20, 10_000, 'refused attempts');
-    expect(h.counter('profcol_exporter_sent_points_total')).toBe(0);
+    await until(() => h.counter('profcol_exporter_send_failed_attempts_total', { reason: 'ECONNREFUSED' }) >= 20, 10_000, 'refused attempts');
+    expect(h.counter('profcol_exporter_sent_metric_points_total')).toBe(0);
     const col = await collector({ port });
     const received = await col.waitForPoints((p) => p.length >= 120, 20_000);
     expect(expectEveryPoint(batches, received).duplicates).toBe(0);
@@ -138,7 +138,7 @@ describe('otlp exporter → real OpenTelemetry Collector', () => {
     await send(20, 30);
     const after = await second.waitForPoints((p) => before.length + p.length >= 360, 30_000);
     const { duplicates } = expectEveryPoint(batches, [...before, ...after]);
-    expect(h.counter('profcol_exporter_dropped_points_total')).toBe(0);
+    expect(h.counter('profcol_exporter_send_failed_metric_points_total')).toBe(0);
     console.log(`[e2e-otlp] collector down ${downMs} ms mid-run: 360/360 points delivered, ${duplicates} duplicates, ${h.counter('profcol_exporter_retries_total')} retries`);
   });
 });

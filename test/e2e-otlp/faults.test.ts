@@ -51,7 +51,7 @@ describe('otlp exporter under injected faults (real collector behind a fault pro
     proxy.decide = (i) => (i < 3 ? { kind: 'fault', status: 429, headers: { 'Retry-After': '2' }, body: 'rate limited' } : undefined);
     const batches = batchesOf(5);
     for (const b of batches) await h.exporter.consume(b);
-    await until(() => h.counter('profcol_exporter_sent_points_total') === 60, 30_000, 'all points accepted');
+    await until(() => h.counter('profcol_exporter_sent_metric_points_total') === 60, 30_000, 'all points accepted');
     const times = proxy.log.map((e) => e.at);
     const gaps = times.slice(1, 4).map((t, i) => t - times[i]!);
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(1990);
@@ -80,9 +80,9 @@ describe('otlp exporter under injected faults (real collector behind a fault pro
     proxy.decide = (i) => (i % 4 === 1 ? { kind: 'fault', status: 500, body: 'internal error: disk full' } : undefined);
     const batches = batchesOf(10);
     for (const b of batches) await h.exporter.consume(b);
-    await until(() => h.counter('profcol_exporter_sent_points_total') + h.counter('profcol_exporter_dropped_points_total') === 120, 15_000, 'every point accounted for');
+    await until(() => h.counter('profcol_exporter_sent_metric_points_total') + h.counter('profcol_exporter_send_failed_metric_points_total') === 120, 15_000, 'every point accounted for');
     const failed = proxy.log.filter((e) => e.status === 500).length;
-    expect(h.counter('profcol_exporter_dropped_points_total', { reason: 'http_500' })).toBe(failed * 6);
+    expect(h.counter('profcol_exporter_send_failed_metric_points_total', { reason: 'http_500' })).toBe(failed * 6);
     expect(h.logs.filter((l) => String(l['msg']).includes('answered 500 Internal Server Error: internal error: disk full'))).toHaveLength(failed);
     await col.waitForPoints((p) => p.length >= 120 - failed * 6, 10_000);
     expect((await col.readPoints()).length).toBe(120 - failed * 6);
@@ -97,6 +97,6 @@ describe('otlp exporter under injected faults (real collector behind a fault pro
     await col.waitForPoints((p) => p.length >= 120, 30_000);
     const got = await arrived(col);
     expect([...expectedPoints(batches).keys()].filter((k) => got.get(k) !== 1)).toEqual([]);
-    expect(h.counter('profcol_exporter_dropped_points_total')).toBe(0);
+    expect(h.counter('profcol_exporter_send_failed_metric_points_total')).toBe(0);
   });
 });

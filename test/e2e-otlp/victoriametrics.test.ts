@@ -41,7 +41,7 @@ describe('otlp exporter → real VictoriaMetrics', () => {
     const batches = Array.from({ length: windows }, (_, w) => batchFor(base, w));
     const total = batches.reduce((n, b) => n + b.metrics.length, 0);
     for (const batch of batches) await h.exporter.consume(batch);
-    await until(() => h.counter('profcol_exporter_sent_points_total') === total, 30_000, `${total} points accepted`);
+    await until(() => h.counter('profcol_exporter_sent_metric_points_total') === total, 30_000, `${total} points accepted`);
 
     const series = await vm.waitForSeries('{__name__=~"prof_go_.*"}', (s) => s.reduce((n, x) => n + x.values.length, 0) >= total, 20_000);
     // One series per metric and service; its samples are the windows, in order.
@@ -73,8 +73,8 @@ describe('otlp exporter → real VictoriaMetrics', () => {
     const vm = await vmBackend();
     const h = await otlp({ endpoint: vm.otlpEndpoint, protocol: 'http/json', retry_on_failure: { initial_interval: '10ms' } });
     await h.exporter.consume(batchFor(baseNanos(), 0));
-    await until(() => h.counter('profcol_exporter_dropped_points_total') === 12, 10_000, 'the drop');
-    expect(h.counter('profcol_exporter_dropped_points_total', { reason: 'http_400' })).toBe(12);
+    await until(() => h.counter('profcol_exporter_send_failed_metric_points_total') === 12, 10_000, 'the drop');
+    expect(h.counter('profcol_exporter_send_failed_metric_points_total', { reason: 'http_400' })).toBe(12);
     expect(h.counter('profcol_exporter_retries_total')).toBe(0);
     const logged = h.logs.filter((l) => String(l['msg']).startsWith('dropped a request')).map((l) => String(l['msg']));
     expect(logged).toHaveLength(2);

@@ -108,6 +108,7 @@ export interface MetricPoint {
   /** The start of the window the value covers. */
   startTimeNanos?: bigint;
   attributes: Record<string, string>;
+  /** Often one object shared by every point of a bundle: to change it, replace it; never edit it in place. */
   resource: Record<string, string>;
 }
 
@@ -125,6 +126,7 @@ export function emptyBatch(): Batch {
  * Profile bytes and decoded forms are shared: processors add to them, never rewrite them.
  */
 export function cloneBatch(batch: Batch): Batch {
+  const copyOnce = resourceCopier();
   return {
     bundles: batch.bundles.map((bundle) => ({
       ...bundle,
@@ -133,7 +135,17 @@ export function cloneBatch(batch: Batch): Batch {
       profiles: bundle.profiles.map((profile) => ({ ...profile })),
       ...(bundle.attachments ? { attachments: [...bundle.attachments] } : {}),
     })),
-    metrics: batch.metrics.map((point) => ({ ...point, attributes: { ...point.attributes }, resource: { ...point.resource } })),
+    metrics: batch.metrics.map((point) => ({ ...point, attributes: { ...point.attributes }, resource: copyOnce(point.resource) })),
+  };
+}
+
+/** Points of one bundle share one resource object (exporters group by identity): keep it shared in the copy. */
+function resourceCopier(): (resource: Record<string, string>) => Record<string, string> {
+  const copies = new Map<Record<string, string>, Record<string, string>>();
+  return (resource) => {
+    let copy = copies.get(resource);
+    if (!copy) copies.set(resource, (copy = { ...resource }));
+    return copy;
   };
 }
 

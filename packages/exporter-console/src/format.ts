@@ -77,8 +77,18 @@ function who(resource: Record<string, string>): string {
   return printable(resource['env'] ? `${service}/${resource['env']}` : service);
 }
 
+/**
+ * A profile's size as received; when `pprof_decode` dropped those bytes (`keep_raw: false`), the
+ * size of its decompressed protobuf, marked `decompressed`; `no data` when there is neither.
+ */
+export function profileSize(profile: Profile): string {
+  if (profile.data.byteLength > 0) return formatSize(profile.data.byteLength);
+  if (profile.decoded && profile.decoded.pprof.byteLength > 0) return `${formatSize(profile.decoded.pprof.byteLength)} decompressed`;
+  return 'no data';
+}
+
 function profileSummary(profile: Profile): string {
-  return `${printable(profile.type)} ${formatSize(profile.data.byteLength)}${profile.delta ? ' (delta)' : ''}`;
+  return `${printable(profile.type)} ${profileSize(profile)}${profile.delta ? ' (delta)' : ''}`;
 }
 
 /** One line per bundle: `ddtrace  go-demo/dev  2026-11-24T22:40:00Z +60s  cpu 39.9KiB, heap 15.3KiB (delta), metrics.json 8 values`. */
@@ -114,7 +124,7 @@ export function formatBundle(bundle: ProfileBundle, verbosity: Verbosity): strin
     const detail = decoded
       ? `${decoded.sampleTypes.map((t, i) => `${printable(t.type)}/${printable(t.unit)} ${formatNumber(decoded.totals[i] ?? 0)}`).join(', ')}  (${formatNumber(decoded.sampleCount)} samples)`
       : '(not decoded)';
-    return [printable(profile.type), printable(profile.name), formatSize(profile.data.byteLength), detail];
+    return [printable(profile.type), printable(profile.name), profileSize(profile), detail];
   });
   if (bundle.runtimeMetrics) rows.push(['metrics.json', '', '', formatPairs(Object.fromEntries(Object.entries(bundle.runtimeMetrics).map(([k, v]) => [k, formatNumber(v).replaceAll(',', '')])))]);
   rows.push(['resource', '', '', formatPairs(bundle.resource)]);

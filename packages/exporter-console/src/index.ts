@@ -1,7 +1,7 @@
 import { defineExporter, definePlugin, s, type Batch, type CreateSettings, type Exporter, type Infer } from '@profcol/core';
 import { formatBatch } from './format.js';
 
-export { formatBatch, formatBundle, formatBundleLine, formatMetricTable, formatSize, formatNumber, printable, type Verbosity } from './format.js';
+export { formatBatch, formatBundle, formatBundleLine, formatMetricTable, formatSize, formatNumber, printable, profileSize, type Verbosity } from './format.js';
 
 export const ConsoleConfig = s.object({
   verbosity: s.enum(['basic', 'detailed'] as const, {

@@ -90,6 +90,19 @@ describe('console exporter', () => {
     expect(wrong.ok).toBe(false);
   });
 
+  it('uses the own-metric names every profcol exporter shares, and lists each in the README', () => {
+    const { settings } = setup();
+    const names = [...settings.registry.renderPrometheus().matchAll(/^# HELP (\S+)/gm)].map((m) => m[1]!);
+    expect(names.sort()).toEqual([
+      'profcol_exporter_send_failed_bundles_total',
+      'profcol_exporter_send_failed_metric_points_total',
+      'profcol_exporter_sent_bundles_total',
+      'profcol_exporter_sent_metric_points_total',
+    ]);
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const name of names) expect(readme).toContain(`| \`${name}\``);
+  });
+
   it('prints one line per dd-trace-go bundle: source, service/env, window, profile types and sizes', async () => {
     const { exporter, stream, settings } = setup();
     await exporter.consume({ bundles: [ddtraceBundle()], metrics: [] });
@@ -124,6 +137,22 @@ describe('console exporter', () => {
     expect(lines.find((l) => l.startsWith('    metrics.json'))).toContain('go_num_goroutine=26');
     expect(lines.at(-2)).toBe('metrics  1 point at 2026-11-24T22:41:00Z');
     expect(lines.at(-1)).toBe('    prof_go_cpu_cores  0.101167  {cpu}  gauge  from 2026-11-24T22:40:00Z  service=go-demo env=dev version=1.4.2');
+  });
+
+  it('after pprof_decode with keep_raw: false, shows the size of the decompressed protobuf instead of 0B, and "no data" when there is neither', async () => {
+    const bundle = withDecodedCpu(ddtraceBundle());
+    const cpu = bundle.profiles[0]!;
+    cpu.decoded = { ...cpu.decoded!, pprof: new Uint8Array(120 * 1024) };
+    cpu.data = new Uint8Array(0); // what pprof_decode leaves with keep_raw: false
+    bundle.profiles = [cpu, { type: 'heap', name: 'delta-heap.pprof', data: new Uint8Array(0), delta: true }];
+    const basic = setup();
+    await basic.exporter.consume({ bundles: [bundle], metrics: [] });
+    expect(basic.stream.lines[0]).toMatch(/ {2}cpu 120KiB decompressed, heap no data \(delta\), metrics\.json 8 values$/);
+    const detailed = setup({ verbosity: 'detailed' });
+    await detailed.exporter.consume({ bundles: [bundle], metrics: [] });
+    expect(detailed.stream.lines[1]).toMatch(/^ {4}cpu +cpu\.pprof +120KiB decompressed {2}samples\/count 607/);
+    expect(detailed.stream.lines[2]).toMatch(/^ {4}heap +delta-heap\.pprof +no data {2}\(not decoded\)$/);
+    expect(detailed.stream.text).not.toContain(' 0B');
   });
 
   it('shows control characters from the network escaped, never raw', async () => {

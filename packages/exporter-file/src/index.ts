@@ -1,7 +1,7 @@
 import { mkdir, open, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { BackpressureError, defineExporter, definePlugin, s, type Batch, type CreateSettings, type Exporter, type Infer, type Profile, type ProfileBundle } from '@profcol/core';
-import { decompress, sniffEncoding } from '@profcol/pprof';
+import { decompress, DEFAULT_MAX_DECOMPRESSED_BYTES, sniffEncoding } from '@profcol/pprof';
 import { FileWriteError } from './errors.js';
 import { RotatingJsonlFile } from './jsonl.js';
 import { dateAndTime, isInside, profileFileName, serviceFolder } from './paths.js';
@@ -29,9 +29,9 @@ export const FileConfig = s.object({
     description:
       'Write the decompressed protobuf instead of the bytes as received. zstd and LZ4 profiles are always decompressed, because `go tool pprof` reads only gzip and raw protobuf.',
   }),
-  max_decompressed_size: s.bytes({
-    default: '256MiB',
-    description: 'The largest a profile may decompress to; a larger one is written as received (and counted).',
+  max_decompressed_bytes: s.bytes({
+    default: DEFAULT_MAX_DECOMPRESSED_BYTES,
+    description: 'The largest a profile may decompress to (protects against decompression bombs); a larger one is written as received (and counted).',
   }),
   write_bundles: s.boolean({
     default: true,
@@ -82,6 +82,7 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
     writeErrors: telemetry.counter('profcol_exporter_file_write_errors_total', 'Writes the file exporter could not do, by errno.'),
     rotations: telemetry.counter('profcol_exporter_file_rotations_total', 'JSON Lines files rotated for size, by file kind.'),
     decompressFailures: telemetry.counter('profcol_exporter_file_decompress_failures_total', 'Profiles written as received because they could not be decompressed, by reason.'),
+    skipped: telemetry.counter('profcol_exporter_file_skipped_profiles_total', 'Profiles not written because there was nothing to write, by reason (empty: no bytes and no decoded form).'),
   };
 
   const jsonl = (base: 'metrics' | 'bundles'): RotatingJsonlFile =>
@@ -117,19 +118,24 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
     }
   }
 
-  /** The bytes to write: as received, or decompressed when asked or when pprof could not read them. */
+  /**
+   * The bytes to write: as received, or decompressed when asked or when pprof could not read
+   * them. When `pprof_decode` dropped the bytes as received (`keep_raw: false`), its
+   * decompressed protobuf is all there is, and is written.
+   */
   function contents(profile: Profile, encoding: string): { bytes: Uint8Array; decompressed: boolean; error?: string } {
+    if (profile.data.byteLength === 0 && profile.decoded) return { bytes: profile.decoded.pprof, decompressed: true };
     const unreadable = encoding === 'zstd' || encoding === 'lz4';
     if (!config.decompress && !unreadable) return { bytes: profile.data, decompressed: false };
     // pprof_decode already decompressed it: decompress once, share.
     if (profile.decoded) return { bytes: profile.decoded.pprof, decompressed: encoding !== 'none' };
     try {
-      return { bytes: decompress(profile.data, { maxBytes: config.max_decompressed_size }), decompressed: encoding !== 'none' };
+      return { bytes: decompress(profile.data, { maxBytes: config.max_decompressed_bytes }), decompressed: encoding !== 'none' };
     } catch (error) {
       const reason = (error as { kind?: string }).kind ?? 'decompress';
       counters.decompressFailures.add(1, { reason });
       logger.warn(
-        { exporter: id, profile: profile.name, encoding, err: error, max_decompressed_size: config.max_decompressed_size },
+        { exporter: id, profile: profile.name, encoding, err: error, max_decompressed_bytes: config.max_decompressed_bytes },
         `profile ${JSON.stringify(profile.name)} could not be decompressed; writing it as received`,
       );
       return { bytes: profile.data, decompressed: false, error: reason };
@@ -162,26 +168,44 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
     throw new FileWriteError(id, 'write', path.join(folder, profileFileName(time, source, type, 0)), Object.assign(new Error('10000 files of that name already exist'), { code: 'EEXIST' }));
   }
 
+  /** Nothing to write: no bytes as received and no decoded form. Counted and logged, never a 0-byte file. */
+  function isEmpty(profile: Profile): boolean {
+    return profile.data.byteLength === 0 && (!profile.decoded || profile.decoded.pprof.byteLength === 0);
+  }
+
   async function writeProfiles(bundle: ProfileBundle, errors: FileWriteError[]): Promise<ProfileOutcome[]> {
     const outcomes: ProfileOutcome[] = bundle.profiles.map((profile) => ({
       type: profile.type,
       name: profile.name,
       bytes: profile.data.byteLength,
-      encoding: sniffEncoding(profile.data),
+      // Without the bytes as received (keep_raw: false), the encoding is that of what is written.
+      encoding: sniffEncoding(profile.data.byteLength === 0 && profile.decoded ? profile.decoded.pprof : profile.data),
       ...(profile.delta !== undefined ? { delta: profile.delta } : {}),
     }));
     if (!config.write_profiles || bundle.profiles.length === 0) return outcomes;
     const { date, time } = dateAndTime(bundle.window.startNanos);
     const folder = path.join(root, serviceFolder(bundle.resource['service']), date);
+    const toWrite = bundle.profiles.filter((profile, index) => {
+      if (!isEmpty(profile)) return true;
+      outcomes[index]!.skipped = 'empty';
+      counters.skipped.add(1, { reason: 'empty' });
+      logger.warn(
+        { exporter: id, source: bundle.source, service: bundle.resource['service'], profile: profile.name, type: profile.type, reason: 'empty' },
+        `profile ${JSON.stringify(profile.name)} has no bytes and no decoded form; no file is written for it`,
+      );
+      return false;
+    });
+    if (toWrite.length === 0) return outcomes;
     try {
       await ensureFolder(folder);
     } catch (error) {
       errors.push(failed(error as FileWriteError));
-      for (const outcome of outcomes) outcome.error = (error as FileWriteError).errno;
+      for (const outcome of outcomes) if (!outcome.skipped) outcome.error = (error as FileWriteError).errno;
       return outcomes;
     }
     for (const [index, profile] of bundle.profiles.entries()) {
       const outcome = outcomes[index]!;
+      if (outcome.skipped) continue;
       const { bytes, decompressed, error: decompressError } = contents(profile, outcome.encoding);
       try {
         const file = await writeExclusive(folder, time, bundle.source, profile.type, bytes);

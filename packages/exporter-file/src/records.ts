@@ -39,9 +39,12 @@ export function metricRecord(point: MetricPoint): MetricRecord {
 export interface ProfileOutcome {
   type: string;
   name: string;
-  /** Size as received. */
+  /** Size as received (0 when `pprof_decode` dropped the bytes as received: `keep_raw: false`). */
   bytes: number;
-  /** Compression as received: gzip, zstd, lz4 or none. */
+  /**
+   * Compression as received: gzip, zstd, lz4 or none, sniffed from the bytes. When the bytes as
+   * received were dropped, that of the decompressed protobuf that is written: none.
+   */
   encoding: string;
   delta?: boolean;
   /** Relative to the exporter's directory, with `/` separators. */
@@ -51,6 +54,8 @@ export interface ProfileOutcome {
   decompressed?: boolean;
   /** Why the profile was not written (`ENOSPC`, ...). */
   error?: string;
+  /** Why the profile was not written although nothing failed (`empty`: no bytes and no decoded form). */
+  skipped?: string;
   /** Why it was written as received although decompression was due (`decompress`, `too_large`). */
   decompressError?: string;
 }

@@ -3,9 +3,10 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { BackpressureError, createTestSettings } from '@profcol/core';
+import { decodeProfile } from '@profcol/pprof';
 import { afterAll, describe, expect, it } from 'vitest';
 import plugin, { fileExporter, FileWriteError, sanitizeSegment } from '../src/index.js';
-import { ddtraceBundle, END, fixture, listFiles, points, readJsonLines, scrapeBundle, setup, START, removeTempDirs, tempDir, zstdRawFrame } from './helpers.js';
+import { collectingLogger, ddtraceBundle, END, fixture, listFiles, points, readJsonLines, scrapeBundle, setup, START, removeTempDirs, tempDir, zstdRawFrame } from './helpers.js';
 
 afterAll(removeTempDirs);
 
@@ -21,13 +22,26 @@ describe('file exporter: configuration', () => {
         format: 'pprof',
         write_profiles: true,
         decompress: false,
-        max_decompressed_size: 256 * 1024 * 1024,
+        max_decompressed_bytes: 256 * 1024 * 1024,
         write_bundles: true,
         write_metrics: true,
         max_file_size: 64 * 1024 * 1024,
         max_files: 0,
       },
     });
+  });
+
+  it('uses the own-metric names every profcol exporter shares, and lists each in the README', async () => {
+    const { settings } = setup(await tempDir());
+    const names = [...settings.registry.renderPrometheus().matchAll(/^# HELP (\S+)/gm)].map((m) => m[1]!);
+    expect(names.filter((n) => /^profcol_exporter_(sent|send_failed)_/.test(n)).sort()).toEqual([
+      'profcol_exporter_send_failed_bundles_total',
+      'profcol_exporter_send_failed_metric_points_total',
+      'profcol_exporter_sent_bundles_total',
+      'profcol_exporter_sent_metric_points_total',
+    ]);
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const name of names) expect(readme).toContain(`| \`${name}\``);
   });
 
   it('rejects a typo, an unknown format and a rotation size below 1KiB, all at once', () => {
@@ -179,6 +193,43 @@ describe('file exporter: profiles', () => {
     expect(settings.registry.value('profcol_exporter_file_decompress_failures_total', { exporter: 'file' })).toBe(1);
     const [line] = readJsonLines(path.join(dir, 'bundles.jsonl'));
     expect((line!['profiles'] as unknown[])[0]).toMatchObject({ decompressed: false, decompressError: 'decompress' });
+  });
+
+  it('writes the decompressed protobuf of pprof_decode when it dropped the bytes as received (keep_raw: false), never a 0-byte file', async () => {
+    const dir = await tempDir();
+    const { exporter, settings } = setup(dir);
+    const bundle = scrapeBundle();
+    // What pprof_decode with keep_raw: false hands on: the decoded form, and an empty data array.
+    const profiles = bundle.profiles.slice(0, 2).map((profile) => ({ ...profile, decoded: decodeProfile(profile.data), data: new Uint8Array(0) }));
+    await exporter.consume({ bundles: [{ ...bundle, profiles }], metrics: [] });
+    const cpu = new Uint8Array(readFileSync(path.join(dir, 'payments/2026-11-24/224000.000-pprof_payments-cpu.pprof')));
+    expect(cpu.byteLength).toBeGreaterThan(0);
+    expect(cpu).toEqual(new Uint8Array(gunzipSync(fixture('go-pprof/profile.pprof'))));
+    const [line] = readJsonLines(path.join(dir, 'bundles.jsonl'));
+    expect((line!['profiles'] as unknown[])[1]).toMatchObject({ type: 'heap', bytes: 0, encoding: 'none', decompressed: true, writtenBytes: profiles[1]!.decoded.pprof.byteLength });
+    expect(settings.registry.value('profcol_exporter_file_written_files_total', { exporter: 'file' })).toBe(2);
+    expect(settings.registry.value('profcol_exporter_file_written_bytes_total', { exporter: 'file', file: 'pprof' })).toBe(profiles[0]!.decoded.pprof.byteLength + profiles[1]!.decoded.pprof.byteLength);
+  });
+
+  it('skips a profile with neither bytes nor a decoded form: no file, counted and logged with a reason', async () => {
+    const dir = await tempDir();
+    const log = collectingLogger();
+    const { exporter, settings } = setup(dir, {}, log.logger);
+    const raw = fixture('ddtrace-go/cpu.pprof');
+    await exporter.consume({
+      bundles: [ddtraceBundle({ profiles: [{ type: 'cpu', name: 'cpu.pprof', data: raw }, { type: 'heap', name: 'delta-heap.pprof', data: new Uint8Array(0) }] })],
+      metrics: [],
+    });
+    expect(await listFiles(dir)).toEqual(['bundles.jsonl', 'go-demo/2026-11-24/224000.000-ddtrace-cpu.pprof']);
+    const [line] = readJsonLines(path.join(dir, 'bundles.jsonl'));
+    const heap = (line!['profiles'] as Record<string, unknown>[])[1]!;
+    expect(heap).toMatchObject({ type: 'heap', bytes: 0, skipped: 'empty' });
+    expect(heap['path']).toBeUndefined();
+    expect(settings.registry.value('profcol_exporter_file_skipped_profiles_total', { exporter: 'file', reason: 'empty' })).toBe(1);
+    expect(settings.registry.value('profcol_exporter_file_written_files_total', { exporter: 'file' })).toBe(1);
+    expect(settings.registry.value('profcol_exporter_file_write_errors_total', { exporter: 'file' })).toBe(0);
+    expect(settings.registry.value('profcol_exporter_sent_bundles_total', { exporter: 'file' })).toBe(1);
+    expect(log.lines().some((l) => l['reason'] === 'empty' && l['profile'] === 'delta-heap.pprof')).toBe(true);
   });
 
   it('writes only what it is asked to', async () => {

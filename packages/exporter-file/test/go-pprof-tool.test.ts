@@ -6,6 +6,8 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { ProfileBundle } from '@profcol/core';
+import { decodeProfile } from '@profcol/pprof';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DDTRACE_SHOWS, ddtraceBundle, fixture, GO_PPROF_FIXTURES, readJsonLines, scrapeBundle, setup, removeTempDirs, tempDir, zstdRawFrame } from './helpers.js';
 
@@ -107,6 +109,22 @@ describe('every .pprof the file exporter writes opens in `go tool pprof -top`', 
       const expectations = [...EXPECTED, { service: 'zstd-demo', type: 'cpu', shows: 'cpu' }];
       const { dir, written } = await exportAndList({ decompress: true }, expectations, [ddtraceBundle(), scrapeBundle(), zstdBundle]);
       expect(written.filter((w) => w.encoding !== 'none').every((w) => w.decompressed)).toBe(true);
+      const runs = await openAll(written.map((w) => w.file), dir);
+      for (const w of written) {
+        const result = runs.find((r) => r.file === w.file)!;
+        expect({ file: w.path, code: result.code }).toEqual({ file: w.path, code: 0 });
+        expect(result.output, w.path).toContain(`Type: ${w.shows}`);
+      }
+    },
+    180_000,
+  );
+
+  it(
+    'after pprof_decode with keep_raw: false: only the decoded form is left, and that is written',
+    async () => {
+      const decodedOnly = (bundle: ProfileBundle): ProfileBundle => ({ ...bundle, profiles: bundle.profiles.map((p) => ({ ...p, decoded: decodeProfile(p.data), data: new Uint8Array(0) })) });
+      const { dir, written } = await exportAndList({}, EXPECTED, [decodedOnly(ddtraceBundle()), decodedOnly(scrapeBundle())]);
+      expect(written.every((w) => w.decompressed && w.encoding === 'none')).toBe(true);
       const runs = await openAll(written.map((w) => w.file), dir);
       for (const w of written) {
         const result = runs.find((r) => r.file === w.file)!;

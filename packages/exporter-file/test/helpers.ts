@@ -2,7 +2,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createTestSettings, type MetricPoint, type ProfileBundle } from '@profcol/core';
+import { Writable } from 'node:stream';
+import { createLogger, createTestSettings, type Logger, type MetricPoint, type ProfileBundle } from '@profcol/core';
 import { createFileExporter, fileExporter, type FileConfig } from '../src/index.js';
 
 export const FIXTURES = new URL('../../../test/fixtures/', import.meta.url);
@@ -100,8 +101,20 @@ export async function removeTempDirs(): Promise<void> {
   await Promise.all(created.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 }
 
-export function setup(directory: string, config: Partial<Record<keyof FileConfig, unknown>> = {}) {
-  const settings = createTestSettings({ id: 'file', kind: 'exporter', baseDir: directory });
+/** A logger whose JSON lines a test reads back. */
+export function collectingLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      callback();
+    },
+  });
+  return { logger: createLogger({ level: 'debug', format: 'json', destination }), lines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+export function setup(directory: string, config: Partial<Record<keyof FileConfig, unknown>> = {}, logger?: Logger) {
+  const settings = createTestSettings({ id: 'file', kind: 'exporter', baseDir: directory, ...(logger ? { logger } : {}) });
   const parsed = fileExporter.config.parse({ directory, ...config });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   return { settings, exporter: createFileExporter(settings, parsed.value), config: parsed.value };

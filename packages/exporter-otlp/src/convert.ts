@@ -22,13 +22,20 @@ export interface ExportRequest {
 /** Splits a batch's points into one request per (mapped) resource, keeping their order. */
 export function toRequests(points: readonly MetricPoint[], dropResourceKeys: readonly string[] = []): ExportRequest[] {
   const byResource = new Map<string, ExportRequest>();
+  // Points of one bundle share their resource object (goruntime makes them so): map and key it
+  // once per object rather than once per point.
+  const byObject = new Map<Readonly<Record<string, string>>, ExportRequest>();
   for (const point of points) {
-    const resource = mapResource(point.resource, dropResourceKeys);
-    const key = resourceKey(resource);
-    let request = byResource.get(key);
+    let request = byObject.get(point.resource);
     if (!request) {
-      request = { resource, points: [] };
-      byResource.set(key, request);
+      const resource = mapResource(point.resource, dropResourceKeys);
+      const key = resourceKey(resource);
+      request = byResource.get(key);
+      if (!request) {
+        request = { resource, points: [] };
+        byResource.set(key, request);
+      }
+      byObject.set(point.resource, request);
     }
     const { resource: _ignored, ...rest } = point;
     request.points.push(rest);

@@ -74,11 +74,11 @@ export class OtlpExporter implements Exporter {
     };
     const t = { counter, gauge: (name: string, description: string) => settings.telemetry.gauge(name, description) };
     this.m = {
-      sentPoints: t.counter('profcol_exporter_sent_points_total', 'Metric points the OTLP backend accepted.'),
+      sentPoints: t.counter('profcol_exporter_sent_metric_points_total', 'Metric points an exporter delivered.'),
       sentRequests: t.counter('profcol_exporter_sent_requests_total', 'OTLP requests the backend accepted.'),
-      failures: t.counter('profcol_exporter_send_failures_total', 'Failed OTLP send attempts, by reason (http_503, ECONNREFUSED, timeout, ...).'),
+      failedAttempts: t.counter('profcol_exporter_send_failed_attempts_total', 'Failed OTLP send attempts (a retried request may fail several), by reason (http_503, ECONNREFUSED, timeout, ...).'),
       retries: t.counter('profcol_exporter_retries_total', 'OTLP requests scheduled for another attempt, by reason.'),
-      dropped: t.counter('profcol_exporter_dropped_points_total', 'Metric points given up on, by reason (http_400, retries_exhausted, shutdown, corrupt_file, partial_success, ...).'),
+      failedPoints: t.counter('profcol_exporter_send_failed_metric_points_total', 'Metric points an exporter failed to deliver, by reason.'),
       refused: t.counter('profcol_exporter_queue_refused_batches_total', 'Batches the sending queue refused with backpressure, by reason (queue_full, shutting_down, storage_error).'),
       corrupt: t.counter('profcol_exporter_queue_corrupt_files_total', 'Queue files that failed their checksum or did not parse; moved to corrupt/ and skipped.'),
       replayed: t.counter('profcol_exporter_queue_replayed_requests_total', 'Requests found on disk at start and sent again.'),
@@ -101,7 +101,7 @@ export class OtlpExporter implements Exporter {
       retryableStatusCodes: config.retry_on_failure.retryable_status_codes,
       concurrency: Math.max(64, config.sending_queue.num_consumers * 2),
       onPartialSuccess: (rejected, message) => {
-        this.m.dropped.add(rejected, { reason: 'partial_success' });
+        this.m.failedPoints.add(rejected, { reason: 'partial_success' });
         this.logger.warn({ exporter: settings.id, rejectedDataPoints: rejected, message }, 'the OTLP backend accepted a request but rejected some of its points');
       },
     });
@@ -241,12 +241,12 @@ export class OtlpExporter implements Exporter {
     const outcome = await this.sendWithRetry(request);
     if (outcome.kind === 'aborted') {
       if (this.store) return; // stays on disk, sent on the next start
-      this.m.dropped.add(entry.points, { reason: 'shutdown' });
+      this.m.failedPoints.add(entry.points, { reason: 'shutdown' });
       this.logger.error({ exporter: this.settings.id, points: entry.points }, 'dropped an unsent request at shutdown (no persistent storage)');
       return;
     }
     if (outcome.kind === 'dropped') {
-      this.m.dropped.add(entry.points, { reason: outcome.reason });
+      this.m.failedPoints.add(entry.points, { reason: outcome.reason });
       this.logger.error({ exporter: this.settings.id, points: entry.points, reason: outcome.reason, url: this.url }, `dropped a request: ${outcome.message}`);
     }
     if (entry.file) await this.store!.remove(entry.file);
@@ -286,7 +286,7 @@ export class OtlpExporter implements Exporter {
         return { kind: 'delivered' };
       }
       if (this.hardStop.signal.aborted) return { kind: 'aborted' };
-      this.m.failures.add(1, { reason: result.reason });
+      this.m.failedAttempts.add(1, { reason: result.reason });
       if (!result.retryable) return { kind: 'dropped', reason: result.reason, message: result.message, retryable: false };
       if (!retry.enabled) return { kind: 'dropped', reason: result.reason, message: `${result.message} (retry_on_failure is disabled)`, retryable: true };
       let delay = backoff.next();
@@ -345,7 +345,11 @@ export class OtlpExporter implements Exporter {
     if (!this.started) return;
     const startedAt = Date.now();
     const work = Promise.all([...this.consumers, ...this.direct]).then(() => true);
-    const drained = await Promise.race([work, sleep(this.config.drain_timeout).then(() => false)]);
+    // The drain timer is cancelled as soon as the work wins: a pending timer would keep a
+    // library user's process alive for the rest of drain_timeout.
+    const drainTimer = new AbortController();
+    const drained = await Promise.race([work, sleep(this.config.drain_timeout, drainTimer.signal).then(() => false)]);
+    drainTimer.abort();
     if (!drained) {
       this.hardStop.abort();
       this.sender?.abort();
@@ -354,7 +358,7 @@ export class OtlpExporter implements Exporter {
     const left = this.queue.splice(0);
     const leftPoints = left.reduce((n, e) => n + e.points, 0);
     if (left.length > 0 && !this.store) {
-      this.m.dropped.add(leftPoints, { reason: 'shutdown' });
+      this.m.failedPoints.add(leftPoints, { reason: 'shutdown' });
       this.logger.error({ exporter: this.settings.id, requests: left.length, points: leftPoints }, 'dropped unsent requests at shutdown (no persistent storage)');
     }
     for (const entry of left) this.release(entry);
@@ -363,11 +367,11 @@ export class OtlpExporter implements Exporter {
     const onDisk = this.store ? (await fs.readdir(this.store.dir).catch(() => [] as string[])).filter((n) => n.endsWith('.otlpq')).length : 0;
     this.logger.info(
       { exporter: this.settings.id, drained, tookMs: Date.now() - startedAt, leftOnDisk: onDisk, stats: this.stats() },
-      drained ? 'OTLP exporter stopped; queue drained' : `OTLP exporter stopped after drain_timeout; ${this.store ? `${onDisk} requests stay on disk for the next start` : `${this.tally['dropped_points{shutdown}'] ?? 0} points dropped`}`,
+      drained ? 'OTLP exporter stopped; queue drained' : `OTLP exporter stopped after drain_timeout; ${this.store ? `${onDisk} requests stay on disk for the next start` : `${this.tally['send_failed_metric_points{shutdown}'] ?? 0} points dropped`}`,
     );
   }
 
-  /** What this exporter did, for logs and tests: `sent_points`, `dropped_points{http_400}`, ... */
+  /** What this exporter did, for logs and tests: `sent_metric_points`, `send_failed_metric_points{http_400}`, ... */
   stats(): Record<string, number> {
     return { ...this.tally, queue_size: this.held, queue_bytes: this.heldBytes };
   }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { renderSchemaMarkdown } from '@profcol/core';
+import { createTestSettings, renderSchemaMarkdown } from '@profcol/core';
 import { describe, expect, it } from 'vitest';
-import plugin, { mapResource, metricsUrl, OtlpExporterSchema, otlpExporterFactory, SCOPE_VERSION } from '../src/index.js';
+import plugin, { mapResource, metricsUrl, OtlpExporterSchema, otlpExporterFactory, SCOPE_VERSION, toRequests } from '../src/index.js';
+import { point } from './helpers.js';
 
 describe('otlp exporter configuration', () => {
   it('defaults to the Collector’s otlphttp behaviour: protobuf, gzip, 30s timeout, retries, a 1000-request queue', () => {
@@ -89,5 +90,39 @@ describe('resource mapping', () => {
 
   it('leaves out the dropped keys and empty values', () => {
     expect(mapResource({ service: 's', profile_seq: '12', env: '' }, ['profile_seq'])).toEqual({ 'service.name': 's' });
+  });
+});
+
+describe('otlp exporter own metrics', () => {
+  it('uses the names every profcol exporter shares (sent_metric_points, send_failed_metric_points), and lists each in the README', () => {
+    const settings = createTestSettings({ id: 'otlp', kind: 'exporter' });
+    const parsed = OtlpExporterSchema.parse({});
+    if (!parsed.ok) throw new Error('config');
+    otlpExporterFactory.create(settings, parsed.value);
+    const names = [...settings.registry.renderPrometheus().matchAll(/^# HELP (\S+)/gm)].map((m) => m[1]!);
+    expect(names).toContain('profcol_exporter_sent_metric_points_total');
+    expect(names).toContain('profcol_exporter_send_failed_metric_points_total');
+    expect(names.filter((n) => /points/.test(n)).sort()).toEqual(['profcol_exporter_send_failed_metric_points_total', 'profcol_exporter_sent_metric_points_total']);
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const name of names) expect(readme).toContain(`| \`${name}\``);
+  });
+});
+
+describe('otlp exporter requests', () => {
+  it('makes one request per mapped resource, whether points share one resource object (as goruntime makes them) or carry equal copies', () => {
+    const shared = { service: 'checkout', env: 'prod', profile_seq: '1' };
+    const points = [
+      point({ value: 1, resource: shared }),
+      point({ value: 2, resource: { service: 'cart' } }),
+      point({ value: 3, resource: shared }),
+      point({ value: 4, resource: { ...shared, profile_seq: '2' } }), // equal once profile_seq is dropped
+      point({ value: 5, resource: { service: 'cart' } }),
+    ];
+    const requests = toRequests(points, ['profile_seq']);
+    expect(requests.map((r) => [r.resource, r.points.map((p) => p.value)])).toEqual([
+      [{ 'service.name': 'checkout', 'deployment.environment.name': 'prod' }, [1, 3, 4]],
+      [{ 'service.name': 'cart' }, [2, 5]],
+    ]);
+    expect(requests[0]!.points[0]).not.toHaveProperty('resource');
   });
 });

@@ -95,7 +95,7 @@ describe.each(['http/protobuf', 'http/json'] as const)('otlp exporter over %s', 
     const perRequest = stub.requests.map((r) => ({ service: r.points[0]!.resource['service.name'], values: r.points.map((p) => p.value), attrs: r.points.map((p) => p.attributes) }));
     expect(perRequest).toContainEqual({ service: 'a', values: [1, 3], attrs: [{ type: 'x' }, { type: 'y' }] });
     expect(perRequest).toContainEqual({ service: 'b', values: [2], attrs: [{}] });
-    await until(() => harness!.counter('profcol_exporter_sent_points_total') === 3);
+    await until(() => harness!.counter('profcol_exporter_sent_metric_points_total') === 3);
     expect(harness.counter('profcol_exporter_sent_requests_total')).toBe(2);
   });
 });
@@ -124,7 +124,7 @@ describe('otlp exporter options', () => {
     harness = await startExporter({ endpoint: stub.url, protocol: 'http/json' });
     await harness.exporter.consume({ bundles: [], metrics: [point(), point({ value: 1 })] });
     await harness.exporter.shutdown();
-    expect(harness.counter('profcol_exporter_dropped_points_total', { reason: 'partial_success' })).toBe(2);
+    expect(harness.counter('profcol_exporter_send_failed_metric_points_total', { reason: 'partial_success' })).toBe(2);
     expect(harness.logs().some((l) => l['message'] === 'out of order samples')).toBe(true);
   });
 

@@ -55,7 +55,7 @@ describe('sending_queue', () => {
     release();
     await until(() => h.counter('profcol_exporter_queue_size') === 0);
     await h.exporter.consume({ bundles: [], metrics: [point({ value: 3 })] });
-    await until(() => h.counter('profcol_exporter_sent_points_total') === 3);
+    await until(() => h.counter('profcol_exporter_sent_metric_points_total') === 3);
     expect(stub.accepted.map((p) => p.value).sort()).toEqual([1, 2, 3]);
   });
 
@@ -81,6 +81,20 @@ describe('sending_queue', () => {
     expect(h.logs().some((l) => l['msg'] === 'OTLP exporter stopped; queue drained')).toBe(true);
   });
 
+  it.each([true, false])('leaves no timer behind after shutdown (queue enabled: %s), so a library user’s process can exit', async (enabled) => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    stub = await startOtlpStub();
+    const before = timers();
+    const h = await exporter({ endpoint: stub.url, drain_timeout: '60s', sending_queue: { enabled } });
+    await h.exporter.consume({ bundles: [], metrics: [point()] });
+    await stub.waitForAccepted(1);
+    const started = Date.now();
+    await h.exporter.shutdown();
+    expect(Date.now() - started).toBeLessThan(1000);
+    // A drain timer still pending would hold the event loop for the rest of drain_timeout (60 s).
+    expect(timers()).toBeLessThanOrEqual(before);
+  });
+
   it('without storage, what is still unsent after drain_timeout is a counted, logged drop', async () => {
     const h = await exporter({ endpoint: `http://127.0.0.1:${await deadPort()}`, drain_timeout: '200ms', retry_on_failure: FAST_RETRY });
     await h.exporter.consume({ bundles: [], metrics: points(4) });
@@ -88,7 +102,7 @@ describe('sending_queue', () => {
     const started = Date.now();
     await h.exporter.shutdown();
     expect(Date.now() - started).toBeLessThan(1500);
-    expect(h.counter('profcol_exporter_dropped_points_total', { reason: 'shutdown' })).toBe(7);
+    expect(h.counter('profcol_exporter_send_failed_metric_points_total', { reason: 'shutdown' })).toBe(7);
     expect(h.logs().some((l) => String(l['msg']).includes('7 points dropped'))).toBe(true);
   });
 });
@@ -100,7 +114,7 @@ describe('sending_queue.storage (persistent queue)', () => {
     await h.exporter.consume({ bundles: [], metrics: [...points(2, { service: 'a' }), ...points(3, { service: 'b' })] });
     expect(await queueFiles()).toHaveLength(2);
     stub = await startOtlpStub({ port });
-    await until(() => h.counter('profcol_exporter_sent_points_total') === 5);
+    await until(() => h.counter('profcol_exporter_sent_metric_points_total') === 5);
     await until(() => h.counter('profcol_exporter_queue_size') === 0);
     expect(await queueFiles()).toEqual([]);
   });
@@ -112,14 +126,14 @@ describe('sending_queue.storage (persistent queue)', () => {
     await first.exporter.consume({ bundles: [], metrics: points(3) });
     await first.exporter.consume({ bundles: [], metrics: points(2, { service: 'checkout' }, 3) });
     await first.exporter.shutdown();
-    expect(first.counter('profcol_exporter_dropped_points_total')).toBe(0);
+    expect(first.counter('profcol_exporter_send_failed_metric_points_total')).toBe(0);
     expect(first.logs().some((l) => String(l['msg']).includes('2 requests stay on disk'))).toBe(true);
     expect(await queueFiles()).toHaveLength(2);
 
     stub = await startOtlpStub({ port });
     const second = await exporter(config);
     expect(second.counter('profcol_exporter_queue_replayed_requests_total')).toBe(2);
-    await until(() => second.counter('profcol_exporter_sent_points_total') === 5);
+    await until(() => second.counter('profcol_exporter_sent_metric_points_total') === 5);
     expect(stub.accepted.map((p) => p.value).sort()).toEqual([0, 1, 2, 3, 4]);
     expect(stub.accepted.every((p) => p.timeUnixNano > 0n && p.resource['service.name'] === 'checkout')).toBe(true);
     await until(() => second.counter('profcol_exporter_queue_size') === 0);
@@ -141,14 +155,14 @@ describe('sending_queue.storage (persistent queue)', () => {
     stub = await startOtlpStub();
     const h = await exporter({ endpoint: stub.url, sending_queue: { storage: 'queue' } });
     expect(h.counter('profcol_exporter_queue_corrupt_files_total')).toBe(3);
-    await until(() => h.counter('profcol_exporter_sent_points_total') === 2);
+    await until(() => h.counter('profcol_exporter_sent_metric_points_total') === 2);
     expect((await fs.readdir(path.join(queue, 'corrupt'))).sort()).toEqual(['0000000000000002.otlpq', '0000000000000003.otlpq', '0000000000000004.otlpq']);
     expect(h.logs().filter((l) => String(l['msg']).includes('is corrupt'))).toHaveLength(3);
     await until(() => h.counter('profcol_exporter_queue_size') === 0);
     expect((await fs.readdir(queue)).sort()).toEqual(['corrupt']);
     // New batches continue the numbering after the files found.
     await h.exporter.consume({ bundles: [], metrics: [point()] });
-    await until(() => h.counter('profcol_exporter_sent_points_total') === 3);
+    await until(() => h.counter('profcol_exporter_sent_metric_points_total') === 3);
   });
 
   it('refuses a batch it cannot persist (BackpressureError, counted) instead of acknowledging it', async () => {
@@ -178,9 +192,9 @@ describe('sending_queue.storage (persistent queue)', () => {
     stub = await startOtlpStub({ reply: (i) => (i === 0 ? { destroy: true } : undefined) });
     const h = await exporter({ endpoint: stub.url, retry_on_failure: FAST_RETRY, sending_queue: { storage: 'queue' } });
     await h.exporter.consume({ bundles: [], metrics: points(3) });
-    await until(() => h.counter('profcol_exporter_sent_points_total') === 3);
+    await until(() => h.counter('profcol_exporter_sent_metric_points_total') === 3);
     const received = stub.requests.flatMap((r) => r.points.map((p) => p.value));
     expect(received).toEqual([0, 1, 2, 0, 1, 2]);
-    expect(h.counter('profcol_exporter_send_failures_total', { reason: 'ECONNRESET' })).toBe(1);
+    expect(h.counter('profcol_exporter_send_failed_attempts_total', { reason: 'ECONNRESET' })).toBe(1);
   });
 });

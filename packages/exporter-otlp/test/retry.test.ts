@@ -31,14 +31,14 @@ describe('retry_on_failure', () => {
     });
     harness = await startExporter({ endpoint: stub.url, retry_on_failure: FAST_RETRY });
     await harness.exporter.consume({ bundles: [], metrics: [point()] });
-    await until(() => harness!.counter('profcol_exporter_sent_points_total') === 1);
+    await until(() => harness!.counter('profcol_exporter_sent_metric_points_total') === 1);
     expect(stub.requests.map((r) => r.status)).toEqual([status, status, 200]);
     // The backoff alone would wait 20 ms; Retry-After: 1 says a second.
     for (const gap of gaps(stub, arrivals)) expect(gap).toBeGreaterThanOrEqual(990);
     expect(harness.counter('profcol_exporter_retries_total', { reason: `http_${status}` })).toBe(2);
-    expect(harness.counter('profcol_exporter_send_failures_total', { reason: `http_${status}` })).toBe(2);
-    expect(harness.counter('profcol_exporter_sent_points_total')).toBe(1);
-    expect(harness.counter('profcol_exporter_dropped_points_total')).toBe(0);
+    expect(harness.counter('profcol_exporter_send_failed_attempts_total', { reason: `http_${status}` })).toBe(2);
+    expect(harness.counter('profcol_exporter_sent_metric_points_total')).toBe(1);
+    expect(harness.counter('profcol_exporter_send_failed_metric_points_total')).toBe(0);
   });
 
   it.each([502, 504])('retries a %i with exponential backoff', async (status) => {
@@ -55,7 +55,7 @@ describe('retry_on_failure', () => {
     await harness.exporter.consume({ bundles: [], metrics: [point(), point({ value: 2 })] });
     await harness.exporter.shutdown();
     expect(stub.requests).toHaveLength(1);
-    expect(harness.counter('profcol_exporter_dropped_points_total', { reason: 'http_400' })).toBe(2);
+    expect(harness.counter('profcol_exporter_send_failed_metric_points_total', { reason: 'http_400' })).toBe(2);
     expect(harness.counter('profcol_exporter_retries_total')).toBe(0);
     const line = harness.logs().find((l) => l['msg'] && String(l['msg']).startsWith('dropped a request'));
     expect(line?.['msg']).toContain('metric name "bad name" is invalid');
@@ -77,7 +77,7 @@ describe('retry_on_failure', () => {
     harness = await startExporter({ endpoint: stub.url, retry_on_failure: FAST_RETRY });
     await harness.exporter.consume({ bundles: [], metrics: [point()] });
     await harness.exporter.shutdown();
-    expect(harness.counter('profcol_exporter_dropped_points_total', { reason: 'http_500' })).toBe(1);
+    expect(harness.counter('profcol_exporter_send_failed_metric_points_total', { reason: 'http_500' })).toBe(1);
 
     stub.reply = (i) => (i < 4 ? { status: 500 } : undefined);
     harness = await startExporter({ endpoint: stub.url, retry_on_failure: { ...FAST_RETRY, retryable_status_codes: [429, 500, 502, 503, 504] } });
@@ -93,7 +93,7 @@ describe('retry_on_failure', () => {
     harness = await startExporter({ endpoint: `http://127.0.0.1:${port}`, retry_on_failure: FAST_RETRY });
     await harness.exporter.consume({ bundles: [], metrics: points(5) });
     await new Promise((r) => setTimeout(r, 300));
-    expect(harness.counter('profcol_exporter_send_failures_total', { reason: 'ECONNREFUSED' })).toBeGreaterThan(1);
+    expect(harness.counter('profcol_exporter_send_failed_attempts_total', { reason: 'ECONNREFUSED' })).toBeGreaterThan(1);
     stub = await startOtlpStub({ port });
     await stub.waitForAccepted(5);
     expect(stub.accepted.map((p) => p.value)).toEqual([0, 1, 2, 3, 4]);
@@ -104,15 +104,15 @@ describe('retry_on_failure', () => {
     harness = await startExporter({ endpoint: stub.url, timeout: '100ms', retry_on_failure: FAST_RETRY });
     await harness.exporter.consume({ bundles: [], metrics: [point()] });
     await stub.waitFor(() => stub!.requests.filter((r) => r.status === 200).length >= 2, 5000, 'the retry');
-    expect(harness.counter('profcol_exporter_send_failures_total', { reason: 'timeout' })).toBe(1);
+    expect(harness.counter('profcol_exporter_send_failed_attempts_total', { reason: 'timeout' })).toBe(1);
   });
 
   it('gives up after max_elapsed_time: a counted drop with reason retries_exhausted', async () => {
     stub = await startOtlpStub({ reply: () => ({ status: 503 }) });
     harness = await startExporter({ endpoint: stub.url, retry_on_failure: { ...FAST_RETRY, max_elapsed_time: '200ms' } });
     await harness.exporter.consume({ bundles: [], metrics: points(3) });
-    await stub.waitFor(() => harness!.counter('profcol_exporter_dropped_points_total') > 0, 5000, 'the drop');
-    expect(harness.counter('profcol_exporter_dropped_points_total', { reason: 'retries_exhausted' })).toBe(3);
+    await stub.waitFor(() => harness!.counter('profcol_exporter_send_failed_metric_points_total') > 0, 5000, 'the drop');
+    expect(harness.counter('profcol_exporter_send_failed_metric_points_total', { reason: 'retries_exhausted' })).toBe(3);
     expect(stub.requests.length).toBeGreaterThan(2);
   });
 
@@ -122,7 +122,7 @@ describe('retry_on_failure', () => {
     await harness.exporter.consume({ bundles: [], metrics: [point()] });
     await harness.exporter.shutdown();
     expect(stub.requests).toHaveLength(1);
-    expect(harness.counter('profcol_exporter_dropped_points_total', { reason: 'http_503' })).toBe(1);
+    expect(harness.counter('profcol_exporter_send_failed_metric_points_total', { reason: 'http_503' })).toBe(1);
   });
 
   it('without a queue, consume() rejects: PermanentError for a 400, BackpressureError when retries run out', async () => {

@@ -48,9 +48,9 @@ describe('tls', () => {
     stub = await startOtlpStub({ tls: { key: pem.serverKey, cert: pem.serverCert } });
     harness = await startExporter({ ...base, endpoint: stub.url }, { baseDir: dir });
     await harness.exporter.consume({ bundles: [], metrics: [point()] });
-    await until(() => harness!.counter('profcol_exporter_send_failures_total') > 0);
+    await until(() => harness!.counter('profcol_exporter_send_failed_attempts_total') > 0);
     expect(stub.requests).toHaveLength(0);
-    expect(harness.settings.registry.snapshot().find((s) => s.name === 'profcol_exporter_send_failures_total')?.labels['reason']).toMatch(/CERT|SIGNED|VERIFY/);
+    expect(harness.settings.registry.snapshot().find((s) => s.name === 'profcol_exporter_send_failed_attempts_total')?.labels['reason']).toMatch(/CERT|SIGNED|VERIFY/);
   });
 
   it('skips verification with insecure_skip_verify', async () => {
@@ -69,7 +69,7 @@ describe('tls', () => {
 
     harness = await startExporter({ ...base, endpoint: stub.url, tls: { ca_file: 'ca.pem' } }, { baseDir: dir });
     await harness.exporter.consume({ bundles: [], metrics: [point()] });
-    await until(() => harness!.counter('profcol_exporter_send_failures_total') > 0);
+    await until(() => harness!.counter('profcol_exporter_send_failed_attempts_total') > 0);
     expect(stub.accepted).toHaveLength(1);
   });
 

@@ -1,4 +1,5 @@
 import { s, type Infer } from '@profcol/core';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '@profcol/pprof';
 import { checkGcFramePattern } from './gc-frames.js';
 import { GO_METRIC_NAMES } from './metrics.js';
 
@@ -46,9 +47,10 @@ export const GoRuntimeConfig = s.object({
     description:
       'How long the pull-mode MemStats baseline of a target is kept without a new round. A target silent for longer starts over with a baseline round.',
   }),
-  max_profile_size: s.bytes({
-    default: '64MiB',
-    description: 'Largest decompressed profile this processor decodes itself (when no `pprof_decode` ran before it).',
+  max_decompressed_bytes: s.bytes({
+    default: DEFAULT_MAX_DECOMPRESSED_BYTES,
+    description:
+      'Largest size a profile this processor decodes itself (when no `pprof_decode` ran before it) may decompress to; a larger one is not decoded and the metrics it feeds are omitted (counted). The same limit and default as the receivers and `pprof_decode`.',
   }),
 });
 

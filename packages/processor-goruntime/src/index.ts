@@ -1,5 +1,5 @@
-import { defineProcessor, definePlugin, ProfcolError, type Batch, type CreateSettings, type DecodedProfile, type Processor, type Profile, type ProfileBundle } from '@profcol/core';
-import { decodeProfile } from '@profcol/pprof';
+import { defineProcessor, definePlugin, type Batch, type CreateSettings, type DecodedProfile, type Processor, type Profile, type ProfileBundle } from '@profcol/core';
+import { DecompressedTooLargeError, DecompressError, decodeProfile, PprofDecodeError } from '@profcol/pprof';
 import { GoRuntimeConfig } from './config.js';
 import { deriveGoMetrics } from './derive.js';
 import { DEFAULT_GC_FRAMES, gcFrameMatcher } from './gc-frames.js';
@@ -37,11 +37,14 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
   const nowMs = options.nowMs ?? Date.now;
   const bundlesSeen = telemetry.counter('profcol_processor_bundles_total', 'Profile bundles a processor looked at, by outcome.');
   const pointsMade = telemetry.counter('profcol_processor_metric_points_total', 'Metric points a processor added.');
-  const omittedMetrics = telemetry.counter('profcol_processor_metrics_omitted_total', 'prof_go_* values not emitted for a Go bundle, by metric and reason.');
-  const decodeFailures = telemetry.counter('profcol_processor_decode_failed_profiles_total', 'Profiles a processor could not decode, by profile type and reason.');
+  const omittedMetrics = telemetry.counter('profcol_processor_omitted_metrics_total', 'prof_go_* values not emitted for a Go bundle, by metric and reason.');
+  const decodeFailures = telemetry.counter(
+    'profcol_processor_decode_failed_profiles_total',
+    'Profiles a processor could not decode, by profile type and reason (decompress, too_large, pprof); goruntime passes them on and omits the metrics they feed.',
+  );
   const memStatsRounds = telemetry.counter('profcol_processor_memstats_rounds_total', 'MemStats trailers of pulled targets, by outcome (delta, baseline, restart, out_of_order, retry).');
   const pausesMissed = telemetry.counter(
-    'profcol_processor_gc_pauses_missed_total',
+    'profcol_processor_missed_gc_pauses_total',
     'GC cycles whose pause had left the 256-entry PauseNs ring before it was read; their pauses are missing from prof_go_gc_pause_time.',
   );
 
@@ -60,13 +63,14 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
     if (failed.has(profile)) return undefined;
     try {
       // Kept on the profile so that later processors and exporters do not decode it again.
-      profile.decoded = decodeProfile(profile.data, { maxBytes: config.max_profile_size });
+      profile.decoded = decodeProfile(profile.data, { maxBytes: config.max_decompressed_bytes });
       return profile.decoded;
     } catch (error) {
       failed.add(profile);
-      const reason = error instanceof ProfcolError ? error.kind : 'decode';
+      // The reasons pprof_decode gives for the same failures.
+      const reason = error instanceof DecompressedTooLargeError ? 'too_large' : error instanceof DecompressError ? 'decompress' : error instanceof PprofDecodeError ? 'pprof' : 'error';
       decodeFailures.add(1, { type: profile.type, reason });
-      logger.warn({ processor: settings.id, source: bundle.source, service: bundle.resource.service, profile: profile.name, err: error }, 'goruntime: cannot decode a profile; the metrics it feeds are omitted');
+      logger.warn({ processor: settings.id, source: bundle.source, service: bundle.resource.service, profile: profile.name, type: profile.type, reason, err: error }, 'goruntime: cannot decode a profile; the metrics it feeds are omitted');
       return undefined;
     }
   };

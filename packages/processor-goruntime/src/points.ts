@@ -35,7 +35,12 @@ export function pointResource(bundle: ProfileBundle, options: LabelOptions): Rec
   return resource;
 }
 
-/** One gauge per derived value, in the order of the metric table, stamped with the bundle's window. */
+/**
+ * One gauge per derived value, in the order of the metric table, stamped with the bundle's window.
+ * The points of one bundle share one `resource` object (as the points of one OTLP
+ * `ResourceMetrics` do), so that exporters can map it once; each has its own `attributes`.
+ * A processor that changes a point's resource replaces the object rather than editing it.
+ */
 export function toPoints(bundle: ProfileBundle, values: ReadonlyMap<GoMetricName, number>, options: LabelOptions): MetricPoint[] {
   const attributes = pointAttributes(bundle, options);
   const resource = pointResource(bundle, options);
@@ -53,7 +58,7 @@ export function toPoints(bundle: ProfileBundle, values: ReadonlyMap<GoMetricName
       timeNanos: bundle.window.endNanos,
       startTimeNanos: bundle.window.startNanos,
       attributes: { ...attributes },
-      resource: { ...resource },
+      resource,
     });
   }
   return points;

@@ -70,7 +70,7 @@ export function makeProcessor(config: Record<string, unknown> = {}, options: GoR
       return Object.fromEntries(batch.metrics.map((p) => [p.name, p.value]));
     },
     omitted(metric: string, reason: string): number {
-      return settings.registry.value('profcol_processor_metrics_omitted_total', { metric, reason });
+      return settings.registry.value('profcol_processor_omitted_metrics_total', { metric, reason });
     },
   };
 }

@@ -117,7 +117,7 @@ describe('goruntime processor, decoding', () => {
     expect((await makeProcessor().values(bundle)).prof_go_num_goroutine).toBe(16);
   });
 
-  it('counts and logs a profile it cannot decode, and still emits what the others give', async () => {
+  it('counts and logs a profile it cannot decode, with the reason pprof_decode gives, and still emits what the others give', async () => {
     const bundle = ddtraceGoBundle();
     bundle.profiles.find((profile) => profile.type === 'cpu')!.data = new Uint8Array([0x1f, 0x8b, 0x08, 0x00, 0x01]);
     const p = makeProcessor();
@@ -125,16 +125,28 @@ describe('goruntime processor, decoding', () => {
     expect(values.prof_go_cpu_cores).toBeUndefined();
     expect(values.prof_go_cpu_cores_gc_overhead).toBeUndefined();
     expect(values.prof_go_num_goroutine).toBe(26);
-    expect(p.settings.registry.value('profcol_processor_decode_failed_profiles_total', { type: 'cpu' })).toBe(1);
+    expect(p.settings.registry.value('profcol_processor_decode_failed_profiles_total', { type: 'cpu', reason: 'decompress' })).toBe(1);
     expect(p.omitted('prof_go_cpu_cores', 'no_cpu_profile')).toBe(1);
   });
 
-  it('refuses to decode a profile larger than max_profile_size', async () => {
+  it('decodes up to max_decompressed_bytes, 256MiB by default like the receivers and pprof_decode, and refuses a larger profile (too_large)', async () => {
+    const parsed = goruntimeProcessor.config.parse({});
+    expect(parsed.ok && parsed.value.max_decompressed_bytes).toBe(256 * 1024 * 1024);
+    expect(goruntimeProcessor.config.parse({ max_profile_size: '1KiB' }).ok).toBe(false);
     const bundle = ddtraceGoBundle();
-    const p = makeProcessor({ max_profile_size: '1KiB' });
+    const p = makeProcessor({ max_decompressed_bytes: '1KiB' });
     const values = await p.values(bundle);
     expect(values.prof_go_cpu_cores).toBeUndefined();
-    expect(p.settings.registry.value('profcol_processor_decode_failed_profiles_total', { type: 'cpu' })).toBe(1);
+    expect(p.settings.registry.value('profcol_processor_decode_failed_profiles_total', { type: 'cpu', reason: 'too_large' })).toBe(1);
+  });
+
+  it('gives the points of one bundle one shared resource object (exporters map it once) and each point its own attributes', async () => {
+    const bundle = ddtraceGoBundle();
+    const { metrics } = await makeProcessor().run(bundle);
+    expect(metrics.length).toBeGreaterThan(1);
+    for (const point of metrics) expect(point.resource).toBe(metrics[0]!.resource);
+    expect(metrics[0]!.resource).not.toBe(bundle.resource);
+    expect(metrics[1]!.attributes).not.toBe(metrics[0]!.attributes);
   });
 });
 

@@ -96,7 +96,7 @@ describe('goruntime processor, pull mode (scraped profiles and MemStats trailers
     expect(values.prof_go_gc_pause_time).toBe(expected);
     expect(values.prof_go_max_gc_pause_time).toBe(100_310);
     expect(values.prof_go_gcs_per_sec).toBe(30);
-    expect(p.settings.registry.value('profcol_processor_gc_pauses_missed_total')).toBe(44);
+    expect(p.settings.registry.value('profcol_processor_missed_gc_pauses_total')).toBe(44);
   });
 
   it('treats a counter going backwards as a restart: emits nothing from MemStats that round, counts it, and starts over from it', async () => {

@@ -32,9 +32,9 @@ export class PprofDecodeProcessor implements Processor {
 
   constructor(private readonly settings: CreateSettings, private readonly config: PprofDecodeConfig) {
     this.types = config.types ? new Set(config.types.map((t) => t.toLowerCase())) : undefined;
-    this.decoded = settings.telemetry.counter('profcol_processor_profiles_decoded_total', 'Profiles decoded, by type.');
-    this.dropped = settings.telemetry.counter('profcol_processor_profiles_dropped_total', 'Profiles removed from their bundle because they could not be decoded, by type and reason (decompress, too_large, pprof).');
-    this.skipped = settings.telemetry.counter('profcol_processor_profiles_skipped_total', 'Profiles passed on without decoding, by reason (already_decoded, type_not_listed).');
+    this.decoded = settings.telemetry.counter('profcol_processor_decoded_profiles_total', 'Profiles decoded, by type.');
+    this.dropped = settings.telemetry.counter('profcol_processor_decode_failed_profiles_total', 'Profiles removed from their bundle because they could not be decoded, by type and reason (decompress, too_large, pprof).');
+    this.skipped = settings.telemetry.counter('profcol_processor_skipped_profiles_total', 'Profiles passed on without decoding, by reason (already_decoded, type_not_listed).');
   }
 
   process(batch: Batch): Batch {

@@ -51,7 +51,7 @@ describe('pprof_decode', () => {
     expect(first!.profiles.map((x) => x.decoded!.totals)).toEqual([[14189, 52_705_542, 7837, 5_603_986], [16]]);
     expect(second!.profiles.map((x) => x.decoded!.sampleCount)).toEqual([2, 0]);
     expect(first!.profiles[0]!.data).toEqual(goPprof('heap')); // keep_raw: true
-    expect(registry.value('profcol_processor_profiles_decoded_total')).toBe(4);
+    expect(registry.value('profcol_processor_decoded_profiles_total')).toBe(4);
   });
 
   it('decodes once: a profile that already carries `decoded` is left alone', () => {
@@ -60,7 +60,7 @@ describe('pprof_decode', () => {
     const already = { ...profile('heap', 'delta', new Uint8Array([1, 2, 3])), decoded };
     run(p, [bundle([already])]);
     expect(already.decoded).toBe(decoded);
-    expect(registry.value('profcol_processor_profiles_skipped_total', { reason: 'already_decoded' })).toBe(1);
+    expect(registry.value('profcol_processor_skipped_profiles_total', { reason: 'already_decoded' })).toBe(1);
   });
 
   it('a profile that fails to decode is removed from its bundle with a counted, logged reason; the rest goes on', () => {
@@ -75,9 +75,9 @@ describe('pprof_decode', () => {
       ]),
     ]);
     expect(out.bundles[0]!.profiles.map((x) => x.name)).toEqual(['/debug/pprof/mutex']);
-    expect(registry.value('profcol_processor_profiles_dropped_total', { reason: 'decompress', type: 'goroutine' })).toBe(1);
-    expect(registry.value('profcol_processor_profiles_dropped_total', { reason: 'pprof', type: 'cpu' })).toBe(1);
-    expect(registry.value('profcol_processor_profiles_dropped_total', { reason: 'too_large', type: 'heap' })).toBe(1);
+    expect(registry.value('profcol_processor_decode_failed_profiles_total', { reason: 'decompress', type: 'goroutine' })).toBe(1);
+    expect(registry.value('profcol_processor_decode_failed_profiles_total', { reason: 'pprof', type: 'cpu' })).toBe(1);
+    expect(registry.value('profcol_processor_decode_failed_profiles_total', { reason: 'too_large', type: 'heap' })).toBe(1);
   });
 
   it('keeps a bundle whose profiles were all dropped (its MemStats or runtime metrics still count)', () => {
@@ -92,7 +92,7 @@ describe('pprof_decode', () => {
     const { processor: p, registry } = processor({ types: ['cpu', 'Heap'] });
     const out = run(p, [bundle([profile('heap', 'h', goPprof('heap')), profile('goroutine', 'g', goPprof('goroutine'))])]);
     expect(out.bundles[0]!.profiles.map((x) => [x.type, Boolean(x.decoded)])).toEqual([['heap', true], ['goroutine', false]]);
-    expect(registry.value('profcol_processor_profiles_skipped_total', { reason: 'type_not_listed' })).toBe(1);
+    expect(registry.value('profcol_processor_skipped_profiles_total', { reason: 'type_not_listed' })).toBe(1);
   });
 
   it('keep_raw: false empties data of every decoded profile; decoded.pprof is the decompressed protobuf; undecoded profiles keep data', () => {

@@ -23,9 +23,9 @@ function matcher(match: TagsConfig['match']): (service: string | undefined, env:
 
 export function createTagsProcessor(settings: CreateSettings, config: TagsConfig, options: TagsOptions = {}): Processor {
   const { logger, telemetry } = settings;
-  const tagged = telemetry.counter('profcol_processor_tagged_total', 'Bundles and metric points a tags processor applied its rules to, by item.');
+  const matched = telemetry.counter('profcol_processor_tags_matched_total', 'Bundles and metric points a tags processor applied its rules to (inside `match`), by item.');
   const unmatched = telemetry.counter('profcol_processor_tags_unmatched_total', 'Bundles and metric points left alone because they are outside `match`, by item.');
-  const conflicts = telemetry.counter('profcol_processor_tag_conflicts_total', 'Added or renamed tags that met an existing value, by outcome (kept: existing won, overridden).');
+  const conflicts = telemetry.counter('profcol_processor_tags_conflicts_total', 'Added or renamed tags that met an existing value, by outcome (kept: existing won, overridden).');
   const missingEnv = telemetry.counter('profcol_processor_tags_env_missing_total', 'from_env variables that were unset or empty at start.');
   const matches = matcher(config.match);
   const toBundles = config.apply_to.includes('bundles');
@@ -81,7 +81,7 @@ export function createTagsProcessor(settings: CreateSettings, config: TagsConfig
           const result = applyTagRules(bundle.tags, bundle.resource, active);
           bundle.tags = result.tags;
           countConflicts(result.conflicts);
-          tagged.add(1, { item: 'bundle' });
+          matched.add(1, { item: 'bundle' });
         }
       }
       if (toMetrics) {
@@ -93,7 +93,7 @@ export function createTagsProcessor(settings: CreateSettings, config: TagsConfig
           const result = applyTagRules(point.attributes, point.resource, active);
           point.attributes = result.tags;
           countConflicts(result.conflicts);
-          tagged.add(1, { item: 'metric_point' });
+          matched.add(1, { item: 'metric_point' });
         }
       }
       return batch;

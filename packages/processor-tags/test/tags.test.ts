@@ -45,7 +45,7 @@ describe('tags processor', () => {
     const t = makeTags({ set: { env: 'prod', team: 'payments' } });
     const batch = await t.run({ bundles: [bundle({}, { env: 'staging' })] });
     expect(batch.bundles[0]!.tags).toEqual({ env: 'staging', team: 'payments' });
-    expect(t.settings.registry.value('profcol_processor_tag_conflicts_total', { outcome: 'kept' })).toBe(1);
+    expect(t.settings.registry.value('profcol_processor_tags_conflicts_total', { outcome: 'kept' })).toBe(1);
   });
 
   it('replaces an existing value with override: true', async () => {
@@ -53,13 +53,13 @@ describe('tags processor', () => {
     const batch = await t.run({ bundles: [bundle({}, { env: 'staging' })], metrics: [point({ env: 'staging' })] });
     expect(batch.bundles[0]!.tags.env).toBe('prod');
     expect(batch.metrics[0]!.attributes.env).toBe('prod');
-    expect(t.settings.registry.value('profcol_processor_tag_conflicts_total', { outcome: 'overridden' })).toBe(2);
+    expect(t.settings.registry.value('profcol_processor_tags_conflicts_total', { outcome: 'overridden' })).toBe(2);
   });
 
   it('does not count a conflict when the existing value is the same', async () => {
     const t = makeTags({ set: { env: 'prod' } });
     await t.run({ bundles: [bundle({}, { env: 'prod' })] });
-    expect(t.settings.registry.value('profcol_processor_tag_conflicts_total')).toBe(0);
+    expect(t.settings.registry.value('profcol_processor_tags_conflicts_total')).toBe(0);
   });
 
   it('reads from_env once at start, and sets nothing (logged and counted) for an unset or empty variable', async () => {
@@ -127,6 +127,8 @@ describe('tags processor', () => {
     expect(batch.bundles.map((b) => b.tags.team)).toEqual(['pay', undefined, undefined, 'pay']);
     expect(batch.metrics.map((p) => p.attributes.team)).toEqual(['pay', undefined]);
     expect(t.settings.registry.value('profcol_processor_tags_unmatched_total')).toBe(3);
+    expect(t.settings.registry.value('profcol_processor_tags_matched_total', { item: 'bundle' })).toBe(2);
+    expect(t.settings.registry.value('profcol_processor_tags_matched_total', { item: 'metric_point' })).toBe(1);
   });
 
   it('touches only bundles or only metric points when apply_to says so', async () => {

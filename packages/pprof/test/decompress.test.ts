@@ -135,10 +135,11 @@ describe('decompress: zstd', () => {
     expect(error.message).toContain('zstd payload decompresses to more than the limit of 4194304 bytes');
   });
 
-  it.each(['wasm', 'js'] as const)('the %s backend decodes highly compressible data whose output fills its last buffer exactly (64 MiB of zeros)', (backend) => {
-    const zeros = decompressZstdWith(backend, localFixture('bomb-64MiB-zeros.zst'), 64 * MiB);
-    expect(zeros.length).toBe(64 * MiB);
-    expect(zeros.every((b) => b === 0)).toBe(true);
+  it.each(['wasm', 'js'] as const)('the %s backend decodes highly compressible data whose output fills its last buffer exactly (1 MiB of zeros)', (backend) => {
+    const zeros = decompressZstdWith(backend, localFixture('zeros-1MiB.stream.zst'), 64 * MiB);
+    expect(zeros.length).toBe(MiB);
+    expect(zeros.indexOf(1)).toBe(-1);
+    expect(Buffer.from(zeros).equals(Buffer.alloc(MiB))).toBe(true);
   });
 
   it('the decoder stays usable after a bomb or a corrupt frame', () => {

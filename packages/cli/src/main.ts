@@ -1,6 +1,6 @@
 /** The `profcol` command: run, validate, components. */
 import { parseArgs } from 'node:util';
-import { Collector, createLogger, formatIssue, LOG_FORMATS, LOG_LEVELS, loadConfigFiles, planPipelines, type ConfigIssue, type Logger, type Plan } from '@profcol/core';
+import { Collector, createLogger, formatIssue, HOST_API_VERSION, LOG_FORMATS, LOG_LEVELS, ownPackageVersion, loadConfigFiles, planPipelines, type ConfigIssue, type Logger, type Plan } from '@profcol/core';
 import { buildRegistry } from './registry.js';
 
 type LogFormat = (typeof LOG_FORMATS)[number];
@@ -79,7 +79,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   const { values, positionals } = parsed;
   const command = positionals[0];
   if (values.version) {
-    io.stdout.write('profcol 0.1.0\n');
+    io.stdout.write(`profcol ${ownPackageVersion(import.meta.url)} (host API ${HOST_API_VERSION})\n`);
     return 0;
   }
   if (!command || !(command in HELP) || command === 'main') {

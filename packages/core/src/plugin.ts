@@ -3,6 +3,7 @@
  * default export declares its name, version, the host API range it supports and its
  * components. The host checks the range before it registers anything (as fastify does).
  */
+import { createRequire } from 'node:module';
 import semver from 'semver';
 import { COMPONENT_KINDS, type ComponentFactory, type ComponentKind } from './component.js';
 import { ProfcolError } from './errors.js';
@@ -88,4 +89,15 @@ export class ComponentRegistry {
   list(): RegisteredComponent[] {
     return [...this.entries.values()].sort((a, b) => COMPONENT_KINDS.indexOf(a.factory.kind) - COMPONENT_KINDS.indexOf(b.factory.kind) || a.factory.type.localeCompare(b.factory.type));
   }
+}
+
+/**
+ * The `version` of the package a module belongs to, from its package.json, so a plugin
+ * declares the version it is published as. The module must sit one folder below the
+ * package root (`src/` under test, `dist/` once built).
+ */
+export function ownPackageVersion(moduleUrl: string): string {
+  const manifest = createRequire(moduleUrl)('../package.json') as { version?: unknown };
+  if (typeof manifest.version !== 'string') throw new Error(`no version in the package.json above ${moduleUrl}`);
+  return manifest.version;
 }

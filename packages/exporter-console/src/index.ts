@@ -1,4 +1,4 @@
-import { defineExporter, definePlugin, s, type Batch, type CreateSettings, type Exporter, type Infer } from '@profcol/core';
+import { defineExporter, definePlugin, s, type Batch, type CreateSettings, type Exporter, type Infer, ownPackageVersion } from '@profcol/core';
 import { formatBatch } from './format.js';
 
 export { formatBatch, formatBundle, formatBundleLine, formatMetricTable, formatSize, formatNumber, printable, profileSize, type Verbosity } from './format.js';
@@ -83,4 +83,4 @@ export const consoleExporter = defineExporter({
   create: (settings, config) => createConsoleExporter(settings, config),
 });
 
-export default definePlugin({ name: '@profcol/exporter-console', version: '0.1.0', profcol: '^1.0.0', components: [consoleExporter] });
+export default definePlugin({ name: '@profcol/exporter-console', version: ownPackageVersion(import.meta.url), profcol: '^1.0.0', components: [consoleExporter] });

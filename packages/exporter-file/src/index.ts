@@ -1,6 +1,6 @@
 import { mkdir, open, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { BackpressureError, defineExporter, definePlugin, s, type Batch, type CreateSettings, type Exporter, type Infer, type Profile, type ProfileBundle } from '@profcol/core';
+import { BackpressureError, defineExporter, definePlugin, s, type Batch, type CreateSettings, type Exporter, type Infer, type Profile, type ProfileBundle, ownPackageVersion } from '@profcol/core';
 import { decompress, DEFAULT_MAX_DECOMPRESSED_BYTES, sniffEncoding } from '@profcol/pprof';
 import { FileWriteError } from './errors.js';
 import { RotatingJsonlFile } from './jsonl.js';
@@ -296,4 +296,4 @@ export const fileExporter = defineExporter({
   create: (settings, config) => createFileExporter(settings, config),
 });
 
-export default definePlugin({ name: '@profcol/exporter-file', version: '0.1.0', profcol: '^1.0.0', components: [fileExporter] });
+export default definePlugin({ name: '@profcol/exporter-file', version: ownPackageVersion(import.meta.url), profcol: '^1.0.0', components: [fileExporter] });

@@ -2,7 +2,7 @@
  * `otlp`: exports metric points to any OTLP/HTTP backend (protobuf or JSON), keeping each
  * point's own timestamp, with retries, backpressure and an optional persistent queue.
  */
-import { defineExporter, definePlugin } from '@profcol/core';
+import { defineExporter, definePlugin, ownPackageVersion } from '@profcol/core';
 import { OtlpExporterSchema } from './config.js';
 import { OtlpExporter } from './exporter.js';
 
@@ -21,4 +21,4 @@ export { toRequests, toResourceMetrics, type ExportRequest } from './convert.js'
 export { CorruptFileError, StorageError } from './storage.js';
 export { SCOPE_NAME, SCOPE_VERSION } from './version.js';
 
-export default definePlugin({ name: '@profcol/exporter-otlp', version: '0.1.0', profcol: '^1.0.0', components: [otlpExporterFactory] });
+export default definePlugin({ name: '@profcol/exporter-otlp', version: ownPackageVersion(import.meta.url), profcol: '^1.0.0', components: [otlpExporterFactory] });

@@ -1,4 +1,4 @@
-import { defineProcessor, definePlugin, type Batch, type CreateSettings, type DecodedProfile, type Processor, type Profile, type ProfileBundle } from '@profcol/core';
+import { defineProcessor, definePlugin, type Batch, type CreateSettings, type DecodedProfile, type Processor, type Profile, type ProfileBundle, ownPackageVersion } from '@profcol/core';
 import { DecompressedTooLargeError, DecompressError, decodeProfile, PprofDecodeError } from '@profcol/pprof';
 import { GoRuntimeConfig } from './config.js';
 import { deriveGoMetrics } from './derive.js';
@@ -121,4 +121,4 @@ export const goruntimeProcessor = defineProcessor({
   create: (settings, config) => createGoRuntimeProcessor(settings, config),
 });
 
-export default definePlugin({ name: '@profcol/processor-goruntime', version: '0.1.0', profcol: '^1.0.0', components: [goruntimeProcessor] });
+export default definePlugin({ name: '@profcol/processor-goruntime', version: ownPackageVersion(import.meta.url), profcol: '^1.0.0', components: [goruntimeProcessor] });

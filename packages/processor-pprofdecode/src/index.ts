@@ -3,7 +3,7 @@
  * bundle once (decompression by magic bytes + the one-pass summary of @profcol/pprof) and
  * attaches the result as `profile.decoded`, for every later processor to share.
  */
-import { defineProcessor, definePlugin, s, type Batch, type Counter, type CreateSettings, type Infer, type Processor } from '@profcol/core';
+import { defineProcessor, definePlugin, s, type Batch, type Counter, type CreateSettings, type Infer, type Processor, ownPackageVersion } from '@profcol/core';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, DecompressedTooLargeError, DecompressError, decodeProfile, PprofDecodeError } from '@profcol/pprof';
 
 export const pprofDecodeConfigSchema = s.object({
@@ -79,7 +79,7 @@ export const pprofDecodeProcessorFactory = defineProcessor({
 
 export default definePlugin({
   name: '@profcol/processor-pprofdecode',
-  version: '0.1.0',
+  version: ownPackageVersion(import.meta.url),
   profcol: '^1.0.0',
   components: [pprofDecodeProcessorFactory],
 });

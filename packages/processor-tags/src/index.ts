@@ -1,4 +1,4 @@
-import { defineProcessor, definePlugin, type Batch, type CreateSettings, type Processor } from '@profcol/core';
+import { defineProcessor, definePlugin, type Batch, type CreateSettings, type Processor, ownPackageVersion } from '@profcol/core';
 import { TagsConfig } from './config.js';
 import { detectHost } from './host.js';
 import { applyTagRules, type TagRules } from './rules.js';
@@ -110,4 +110,4 @@ export const tagsProcessor = defineProcessor({
   create: (settings, config) => createTagsProcessor(settings, config),
 });
 
-export default definePlugin({ name: '@profcol/processor-tags', version: '0.1.0', profcol: '^1.0.0', components: [tagsProcessor] });
+export default definePlugin({ name: '@profcol/processor-tags', version: ownPackageVersion(import.meta.url), profcol: '^1.0.0', components: [tagsProcessor] });

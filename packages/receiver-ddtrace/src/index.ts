@@ -2,7 +2,7 @@
  * @profcol/receiver-ddtrace: the `ddtrace` receiver, the endpoint dd-trace profilers
  * (dd-trace-go, dd-trace-js, ...) upload to (`POST /profiling/v1/input`).
  */
-import { defineReceiver, definePlugin } from '@profcol/core';
+import { defineReceiver, definePlugin, ownPackageVersion } from '@profcol/core';
 import { ddtraceConfigSchema } from './config.js';
 import { DdtraceReceiver } from './receiver.js';
 
@@ -25,7 +25,7 @@ export { RecentUploads } from './dedup.js';
 
 export default definePlugin({
   name: '@profcol/receiver-ddtrace',
-  version: '0.1.0',
+  version: ownPackageVersion(import.meta.url),
   profcol: '^1.0.0',
   components: [ddtraceReceiverFactory],
 });

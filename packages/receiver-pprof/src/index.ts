@@ -2,7 +2,7 @@
  * @profcol/receiver-pprof: the `pprof` receiver, which scrapes Go `net/http/pprof`
  * (and godeltaprof) endpoints and emits one profile bundle per target and round.
  */
-import { definePlugin, defineReceiver } from '@profcol/core';
+import { definePlugin, defineReceiver, ownPackageVersion } from '@profcol/core';
 import { pprofReceiverConfigSchema } from './config.js';
 import { PprofReceiver } from './receiver.js';
 
@@ -21,7 +21,7 @@ export { httpGet, ScrapeError, type ScrapeFailureReason } from './http.js';
 
 export default definePlugin({
   name: '@profcol/receiver-pprof',
-  version: '0.1.0',
+  version: ownPackageVersion(import.meta.url),
   profcol: '^1.0.0',
   components: [pprofReceiverFactory],
 });

@@ -5,21 +5,13 @@
 import { promises as fs } from 'node:fs';
 import type { Batch } from '@profcol/core';
 import { mapResource, SCOPE_NAME, SCOPE_VERSION } from '@profcol/exporter-otlp';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { flattenOtlpMetrics, freePort, startOtelCollector, type FlatPoint, type OtelCollector } from '../backends/index.js';
-import { BACKEND_SETUP_TIMEOUT_MS, backendUnavailable, expectedPoints, startOtlp, until, type InProcess } from './helpers.js';
+import { expectedPoints, startOtlp, until, type InProcess, useBackend } from './helpers.js';
 import { baseNanos, batchFor, pointKey } from './points.mjs';
 
-let unavailable: string | undefined;
-const cleanup: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  unavailable = await backendUnavailable('otelcol');
-}, BACKEND_SETUP_TIMEOUT_MS);
-
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const backend = useBackend('otelcol');
+const { cleanup } = backend;
 
 const FAST_RETRY = { initial_interval: '100ms', max_interval: '1s', max_elapsed_time: '0' };
 
@@ -77,7 +69,7 @@ function expectEveryPoint(batches: Batch[], received: FlatPoint[]): { duplicates
 
 describe('otlp exporter → real OpenTelemetry Collector', () => {
   it.for(['http/protobuf', 'http/json'] as const)('every point sent over %s is in the collector’s output with its name, unit, value, timestamps and resource', async (protocol, ctx) => {
-    ctx.skip(unavailable !== undefined, unavailable);
+    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
     const col = await collector();
     const h = await otlp({ endpoint: col.otlpHttpEndpoint, protocol });
     const base = baseNanos();
@@ -95,7 +87,7 @@ describe('otlp exporter → real OpenTelemetry Collector', () => {
   });
 
   it('delivers everything once a collector that was down at start comes up', async (ctx) => {
-    ctx.skip(unavailable !== undefined, unavailable);
+    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
     const port = await freePort();
     const h = await otlp({ endpoint: `http://127.0.0.1:${port}`, retry_on_failure: FAST_RETRY });
     const base = baseNanos();
@@ -109,7 +101,7 @@ describe('otlp exporter → real OpenTelemetry Collector', () => {
   });
 
   it('loses nothing when the collector goes down for a while mid-run (with a persistent queue)', async (ctx) => {
-    ctx.skip(unavailable !== undefined, unavailable);
+    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
     const storage = await fs.mkdtemp('/tmp/profcol-e2e-otlp-');
     cleanup.push(() => fs.rm(storage, { recursive: true, force: true }));
     const first = await startOtelCollector({ keepWorkDir: true });

@@ -1,3 +1,4 @@
+import { afterEach, beforeAll } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -17,6 +18,21 @@ export async function backendUnavailable(name: BackendName): Promise<string | un
   } catch (error) {
     return `${name} could not be built, so this real-backend test is skipped: ${(error as Error).message.split('\n').slice(0, 3).join(' ')}`;
   }
+}
+
+/**
+ * The hooks every real-backend test file needs: whether the backend could be built (a test
+ * skips with that reason only when it could not), and cleanups run after each test, last first.
+ */
+export function useBackend(name: BackendName): { readonly unavailable: string | undefined; cleanup: (() => Promise<unknown>)[] } {
+  const suite = { unavailable: undefined as string | undefined, cleanup: [] as (() => Promise<unknown>)[] };
+  beforeAll(async () => {
+    suite.unavailable = await backendUnavailable(name);
+  }, BACKEND_SETUP_TIMEOUT_MS);
+  afterEach(async () => {
+    for (const fn of suite.cleanup.splice(0).reverse()) await fn();
+  });
+  return suite;
 }
 
 export interface InProcess {

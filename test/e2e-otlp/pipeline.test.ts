@@ -8,23 +8,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfigFiles } from '@profcol/core';
 import { OtlpExporterSchema } from '@profcol/exporter-otlp';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startOtelCollector } from '../backends/index.js';
 import { freePort, profcol, repoRoot, startProfcol } from '../lib/profcol.js';
 import { buildGoProgram, startGoProgram, type PprofTargetReady } from '../setup/go-build.js';
-import { BACKEND_SETUP_TIMEOUT_MS, backendUnavailable } from './helpers.js';
+import { useBackend } from './helpers.js';
 
 const pipeline = path.join(repoRoot, 'pipelines', 'otlp.yaml');
-let unavailable: string | undefined;
-const cleanup: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  unavailable = await backendUnavailable('otelcol');
-}, BACKEND_SETUP_TIMEOUT_MS);
-
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const backend = useBackend('otelcol');
+const { cleanup } = backend;
 
 describe('pipelines/otlp.yaml', () => {
   it('configures the otlp exporter for ${OTLP_ENDPOINT}, defaulting to http://localhost:4318, with a persistent queue', () => {
@@ -49,7 +41,7 @@ describe('pipelines/otlp.yaml', () => {
   });
 
   it('`profcol run` exports a real Go program’s prof_go_* metrics to the Collector at OTLP_ENDPOINT', async (ctx) => {
-    ctx.skip(unavailable !== undefined, unavailable);
+    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
     const col = await startOtelCollector();
     cleanup.push(() => col.stop());
     const target = await startGoProgram<PprofTargetReady>(await buildGoProgram('pprof-target'), ['-addr', '127.0.0.1:0']);

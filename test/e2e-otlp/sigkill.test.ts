@@ -14,22 +14,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { storageSubdir } from '@profcol/exporter-otlp';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startOtelCollector } from '../backends/index.js';
-import { BACKEND_SETUP_TIMEOUT_MS, backendUnavailable, startFaultProxy, until } from './helpers.js';
+import { startFaultProxy, until, useBackend } from './helpers.js';
 import { baseNanos, batchFor, pointKey } from './points.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-let unavailable: string | undefined;
-const cleanup: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  unavailable = await backendUnavailable('otelcol');
-}, BACKEND_SETUP_TIMEOUT_MS);
-
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const backend = useBackend('otelcol');
+const { cleanup } = backend;
 
 interface Stats {
   sent: number;
@@ -94,7 +86,7 @@ const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math
 
 describe('otlp exporter killed with SIGKILL and restarted (persistent queue, real collector)', () => {
   it('ends with every acknowledged point in the collector at least once — nothing lost, duplicates only from the in-doubt window', async (ctx) => {
-    ctx.skip(unavailable !== undefined, unavailable);
+    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
     const col = await startOtelCollector();
     cleanup.push(() => col.stop());
     const proxy = await startFaultProxy(col.otlpHttpEndpoint, { kind: 'down' });

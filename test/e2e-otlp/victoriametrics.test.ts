@@ -3,21 +3,13 @@
  * back through VictoriaMetrics' HTTP API (/api/v1/export and PromQL /api/v1/query).
  */
 import { mapResource } from '@profcol/exporter-otlp';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startVictoriaMetrics, type VictoriaMetrics } from '../backends/index.js';
-import { BACKEND_SETUP_TIMEOUT_MS, backendUnavailable, startOtlp, until, type InProcess } from './helpers.js';
+import { startOtlp, until, type InProcess, useBackend } from './helpers.js';
 import { baseNanos, batchFor, METRICS, RESOURCES, windowEnd } from './points.mjs';
 
-let unavailable: string | undefined;
-const cleanup: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  unavailable = await backendUnavailable('victoriametrics');
-}, BACKEND_SETUP_TIMEOUT_MS);
-
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const backend = useBackend('victoriametrics');
+const { cleanup } = backend;
 
 async function vmBackend(): Promise<VictoriaMetrics> {
   const vm = await startVictoriaMetrics();
@@ -33,7 +25,7 @@ async function otlp(config: Record<string, unknown>): Promise<InProcess> {
 
 describe('otlp exporter → real VictoriaMetrics', () => {
   it('stores every point with its value at its own timestamp, labelled with the mapped resource', async (ctx) => {
-    ctx.skip(unavailable !== undefined, unavailable);
+    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
     const vm = await vmBackend();
     const h = await otlp({ endpoint: vm.otlpEndpoint });
     const base = baseNanos(60);
@@ -69,7 +61,7 @@ describe('otlp exporter → real VictoriaMetrics', () => {
   });
 
   it('gets a real 400 for OTLP JSON (this VictoriaMetrics takes protobuf only): a counted drop with the backend’s message, never retried', async (ctx) => {
-    ctx.skip(unavailable !== undefined, unavailable);
+    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
     const vm = await vmBackend();
     const h = await otlp({ endpoint: vm.otlpEndpoint, protocol: 'http/json', retry_on_failure: { initial_interval: '10ms' } });
     await h.exporter.consume(batchFor(baseNanos(), 0));

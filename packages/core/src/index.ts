@@ -8,6 +8,8 @@ export * from './telemetry.js';
 export * from './logger.js';
 export * from './graph.js';
 export * from './host.js';
+export * from './language.js';
+export * from './tls.js';
 export { loadConfigFiles, parseConfigText, expandEnv, mergeTrees, PATH_SEPARATOR, type LoadedConfig, type Location, type PluginSpec } from './config/load.js';
 export { importPlugin, resolvePluginPath } from './config/resolve-plugin.js';
 export * from './testing.js';

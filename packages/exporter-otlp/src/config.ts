@@ -1,4 +1,6 @@
-import { s, type Infer } from '@profcol/core';
+import { checkHttpUrl, s, tlsPairProblem, type Infer } from '@profcol/core';
+
+const checkUrl = (value: string) => checkHttpUrl(value, { example: 'http://localhost:4318' });
 
 export const RetrySchema = s.object({
   enabled: s.boolean({ default: true, description: 'Retry a batch the backend could not take now (429, 502, 503, 504, timeouts, network errors). Never retries other 4xx/5xx answers.' }),
@@ -38,7 +40,7 @@ export const TlsSchema = s.object({
   cert_file: s.optional(s.string({ description: 'PEM client certificate (mutual TLS); needs `key_file`.' })),
   key_file: s.optional(s.string({ description: 'PEM private key of `cert_file`.' })),
   insecure_skip_verify: s.boolean({ default: false, description: 'Do not verify the server certificate (testing only).' }),
-}, { default: {}, description: 'TLS of an `https://` endpoint.' });
+}, { default: {}, description: 'TLS of an `https://` endpoint.', check: (tls) => tlsPairProblem(tls.cert_file, tls.key_file) });
 
 export const OtlpExporterSchema = s.object({
   endpoint: s.string({
@@ -67,16 +69,6 @@ export const OtlpExporterSchema = s.object({
 export type OtlpExporterConfig = Infer<typeof OtlpExporterSchema>;
 export type RetryConfig = Infer<typeof RetrySchema>;
 export type QueueConfig = Infer<typeof QueueSchema>;
-
-function checkUrl(value: string): string | undefined {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return `"${value}" must be an http:// or https:// URL`;
-    return undefined;
-  } catch {
-    return `"${value}" is not a URL (expected e.g. http://localhost:4318)`;
-  }
-}
 
 /** The URL metrics are POSTed to. */
 export function metricsUrl(config: { endpoint: string; metrics_endpoint?: string | undefined }): string {

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
-import { BackpressureError, PermanentError, ProfcolError, type Batch, type CreateSettings, type Exporter, type Host, type Logger } from '@profcol/core';
+import { BackpressureError, PermanentError, ProfcolError, readTlsFiles, type Batch, type CreateSettings, type Exporter, type Host, type Logger } from '@profcol/core';
 import { metricsUrl, type OtlpExporterConfig } from './config.js';
 import { encodeRequest, toRequests, toResourceMetrics, type ExportRequest } from './convert.js';
 import { Backoff, sleep } from './retry.js';
@@ -308,20 +308,7 @@ export class OtlpExporter implements Exporter {
 
   private async createAgent(): Promise<http.Agent> {
     const { tls } = this.config;
-    const read = async (key: 'ca_file' | 'cert_file' | 'key_file'): Promise<Buffer | undefined> => {
-      const file = tls[key];
-      if (!file) return undefined;
-      const full = path.resolve(this.settings.baseDir, file);
-      try {
-        return await fs.readFile(full);
-      } catch (error) {
-        throw new OtlpExporterError(`exporter "${this.settings.id}": tls.${key} ${full} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); expected a PEM file`, { cause: error });
-      }
-    };
-    if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
-      throw new OtlpExporterError(`exporter "${this.settings.id}": tls.cert_file and tls.key_file go together (a client certificate needs its key)`);
-    }
-    const [ca, cert, key] = await Promise.all([read('ca_file'), read('cert_file'), read('key_file')]);
+    const { ca, cert, key } = await readTlsFiles(this.settings.baseDir, tls, `exporters::${this.settings.id}::tls`);
     const options = { keepAlive: true, maxSockets: Math.max(this.config.sending_queue.num_consumers, 16) };
     if (new URL(this.url).protocol === 'https:') {
       return new https.Agent({ ...options, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), rejectUnauthorized: !tls.insecure_skip_verify });

@@ -16,7 +16,7 @@ export const otlpExporterFactory = defineExporter({
 
 export { OtlpExporter, OtlpExporterError, storageSubdir } from './exporter.js';
 export { OtlpExporterSchema, metricsUrl, type OtlpExporterConfig } from './config.js';
-export { mapResource, RESOURCE_KEY_MAP } from './resource.js';
+export { mapResource, RESOURCE_KEY_MAP, sdkLanguage } from './resource.js';
 export { toRequests, toResourceMetrics, type ExportRequest } from './convert.js';
 export { CorruptFileError, StorageError } from './storage.js';
 export { SCOPE_NAME, SCOPE_VERSION } from './version.js';

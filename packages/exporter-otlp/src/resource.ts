@@ -4,6 +4,7 @@
  * the profiled application, never profcol itself: profcol is named in the instrumentation
  * scope instead.
  */
+import { isCanonicalLanguage, resolveLanguage, type Language } from '@profcol/core';
 
 /** Key renames. Anything not listed is exported under its own name. */
 export const RESOURCE_KEY_MAP: Readonly<Record<string, string>> = {
@@ -18,26 +19,28 @@ export const RESOURCE_KEY_MAP: Readonly<Record<string, string>> = {
   process_id: 'process.pid',
 };
 
-/** dd-trace and pprof language names → the `telemetry.sdk.language` enum of the semantic conventions. */
-const LANGUAGES: Readonly<Record<string, string>> = {
+/** profcol's canonical language names (@profcol/core) → the `telemetry.sdk.language` values of the semantic conventions. */
+const SEMCONV_LANGUAGES: Readonly<Record<Exclude<Language, 'unknown'>, string>> = {
   golang: 'go',
-  go: 'go',
-  nodejs: 'nodejs',
-  node: 'nodejs',
-  javascript: 'nodejs',
-  jvm: 'java',
   java: 'java',
   python: 'python',
+  nodejs: 'nodejs',
+  dotnet: 'dotnet',
   ruby: 'ruby',
   php: 'php',
-  dotnet: 'dotnet',
-  '.net': 'dotnet',
-  rust: 'rust',
   cpp: 'cpp',
-  'c++': 'cpp',
-  erlang: 'erlang',
-  swift: 'swift',
+  rust: 'rust',
 };
+
+/**
+ * A resource's `language` as a `telemetry.sdk.language` value. Receivers already store canonical
+ * names; anything else (a resource built by hand or by another plugin) goes through core's alias
+ * table first, and what that does not know is kept, lowercased (`erlang`, `swift`, `unknown`).
+ */
+export function sdkLanguage(value: string): string {
+  const canonical = isCanonicalLanguage(value) ? value : resolveLanguage(value);
+  return canonical === 'unknown' ? value.trim().toLowerCase() : SEMCONV_LANGUAGES[canonical];
+}
 
 /**
  * Maps one profcol resource to OTel resource attributes.
@@ -55,7 +58,7 @@ export function mapResource(resource: Record<string, string>, drop: readonly str
     if (drop.includes(key) || value === '') continue;
     if (key === 'instance') continue;
     const target = RESOURCE_KEY_MAP[key] ?? key;
-    out[target] = key === 'language' ? (LANGUAGES[value.toLowerCase()] ?? value.toLowerCase()) : value;
+    out[target] = key === 'language' ? sdkLanguage(value) : value;
   }
   const instance = resource['instance'];
   if (instance && !drop.includes('instance')) {

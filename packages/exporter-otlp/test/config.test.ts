@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createTestSettings, renderSchemaMarkdown } from '@profcol/core';
 import { describe, expect, it } from 'vitest';
-import plugin, { mapResource, metricsUrl, OtlpExporterSchema, otlpExporterFactory, SCOPE_VERSION, toRequests } from '../src/index.js';
+import plugin, { mapResource, metricsUrl, sdkLanguage, OtlpExporterSchema, otlpExporterFactory, SCOPE_VERSION, toRequests } from '../src/index.js';
 import { point } from './helpers.js';
 
 describe('otlp exporter configuration', () => {
@@ -81,6 +81,15 @@ describe('resource mapping', () => {
     expect(mapResource({ language: 'node' })['telemetry.sdk.language']).toBe('nodejs');
     expect(mapResource({ language: 'jvm' })['telemetry.sdk.language']).toBe('java');
     expect(mapResource({ language: 'nodejs' })['process.runtime.name']).toBeUndefined();
+  });
+
+  it('maps every canonical language, and resolves any other name through core’s alias table', () => {
+    const canonical = { golang: 'go', java: 'java', python: 'python', nodejs: 'nodejs', dotnet: 'dotnet', ruby: 'ruby', php: 'php', cpp: 'cpp', rust: 'rust' };
+    for (const [name, semconv] of Object.entries(canonical)) expect(sdkLanguage(name)).toBe(semconv);
+    const aliases = { go: 'go', js: 'nodejs', 'Node.js': 'nodejs', kotlin: 'java', scala: 'java', csharp: 'dotnet', 'c#': 'dotnet', '.NET': 'dotnet', cplusplus: 'cpp', 'pyroscope-rs': 'rust' };
+    for (const [name, semconv] of Object.entries(aliases)) expect(sdkLanguage(name)).toBe(semconv);
+    // Names core does not know are kept (lowercased): the semantic conventions have erlang and swift, too.
+    expect(['Erlang', 'swift', 'unknown'].map(sdkLanguage)).toEqual(['erlang', 'swift', 'unknown']);
   });
 
   it('uses a pulled target’s instance URL as service.instance.id unless the program named its instance', () => {

@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { OtlpExporterSchema } from '../src/index.js';
 import { startOtlpStub, type OtlpStub } from '../src/testing.js';
 import { FAST_RETRY, point, startExporter, until, type Harness } from './helpers.js';
 
@@ -74,7 +75,15 @@ describe('tls', () => {
   });
 
   it('fails to start, naming the file, when a TLS file cannot be read', async () => {
-    await expect(startExporter({ endpoint: 'https://127.0.0.1:1', tls: { ca_file: 'missing.pem' } }, { baseDir: dir })).rejects.toThrow(/tls\.ca_file .*missing\.pem cannot be read \(ENOENT\)/);
-    await expect(startExporter({ endpoint: 'https://127.0.0.1:1', tls: { cert_file: 'client.pem' } }, { baseDir: dir })).rejects.toThrow(/cert_file and tls.key_file go together/);
+    await expect(startExporter({ endpoint: 'https://127.0.0.1:1', tls: { ca_file: 'missing.pem' } }, { baseDir: dir })).rejects.toThrow(
+      /^exporters::otlp::tls::ca_file: .*missing\.pem cannot be read \(ENOENT\); expected a PEM file$/,
+    );
+  });
+
+  it('refuses a cert_file without key_file in the configuration, at tls', () => {
+    expect(OtlpExporterSchema.parse({ endpoint: 'https://127.0.0.1:1', tls: { cert_file: 'client.pem' } })).toEqual({
+      ok: false,
+      issues: [{ path: ['tls'], message: 'cert_file needs key_file (a client certificate goes with its private key); set both or neither' }],
+    });
   });
 });

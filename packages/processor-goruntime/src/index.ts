@@ -1,4 +1,4 @@
-import { defineProcessor, definePlugin, type Batch, type CreateSettings, type DecodedProfile, type Processor, type Profile, type ProfileBundle, ownPackageVersion } from '@profcol/core';
+import { defineProcessor, definePlugin, type Batch, type CreateSettings, type DecodedProfile, type Processor, type Profile, type ProfileBundle, ownPackageVersion, resolveLanguage } from '@profcol/core';
 import { DecompressedTooLargeError, DecompressError, decodeProfile, PprofDecodeError } from '@profcol/pprof';
 import { GoRuntimeConfig } from './config.js';
 import { deriveGoMetrics } from './derive.js';
@@ -14,10 +14,10 @@ export { memStatsDelta, MemStatsBaselines, type MemStatsDelta, type MemStatsOutc
 export { GO_METRICS, GO_METRIC_NAMES, type GoMetricName, type GoMetricSpec } from './metrics.js';
 export { pointAttributes, pointResource, toPoints } from './points.js';
 
-/** Go as the receivers resolve it (`golang`); `go` is accepted too. Everything else passes through. */
+/** Go as the receivers resolve it (`golang`); any alias core's table maps to it (`go`) is accepted too. Everything else passes through. */
 export function isGoBundle(bundle: ProfileBundle): boolean {
-  const language = bundle.resource.language?.trim().toLowerCase();
-  return language === 'golang' || language === 'go';
+  const language = bundle.resource.language;
+  return language === 'golang' || resolveLanguage(language) === 'golang';
 }
 
 /** The pulled target a MemStats trailer belongs to: one per receiver and target URL. */

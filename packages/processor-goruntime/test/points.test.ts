@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cloneBatch, type ProfileBundle } from '@profcol/core';
 import { summarizePprof } from '@profcol/pprof';
-import { GO_METRICS, goruntimeProcessor } from '../src/index.js';
+import { GO_METRICS, goruntimeProcessor, isGoBundle } from '../src/index.js';
 import processorPlugin from '../src/index.js';
 import { ddtraceGoBundle, fixture, makeProcessor, WINDOW_START } from './helpers.js';
 
@@ -82,6 +82,13 @@ describe('goruntime processor, what it leaves alone', () => {
     expect(batch).toEqual(before);
     expect(batch.bundles[0]!.profiles.every((profile) => profile.decoded === undefined)).toBe(true);
     expect(p.settings.registry.value('profcol_processor_bundles_total', { outcome: 'not_go' })).toBe(1);
+  });
+
+  it('treats golang, and the aliases core resolves to it (go, GO), as Go; nothing else', () => {
+    const withLanguage = (language?: string): ProfileBundle => ({ ...ddtraceGoBundle(), resource: language === undefined ? {} : { language } });
+    expect(['golang', 'go', ' GO '].map((l) => isGoBundle(withLanguage(l)))).toEqual([true, true, true]);
+    expect(['nodejs', 'gopher', 'unknown', ''].map((l) => isGoBundle(withLanguage(l)))).toEqual([false, false, false, false]);
+    expect(isGoBundle(withLanguage())).toBe(false);
   });
 
   it('passes every batch through unchanged with generate_metrics: false', async () => {

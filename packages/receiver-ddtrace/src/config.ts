@@ -1,4 +1,4 @@
-import { s, type Infer } from '@profcol/core';
+import { s, type Infer, parseEndpoint } from '@profcol/core';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '@profcol/pprof';
 
 /** The configuration of the `ddtrace` receiver. */
@@ -65,13 +65,3 @@ export const ddtraceConfigSchema = s.object({
 });
 
 export type DdtraceConfig = Infer<typeof ddtraceConfigSchema>;
-
-/** `host:port`, `:port`, `[v6]:port` → host and port (an empty host means every interface). */
-export function parseEndpoint(endpoint: string): { host: string; port: number } | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(endpoint.trim());
-  if (!match) return undefined;
-  const port = Number(match[3]);
-  if (port > 65535) return undefined;
-  const host = match[1] ?? match[2] ?? '';
-  return { host: host === '' ? '0.0.0.0' : host, port };
-}

@@ -14,12 +14,12 @@ export const ddtraceReceiverFactory = defineReceiver({
   create: (settings, config, next) => new DdtraceReceiver(settings, config, next),
 });
 
-export { ddtraceConfigSchema, parseEndpoint, type DdtraceConfig } from './config.js';
+export { ddtraceConfigSchema, type DdtraceConfig } from './config.js';
 export { DdtraceReceiver, normalisePath } from './receiver.js';
 export { UploadError, ClientGoneError, REFUSAL_STATUS, type RefusalReason } from './errors.js';
 export { MultipartParser, MultipartError, boundaryOf, type Part } from './multipart.js';
 export { interpretUpload, readUpload, classifyAttachment, parseRuntimeMetrics, legacyTypeOf, type InterpretedUpload, type ReadUpload, type UploadFormat } from './upload.js';
-export { resolveLanguage, parseTagList, splitTag, buildResource } from './tags.js';
+export { parseTagList, splitTag, buildResource } from './tags.js';
 export { parseRfc3339Nanos } from './time.js';
 export { RecentUploads } from './dedup.js';
 

@@ -4,15 +4,13 @@
  * ProfileBundle, and answered 200 only once the pipeline took it.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
-import { ProfcolError, type Consumer, type Counter, type CreateSettings, type Gauge, type Host, type Logger, type Receiver } from '@profcol/core';
+import { ProfcolError, readTlsFiles, type Consumer, type Counter, type CreateSettings, type Gauge, type Host, type Logger, type Receiver, parseEndpoint } from '@profcol/core';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { parseEndpoint, type DdtraceConfig } from './config.js';
+import type { DdtraceConfig } from './config.js';
 import { ClientGoneError, UploadError, type RefusalReason } from './errors.js';
 import { boundaryOf, mediaTypeOf, MultipartError, MultipartParser, type Part } from './multipart.js';
 import { readUpload, type InterpretedUpload } from './upload.js';
@@ -85,7 +83,7 @@ export class DdtraceReceiver implements Receiver {
     if (this.app) return;
     const listen = parseEndpoint(this.config.endpoint);
     if (!listen) throw new ProfcolError('config', `receiver ${this.settings.id}: endpoint ${JSON.stringify(this.config.endpoint)} is not host:port`);
-    const tls = this.config.tls ? await this.readTls(this.config.tls) : undefined;
+    const tls = this.config.tls ? await readTlsFiles(this.settings.baseDir, this.config.tls, `receivers::${this.settings.id}::tls`) : undefined;
     const serverOptions = {
       maxHeaderSize: this.config.max_header_bytes,
       // How often Node checks request_timeout (its default, 30 s, would let a slow upload overstay by that much).
@@ -131,18 +129,6 @@ export class DdtraceReceiver implements Receiver {
     // Stops listening, closes idle connections and waits for uploads in flight to be answered.
     if (app) await app.close();
     this.dedup.clear();
-  }
-
-  private async readTls(tls: { cert_file: string; key_file: string }): Promise<{ cert: Buffer; key: Buffer }> {
-    const read = async (key: 'cert_file' | 'key_file') => {
-      const file = path.resolve(this.settings.baseDir, tls[key]);
-      try {
-        return await readFile(file);
-      } catch (error) {
-        throw new ProfcolError('config', `receiver ${this.settings.id}: cannot read tls.${key} ${JSON.stringify(file)}: ${(error as Error).message}`, { cause: error });
-      }
-    };
-    return { cert: await read('cert_file'), key: await read('key_file') };
   }
 
   private isUploadPath(pathname: string): boolean {

@@ -1,4 +1,5 @@
-/** Upload tags → a bundle's resource and tags, and deterministic language resolution. */
+/** Upload tags → a bundle's resource and tags; the language is resolved with core's alias table. */
+import { resolveLanguage } from '@profcol/core';
 
 /** Splits `k:v` at the first `:` (values may hold `:`, e.g. git URLs). A bare `k` has the value ''. */
 export function splitTag(item: string): [string, string] | undefined {
@@ -15,46 +16,6 @@ export function splitTag(item: string): [string, string] | undefined {
 export function parseTagList(text: string | undefined): [string, string][] {
   if (!text) return [];
   return text.split(',').map(splitTag).filter((t): t is [string, string] => t !== undefined);
-}
-
-/** Exact aliases (lowercase, trimmed) → profcol's language names. Never matched by substring. */
-const LANGUAGE_ALIASES: Record<string, string> = {
-  go: 'golang',
-  golang: 'golang',
-  java: 'java',
-  jvm: 'java',
-  kotlin: 'java',
-  scala: 'java',
-  python: 'python',
-  javascript: 'nodejs',
-  js: 'nodejs',
-  node: 'nodejs',
-  nodejs: 'nodejs',
-  'node.js': 'nodejs',
-  dotnet: 'dotnet',
-  '.net': 'dotnet',
-  'c#': 'dotnet',
-  csharp: 'dotnet',
-  ruby: 'ruby',
-  php: 'php',
-  cpp: 'cpp',
-  'c++': 'cpp',
-  cplusplus: 'cpp',
-  rust: 'rust',
-  'pyroscope-rs': 'rust',
-};
-
-/**
- * The language of an upload: the first of `language`, `runtime`, `family` whose value is a
- * known alias wins; with no hit it is `unknown`.
- */
-export function resolveLanguage(candidates: { language?: string | undefined; runtime?: string | undefined; family?: string | undefined }): string {
-  for (const value of [candidates.language, candidates.runtime, candidates.family]) {
-    if (value === undefined) continue;
-    const hit = LANGUAGE_ALIASES[value.trim().toLowerCase()];
-    if (hit) return hit;
-  }
-  return 'unknown';
 }
 
 /** Upload tag keys that become resource keys (tag key → resource key). */
@@ -101,11 +62,8 @@ export function buildResource(input: ResourceInputs): { resource: Record<string,
   }
   if (resource.runtime === undefined && input.fields.runtime) resource.runtime = input.fields.runtime;
   if (resource.runtime_version === undefined && input.fields.runtime_version) resource.runtime_version = input.fields.runtime_version;
-  resource.language = resolveLanguage({
-    language: languageTag ?? input.fields.language,
-    runtime: all.get('runtime') ?? input.fields.runtime,
-    family: input.fields.family,
-  });
+  // The `language` tag (or field) wins, then `runtime`, then the event's `family`.
+  resource.language = resolveLanguage(languageTag ?? input.fields.language, all.get('runtime') ?? input.fields.runtime, input.fields.family);
   if (input.hostTag === 'receiver') resource.host = input.receiverHost;
   return { resource, tags };
 }

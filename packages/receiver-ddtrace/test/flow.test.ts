@@ -273,7 +273,7 @@ describe('ddtrace receiver: endpoints, other tracer requests, API keys, TLS', ()
     const missing = ddtraceConfigSchema.parse({ endpoint: '127.0.0.1:0', tls: { cert_file: 'nope.pem', key_file: 'key.pem' } });
     if (!missing.ok) throw new Error('schema');
     const broken = ddtraceReceiverFactory.create(settings, missing.value, consumer);
-    await expect(Promise.resolve(broken.start!(settings.host))).rejects.toThrow(/cannot read tls\.cert_file ".*nope\.pem": ENOENT/);
+    await expect(Promise.resolve(broken.start!(settings.host))).rejects.toThrow(/^receivers::ddtrace\/tls::tls::cert_file: .*nope\.pem cannot be read \(ENOENT\); expected a PEM file$/);
   });
 
   it('counts a client that hangs up in the middle of its upload, and keeps serving', async () => {

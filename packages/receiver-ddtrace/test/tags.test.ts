@@ -1,22 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { buildResource, parseTagList, resolveLanguage } from '../src/tags.js';
+import { buildResource, parseTagList } from '../src/tags.js';
 
-describe('language resolution (language, then runtime, then family; exact aliases only)', () => {
-  it('maps every alias', () => {
-    const cases: Record<string, string> = {
-      go: 'golang', golang: 'golang', java: 'java', jvm: 'java', kotlin: 'java', scala: 'java', python: 'python',
-      javascript: 'nodejs', js: 'nodejs', node: 'nodejs', nodejs: 'nodejs', 'node.js': 'nodejs', dotnet: 'dotnet', '.net': 'dotnet',
-      'c#': 'dotnet', csharp: 'dotnet', ruby: 'ruby', php: 'php', cpp: 'cpp', 'c++': 'cpp', cplusplus: 'cpp', rust: 'rust', 'pyroscope-rs': 'rust',
-    };
-    for (const [alias, language] of Object.entries(cases)) expect(resolveLanguage({ language: ` ${alias.toUpperCase()} ` })).toBe(language);
+describe('language resolution (language, then runtime, then family; exact aliases only, from @profcol/core)', () => {
+  const language = (fields: { language?: string; runtime?: string; family?: string }, tags: [string, string][] = []) =>
+    buildResource({ tags, fields, hostTag: 'upload', receiverHost: 'collector-1' }).resource.language;
+
+  it('maps aliases to the canonical names', () => {
+    expect(language({ language: ' GO ' })).toBe('golang');
+    expect(language({ language: 'Node.js' })).toBe('nodejs');
+    expect(language({ language: 'kotlin' })).toBe('java');
+    expect(language({ language: 'c#' })).toBe('dotnet');
+    expect(language({ family: 'pyroscope-rs' })).toBe('rust');
   });
 
   it('takes the first hit in order and never matches a substring', () => {
-    expect(resolveLanguage({ language: 'javascript', runtime: 'go', family: 'java' })).toBe('nodejs');
-    expect(resolveLanguage({ language: 'golang-ish', runtime: 'nodejs', family: 'go' })).toBe('nodejs');
-    expect(resolveLanguage({ runtime: 'gopher', family: 'go' })).toBe('golang');
-    expect(resolveLanguage({ language: 'mongo', runtime: 'django' })).toBe('unknown');
-    expect(resolveLanguage({})).toBe('unknown');
+    expect(language({ language: 'javascript', runtime: 'go', family: 'java' })).toBe('nodejs');
+    expect(language({ language: 'golang-ish', runtime: 'nodejs', family: 'go' })).toBe('nodejs');
+    expect(language({ language: 'golang-ish', runtime: 'nodejs', family: 'go' }, [['runtime', 'python']])).toBe('python');
+    expect(language({ runtime: 'gopher', family: 'go' })).toBe('golang');
+    expect(language({ language: 'mongo', runtime: 'django' })).toBe('unknown');
+    expect(language({})).toBe('unknown');
+  });
+
+  it('prefers the language and runtime tags over the top-level fields', () => {
+    expect(language({ language: 'java', runtime: 'jvm' }, [['language', 'python']])).toBe('python');
+    expect(language({ runtime: 'jvm' }, [['runtime', 'node']])).toBe('nodejs');
   });
 });
 

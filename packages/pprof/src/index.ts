@@ -7,7 +7,7 @@ export { DecompressError, DecompressedTooLargeError, PprofDecodeError, MemStatsP
 export { sniffEncoding, decompress, DEFAULT_MAX_DECOMPRESSED_BYTES, type DecompressOptions } from './decompress.js';
 export { summarizePprof, sumSamplesWhere } from './summary.js';
 export { decodeProfile, decodePprof, stringAt } from './decode.js';
-export { deltaProfiles, DELTA_VALUE_TYPES, type DeltaResult } from './delta.js';
+export { deltaProfiles, deltaBaseline, DELTA_VALUE_TYPES, type DeltaResult, type DeltaBaseline } from './delta.js';
 export { parseMemStatsTrailer } from './memstats.js';
 export { PULL_PROFILE_TYPES, PULL_PROFILE_TYPE_NAMES, type PullProfileType, type PullProfileSpec } from './types.js';
 export { zstdBackend, decompressZstdWith } from './zstd.js';

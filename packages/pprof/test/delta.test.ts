@@ -1,6 +1,6 @@
 import { Function as PFunction, Label, Line, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
 import { describe, expect, it } from 'vitest';
-import { DELTA_VALUE_TYPES, PprofDecodeError, deltaProfiles, summarizePprof } from '../src/index.js';
+import { DELTA_VALUE_TYPES, PprofDecodeError, deltaBaseline, deltaProfiles, summarizePprof } from '../src/index.js';
 import { rawGoPprof } from './helpers.js';
 
 interface FakeSample {
@@ -179,5 +179,69 @@ describe('deltaProfiles', () => {
 
   it('knows which types are cumulative', () => {
     expect(DELTA_VALUE_TYPES).toEqual(['alloc_objects', 'alloc_space', 'contentions', 'delay']);
+  });
+});
+
+describe('deltaProfiles from a baseline (the previous round is never decoded again)', () => {
+  const ALLOC = ['alloc_objects', 'alloc_space'];
+  /** Three cumulative scrapes: a stack grows, one appears, a duplicate sample, ids shuffled. */
+  const rounds = [
+    makeProfile(HEAP, [{ stack: ['main.alloc', 'main.main'], values: [100, 102_400, 10, 10_240], bytes: 1024 }, { stack: ['main.other'], values: [5, 500, 5, 500], bytes: 100 }], T0),
+    makeProfile(HEAP, [{ stack: ['main.alloc', 'main.main'], values: [150, 153_600, 12, 12_288], bytes: 1024 }, { stack: ['main.other'], values: [5, 500, 5, 500], bytes: 100 }, { stack: ['main.new'], values: [7, 700, 0, 0], bytes: 100 }], T0 + 10n * S, { shuffleIds: true }),
+    makeProfile(HEAP, [{ stack: ['main.alloc', 'main.main'], values: [160, 163_840, 1, 1024], bytes: 1024 }, { stack: ['main.new'], values: [9, 900, 0, 0], bytes: 100 }, { stack: ['main.new'], values: [1, 100, 0, 0], bytes: 100 }, { stack: ['main.other'], values: [6, 600, 0, 0], bytes: 100 }], T0 + 20n * S),
+  ];
+
+  it('gives the same delta, byte for byte, as the raw previous profile; each result carries the next baseline', () => {
+    let baseline = deltaBaseline(rounds[0]!, ALLOC);
+    expect(baseline.timeNanos).toBe(T0);
+    expect(baseline.totals).toEqual([105, 102_900]);
+    expect(baseline.stackCount).toBe(2);
+    for (let i = 1; i < rounds.length; i++) {
+      const fromRaw = deltaProfiles(rounds[i - 1]!, rounds[i]!, ALLOC);
+      const fromBaseline = deltaProfiles(baseline, summarizePprof(rounds[i]!), ALLOC);
+      if (fromRaw.kind !== 'delta' || fromBaseline.kind !== 'delta') throw new Error('expected deltas');
+      expect(Buffer.from(fromBaseline.pprof).equals(Buffer.from(fromRaw.pprof))).toBe(true);
+      expect(fromBaseline.baseline).toEqual(deltaBaseline(rounds[i]!, ALLOC));
+      baseline = fromBaseline.baseline;
+    }
+    expect(baseline.timeNanos).toBe(T0 + 20n * S);
+  });
+
+  it('result.decoded is the summary of the delta profile (no need to summarize it again)', () => {
+    const result = deltaProfiles(deltaBaseline(rounds[0]!, ALLOC), rounds[1]!, ALLOC);
+    if (result.kind !== 'delta') throw new Error(result.reason);
+    expect(result.decoded).toEqual(summarizePprof(result.pprof));
+    expect(result.decoded.totals).toEqual([57, 51_900, 17, 12_788]);
+    expect(result.decoded.durationNanos).toBe(10n * S);
+  });
+
+  it('a real Go heap profile: delta against itself from a baseline is empty, and the baseline is smaller than the profile', () => {
+    const heap = rawGoPprof('heap');
+    const baseline = deltaBaseline(heap, ALLOC);
+    expect(baseline.hashes.byteLength + baseline.sums.byteLength).toBeLessThan(heap.length / 2);
+    const result = deltaProfiles(baseline, heap, ALLOC);
+    if (result.kind !== 'delta') throw new Error(result.reason);
+    expect(result.decoded.totals.slice(0, 2)).toEqual([0, 0]);
+    expect(Buffer.from(result.pprof).equals(Buffer.from((deltaProfiles(heap, heap, ALLOC) as { pprof: Uint8Array }).pprof))).toBe(true);
+  });
+
+  it('a reset also carries the baseline to start over from (not enumerable: the result still compares by kind and reason)', () => {
+    const prev = makeProfile(MUTEX, [{ stack: ['old.worker'], values: [100, 10_000] }], T0);
+    const cur = makeProfile(MUTEX, [{ stack: ['new.worker'], values: [200, 20_000] }], T0 + 10n * S);
+    const result = deltaProfiles(deltaBaseline(prev, ['contentions', 'delay']), cur, ['contentions', 'delay']);
+    expect(result).toEqual({ kind: 'reset', reason: '100% of the previous contentions total is on stacks the current profile no longer has (target restarted?)' });
+    expect(result.baseline).toEqual(deltaBaseline(cur, ['contentions', 'delay']));
+    const backwards = deltaProfiles(deltaBaseline(cur, ['contentions', 'delay']), prev, ['contentions', 'delay']);
+    expect(backwards.kind).toBe('reset');
+    expect(backwards.baseline.timeNanos).toBe(T0);
+  });
+
+  it('refuses a baseline of other types, a missing type and malformed input, with PprofDecodeError', () => {
+    const heap = rawGoPprof('heap');
+    expect(() => deltaProfiles(deltaBaseline(heap, ['alloc_space']), heap, ALLOC)).toThrow('delta: the previous baseline is of [alloc_space], not of [alloc_objects, alloc_space]');
+    expect(() => deltaBaseline(rawGoPprof('mutex'), ['alloc_space'])).toThrow(PprofDecodeError);
+    expect(() => deltaBaseline(heap, ['inuse_space'])).toThrow(/"inuse_space" is not a cumulative type/);
+    expect(() => deltaBaseline(new Uint8Array([0x10, 0x01]), ['delay'])).toThrow(PprofDecodeError);
+    expect(() => deltaProfiles(deltaBaseline(rawGoPprof('mutex'), ['delay']), rawGoPprof('goroutine'), ['delay'])).toThrow('delta: the current profile has no "delay" sample type (it has goroutine)');
   });
 });

@@ -1,4 +1,4 @@
-import { INVALID, ObjectSchema, formatDurationMs, s, type Infer, type Invalid, type ParseContext, type Shape } from '@profcol/core';
+import { INVALID, ObjectSchema, checkHttpUrl, formatDurationMs, s, tlsPairProblem, type Infer, type Invalid, type ParseContext, type Shape } from '@profcol/core';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, PULL_PROFILE_TYPE_NAMES, type PullProfileType } from '@profcol/pprof';
 
 export const DEFAULT_ENABLED_TYPES: PullProfileType[] = ['cpu', 'goroutine', 'heap', 'mutex', 'block'];
@@ -10,22 +10,10 @@ const profileTypes = (defaults?: PullProfileType[]) =>
     description: `Profiles to pull: ${PULL_PROFILE_TYPE_NAMES.map((t) => `\`${t}\``).join(', ')}. \`delta_*\` are godeltaprof endpoints (already deltas in the target).`,
   });
 
-function checkUrl(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return `${JSON.stringify(value)} is not a URL (expected e.g. http://localhost:6060)`;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `${JSON.stringify(value)} must be an http:// or https:// URL`;
-  if (url.search || url.hash) return `${JSON.stringify(value)} must not have a query or fragment`;
-  return undefined;
-}
-
 const targetShape = {
   url: s.string({
     description: 'Base URL of the Go program serving `net/http/pprof`: `scheme://host:port`, optionally with a base path that every profile path is appended to (unlike DataKit, a path is kept).',
-    check: checkUrl,
+    check: (value) => checkHttpUrl(value, { example: 'http://localhost:6060', noQuery: true }),
   }),
   service: s.string({ default: '', description: 'Resource `service` (omitted when empty).' }),
   env: s.string({ default: '', description: 'Resource `env` (omitted when empty).' }),
@@ -51,12 +39,12 @@ const shape = {
   tls: s.object(
     {
       ca_file: s.optional(s.string({ description: 'PEM CA bundle to verify the target with, relative to the working directory.' })),
-      cert_file: s.optional(s.string({ description: 'PEM client certificate (mTLS), relative to the working directory.' })),
-      key_file: s.optional(s.string({ description: 'PEM client key (mTLS), relative to the working directory.' })),
+      cert_file: s.optional(s.string({ description: 'PEM client certificate (mTLS), relative to the working directory; needs `key_file`.' })),
+      key_file: s.optional(s.string({ description: 'PEM client key (mTLS), relative to the working directory; needs `cert_file`.' })),
       server_name: s.optional(s.string({ description: 'Server name to verify instead of the URL host.' })),
       insecure_skip_verify: s.boolean({ default: false, description: 'Do not verify the target\'s certificate.' }),
     },
-    { default: {}, description: 'TLS for `https://` targets.' },
+    { default: {}, description: 'TLS for `https://` targets.', check: (tls) => tlsPairProblem(tls.cert_file, tls.key_file) },
   ),
   bearer_token: s.optional(s.string({ description: 'Sent as `Authorization: Bearer <token>`. Use `${env:VAR}` to keep it out of the file.' })),
   bearer_token_file: s.optional(s.string({ description: 'File holding the bearer token, re-read every round (rotated tokens); relative to the working directory.' })),

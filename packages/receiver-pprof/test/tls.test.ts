@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CollectingConsumer, ProfcolError } from '@profcol/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PprofReceiver } from '../src/index.js';
+import { PprofReceiver, pprofReceiverConfigSchema } from '../src/index.js';
 import { goFixture, parseConfig, settings } from './helpers.js';
 
 // A self-signed certificate for 127.0.0.1 / localhost, valid for 100 years (made with openssl req -x509).
@@ -65,8 +65,14 @@ describe('pprof receiver: TLS', () => {
     const error = await receiver.start().then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(ProfcolError);
     expect((error as ProfcolError).kind).toBe('config');
-    expect((error as Error).message).toMatch(/^receivers::pprof::tls::ca_file: cannot read .*missing\.pem: ENOENT/);
-    const half = new PprofReceiver(settings(), parseConfig({ targets: [{ url }], tls: { cert_file: 'x.pem' } }), new CollectingConsumer(), { autoStart: false });
-    await expect(half.start()).rejects.toThrow('receivers::pprof::tls: cert_file and key_file go together (got only cert_file)');
+    expect((error as Error).message).toMatch(/^receivers::pprof::tls::ca_file: .*missing\.pem cannot be read \(ENOENT\); expected a PEM file$/);
+  });
+
+  it('a cert_file without key_file (or the reverse) is a configuration error at tls', () => {
+    expect(pprofReceiverConfigSchema.parse({ targets: [{ url }], tls: { cert_file: 'x.pem' } })).toEqual({
+      ok: false,
+      issues: [{ path: ['tls'], message: 'cert_file needs key_file (a client certificate goes with its private key); set both or neither' }],
+    });
+    expect(pprofReceiverConfigSchema.parse({ targets: [{ url }], tls: { key_file: 'x.pem' } })).toMatchObject({ ok: false, issues: [{ path: ['tls'], message: expect.stringMatching(/^key_file needs cert_file/) }] });
   });
 });

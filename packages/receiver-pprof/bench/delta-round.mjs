@@ -1,10 +1,11 @@
-// Cost of the pull-mode delta path of one cumulative profile per round, and how much of it
-// is re-parsing. Build first (`pnpm exec tsc -b packages/receiver-pprof` at the root), then
+// Cost of the pull-mode delta path of one cumulative profile per round: against the previous
+// round's raw bytes (decoded again every round) and against a compact DeltaBaseline (what
+// the receiver keeps). Build first (`pnpm exec tsc -b packages/receiver-pprof` at the root), then
 // `pnpm bench [heap-or-allocs.pprof.gz ...]` here (default: test/fixtures/go-pprof/heap.pprof,
 // and a copy of it with 50x the samples). Reports the best of 7 batches: the machine may be busy.
 import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { decodePprof, decodeProfile, deltaProfiles, summarizePprof } from '@profcol/pprof';
+import { decodeProfile, deltaBaseline, deltaProfiles, summarizePprof } from '@profcol/pprof';
 import { Label, Profile, Sample } from 'pprof-format';
 
 const root = new URL('../../../', import.meta.url);
@@ -52,21 +53,23 @@ function time(label, rounds, fn) {
 
 function run(name, bodies) {
   const raws = bodies.map((b) => decodeProfile(b).pprof);
+  const baselines = raws.map((raw) => deltaBaseline(raw, TYPES));
   const deltas = raws.slice(1).map((cur, i) => deltaProfiles(raws[i], cur, TYPES)).map((r) => r.pprof);
   console.log(`${name}: ${bodies[0].length} B gzip, ${raws[0].length} B raw, ${summarizePprof(raws[0]).sampleCount} samples, delta ${deltas[0].length} B`);
-  time('(warm-up)', bodies, (i) => summarizePprof(deltaProfiles(raws[i], decodeProfile(bodies[i + 1]).pprof, TYPES).pprof));
-  const total = time('receiver round (decodeProfile + deltaProfiles + summarize)', bodies, (i) => {
+  time('(warm-up)', bodies, (i) => summarizePprof(deltaProfiles(baselines[i], decodeProfile(bodies[i + 1]), TYPES).pprof));
+  // What the receiver did before baselines: the previous round's raw bytes decoded again.
+  const before = time('round with raw previous bytes (decoded again)', bodies, (i) => {
     const cur = decodeProfile(bodies[i + 1]);
-    const r = deltaProfiles(raws[i], cur.pprof, TYPES);
-    summarizePprof(r.pprof);
+    summarizePprof(deltaProfiles(raws[i], cur.pprof, TYPES).pprof);
   });
-  const fetch = time('  decodeProfile(body): gunzip + summarize (needed)', bodies, (i) => decodeProfile(bodies[i + 1]));
-  const delta = time('  deltaProfiles(prev, cur)', bodies, (i) => deltaProfiles(raws[i], raws[i + 1], TYPES));
-  const sum = time('  summarizePprof(delta) (needed for the emitted profile)', bodies, (i) => summarizePprof(deltas[i]));
-  const prevAgain = time('    of which decodePprof(prev): baseline decoded again', bodies, (i) => decodePprof(raws[i]));
-  const curSum = time('    of which summarizePprof(cur): cur summarized again', bodies, (i) => summarizePprof(raws[i + 1]));
-  const redundant = prevAgain + curSum;
-  console.log(`  redundant re-parsing: ${redundant.toFixed(1)} µs of ${total.toFixed(1)} µs (${Math.round((redundant / total) * 100)}%); fetch ${fetch.toFixed(0)}, delta ${delta.toFixed(0)}, summary ${sum.toFixed(0)}\n`);
+  // What the receiver does now: a compact baseline, the current profile's summary reused.
+  const now = time('round with a DeltaBaseline (what the receiver does)', bodies, (i) => {
+    const cur = decodeProfile(bodies[i + 1]);
+    summarizePprof(deltaProfiles(baselines[i], cur, TYPES).pprof);
+  });
+  time('  of which decodeProfile(body): gunzip + summarize (needed)', bodies, (i) => decodeProfile(bodies[i + 1]));
+  time('  of which summarizePprof(delta) (for the emitted profile)', bodies, (i) => summarizePprof(deltas[i]));
+  console.log(`  a round costs ${Math.round((1 - now / before) * 100)}% less with a baseline\n`);
 }
 
 const args = process.argv.slice(2);

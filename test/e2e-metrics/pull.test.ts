@@ -130,10 +130,12 @@ describe('pull: pprof-target -spin 1 -parked 50 -retain-mib 64 -alloc-mib-per-se
 
       // -spin 1: one goroutine busy on a core → ≈1.0 (measured 0.97–1.03 over the 3 s CPU
       // profile, also beside a 1-core hog); the rest (allocWorker, GC, contention workers) is a few
-      // %: +15 %. Below: a 2-core machine saturated by two other busy processes leaves the spinner
-      // 0.77–0.9 (measured), hence 0.6; the test above holds the value to the kernel's accounting.
+      // %: +15 %. Below: the machine may be busy with the rest of the suite — two other busy
+      // processes left the spinner 0.77–0.9, a full CI run once 0.57 — hence 0.4 (a spinning
+      // goroutine still gets well over a third of a core); the exact check is the one above,
+      // which holds the value to the kernel's CPU accounting of the target over the same span.
       const cores = round.value('prof_go_cpu_cores');
-      expectWithin(cores, 0.6, 1.15, `prof_go_cpu_cores ${at}`);
+      expectWithin(cores, 0.4, 1.15, `prof_go_cpu_cores ${at}`);
       // Nothing forces GC (a cycle every ~3 s over a pointer-free heap): measured 0–0.01.
       const gcCores = round.value('prof_go_cpu_cores_gc_overhead');
       expectWithin(gcCores, 0, 0.05, `prof_go_cpu_cores_gc_overhead ${at}`);

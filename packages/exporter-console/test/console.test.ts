@@ -29,7 +29,7 @@ function ddtraceBundle(): ProfileBundle {
   };
 }
 
-/** The sums `pprof_decode` attaches, as listed in test/fixtures/README.shared.md. */
+/** The sums `pprof_decode` attaches, as listed in test/fixtures/README.md. */
 function withDecodedCpu(bundle: ProfileBundle): ProfileBundle {
   const cpu = bundle.profiles[0]!;
   cpu.decoded = {

@@ -52,7 +52,7 @@ function totalsOf(name: string, raw: Uint8Array) {
   void name;
 }
 
-describe('summarizePprof: the reference sums of test/fixtures/README.shared.md', () => {
+describe('summarizePprof: the reference sums of test/fixtures/README.md', () => {
   it('ddtrace-go cpu.pprof: samples 607, cpu 6,070,000,000 ns over 60,115,887,125 ns', () => {
     const s = summarizePprof(fixture('ddtrace-go/cpu.pprof'));
     expect(s.sampleTypes).toEqual([{ type: 'samples', unit: 'count' }, { type: 'cpu', unit: 'nanoseconds' }]);

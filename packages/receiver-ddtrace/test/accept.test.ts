@@ -88,7 +88,7 @@ describe('ddtrace receiver: accepting real uploads', () => {
       ['cpu.pprof', 'cpu', false],
     ]);
     for (const profile of bundle.profiles) expect(sniffEncoding(profile.data)).toBe('zstd');
-    // The reference sums of the real upload (test/fixtures/README.shared.md).
+    // The reference sums of the real upload (test/fixtures/README.md).
     expect(total(bundle, 'cpu.pprof', 'cpu')).toBe(6_070_000_000);
     expect(total(bundle, 'cpu.pprof', 'samples')).toBe(607);
     expect(total(bundle, 'delta-heap.pprof', 'inuse_space')).toBe(18_585_974);

@@ -114,6 +114,10 @@ describe('push: dd-trace-go v2.12.0 (ddtrace-demo-v2) → ddtrace → goruntime 
       expect(upload.bundle.resource).toHaveProperty('runtime_id');
       expect(upload.bundle.resource).toHaveProperty('profile_seq');
     }
+    // Every upload's points carry the same attribute keys: nothing the profiler sets on some
+    // uploads only (go_execution_traced comes with the uploads that carry a trace) splits a series.
+    const keySets = new Set(list.map((upload) => Object.keys(upload.points.get('prof_go_cpu_cores')!.attributes).sort().join(',')));
+    expect([...keySets]).toEqual(['component,demo,env,host,language,service,team,version']);
   });
 
   it('measures what the demo does: CPU cores, goroutines, live heap, allocation rate, GC, contention', () => {

@@ -29,6 +29,11 @@ export const GoRuntimeConfig = s.object({
     default: true,
     description: 'Copy the bundle\'s tags (upload tags, tags set by a `tags` processor before this one) into the points\' attributes.',
   }),
+  copy_profiler_tags: s.boolean({
+    default: false,
+    description:
+      'Also copy the tags a dd-trace profiler adds about itself (`profiler_version`, `runtime_arch`, `runtime_os`, `runtime_compiler`, `pgo`, `go_execution_traced`, `snapshot`, `format`, `_dd.*`). Off by default: they describe the profiler, not the service, and some change from one upload to the next (`go_execution_traced` is set only on uploads that carry an execution trace), which would split every series.',
+  }),
   attributes: s.record(s.string(), {
     default: {},
     description: 'Extra attributes set on every point; they win over every other source.',
@@ -55,3 +60,21 @@ export const GoRuntimeConfig = s.object({
 });
 
 export type GoRuntimeConfig = Infer<typeof GoRuntimeConfig>;
+
+/** Tags dd-trace profilers add about themselves (dd-trace-go and dd-trace-js `tags_profiler`). */
+export const PROFILER_TAG_KEYS: ReadonlySet<string> = new Set([
+  'profiler_version',
+  'runtime_arch',
+  'runtime_os',
+  'runtime_compiler',
+  'runtime_version',
+  'runtime',
+  'pgo',
+  'go_execution_traced',
+  'snapshot',
+  'format',
+]);
+
+export function isProfilerTag(key: string): boolean {
+  return PROFILER_TAG_KEYS.has(key) || key.startsWith('_dd.');
+}

@@ -7,7 +7,7 @@ import { MemStatsBaselines, type MemStatsOutcome } from './memstats.js';
 import { GO_METRIC_NAMES, type GoMetricName } from './metrics.js';
 import { toPoints, type LabelOptions } from './points.js';
 
-export { GoRuntimeConfig, DEFAULT_HIGH_CARDINALITY_KEYS } from './config.js';
+export { GoRuntimeConfig, DEFAULT_HIGH_CARDINALITY_KEYS, PROFILER_TAG_KEYS, isProfilerTag } from './config.js';
 export { deriveGoMetrics, isDeltaProfile, type DeriveOptions, type DerivedMetrics, type OmitReason } from './derive.js';
 export { DEFAULT_GC_FRAMES, gcFrameMatcher } from './gc-frames.js';
 export { memStatsDelta, MemStatsBaselines, type MemStatsDelta, type MemStatsOutcome } from './memstats.js';
@@ -54,6 +54,7 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
   const highCardinality = new Set(config.high_cardinality_keys);
   const labels: LabelOptions = {
     copyTags: config.copy_tags,
+    copyProfilerTags: config.copy_profiler_tags,
     attributes: config.attributes,
     dropKeys: config.include_high_cardinality ? new Set() : highCardinality,
   };

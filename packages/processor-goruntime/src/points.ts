@@ -1,8 +1,11 @@
 import type { MetricPoint, ProfileBundle } from '@profcol/core';
+import { isProfilerTag } from './config.js';
 import { GO_METRICS, GO_METRIC_NAMES, type GoMetricName } from './metrics.js';
 
 export interface LabelOptions {
   copyTags: boolean;
+  /** Copy the tags a dd-trace profiler adds about itself too (see PROFILER_TAG_KEYS). */
+  copyProfilerTags: boolean;
   /** Configured attributes; they win over every other source. */
   attributes: Record<string, string>;
   /** Keys removed from attributes and resource (empty when high-cardinality keys are wanted). */
@@ -13,7 +16,8 @@ const BASE_KEYS = ['service', 'env', 'version', 'host'] as const;
 
 /**
  * Point attributes, lowest precedence first: `service`, `env`, `version`, `host` from the
- * resource; the bundle's tags (so a `tags` processor placed before this one is honoured);
+ * resource; the bundle's tags but for those a profiler adds about itself (so a `tags`
+ * processor placed before this one is honoured);
  * `language: golang`; the configured attributes. Keys of `dropKeys` are removed from the first
  * two (a configured attribute is kept: it was asked for).
  */
@@ -23,7 +27,9 @@ export function pointAttributes(bundle: ProfileBundle, options: LabelOptions): R
     const value = bundle.resource[key];
     if (value !== undefined) attributes[key] = value;
   }
-  if (options.copyTags) Object.assign(attributes, bundle.tags);
+  if (options.copyTags) {
+    for (const [key, value] of Object.entries(bundle.tags)) if (options.copyProfilerTags || !isProfilerTag(key)) attributes[key] = value;
+  }
   for (const key of options.dropKeys) delete attributes[key];
   attributes.language = 'golang';
   return Object.assign(attributes, options.attributes);

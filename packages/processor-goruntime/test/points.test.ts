@@ -29,6 +29,15 @@ describe('goruntime processor, points', () => {
     expect(point!.resource).toEqual({ service: 'checkout', env: 'prod', version: '1.4.2', host: 'web-1', language: 'golang', runtime: 'go', runtime_version: 'go1.21.5' });
   });
 
+  it("leaves out the tags a dd-trace profiler adds about itself, which would split series (go_execution_traced is on some uploads only)", async () => {
+    const bundle = ddtraceGoBundle();
+    Object.assign(bundle.tags, { profiler_version: 'v2.12.0', runtime_arch: 'amd64', runtime_os: 'linux', runtime_compiler: 'gc', pgo: 'false', go_execution_traced: 'yes', '_dd.profiler.go_execution_trace_enabled': 'true' });
+    const [point] = (await makeProcessor().run(bundle)).metrics;
+    expect(point!.attributes).toEqual({ language: 'golang', service: 'checkout', env: 'prod', version: '1.4.2', host: 'web-1', team: 'payments' });
+    const [kept] = (await makeProcessor({ copy_profiler_tags: true }).run(bundle)).metrics;
+    expect(kept!.attributes).toMatchObject({ team: 'payments', profiler_version: 'v2.12.0', go_execution_traced: 'yes', '_dd.profiler.go_execution_trace_enabled': 'true' });
+  });
+
   it('keeps the high-cardinality keys when include_high_cardinality is set', async () => {
     const [point] = (await makeProcessor({ include_high_cardinality: true }).run(ddtraceGoBundle())).metrics;
     expect(point!.attributes['runtime-id']).toBe('7f3a2b9c-1111-2222-3333-444455556666');

@@ -55,7 +55,12 @@ const shape = {
     },
     { default: {}, description: 'A target belongs to the replica whose `index` = FNV-1a-32(target url, UTF-8) mod `total`; N replicas with the same targets and indexes 0..N−1 scrape every target exactly once.' },
   ),
-  max_concurrent_scrapes: s.integer({ default: 16, min: 1, description: 'Targets scraped at once (a round of one target is one scrape); others wait their turn.' }),
+  max_concurrent_downloads: s.integer({
+    default: 64,
+    min: 1,
+    description:
+      'Response bodies being read and decoded at once, across all targets. A request still waiting for its answer (a CPU profile during its `cpu_seconds`) holds no slot; an answer that arrives while every slot is taken stays paused in its socket until one frees up. Bounds the bodies in memory to this many × `max_body_bytes`.',
+  }),
   jitter: s.optional(
     s.duration({ description: 'Targets start at a stable offset in [0, jitter) derived from their URL, so they do not all fire at once. Default: the interval.' }),
   ),
@@ -70,10 +75,20 @@ const shape = {
 /** Adds the checks that span several fields, each reported at the field it is about. */
 export class PprofConfigSchema<S extends Shape> extends ObjectSchema<S> {
   protected override parseValue(input: unknown, ctx: ParseContext, path: string[]): Infer<ObjectSchema<S>> | Invalid {
+    let failed = false;
+    if (input !== null && typeof input === 'object' && 'max_concurrent_scrapes' in input) {
+      // A removed knob gets an answer that says what replaced it, not "unknown key".
+      ctx.issues.push({
+        path: [...path, 'max_concurrent_scrapes'],
+        message: 'was removed: it counted whole rounds, which wait cpu_seconds for the CPU profile; use max_concurrent_downloads (response bodies read and decoded at once, default 64), or delete the line',
+      });
+      const { max_concurrent_scrapes: _removed, ...rest } = input as Record<string, unknown>;
+      input = rest;
+      failed = true;
+    }
     const value = super.parseValue(input, ctx, path);
     if (value === INVALID) return value;
     const config = value as unknown as PprofReceiverConfig;
-    let failed = false;
     const intervalSeconds = config.interval / 1000;
     if (config.cpu_seconds !== undefined && config.cpu_seconds > intervalSeconds) {
       ctx.issues.push({ path: [...path, 'cpu_seconds'], message: `${config.cpu_seconds} is longer than the interval (${formatDurationMs(config.interval)}); a CPU profile must fit in one round` });

@@ -1,7 +1,8 @@
 /** A small HTTP(S) GET with a deadline, a body cap and typed failures. */
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { ProfcolError } from '@profcol/core';
+import { systemClock, type Clock } from './clock.js';
 
 export type ScrapeFailureReason =
   | 'connect' // refused, unreachable, DNS, TLS handshake
@@ -37,6 +38,16 @@ export interface GetOptions {
   headers: Record<string, string>;
   tls?: TlsSettings;
   signal?: AbortSignal;
+  /** Runs the `timeoutMs` deadline (default: the system clock). */
+  clock?: Clock;
+  /** What `timeout` failures say the limit was (default: `within <timeoutMs> ms`). */
+  deadlineText?: string;
+  /**
+   * Awaited once the response headers are in, before the body is read (the socket stays
+   * paused meanwhile); the deadline keeps running. Its signal aborts when the request
+   * fails first. The receiver takes a download slot here.
+   */
+  beforeBody?: (signal: AbortSignal) => Promise<void>;
 }
 
 export interface GetResult {
@@ -54,15 +65,18 @@ const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTU
  * connections would add goroutines to the target being measured.
  */
 export function httpGet(url: URL, options: GetOptions): Promise<GetResult> {
+  const clock = options.clock ?? systemClock;
   return new Promise((resolve, reject) => {
     let settled = false;
+    const failed = new AbortController();
     const finish = (error: Error | undefined, result?: GetResult) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       if (error) {
         req.destroy();
+        failed.abort(error);
         reject(error);
       } else resolve(result!);
     };
@@ -79,7 +93,7 @@ export function httpGet(url: URL, options: GetOptions): Promise<GetResult> {
       const reason = CONNECT_CODES.has(code) || /certificate|self.signed|TLS|SSL/i.test(error.message) ? 'connect' : 'network';
       finish(new ScrapeError(reason, `${code ? `${code}: ` : ''}${error.message}`, { cause: error }));
     });
-    const timer = setTimeout(() => finish(new ScrapeError('timeout', `no complete response within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const timer = clock.setTimeout(() => finish(new ScrapeError('timeout', `no complete response ${options.deadlineText ?? `within ${options.timeoutMs} ms`}`)), Math.max(0, options.timeoutMs));
     const onAbort = () => finish(new ScrapeError('network', 'the scrape was cancelled (receiver shutting down)'));
     if (options.signal?.aborted) return onAbort();
     options.signal?.addEventListener('abort', onAbort);
@@ -89,6 +103,15 @@ export function httpGet(url: URL, options: GetOptions): Promise<GetResult> {
         finish(new ScrapeError('too_large', `the response declares ${declared} bytes, more than max_body_bytes (${options.maxBytes})`));
         return;
       }
+      if (options.beforeBody) {
+        res.pause();
+        options.beforeBody(failed.signal).then(
+          () => (settled ? res.destroy() : readBody(res)),
+          (error: unknown) => finish(error instanceof Error ? error : new ScrapeError('network', String(error))),
+        );
+      } else readBody(res);
+    });
+    const readBody = (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -105,7 +128,8 @@ export function httpGet(url: URL, options: GetOptions): Promise<GetResult> {
         const body = Buffer.concat(chunks, size);
         finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) });
       });
-    });
+      res.resume();
+    };
     req.end();
   });
 }

@@ -33,9 +33,11 @@ import {
   type PullProfileSpec,
   type PullProfileType,
 } from '@profcol/pprof';
+import { sleep, systemClock, type Clock, type ClockTimer } from './clock.js';
 import { cpuSecondsOf, normalizeTargetUrl, type PprofReceiverConfig, type PprofTargetConfig } from './config.js';
-import { httpGet, ScrapeError, type ScrapeFailureReason, type TlsSettings } from './http.js';
+import { httpGet, ScrapeError, type GetOptions, type ScrapeFailureReason, type TlsSettings } from './http.js';
 import { fnv1a32, shardOf } from './shard.js';
+import { DownloadSlots } from './slots.js';
 
 /** What became of one round of one target. */
 export type RoundOutcome =
@@ -79,7 +81,16 @@ export interface RoundReport {
 export interface PprofReceiverOptions {
   /** Start the interval timers in `start()` (default true). Tests pass false and call `scrapeOnce()`. */
   autoStart?: boolean;
+  /** The time source of the scheduler, the backoff and every request deadline (default: the system clock). */
+  clock?: Clock;
 }
+
+/**
+ * How long the rest of a round waits for the goroutine profile before starting anyway: the
+ * goroutine count should not include the goroutines serving our own requests, but a target
+ * that does not answer it must not hold up its CPU profile (a quarter of `timeout` if shorter).
+ */
+export const GOROUTINE_GRACE_MS = 1000;
 
 /** A delta baseline: per-stack sums of the delta'd types and the TimeNanos, not the protobuf (never decoded again). */
 type Baseline = DeltaBaseline;
@@ -99,7 +110,7 @@ interface Target {
   consecutiveFailures: number;
   nextAllowedMs: number;
   running: Promise<RoundReport> | undefined;
-  timer: NodeJS.Timeout | undefined;
+  timer: ClockTimer | undefined;
 }
 
 interface Fetched {
@@ -109,6 +120,12 @@ interface Fetched {
   body: Uint8Array;
   decoded: DecodedProfile;
   requestStartNanos: bigint;
+}
+
+/** When every request of a round must be over, on the receiver's clock, and how a timeout says so. */
+interface RoundDeadline {
+  atMs: number;
+  text: string;
 }
 
 /** The sample types each endpoint must carry, to tell a profile from a 200 that is not one. */
@@ -122,26 +139,12 @@ const EXPECTED_SAMPLE_TYPES: Record<string, string[]> = {
   threadcreate: ['threadcreate'],
 };
 
-class Limiter {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-}
-
 export class PprofReceiver implements Receiver {
   readonly targets: Target[];
   private readonly cpuSeconds: number;
-  private readonly limiter: Limiter;
+  private readonly clock: Clock;
+  /** Response bodies being read and decoded, across all targets (`max_concurrent_downloads`). */
+  readonly downloads: DownloadSlots;
   private readonly controllers = new Set<AbortController>();
   private tls: TlsSettings | undefined;
   private started = false;
@@ -150,6 +153,7 @@ export class PprofReceiver implements Receiver {
   private readonly failures: Counter;
   private readonly profiles: Counter;
   private readonly resets: Counter;
+  private readonly downloadWaits: Counter;
 
   constructor(
     private readonly settings: CreateSettings,
@@ -158,12 +162,14 @@ export class PprofReceiver implements Receiver {
     private readonly options: PprofReceiverOptions = {},
   ) {
     this.cpuSeconds = cpuSecondsOf(config);
-    this.limiter = new Limiter(config.max_concurrent_scrapes);
+    this.clock = options.clock ?? systemClock;
+    this.downloads = new DownloadSlots(config.max_concurrent_downloads);
     const t = settings.telemetry;
     this.scrapes = t.counter('profcol_receiver_scrapes_total', 'Scrape rounds of a target, by outcome (success, partial, baseline, failed, refused, skipped_backoff, skipped_busy, cancelled).');
     this.failures = t.counter('profcol_receiver_scrape_failures_total', 'Failed requests of scrape rounds, by target, profile type and reason.');
     this.profiles = t.counter('profcol_receiver_profiles_total', 'Profiles scraped, by target, type and outcome (emitted, baseline, reset).');
     this.resets = t.counter('profcol_receiver_delta_resets_total', 'Cumulative profiles whose counters went backwards (a restarted target): taken as a new baseline.');
+    this.downloadWaits = t.counter('profcol_receiver_download_waits_total', 'Answers that waited, paused, for a download slot because max_concurrent_downloads bodies were being read and decoded.');
     const { index, total } = config.shard;
     this.targets = config.targets.filter((target) => shardOf(target.url, total) === index).map((target) => this.makeTarget(target));
   }
@@ -205,22 +211,22 @@ export class PprofReceiver implements Receiver {
     const jitter = this.config.jitter ?? this.config.interval;
     for (const target of this.targets) {
       const offset = Math.floor((fnv1a32(`jitter:${target.url}`) / 2 ** 32) * jitter);
-      this.scheduleTick(target, Date.now() + offset);
+      this.scheduleTick(target, this.clock.now() + offset);
     }
   }
 
   private scheduleTick(target: Target, atMs: number): void {
     if (this.stopped) return;
-    target.timer = setTimeout(() => {
-      // Keep the target's phase: the next tick is one interval after this one.
-      this.scheduleTick(target, atMs + this.config.interval * Math.max(1, Math.ceil((Date.now() - atMs + 1) / this.config.interval)));
+    target.timer = this.clock.setTimeout(() => {
+      // Keep the target's phase: the next tick is a whole number of intervals after this one.
+      this.scheduleTick(target, atMs + this.config.interval * Math.max(1, Math.ceil((this.clock.now() - atMs + 1) / this.config.interval)));
       void this.runRound(target);
-    }, Math.max(0, atMs - Date.now()));
+    }, Math.max(0, atMs - this.clock.now()));
   }
 
   async shutdown(): Promise<void> {
     this.stopped = true;
-    for (const target of this.targets) clearTimeout(target.timer);
+    for (const target of this.targets) this.clock.clearTimeout(target.timer);
     for (const controller of this.controllers) controller.abort();
     await Promise.allSettled(this.targets.map((t) => t.running));
   }
@@ -241,15 +247,14 @@ export class PprofReceiver implements Receiver {
       this.settings.logger.warn({ target: target.url }, `pprof target ${target.url}: previous round still running, skipping this one`);
       return Promise.resolve({ ...empty, outcome: 'skipped_busy' });
     }
-    if (Date.now() < target.nextAllowedMs) {
+    if (this.clock.now() <= target.nextAllowedMs) {
       this.scrapes.add(1, { target: target.url, outcome: 'skipped_backoff' });
       this.settings.logger.debug({ target: target.url }, `pprof target ${target.url}: backing off after ${target.consecutiveFailures} failed rounds`);
       return Promise.resolve({ ...empty, outcome: 'skipped_backoff' });
     }
     // Nothing may escape a round: the scheduler does not await it, and an unhandled rejection
     // ends the process. An internal error is a failed round; the scheduler goes on.
-    const round = this.limiter
-      .run(() => this.scrape(target))
+    const round = this.scrape(target)
       .catch((error: unknown) => this.finishInternalError(target, error))
       .finally(() => {
         target.running = undefined;
@@ -284,21 +289,35 @@ export class PprofReceiver implements Receiver {
         return this.finishFailed(target, report);
       }
 
+      // One deadline bounds the round: no request of it outlives timeout (+ cpu_seconds when
+      // the CPU profile is enabled) after the round started.
+      const hasCpu = target.types.includes('cpu');
+      const deadline: RoundDeadline = {
+        atMs: this.clock.now() + this.config.timeout + (hasCpu ? this.cpuSeconds * 1000 : 0),
+        text: `before the round's deadline (timeout${hasCpu ? ' + cpu_seconds' : ''} = ${this.config.timeout + (hasCpu ? this.cpuSeconds * 1000 : 0)} ms after the round started)`,
+      };
       const fetchOne = (type: PullProfileType) =>
-        this.fetchProfile(target, type, headers, controller.signal).then(
+        this.fetchProfile(target, type, headers, controller.signal, deadline).then(
           (fetched) => fetched,
           (error: unknown) => (fail(type, error), undefined),
         );
       // The goroutine profile counts the goroutines serving our own requests too: take it
-      // alone, before the others open their connections, so it is off by one at most.
-      const goroutineFirst = target.types.includes('goroutine') ? await fetchOne('goroutine') : undefined;
+      // alone, before the others open their connections, so it is off by one at most. A
+      // target slow to answer it gets a short grace, not its whole timeout.
+      let goroutineFirst: Promise<Fetched | undefined> = Promise.resolve(undefined);
+      if (target.types.includes('goroutine')) {
+        goroutineFirst = fetchOne('goroutine');
+        const graceOver = new AbortController();
+        await Promise.race([goroutineFirst, sleep(this.clock, Math.min(GOROUTINE_GRACE_MS, this.config.timeout / 4), AbortSignal.any([controller.signal, graceOver.signal]))]);
+        graceOver.abort();
+      }
       const fetches = target.types.filter((type) => type !== 'goroutine').map(fetchOne);
       const memStatsFetch = target.memstats
-        ? this.fetchMemStats(target, headers, controller.signal).catch((error: unknown) => (fail('memstats', error), undefined))
+        ? this.fetchMemStats(target, headers, controller.signal, deadline).catch((error: unknown) => (fail('memstats', error), undefined))
         : Promise.resolve(undefined);
-      const [others, memStats] = await Promise.all([Promise.all(fetches), memStatsFetch]);
+      const [goroutine, others, memStats] = await Promise.all([goroutineFirst, Promise.all(fetches), memStatsFetch]);
       // Profiles keep the configured order of enabled_types.
-      const fetched = target.types.map((type) => (type === 'goroutine' ? goroutineFirst : others.shift()));
+      const fetched = target.types.map((type) => (type === 'goroutine' ? goroutine : others.shift()));
       if (this.stopped) {
         report.outcome = 'cancelled';
         this.scrapes.add(1, { target: target.url, outcome: 'cancelled' });
@@ -378,7 +397,7 @@ export class PprofReceiver implements Receiver {
     target.consecutiveFailures++;
     // Skip 1, 3, 7, ... intervals, at most backoff_max.
     const wait = Math.min(this.config.backoff_max, this.config.interval * (2 ** Math.min(target.consecutiveFailures, 20) - 1));
-    target.nextAllowedMs = Date.now() + wait;
+    target.nextAllowedMs = this.clock.now() + wait;
     report.outcome = 'failed';
     this.scrapes.add(1, { target: target.url, outcome: 'failed' });
     this.settings.logger.warn(
@@ -460,18 +479,50 @@ export class PprofReceiver implements Receiver {
     return new URL(target.url + target.pathPrefix + path);
   }
 
-  private async fetchProfile(target: Target, type: PullProfileType, headers: Record<string, string>, signal: AbortSignal): Promise<Fetched> {
-    const spec = PULL_PROFILE_TYPES[type];
-    const isCpu = type === 'cpu';
-    const url = this.urlFor(target, spec.path + (isCpu ? `?seconds=${this.cpuSeconds}` : ''));
-    const requestStartNanos = nowNanos();
-    const response = await httpGet(url, {
-      timeoutMs: this.config.timeout + (isCpu ? this.cpuSeconds * 1000 : 0),
+  /**
+   * The options of one request of a round: its own timeout, cut short by the round's
+   * deadline; its body read and decoded under a download slot, which `withDownloadSlot`
+   * gives back.
+   */
+  private requestOptions(headers: Record<string, string>, signal: AbortSignal, ownTimeoutMs: number, deadline: RoundDeadline, slot: { held: boolean }): GetOptions {
+    const untilDeadlineMs = deadline.atMs - this.clock.now();
+    const capped = untilDeadlineMs < ownTimeoutMs;
+    return {
+      timeoutMs: capped ? untilDeadlineMs : ownTimeoutMs,
+      ...(capped ? { deadlineText: deadline.text } : {}),
       maxBytes: this.config.max_body_bytes,
       headers,
       ...(this.tls ? { tls: this.tls } : {}),
       signal,
-    });
+      clock: this.clock,
+      beforeBody: (aborted) => {
+        if (this.downloads.inUse >= this.downloads.limit) this.downloadWaits.add(1);
+        return this.downloads.acquire(aborted).then(() => {
+          slot.held = true;
+        });
+      },
+    };
+  }
+
+  /** Runs a request made with `requestOptions(…, slot)` and the work on its body, then frees the slot it took. */
+  private async withDownloadSlot<T>(run: (slot: { held: boolean }) => Promise<T>): Promise<T> {
+    const slot = { held: false };
+    try {
+      return await run(slot);
+    } finally {
+      if (slot.held) this.downloads.release();
+    }
+  }
+
+  private fetchProfile(target: Target, type: PullProfileType, headers: Record<string, string>, signal: AbortSignal, deadline: RoundDeadline): Promise<Fetched> {
+    return this.withDownloadSlot((slot) => this.fetchAndDecode(target, type, this.requestOptions(headers, signal, this.config.timeout + (type === 'cpu' ? this.cpuSeconds * 1000 : 0), deadline, slot)));
+  }
+
+  private async fetchAndDecode(target: Target, type: PullProfileType, options: GetOptions): Promise<Fetched> {
+    const spec = PULL_PROFILE_TYPES[type];
+    const url = this.urlFor(target, spec.path + (type === 'cpu' ? `?seconds=${this.cpuSeconds}` : ''));
+    const requestStartNanos = nowNanos();
+    const response = await httpGet(url, options);
     if (response.status !== 200) throw statusError(url, response.status, response.body);
     if (response.body.length === 0) throw new ScrapeError('pprof', `GET ${url.pathname} returned an empty body`);
     let decoded: DecodedProfile;
@@ -489,15 +540,17 @@ export class PprofReceiver implements Receiver {
     return { type, spec, path: spec.path, body: response.body, decoded, requestStartNanos };
   }
 
-  private async fetchMemStats(target: Target, headers: Record<string, string>, signal: AbortSignal): Promise<MemStats> {
-    const url = this.urlFor(target, '/debug/pprof/heap?debug=1');
-    const response = await httpGet(url, { timeoutMs: this.config.timeout, maxBytes: this.config.max_body_bytes, headers, ...(this.tls ? { tls: this.tls } : {}), signal });
-    if (response.status !== 200) throw statusError(url, response.status, response.body);
-    try {
-      return parseMemStatsTrailer(new TextDecoder().decode(response.body), nowNanos());
-    } catch (error) {
-      throw new ScrapeError('memstats', (error as Error).message, { cause: error });
-    }
+  private fetchMemStats(target: Target, headers: Record<string, string>, signal: AbortSignal, deadline: RoundDeadline): Promise<MemStats> {
+    return this.withDownloadSlot(async (slot) => {
+      const url = this.urlFor(target, '/debug/pprof/heap?debug=1');
+      const response = await httpGet(url, this.requestOptions(headers, signal, this.config.timeout, deadline, slot));
+      if (response.status !== 200) throw statusError(url, response.status, response.body);
+      try {
+        return parseMemStatsTrailer(new TextDecoder().decode(response.body), nowNanos());
+      } catch (error) {
+        throw new ScrapeError('memstats', (error as Error).message, { cause: error });
+      }
+    });
   }
 
   private async authHeaders(target: Target): Promise<Record<string, string>> {

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { createTestSettings, type TestSettings } from '@profcol/core';
 import { Profile } from 'pprof-format';
+import type { Clock, ClockTimer } from '../src/clock.js';
 import { pprofReceiverConfigSchema, type PprofReceiverConfig } from '../src/index.js';
 
 const fixtures = new URL('../../../test/fixtures/', import.meta.url);
@@ -65,4 +67,92 @@ export function parseConfig(input: Record<string, unknown>): PprofReceiverConfig
 
 export function settings(id = 'pprof'): TestSettings {
   return createTestSettings({ id, kind: 'receiver' });
+}
+
+/**
+ * A clock that moves only when told: `advance(ms)` fires the timers that come due, in
+ * order, each at its own time. Lets tests check schedules and deadlines exactly while the
+ * HTTP traffic stays real.
+ */
+export class ManualClock implements Clock {
+  private nowMs: number;
+  private readonly timers = new Map<number, { atMs: number; callback: () => void }>();
+  private nextId = 1;
+
+  constructor(startMs = 1_000_000) {
+    this.nowMs = startMs;
+  }
+
+  now(): number {
+    return this.nowMs;
+  }
+
+  setTimeout(callback: () => void, delayMs: number): ClockTimer {
+    const id = this.nextId++;
+    this.timers.set(id, { atMs: this.nowMs + Math.max(0, delayMs), callback });
+    return { id } as unknown as ClockTimer;
+  }
+
+  clearTimeout(timer: ClockTimer | undefined): void {
+    if (timer) this.timers.delete((timer as unknown as { id: number }).id);
+  }
+
+  /** When the earliest pending timer comes due, if any. */
+  get nextDueMs(): number | undefined {
+    let next: number | undefined;
+    for (const { atMs } of this.timers.values()) if (next === undefined || atMs < next) next = atMs;
+    return next;
+  }
+
+  /** Timers not yet fired. */
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  advance(ms: number): void {
+    const until = this.nowMs + ms;
+    for (;;) {
+      let next: [number, { atMs: number; callback: () => void }] | undefined;
+      for (const entry of this.timers) if (entry[1].atMs <= until && (!next || entry[1].atMs < next[1].atMs)) next = entry;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.nowMs = next[1].atMs;
+      next[1].callback();
+    }
+    this.nowMs = until;
+  }
+}
+
+export interface HangingTcpServer {
+  url: string;
+  /** The first line of every request received, in arrival order. */
+  readonly requestLines: string[];
+  close(): Promise<void>;
+}
+
+/** A TCP server that accepts connections, reads the requests, and never answers. */
+export async function startHangingTcpServer(): Promise<HangingTcpServer> {
+  const requestLines: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let head = '';
+    socket.on('data', (chunk) => {
+      if (head.includes('\r\n')) return;
+      head += chunk.toString('latin1');
+      if (head.includes('\r\n')) requestLines.push(head.slice(0, head.indexOf('\r\n')));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requestLines,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

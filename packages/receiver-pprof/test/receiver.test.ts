@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackpressureError, CollectingConsumer } from '@profcol/core';
 import { summarizePprof, decodeProfile } from '@profcol/pprof';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PprofReceiver, startFakePprofTarget, type FakeRoute, type FakeTarget } from '../src/index.js';
-import { evolve, goFixture, memStatsText, parseConfig, SECOND, settings, timeOf } from './helpers.js';
+import { evolve, goFixture, ManualClock, memStatsText, parseConfig, SECOND, settings, startHangingTcpServer, timeOf, type HangingTcpServer } from './helpers.js';
 
 const HEAP_T0 = timeOf(goFixture('heap'));
 const MUTEX_T0 = timeOf(goFixture('mutex'));
@@ -29,7 +29,7 @@ function goRoutes(): Record<string, FakeRoute> {
   };
 }
 
-const servers: FakeTarget[] = [];
+const servers: (FakeTarget | HangingTcpServer)[] = [];
 const receivers: PprofReceiver[] = [];
 afterEach(async () => {
   await Promise.all(receivers.splice(0).map((r) => r.shutdown()));
@@ -54,11 +54,20 @@ describe('pprof receiver: configuration', () => {
     const config = parseConfig({ targets: [{ url: 'http://localhost:6060' }] });
     expect(config).toMatchObject({
       interval: 10_000, timeout: 15_000, enabled_types: ['cpu', 'goroutine', 'heap', 'mutex', 'block'], memstats: true, path_prefix: '',
-      shard: { index: 0, total: 1 }, max_concurrent_scrapes: 16, max_body_bytes: 32 * 1024 * 1024, backoff_max: 300_000,
+      shard: { index: 0, total: 1 }, max_concurrent_downloads: 64, max_body_bytes: 32 * 1024 * 1024, backoff_max: 300_000,
     });
     expect(config.cpu_seconds).toBeUndefined();
     const { receiver: r } = receiver({ targets: [{ url: 'http://localhost:6060' }], interval: '30s' });
     expect(r).toBeDefined();
+  });
+
+  it('says what replaced max_concurrent_scrapes instead of calling it an unknown key', () => {
+    expect(parseConfigResult({ targets: [{ url: 'http://localhost:6060' }], max_concurrent_scrapes: 16 })).toEqual([
+      {
+        path: ['max_concurrent_scrapes'],
+        message: 'was removed: it counted whole rounds, which wait cpu_seconds for the CPU profile; use max_concurrent_downloads (response bodies read and decoded at once, default 64), or delete the line',
+      },
+    ]);
   });
 
   it('rejects an interval under 10s (a configuration error, not a silent change)', () => {
@@ -294,38 +303,60 @@ describe('pprof receiver: failures are counted, logged per target, and do not st
     expect(registry.value('profcol_receiver_scrapes_total', { target: url, outcome: 'skipped_backoff' })).toBe(1);
   });
 
-  it('a hanging target times out (timeout; cpu gets timeout + cpu_seconds) without delaying the others', async () => {
-    const hanging = await fake(goRoutes(), 'hang');
+  it('a hanging target fails within one round deadline (timeout + cpu_seconds) and never holds up another target', async () => {
+    const hanging = await startHangingTcpServer();
+    servers.push(hanging);
     const alive = await fake();
-    const { receiver: r } = receiver({ targets: [{ url: hanging.url }, { url: alive.url }], enabled_types: ['goroutine', 'cpu'], timeout: '300ms', cpu_seconds: 1 });
-    const started = Date.now();
-    const [slow, fast] = await r.scrapeOnce();
-    const elapsed = Date.now() - started;
+    const clock = new ManualClock();
+    const consumer = new CollectingConsumer();
+    const s = settings();
+    const config = parseConfig({ targets: [{ url: hanging.url }, { url: alive.url }], enabled_types: ['goroutine', 'cpu', 'heap'], timeout: '1s', cpu_seconds: 1 });
+    const r = new PprofReceiver(s, config, consumer, { autoStart: false, clock });
+    receivers.push(r);
+    const startedAtMs = clock.now();
+    let finishedAtMs: number | undefined;
+    const round = r.scrapeOnce().then((reports) => ((finishedAtMs = clock.now()), reports));
+
+    // The goroutine profile goes first and alone; the other target's whole round completes meanwhile, with no time passing.
+    await vi.waitFor(() => expect(hanging.requestLines).toEqual(['GET /debug/pprof/goroutine HTTP/1.1']));
+    await vi.waitFor(() => expect(consumer.bundles.map((b) => b.resource.instance)).toEqual([alive.url]));
+    // The rest of the round starts after a short grace (a quarter of the timeout), not after the goroutine timeout.
+    clock.advance(250);
+    await vi.waitFor(() =>
+      expect([...hanging.requestLines].sort()).toEqual(['GET /debug/pprof/goroutine HTTP/1.1', 'GET /debug/pprof/heap HTTP/1.1', 'GET /debug/pprof/heap?debug=1 HTTP/1.1', 'GET /debug/pprof/profile?seconds=1 HTTP/1.1']),
+    );
+    expect(finishedAtMs).toBeUndefined();
+    clock.advance(1750);
+    const [slow, fast] = await round;
+    expect(finishedAtMs! - startedAtMs).toBe(2000);
+    expect(slow!.outcome).toBe('failed');
     expect(slow!.failures.map((f) => [f.type, f.reason, f.message]).sort()).toEqual([
-      ['cpu', 'timeout', 'no complete response within 1300 ms'],
-      ['goroutine', 'timeout', 'no complete response within 300 ms'],
-      ['memstats', 'timeout', 'no complete response within 300 ms'],
+      ['cpu', 'timeout', "no complete response before the round's deadline (timeout + cpu_seconds = 2000 ms after the round started)"],
+      ['goroutine', 'timeout', 'no complete response within 1000 ms'],
+      ['heap', 'timeout', 'no complete response within 1000 ms'],
+      ['memstats', 'timeout', 'no complete response within 1000 ms'],
     ]);
     expect(fast!.outcome).toBe('success');
-    expect(elapsed).toBeGreaterThanOrEqual(1250);
-    expect(elapsed).toBeLessThan(5000);
+    expect(s.registry.value('profcol_receiver_scrape_failures_total', { target: hanging.url, reason: 'timeout' })).toBe(4);
   });
 
-  it('scrapes at most max_concurrent_scrapes targets at once', async () => {
-    let active = 0;
-    let peak = 0;
-    const slowGoroutine: FakeRoute = async () => {
-      active++;
-      peak = Math.max(peak, active);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      active--;
-      return goFixture('goroutine');
-    };
-    const targets = await Promise.all(Array.from({ length: 6 }, () => fake({ '/debug/pprof/goroutine': slowGoroutine })));
-    const { receiver: r } = receiver({ targets: targets.map((t) => ({ url: t.url })), enabled_types: ['goroutine'], memstats: false, max_concurrent_scrapes: 2 });
-    const reports = await r.scrapeOnce();
-    expect(reports.every((x) => x.outcome === 'success')).toBe(true);
-    expect(peak).toBe(2);
+  it('a round waiting for its CPU profile holds no download slot: max_concurrent_downloads limits bodies, not rounds', async () => {
+    let releaseCpu!: () => void;
+    const cpuHeld = new Promise<void>((resolve) => (releaseCpu = resolve));
+    const routes = (): Record<string, FakeRoute> => ({
+      ...goRoutes(),
+      '/debug/pprof/profile': async () => (await cpuHeld, goFixture('profile')),
+    });
+    const targets = await Promise.all(Array.from({ length: 5 }, () => fake(routes())));
+    const { receiver: r } = receiver({ targets: targets.map((t) => ({ url: t.url })), enabled_types: ['cpu', 'goroutine', 'heap'], max_concurrent_downloads: 1 });
+    const round = r.scrapeOnce();
+    // Every target got all its other answers (heap and heap?debug=1) while every CPU profile is still being "recorded".
+    await vi.waitFor(() => expect(targets.map((t) => t.count('/debug/pprof/heap'))).toEqual([2, 2, 2, 2, 2]), { timeout: 5000 });
+    releaseCpu();
+    const reports = await round;
+    expect(reports.map((x) => x.outcome)).toEqual(['success', 'success', 'success', 'success', 'success']);
+    expect(r.downloads.peak).toBe(1);
+    expect(r.downloads.inUse).toBe(0);
   });
 
   it('a round still running when the next is due is skipped and counted', async () => {

@@ -1,50 +1,98 @@
 import { CollectingConsumer } from '@profcol/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { PprofReceiver, startFakePprofTarget, type FakeTarget } from '../src/index.js';
-import { goFixture, parseConfig, settings } from './helpers.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { fnv1a32, PprofReceiver, startFakePprofTarget, type FakeRoute, type FakeTarget } from '../src/index.js';
+import { goFixture, ManualClock, parseConfig, settings } from './helpers.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
+const INTERVAL_MS = 400;
+const JITTER_MS = 200;
+
+/** A receiver on a manual clock scraping the goroutine profile of `targets` every 400 ms. */
+async function scheduled(targets: FakeTarget[]) {
+  const clock = new ManualClock();
+  const s = settings();
+  // The user-facing minimum is 10 s; a test may build the config object itself with a short interval.
+  const config = { ...parseConfig({ targets: targets.map((t) => ({ url: t.url })), enabled_types: ['goroutine'], memstats: false }), interval: INTERVAL_MS, jitter: JITTER_MS };
+  const receiver = new PprofReceiver(s, config, new CollectingConsumer(), { clock });
+  cleanup.push(() => receiver.shutdown());
+  const startMs = clock.now();
+  await receiver.start();
+  /** Moves the clock from timer to timer for `ms`, letting every round that started finish before the next one. */
+  const runFor = async (ms: number) => {
+    const endMs = clock.now() + ms;
+    for (let next = clock.nextDueMs; next !== undefined && next <= endMs; next = clock.nextDueMs) {
+      clock.advance(next - clock.now());
+      await vi.waitFor(() => expect(receiver.targets.every((t) => t.running === undefined)).toBe(true));
+    }
+    clock.advance(endMs - clock.now());
+  };
+  return { clock, receiver, registry: s.registry, startMs, runFor };
+}
+
+/** A target serving the goroutine profile that notes the (manual) time of every request. */
+async function target(clock: () => ManualClock | undefined, route?: FakeRoute): Promise<FakeTarget & { at: number[] }> {
+  const at: number[] = [];
+  const t = await startFakePprofTarget({ routes: { '/debug/pprof/goroutine': (request) => (at.push(clock()!.now()), route === undefined ? goFixture('goroutine') : typeof route === 'function' ? route(request) : route) } });
+  cleanup.push(() => t.close());
+  return Object.assign(t, { at });
+}
+
+const offsetOf = (url: string) => Math.floor((fnv1a32(`jitter:${url}`) / 2 ** 32) * JITTER_MS);
+
 describe('pprof receiver: the scheduler', () => {
   it('scrapes each target every interval from a stable per-target offset within the jitter, until shutdown', async () => {
-    const targets: FakeTarget[] = await Promise.all([0, 1, 2].map(() => startFakePprofTarget({ routes: { '/debug/pprof/goroutine': goFixture('goroutine') } })));
-    cleanup.push(async () => void (await Promise.all(targets.map((t) => t.close()))));
-    const times = new Map<string, number[]>();
-    const consumer = new CollectingConsumer();
-    const consume = consumer.consume.bind(consumer);
-    consumer.consume = async (batch) => {
-      for (const b of batch.bundles) times.set(b.resource.instance!, [...(times.get(b.resource.instance!) ?? []), Date.now()]);
-      return consume(batch);
-    };
-    // The user-facing minimum is 10 s; a test may build the config object itself with a short interval.
-    const config = { ...parseConfig({ targets: targets.map((t) => ({ url: t.url })), enabled_types: ['goroutine'], memstats: false }), interval: 400, jitter: 200 };
-    const receiver = new PprofReceiver(settings(), config, consumer);
-    const started = Date.now();
-    await receiver.start();
-    cleanup.push(() => receiver.shutdown());
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    await receiver.shutdown();
-    const countAtShutdown = consumer.batches.length;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(consumer.batches.length).toBe(countAtShutdown);
-
-    // Times are taken when a bundle arrives, after its HTTP round trip, so on a loaded 2-core
-    // machine two arrivals can be closer than the 400 ms interval by however much the first
-    // round trip ran late. The bounds allow that without letting a doubled or skipped round pass.
-    for (const target of targets) {
-      const at = times.get(target.url)!;
-      expect(at.length).toBeGreaterThanOrEqual(2);
-      expect(at.length).toBeLessThanOrEqual(4);
-      expect(at[0]! - started).toBeLessThan(200 + 400); // first round within the jitter
-      for (let i = 1; i < at.length; i++) {
-        expect(at[i]! - at[i - 1]!).toBeGreaterThan(200);
-        expect(at[i]! - at[i - 1]!).toBeLessThan(800);
-      }
+    let clock: ManualClock | undefined;
+    const targets = await Promise.all([0, 1, 2].map(() => target(() => clock)));
+    const run = await scheduled(targets);
+    clock = run.clock;
+    await run.runFor(1500);
+    for (const t of targets) {
+      const offset = offsetOf(t.url);
+      expect(offset).toBeLessThan(JITTER_MS);
+      const expected = [0, 1, 2, 3].map((k) => run.startMs + offset + k * INTERVAL_MS).filter((ms) => ms <= run.startMs + 1500);
+      expect(t.at).toEqual(expected);
     }
-    // Stable offsets: not all three fire in the same millisecond.
-    expect(new Set(targets.map((t) => Math.floor((times.get(t.url)![0]! - started) / 5))).size).toBeGreaterThan(1);
+    await run.receiver.shutdown();
+    const counts = targets.map((t) => t.at.length);
+    await run.runFor(1000);
+    expect(targets.map((t) => t.at.length)).toEqual(counts);
+    expect(run.clock.pending).toBe(0);
+  });
+
+  it('a round still running at the next tick makes that tick skipped_busy; the target keeps its phase', async () => {
+    let clock: ManualClock | undefined;
+    let release: (() => void) | undefined;
+    const slow = await target(
+      () => clock,
+      ({ count }) => (count === 0 ? new Promise<Uint8Array>((resolve) => (release = () => resolve(goFixture('goroutine')))) : goFixture('goroutine')),
+    );
+    const run = await scheduled([slow]);
+    clock = run.clock;
+    const offset = offsetOf(slow.url);
+    run.clock.advance(offset);
+    await vi.waitFor(() => expect(release).toBeDefined());
+    run.clock.advance(INTERVAL_MS); // the second tick, while the first round waits for its answer
+    expect(run.registry.value('profcol_receiver_scrapes_total', { outcome: 'skipped_busy' })).toBe(1);
+    release!();
+    await vi.waitFor(() => expect(run.registry.value('profcol_receiver_scrapes_total', { outcome: 'success' })).toBe(1));
+    await run.runFor(2 * INTERVAL_MS);
+    expect(slow.at).toEqual([run.startMs + offset, run.startMs + offset + 2 * INTERVAL_MS, run.startMs + offset + 3 * INTERVAL_MS]);
+  });
+
+  it('a target whose every request fails skips the next 1, then 3 intervals (backoff), on the same phase', async () => {
+    let clock: ManualClock | undefined;
+    const dead = await target(() => clock, { status: 500, body: 'down' });
+    const run = await scheduled([dead]);
+    clock = run.clock;
+    await run.runFor(JITTER_MS + 6 * INTERVAL_MS); // ticks 0..6
+    const offset = offsetOf(dead.url);
+    // Rounds at ticks 0, 2 (after skipping 1), 6 (after skipping 3).
+    expect(dead.at).toEqual([0, 2, 6].map((k) => run.startMs + offset + k * INTERVAL_MS));
+    expect(run.registry.value('profcol_receiver_scrapes_total', { outcome: 'failed' })).toBe(3);
+    expect(run.registry.value('profcol_receiver_scrapes_total', { outcome: 'skipped_backoff' })).toBe(4);
   });
 });

@@ -1,4 +1,5 @@
 /** The contracts every component, built-in or third-party, implements. */
+import type { ServiceLimits } from './budget.js';
 import type { Logger } from './logger.js';
 import type { Batch } from './model.js';
 import type { Infer, Schema } from './schema.js';
@@ -58,6 +59,12 @@ export interface CreateSettings {
   baseDir: string;
   /** For processors: the pipeline this instance belongs to. */
   pipeline?: string;
+  /**
+   * `service.limits`: the process-wide memory budget, the one decompression cap and the decode
+   * workers (`ProfileDecoder.for(settings)` in @profcol/pprof). Absent outside a host: use
+   * `defaultServiceLimits()`.
+   */
+  limits?: ServiceLimits;
 }
 
 interface FactoryBase<S extends Schema<unknown>> {

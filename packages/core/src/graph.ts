@@ -7,6 +7,7 @@ import type { LoadedConfig } from './config/load.js';
 import { PATH_SEPARATOR } from './config/load.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import type { ComponentRegistry } from './plugin.js';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MEMORY_BYTES } from './budget.js';
 import { s, type Infer } from './schema.js';
 import { parseEndpoint } from './units.js';
 
@@ -41,6 +42,29 @@ export const ServiceConfig = s.object({
     }),
   }),
   shutdown_timeout: s.duration({ default: '30s', description: 'How long a stop may wait for in-flight batches to drain.' }),
+  limits: s.object(
+    {
+      memory: s.bytes({
+        default: DEFAULT_MEMORY_BYTES,
+        check: (bytes) => (bytes < 1024 * 1024 ? `${bytes} bytes is below the minimum of 1MiB` : undefined),
+        description:
+          'One process-wide budget for the bytes in flight: upload bodies being received (reserved from their Content-Length before they are read) and the profiles decompressed from them (charged as decompression produces them, by every decode worker). Past it, uploads are refused with 503 and `Retry-After` (`reason="memory_budget"`), counted and logged.',
+      }),
+      max_decompressed_bytes: s.bytes({
+        default: DEFAULT_MAX_DECOMPRESSED_BYTES,
+        check: (bytes) => (bytes < 1024 ? `${bytes} bytes is below the minimum of 1KiB` : undefined),
+        description:
+          'The most the profiles of one bundle (one upload, one scrape round) may decompress to, all together; it stops decompression bombs. An upload past it is refused with 413 naming the attachment; a profile decoded later is dropped (counted, `too_large`). The one decompression cap of every component.',
+      }),
+      decode_workers: s.any({
+        default: 'auto',
+        check: (value) => (value === 'auto' || (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 64) ? undefined : `expected "auto" or a whole number from 0 to 64, got ${JSON.stringify(value)}`),
+        description:
+          'Worker threads that decompress and summarize profiles, so that every core serves. `auto`: one per core, at most 4. `0` decodes on the main thread.',
+      }),
+    },
+    { description: 'Limits every component shares.' },
+  ),
 });
 
 export type ServiceSettings = Infer<typeof ServiceConfig>;

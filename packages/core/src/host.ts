@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { Component, ComponentKind, Consumer, Exporter, Host, Processor, Receiver } from './component.js';
+import { createServiceLimits, type ServiceLimits } from './budget.js';
 import { BackpressureError } from './errors.js';
 import { componentKey, type Plan, type PlannedComponent, type PlannedPipeline } from './graph.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -139,10 +140,18 @@ export class Collector implements Host {
   private metricsServer: http.Server | undefined;
   private stateValue: CollectorState = 'created';
   private stopping: Promise<void> | undefined;
+  /** `service.limits`, one set shared by every component of this collector. */
+  readonly limits: ServiceLimits;
 
   constructor(private readonly plan: Plan, options: CollectorOptions = {}) {
     this.logger = options.logger ?? silentLogger();
     this.telemetry = options.telemetry ?? new Telemetry();
+    const limits = plan.service.limits;
+    this.limits = createServiceLimits({
+      memoryBytes: limits.memory,
+      maxDecompressedBytes: limits.max_decompressed_bytes,
+      decodeWorkers: limits.decode_workers as number | 'auto',
+    });
     this.build();
   }
 
@@ -161,6 +170,7 @@ export class Collector implements Host {
       logger: this.logger.child({ [planned.kind]: planned.id, ...(pipeline ? { pipeline } : {}) }),
       telemetry: this.telemetry.scoped({ [planned.kind]: planned.id }),
       baseDir: process.cwd(),
+      limits: this.limits,
       ...(pipeline ? { pipeline } : {}),
     };
   }

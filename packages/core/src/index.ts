@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './units.js';
 export * from './schema.js';
 export * from './model.js';
+export * from './budget.js';
 export * from './component.js';
 export * from './plugin.js';
 export * from './telemetry.js';

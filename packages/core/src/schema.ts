@@ -280,10 +280,17 @@ export class RecordSchema<V> extends Schema<Record<string, V>> {
 export type Shape = Record<string, Schema<any>>;
 type ObjectOf<S extends Shape> = { [K in keyof S]: Infer<S[K]> };
 
+export interface ObjectOptions<T> extends SchemaOptions<T> {
+  /** Keys that used to exist, each with where its setting went; writing one is an error saying so. */
+  moved?: Record<string, string>;
+}
+
 export class ObjectSchema<S extends Shape> extends Schema<ObjectOf<S>> {
   readonly typeName: string = 'map';
-  constructor(readonly shape: S, options: SchemaOptions<ObjectOf<S>> = {}) {
+  readonly moved: Record<string, string>;
+  constructor(readonly shape: S, options: ObjectOptions<ObjectOf<S>> = {}) {
     super(options);
+    this.moved = options.moved ?? {};
   }
   protected override implicitDefault(): unknown {
     // An absent section is its defaults, as long as nothing inside it is required.
@@ -299,7 +306,10 @@ export class ObjectSchema<S extends Shape> extends Schema<ObjectOf<S>> {
     const out: Record<string, unknown> = {};
     let failed = false;
     for (const key of Object.keys(record)) {
-      if (!(key in this.shape)) {
+      if (!(key in this.shape) && Object.hasOwn(this.moved, key)) {
+        ctx.issues.push({ path: [...path, key], message: `"${key}" is no longer an option here: ${this.moved[key]}` });
+        failed = true;
+      } else if (!(key in this.shape)) {
         const hint = closest(key, Object.keys(this.shape));
         ctx.issues.push({ path: [...path, key], message: `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}` });
         failed = true;
@@ -365,7 +375,7 @@ export const s = {
   enum: <T extends string>(values: readonly T[], options?: SchemaOptions<T>) => new EnumSchema<T>(values, options),
   array: <T>(item: Schema<T>, options?: ArrayOptions<T>) => new ArraySchema<T>(item, options),
   record: <V>(value: Schema<V>, options?: SchemaOptions<Record<string, V>>) => new RecordSchema<V>(value, options),
-  object: <S extends Shape>(shape: S, options?: SchemaOptions<ObjectOf<S>>) => new ObjectSchema<S>(shape, options),
+  object: <S extends Shape>(shape: S, options?: ObjectOptions<ObjectOf<S>>) => new ObjectSchema<S>(shape, options),
   any: (options?: SchemaOptions<unknown>) => new AnySchema(options),
   optional,
 };

@@ -1,4 +1,5 @@
 /** Small helpers for testing a component on its own, without YAML or a host. */
+import type { ServiceLimits } from './budget.js';
 import type { ComponentKind, Consumer, CreateSettings, Host } from './component.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { Batch } from './model.js';
@@ -10,7 +11,7 @@ export interface TestSettings extends CreateSettings {
   host: Host;
 }
 
-export function createTestSettings(options: { id: string; kind: ComponentKind; logger?: Logger; baseDir?: string; pipeline?: string }): TestSettings {
+export function createTestSettings(options: { id: string; kind: ComponentKind; logger?: Logger; baseDir?: string; pipeline?: string; limits?: ServiceLimits }): TestSettings {
   const registry = new Telemetry();
   const logger = options.logger ?? silentLogger();
   return {
@@ -20,6 +21,7 @@ export function createTestSettings(options: { id: string; kind: ComponentKind; l
     telemetry: registry.scoped({ [options.kind]: options.id }),
     baseDir: options.baseDir ?? process.cwd(),
     ...(options.pipeline ? { pipeline: options.pipeline } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
     registry,
     host: { telemetry: registry, logger, getExtension: () => undefined },
   };

@@ -24,6 +24,8 @@ export interface DecodedProfile {
   durationNanos: bigint;
   periodType: SampleType | undefined;
   period: number;
+  /** Per stack filter name: for each sample type, the sum over samples whose stack has a frame (inlined ones too) of a matching function. Only for filters asked for at decode time. */
+  stackTotals?: Record<string, number[]>;
 }
 
 /** One profile of a bundle, as received. */

@@ -3,6 +3,7 @@ import type { DecodedProfile } from '@profcol/core';
 import { Profile } from 'pprof-format';
 import { decompress, type DecompressOptions } from './decompress.js';
 import { PprofDecodeError } from './errors.js';
+import type { StackFilter } from './stack-filters.js';
 import { summarizePprof } from './summary.js';
 
 /**
@@ -19,9 +20,14 @@ export function decodePprof(raw: Uint8Array): Profile {
   }
 }
 
+export interface DecodeProfileOptions extends DecompressOptions {
+  /** Filters whose per-sample-type sums go to `stackTotals` (e.g. `[GC_STACK_FILTER]` for a CPU profile). */
+  stackFilters?: readonly StackFilter[] | undefined;
+}
+
 /** Decompresses (by magic bytes) and summarizes a profile as received. */
-export function decodeProfile(bytes: Uint8Array, options: DecompressOptions = {}): DecodedProfile {
-  return summarizePprof(decompress(bytes, options));
+export function decodeProfile(bytes: Uint8Array, options: DecodeProfileOptions = {}): DecodedProfile {
+  return summarizePprof(decompress(bytes, options), options);
 }
 
 /** The string at `index` of a decoded profile's string table, checked. */

@@ -1,0 +1,3 @@
+module profcol.dev/bench/pull-targets
+
+go 1.22

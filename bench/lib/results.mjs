@@ -43,7 +43,7 @@ export function markdownTable(rows, { bench } = {}) {
   const head = [...(bench ? ['bench'] : []), 'figure', 'value', 'baseline', 'goal', 'met', 'note'];
   const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
   for (const r of rows) {
-    const value = `${formatNumber(r.value)} ${r.unit}`;
+    const value = r.value === null || r.value === undefined ? '–' : `${formatNumber(r.value)} ${r.unit}`;
     const baseline = r.baseline ? `${formatNumber(r.baseline.value)} ${r.baseline.unit} (${r.baseline.name})` : '–';
     const met = r.pass === true ? 'yes' : r.pass === false ? '**NO**' : '–';
     lines.push(`| ${[...(bench ? [r.bench] : []), r.figure, value, baseline, r.goal ?? '–', met, r.note ?? ''].map(cell).join(' | ')} |`);

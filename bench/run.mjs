@@ -27,6 +27,11 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const repoRoot = path.join(here, '..');
 const { smoke, options } = parseArgs();
 const only = typeof options.only === 'string' ? options.only.split(',') : undefined;
+const unknown = only?.filter((name) => !BENCHES.some((b) => b.name === name)) ?? [];
+if (unknown.length > 0) {
+  console.error(`bench: --only names ${unknown.join(', ')}, which is not a bench; the benches are ${BENCHES.map((b) => b.name).join(', ')}`);
+  process.exit(2);
+}
 const out = path.resolve(typeof options.out === 'string' ? options.out : path.join(here, 'results', smoke ? 'latest-smoke.json' : 'latest.json'));
 
 if (options['no-build'] !== true) {
@@ -53,7 +58,11 @@ for (const bench of BENCHES.filter((b) => !only || only.includes(b.name))) {
   const json = path.join(tmp, `${bench.name}.json`);
   console.error(`\n== ${bench.name}: node ${entry.file}${smoke ? ' --smoke' : ''} --json=${json}`);
   const began = performance.now();
-  const child = start(process.execPath, [file, ...(smoke ? ['--smoke'] : []), `--json=${json}`], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = start(process.execPath, [file, ...(smoke ? ['--smoke'] : []), `--json=${json}`], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    killSignal: 'SIGTERM', // so the bench, interrupted, kills its own servers and generators
+  });
   const { code, signal } = await child.exited;
   entry.seconds = (performance.now() - began) / 1000;
   entry.exitCode = code;
@@ -98,5 +107,5 @@ console.log(`benches: ${ran} ran, ${problems.filter((b) => b.status === 'failed'
 console.log(`goals: ${met} met, ${missed} missed`);
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, `${JSON.stringify({ title, date: new Date().toISOString(), smoke, machine, goals: { met, missed }, benches: results }, null, 2)}\n`);
-console.log(`written: ${path.relative(process.cwd(), out) || out}`);
+console.log(`written: ${out.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), out) : out}`);
 process.exit(problems.length === 0 ? 0 : 1);

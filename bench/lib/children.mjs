@@ -8,7 +8,7 @@ const running = new Set();
 
 function killAll() {
   for (const child of running) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) child.kill(child.killSignalOnExit);
   }
 }
 process.once('exit', killAll);
@@ -30,11 +30,13 @@ process.on('unhandledRejection', (error) => {
 });
 
 /**
- * spawn(), tracked: the child is killed when this process exits. `child.exited` resolves with
- * { code, signal } when it ends.
+ * spawn(), tracked: the child is killed when this process exits, with SIGKILL, or with
+ * `options.killSignal` (run.mjs sends SIGTERM to a bench, so the bench can kill its own children
+ * in turn). `child.exited` resolves with { code, signal } when it ends.
  */
-export function start(command, args, options = {}) {
+export function start(command, args, { killSignal = 'SIGKILL', ...options } = {}) {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  child.killSignalOnExit = killSignal;
   running.add(child);
   child.exited = new Promise((resolve) =>
     child.once('exit', (code, signal) => {

@@ -583,7 +583,11 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
   s.values = valuesArr;
 const scan: Scan = { raw, scratch: s, strCount, sampleCount, valuesPerSample: maxValues, locCount, fnCount };
   if (strCount > 0 && s.strEnd[0] !== s.strStart[0]) throw new PprofDecodeError('pprof malformed: string_table[0] must be the empty string');
-  const sampleTypes: SampleType[] = sampleTypeIdx.map(([t, u], i) => ({ type: stringAt(scan, t, `sample_type[${i}].type`), unit: stringAt(scan, u, `sample_type[${i}].unit`) }));
+  const sampleTypes: SampleType[] = [];
+  for (let i = 0; i < sampleTypeIdx.length; i++) {
+    const [t, u] = sampleTypeIdx[i]!;
+    sampleTypes.push({ type: stringAt(scan, t, `sample_type[${i}].type`), unit: stringAt(scan, u, `sample_type[${i}].unit`) });
+  }
   if (sampleCount > 0 && (minValues !== sampleTypes.length || maxValues !== sampleTypes.length)) {
     throw new PprofDecodeError(`pprof malformed: samples carry ${minValues === maxValues ? minValues : `${minValues}..${maxValues}`} values but the profile declares ${sampleTypes.length} sample types`);
   }

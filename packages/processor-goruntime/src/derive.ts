@@ -2,10 +2,12 @@
  * The arithmetic of the `prof_go_*` metrics: one Go profile bundle in, up to 15 values out.
  * Per metric the sources are tried in a fixed order (README, "Where each value comes from"):
  * dd-trace-go's metrics.json first, then two MemStats trailers of a pulled target, then the
- * profiles. Only profile totals are read, plus one pass over the CPU samples for GC frames.
+ * profiles. Only profile totals are read, plus the GC-frame sums of the CPU profile (made in
+ * the decoder's summary pass when it was given `GC_STACK_FILTER`, else one walk over its stacks).
  */
 import { windowSeconds, type DecodedProfile, type Profile, type ProfileBundle, type TimeWindow } from '@profcol/core';
-import { sumSamplesWhere } from '@profcol/pprof';
+import { GC_STACK_FILTER, sumSamplesWhere } from '@profcol/pprof';
+import { isDefaultGcFrameMatcher } from './gc-frames.js';
 import type { MemStatsOutcome } from './memstats.js';
 import type { GoMetricName } from './metrics.js';
 
@@ -128,6 +130,17 @@ function heapAllocDelta(bundle: ProfileBundle, decode: DeriveOptions['decode']):
   return { bytes, objects, seconds };
 }
 
+/**
+ * The CPU value of the samples in GC frames: the sum the decoder made in its summary pass
+ * (`stackTotals.gc`, when it was asked for the default frames), else a walk over the stacks
+ * with the configured matcher (`gc_frames` set, or a profile decoded without the filter).
+ */
+function gcSum(decoded: DecodedProfile, valueIndex: number, isGcFrame: (functionName: string) => boolean): number {
+  const summed = decoded.stackTotals?.[GC_STACK_FILTER.name]?.[valueIndex];
+  if (summed !== undefined && isDefaultGcFrameMatcher(isGcFrame)) return summed;
+  return sumSamplesWhere(decoded.pprof, valueIndex, isGcFrame).matched;
+}
+
 export function deriveGoMetrics(bundle: ProfileBundle, options: DeriveOptions): DerivedMetrics {
   const values = new Map<GoMetricName, number>();
   const omitted: DerivedMetrics['omitted'] = [];
@@ -161,8 +174,7 @@ export function deriveGoMetrics(bundle: ProfileBundle, options: DeriveOptions): 
   if (wants('prof_go_cpu_cores_gc_overhead')) {
     // D2: the CPU profile first; a metrics.json value (never sent by dd-trace-go) only without one.
     if (cpuUsable) {
-      const { matched } = sumSamplesWhere(cpuDecoded.pprof, cpuIndex, options.isGcFrame);
-      set('prof_go_cpu_cores_gc_overhead', (matched * cpuNanosPer) / cpuWindowNs);
+      set('prof_go_cpu_cores_gc_overhead', (gcSum(cpuDecoded, cpuIndex, options.isGcFrame) * cpuNanosPer) / cpuWindowNs);
     } else {
       set('prof_go_cpu_cores_gc_overhead', fromJson('prof_go_cpu_cores_gc_overhead') ?? cpuProblem());
     }

@@ -1,42 +1,20 @@
 /**
  * Which CPU-profile frames mean "this sample was garbage collection" (decision D2 of the Go
- * runtime metrics reference). Entry points are stable across Go versions; the leaf functions
- * are a backstop for stacks truncated below an entry point. Deliberately absent:
- * `runtime.bgscavenge` (runtime/metrics classes it as scavenge, not GC), `runtime.forEachP` and
- * the stop/start-the-world functions (also used by the tracer, ReadMemStats and goroutine
- * profiles; they count only under a GC caller), `runtime._GC` (a traceback-failure placeholder)
- * and the mutator's own costs (`mallocgc`, write barriers).
+ * runtime metrics reference). The default list lives in `@profcol/pprof` (`GO_GC_FRAMES`, with
+ * why each frame is in or out) so that the summary pass can sum GC samples while it reads
+ * the profile (`GC_STACK_FILTER`); `gc_frames` replaces it.
  */
-export const DEFAULT_GC_FRAMES: readonly string[] = [
-  'runtime.gcBgMarkWorker',
-  'runtime.gcBgMarkWorker.func*',
-  'runtime.gcAssistAlloc',
-  'runtime.gcAssistAlloc.func*',
-  'runtime.gcAssistAlloc1',
-  'runtime.gcAssistAlloc1.func*',
-  'runtime.gcDrain*',
-  'runtime.markroot*',
-  'runtime.scanobject',
-  'runtime.scanblock',
-  'runtime.scanstack',
-  'runtime.scanframeworker',
-  'runtime.greyobject',
-  'runtime.gcStart',
-  'runtime.gcStart.func*',
-  'runtime.gcMarkDone',
-  'runtime.gcMarkDone.func*',
-  'runtime.gcMarkTermination',
-  'runtime.gcMarkTermination.func*',
-  'runtime.bgsweep',
-  'runtime.sweepone',
-];
+import { checkStackPattern, GO_GC_FRAMES } from '@profcol/pprof';
+
+export const DEFAULT_GC_FRAMES: readonly string[] = GO_GC_FRAMES;
 
 /** A pattern is an exact function name, or a prefix when it ends in `*`. */
 export function checkGcFramePattern(pattern: string): string | undefined {
-  if (pattern.trim() === '' || pattern === '*') return 'must name a function (an exact name, or a prefix followed by "*")';
-  if (pattern.indexOf('*') !== -1 && pattern.indexOf('*') !== pattern.length - 1) return `"${pattern}": "*" is accepted only at the end (a prefix match)`;
-  return undefined;
+  return checkStackPattern(pattern);
 }
+
+/** Matchers made from exactly the default patterns (in any order): `decoded.stackTotals.gc` answers for them. */
+const defaultMatchers = new WeakSet<(functionName: string) => boolean>();
 
 /** Compiles patterns into one predicate over function names. */
 export function gcFrameMatcher(patterns: readonly string[]): (functionName: string) => boolean {
@@ -46,5 +24,18 @@ export function gcFrameMatcher(patterns: readonly string[]): (functionName: stri
     if (pattern.endsWith('*')) prefixes.push(pattern.slice(0, -1));
     else exact.add(pattern);
   }
-  return (name) => exact.has(name) || prefixes.some((prefix) => name.startsWith(prefix));
+  const matcher = (name: string): boolean => exact.has(name) || prefixes.some((prefix) => name.startsWith(prefix));
+  if (samePatterns(patterns, DEFAULT_GC_FRAMES)) defaultMatchers.add(matcher);
+  return matcher;
+}
+
+/** True when `matcher` came from `gcFrameMatcher` with the default GC frames. */
+export function isDefaultGcFrameMatcher(matcher: (functionName: string) => boolean): boolean {
+  return defaultMatchers.has(matcher);
+}
+
+function samePatterns(a: readonly string[], b: readonly string[]): boolean {
+  const setA = new Set(a);
+  const setB = new Set(b);
+  return setA.size === setB.size && [...setA].every((p) => setB.has(p));
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ProfileBundle } from '@profcol/core';
-import { DEFAULT_GC_FRAMES, gcFrameMatcher } from '../src/index.js';
+import type { DecodedProfile, ProfileBundle } from '@profcol/core';
+import { decodeProfile, GC_STACK_FILTER, GO_GC_FRAMES, type DecodeProfileOptions } from '@profcol/pprof';
+import { DEFAULT_GC_FRAMES, deriveGoMetrics, gcFrameMatcher } from '../src/index.js';
 import { cpuProfile, makeProcessor, pullBundle, type Frame } from './helpers.js';
 
 const MAIN: Frame[] = ['main.work', 'main.main', 'runtime.main'];
@@ -134,4 +135,52 @@ describe('GC frame set', () => {
     'runtime.GC',
     'main.gcDrain',
   ])('does not count %s', (name) => expect(isGc(name)).toBe(false));
+});
+
+describe('GC overhead from the decoder\'s summary pass (stackTotals)', () => {
+  const STACKS = [
+    { stack: MAIN, count: 250 },
+    { stack: MARK_WORKER, count: 150 },
+    { stack: ASSIST, count: 80 },
+    { stack: [['runtime.greyobject', 'runtime.scanblock'], 'runtime.systemstack', 'main.work'] as Frame[], count: 7 },
+    { stack: ['runtime.bgscavenge', 'runtime.goexit'] as Frame[], count: 13 },
+  ];
+
+  /** deriveGoMetrics as the pipeline runs it, with profiles decoded with or without GC_STACK_FILTER. */
+  function gcOverhead(gcFrames: readonly string[], decodeOptions: DecodeProfileOptions, adjust?: (decoded: DecodedProfile) => void): number | undefined {
+    const bundle = cpuBundle(STACKS);
+    const derived = deriveGoMetrics(bundle, {
+      enabled: new Set(['prof_go_cpu_cores_gc_overhead']),
+      isGcFrame: gcFrameMatcher(gcFrames),
+      decode: (profile) => {
+        const decoded = decodeProfile(profile.data, decodeOptions);
+        adjust?.(decoded);
+        return decoded;
+      },
+    });
+    return derived.values.get('prof_go_cpu_cores_gc_overhead');
+  }
+
+  it('gives the same value whether the decoder summed the GC frames or not', () => {
+    const walked = gcOverhead(DEFAULT_GC_FRAMES, {});
+    expect(walked).toBeCloseTo((237 * 0.01) / 10, 12);
+    expect(gcOverhead(DEFAULT_GC_FRAMES, { stackFilters: [GC_STACK_FILTER] })).toBe(walked);
+  });
+
+  it('takes the decoder\'s sum for the default frames (in any order) instead of walking the stacks again', () => {
+    const tampered = (decoded: DecodedProfile) => (decoded.stackTotals = { gc: [100, 1_000_000_000] });
+    expect(gcOverhead(DEFAULT_GC_FRAMES, { stackFilters: [GC_STACK_FILTER] }, tampered)).toBeCloseTo(0.1, 12);
+    expect(gcOverhead([...DEFAULT_GC_FRAMES].reverse(), { stackFilters: [GC_STACK_FILTER] }, tampered)).toBeCloseTo(0.1, 12);
+  });
+
+  it('walks the stacks with gc_frames when they differ from the default, whatever the decoder summed', () => {
+    const tampered = (decoded: DecodedProfile) => (decoded.stackTotals = { gc: [100, 1_000_000_000] });
+    expect(gcOverhead(['runtime.bgscavenge'], { stackFilters: [GC_STACK_FILTER] }, tampered)).toBeCloseTo((13 * 0.01) / 10, 12);
+    expect(gcOverhead([...DEFAULT_GC_FRAMES, 'runtime.bgscavenge'], { stackFilters: [GC_STACK_FILTER] }, tampered)).toBeCloseTo((250 * 0.01) / 10, 12);
+  });
+
+  it('DEFAULT_GC_FRAMES is @profcol/pprof\'s GO_GC_FRAMES', () => {
+    expect(DEFAULT_GC_FRAMES).toBe(GO_GC_FRAMES);
+    expect(GC_STACK_FILTER.patterns).toBe(GO_GC_FRAMES);
+  });
 });

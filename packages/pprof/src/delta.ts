@@ -8,12 +8,18 @@
  * The previous profile is only needed as per-stack sums of the delta'd types, so a caller
  * that scrapes in rounds keeps a `DeltaBaseline` (a 53-bit hash and the sums per distinct
  * stack) instead of the previous protobuf, and never decodes it again.
+ *
+ * Speed: a pull round computes one delta per cumulative profile, so this works on the wire
+ * format, never building an object per sample: one pass records where each top-level field,
+ * sample and string is; stacks are hashed per location once (address, and function name,
+ * file name and line of every line, hashed on the strings' bytes) and per sample by combining
+ * location hashes; the output copies every field but the samples and times verbatim and writes
+ * one sample per distinct stack, reusing the first sample's location ids and labels.
  */
 import type { DecodedProfile } from '@profcol/core';
-import { Profile, Sample, type Location } from 'pprof-format';
-import { decodePprof, stringAt } from './decode.js';
 import { PprofDecodeError } from './errors.js';
 import { summarizePprof } from './summary.js';
+import { Reader, WIRE_LEN, WIRE_VARINT } from './wire.js';
 
 /**
  * What the next delta needs of a cumulative profile: its TimeNanos, the listed types'
@@ -71,143 +77,407 @@ function mix(h: number, k: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
-/** Two independent 32-bit hashes of a string (FNV-1a and a murmur-style multiply/shift). */
-function hashString(s: string, into: Uint32Array, at: number): void {
-  let a = 0x811c9dc5;
-  let b = 0x9747b28c ^ s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-    b ^= b >>> 15;
-  }
-  into[at] = fmix32(a);
-  into[at + 1] = fmix32(b);
-}
-
+const TWO_32 = 2 ** 32;
 const TWO_21 = 2 ** 21;
 
+/** Where the pieces of a raw Profile are, from one pass over its top-level fields. */
+interface Layout {
+  buf: Uint8Array;
+  /** Top-level fields copied verbatim into a delta: [start, end) of tag + payload, in order; samples and times left out. */
+  keep: number[];
+  /** Index into `keep` (in pairs) before which the samples were (where the delta writes its own). */
+  samplesAt: number;
+  /** Content [start, end) of every sample message. */
+  samples: number[];
+  /** Content [start, end) of every string, by index. */
+  strings: number[];
+  /** sample_type: string index of each type's name. */
+  sampleTypeNames: number[];
+  /** Content [start, end) of every location and function message. */
+  locations: number[];
+  functions: number[];
+  timeNanos: bigint;
+}
+
+function scanLayout(buf: Uint8Array): Layout {
+  const r = new Reader(buf);
+  const layout: Layout = { buf, keep: [], samplesAt: -1, samples: [], strings: [], sampleTypeNames: [], locations: [], functions: [], timeNanos: 0n };
+  while (r.pos < r.end) {
+    const fieldStart = r.pos;
+    const tag = r.tag('Profile field');
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    if (wire === WIRE_LEN && (field === 1 || field === 2 || field === 4 || field === 5 || field === 6)) {
+      const end = r.lengthEnd(`Profile field ${field}`);
+      const start = r.pos;
+      r.pos = end;
+      if (field === 2) {
+        if (layout.samplesAt < 0) layout.samplesAt = layout.keep.length;
+        layout.samples.push(start, end);
+        continue;
+      }
+      if (field === 6) layout.strings.push(start, end);
+      else if (field === 4) layout.locations.push(start, end);
+      else if (field === 5) layout.functions.push(start, end);
+      else layout.sampleTypeNames.push(valueTypeName(buf, start, end));
+    } else if (wire === WIRE_VARINT && (field === 9 || field === 10)) {
+      const value = r.varint64(field === 9 ? 'time_nanos' : 'duration_nanos');
+      if (field === 9) layout.timeNanos = value;
+      continue;
+    } else r.skip(wire, field);
+    layout.keep.push(fieldStart, r.pos);
+  }
+  if (layout.samplesAt < 0) layout.samplesAt = layout.keep.length;
+  return layout;
+}
+
+/** ValueType.type (field 1). */
+function valueTypeName(buf: Uint8Array, start: number, end: number): number {
+  const r = new Reader(buf, start, end);
+  let type = 0;
+  while (r.pos < r.end) {
+    const tag = r.tag('ValueType field');
+    if (tag === 8) type = r.varint('ValueType.type');
+    else r.skip(tag & 7, tag >>> 3);
+  }
+  return type;
+}
+
+/** Per string index, two 32-bit hashes of its bytes, computed when first needed. */
+class StringHashes {
+  private readonly words: Uint32Array;
+  private readonly done: Uint8Array;
+  constructor(private readonly layout: Layout) {
+    this.words = new Uint32Array(layout.strings.length);
+    this.done = new Uint8Array(layout.strings.length / 2);
+  }
+
+  /** Word `lane` (0 or 1) of string `index`'s hash. */
+  word(index: number, lane: number, what: string): number {
+    const n = this.layout.strings.length / 2;
+    if (!(index >= 0 && index < n)) throw new PprofDecodeError(`pprof malformed: ${what} refers to string index ${index}, but the string table has ${n} entries`);
+    if (!this.done[index]) {
+      const buf = this.layout.buf;
+      const end = this.layout.strings[index * 2 + 1]!;
+      let a = 0x811c9dc5;
+      let b = 0x9747b28c ^ (end - this.layout.strings[index * 2]!);
+      for (let i = this.layout.strings[index * 2]!; i < end; i++) {
+        const c = buf[i]!;
+        a = Math.imul(a ^ c, 0x01000193);
+        b = Math.imul(b ^ c, 0x5bd1e995);
+        b ^= b >>> 15;
+      }
+      this.words[index * 2] = fmix32(a);
+      this.words[index * 2 + 1] = fmix32(b);
+      this.done[index] = 1;
+    }
+    return this.words[index * 2 + lane]!;
+  }
+
+  text(index: number, what: string): string {
+    this.word(index, 0, what);
+    return new TextDecoder().decode(this.layout.buf.subarray(this.layout.strings[index * 2], this.layout.strings[index * 2 + 1]));
+  }
+}
+
 /**
- * Per location id: its key text (address@function|file:line,...) hashed to two 32-bit words.
- * Location ids index `words` through `index`.
+ * Per location id, two 32-bit hash words of its key: address and, per line, the function's
+ * name and file name and the line number (the same identity as `go tool pprof`'s merge).
  */
-function locationHashes(profile: Profile): { index: Map<number, number>; words: Uint32Array } {
-  const functions = new Map<string, string>();
-  for (const fn of profile.function) {
-    functions.set(String(fn.id), `${stringAt(profile, fn.name, `function ${fn.id} name`)}|${stringAt(profile, fn.filename, `function ${fn.id} filename`)}`);
+function locationHashes(layout: Layout, strings: StringHashes): LocationHashes {
+  const functions = new Map<number, [number, number, number, number]>();
+  const { buf } = layout;
+  for (let i = 0; i < layout.functions.length; i += 2) {
+    const r = new Reader(buf, layout.functions[i]!, layout.functions[i + 1]!);
+    let id = 0;
+    let name = 0;
+    let filename = 0;
+    while (r.pos < r.end) {
+      const tag = r.tag('Function field');
+      if (tag === 8) id = r.varint('Function.id');
+      else if (tag === 16) name = r.varint('Function.name');
+      else if (tag === 32) filename = r.varint('Function.filename');
+      else r.skip(tag & 7, tag >>> 3);
+    }
+    functions.set(id, [strings.word(name, 0, `function ${id} name`), strings.word(name, 1, `function ${id} name`), strings.word(filename, 0, `function ${id} filename`), strings.word(filename, 1, `function ${id} filename`)]);
   }
-  const locations = profile.location as Location[];
-  const index = new Map<number, number>();
-  const words = new Uint32Array(locations.length * 2);
-  locations.forEach((loc, n) => {
-    const lines = loc.line.map((line) => {
-      const fn = functions.get(String(line.functionId));
-      if (fn === undefined) throw new PprofDecodeError(`pprof malformed: location ${loc.id} refers to function ${line.functionId}, which the profile does not define`);
-      return `${fn}:${line.line}`;
-    });
-    hashString(`${Number(loc.address).toString(16)}@${lines.join(',')}`, words, n * 2);
-    index.set(Number(loc.id), n);
-  });
-  return { index, words };
+  const hashes = new LocationHashes(layout.locations.length / 2);
+  for (let i = 0; i < layout.locations.length; i += 2) {
+    const r = new Reader(buf, layout.locations[i]!, layout.locations[i + 1]!);
+    let id = 0;
+    let address = 0;
+    let a = 0x2545f491;
+    let b = 0x6c8e9cf5;
+    let lines = 0;
+    while (r.pos < r.end) {
+      const tag = r.tag('Location field');
+      if (tag === 8) id = r.varint('Location.id');
+      else if (tag === 24) address = r.varint('Location.address');
+      else if (tag === 34) {
+        const end = r.lengthEnd('Location.line');
+        let functionId = 0;
+        let line = 0;
+        while (r.pos < end) {
+          const lineTag = r.tag('Line field');
+          if (lineTag === 8) functionId = r.varint('Line.function_id');
+          else if (lineTag === 16) line = r.varint('Line.line');
+          else r.skip(lineTag & 7, lineTag >>> 3);
+        }
+        r.pos = end;
+        lines++;
+        const fn = functions.get(functionId);
+        if (fn === undefined) throw new PprofDecodeError(`pprof malformed: location ${id} refers to function ${functionId}, which the profile does not define`);
+        a = mix(mix(mix(a, fn[0]), fn[2]), line | 0);
+        b = mix(mix(mix(b, fn[3]), fn[1]), Math.floor(line / TWO_32) | 0);
+      } else r.skip(tag & 7, tag >>> 3);
+    }
+    const lo = address >>> 0;
+    const hi = Math.floor(address / TWO_32) | 0;
+    a = mix(mix(a, lo), hi ^ lines);
+    b = mix(mix(b, hi), lo ^ lines);
+    // Two 32-bit words packed in one double (exact): the sample hash takes them apart.
+    hashes.set(id, fmix32(a) * TWO_32 + fmix32(b));
+  }
+  return hashes;
 }
 
-const labelWords = new Uint32Array(2);
-
-/** The 53-bit hash of a sample's stack (its locations' keys in order) and its sorted labels. */
-function sampleHash(profile: Profile, sample: Sample, locs: { index: Map<number, number>; words: Uint32Array }): number {
-  let a = 0x3c6ef372 ^ sample.locationId.length;
-  let b = 0xa54ff53a ^ sample.locationId.length;
-  for (const id of sample.locationId) {
-    const n = locs.index.get(Number(id));
-    if (n === undefined) throw new PprofDecodeError(`pprof malformed: a sample refers to location ${id}, which the profile does not define`);
-    const w0 = locs.words[n * 2]!;
-    const w1 = locs.words[n * 2 + 1]!;
-    a = mix(mix(a, w0), w1);
-    b = mix(mix(b, w1), w0);
+/**
+ * Location id → hash. Go numbers locations 1..n, so ids up to a bound index an array (NaN =
+ * undefined); others go to a map.
+ */
+class LocationHashes {
+  private readonly dense: Float64Array;
+  private readonly sparse = new Map<number, number>();
+  constructor(count: number) {
+    this.dense = new Float64Array(Math.min(count * 2 + 16, 1 << 20)).fill(NaN);
   }
-  if (sample.label.length > 0) {
-    const labels = sample.label
-      .map((l) => `${stringAt(profile, l.key, 'label key')}=${Number(l.str) ? stringAt(profile, l.str, 'label value') : `${Number(l.num)}${Number(l.numUnit) ? stringAt(profile, l.numUnit, 'label unit') : ''}`}`)
-      .sort();
-    hashString(labels.join(','), labelWords, 0);
-    a = mix(mix(a, labelWords[0]!), labelWords[1]!);
-    b = mix(mix(b, labelWords[1]!), labelWords[0]!);
-  }
-  return fmix32(a ^ 0x5bd1e995) * TWO_21 + (fmix32(b ^ 0x1b873593) >>> 11);
-}
 
-function checkTypes(deltaTypes: string[]): void {
-  for (const type of deltaTypes) {
-    if (!DELTA_VALUE_TYPES.includes(type)) throw new PprofDecodeError(`delta: "${type}" is not a cumulative type that may be delta'd (accepted: ${DELTA_VALUE_TYPES.join(', ')})`);
+  set(id: number, hash: number): void {
+    if (id >= 0 && id < this.dense.length) this.dense[id] = hash;
+    else this.sparse.set(id, hash);
+  }
+
+  /** The hash, or NaN when the profile defines no such location. */
+  get(id: number): number {
+    if (id >= 0 && id < this.dense.length) return this.dense[id]!;
+    return this.sparse.get(id) ?? NaN;
   }
 }
 
-function typeIndexes(profile: Profile, types: string[], which: string): number[] {
-  const names = profile.sampleType.map((t) => stringAt(profile, t.type, 'sample_type.type'));
-  return types.map((type) => {
+/** Samples grouped by stack hash, in first-occurrence order, with every type's sums. */
+interface Grouped {
+  layout: Layout;
+  /** hash → group number. */
+  groups: Map<number, number>;
+  /** Per group, the first sample's number. */
+  first: number[];
+  /** Per group, the sums of every sample type, group-major (`nTypes` per group). */
+  values: Float64Array;
+  nTypes: number;
+  /** Per delta type, its index among the sample types. */
+  typeIndex: number[];
+  baseline: DeltaBaseline;
+}
+
+const labelHashes: number[] = [];
+
+function group(layout: Layout, deltaTypes: readonly string[], which: string): Grouped {
+  const strings = new StringHashes(layout);
+  const names = layout.sampleTypeNames.map((index) => strings.text(index, 'sample_type.type'));
+  const idx = deltaTypes.map((type) => {
     const i = names.indexOf(type);
     if (i < 0) throw new PprofDecodeError(`delta: the ${which} profile has no "${type}" sample type (it has ${names.join(', ') || 'none'})`);
     return i;
   });
-}
-
-/** Samples grouped by stack hash, in first-occurrence order, with the listed types' sums. */
-interface Grouped {
-  /** hash → group number. */
-  groups: Map<number, number>;
-  /** Per group, the first sample's index. */
-  first: number[];
-  /** Per sample, its group. */
-  groupOf: Int32Array;
-  baseline: DeltaBaseline;
-}
-
-function group(profile: Profile, deltaTypes: string[], which: string): Grouped {
-  const idx = typeIndexes(profile, deltaTypes, which);
   const k = idx.length;
-  const locs = locationHashes(profile);
+  const nTypes = names.length;
+  const locations = locationHashes(layout, strings);
+  const { buf } = layout;
+  const nSamples = layout.samples.length / 2;
   const groups = new Map<number, number>();
   const first: number[] = [];
-  const samples = profile.sample;
-  const groupOf = new Int32Array(samples.length);
   const hashes: number[] = [];
-  let sums = new Float64Array(Math.max(1, samples.length) * k);
-  const totals = deltaTypes.map(() => 0);
-  samples.forEach((sample, s) => {
-    const h = sampleHash(profile, sample, locs);
-    let g = groups.get(h);
+  let values = new Float64Array(Math.max(1, nSamples) * nTypes);
+  const sampleValues = new Float64Array(nTypes);
+  const r = new Reader(buf);
+  for (let s = 0; s < nSamples; s++) {
+    r.pos = layout.samples[s * 2]!;
+    r.end = layout.samples[s * 2 + 1]!;
+    let a = 0x3c6ef372;
+    let b = 0xa54ff53a;
+    let depth = 0;
+    let nValues = 0;
+    sampleValues.fill(0);
+    labelHashes.length = 0;
+    while (r.pos < r.end) {
+      const tag = r.tag('Sample field');
+      if (tag === 10 || tag === 8) {
+        // location_id, packed (10) or not (8)
+        const end = tag === 10 ? r.lengthEnd('Sample.location_id') : r.pos + 1;
+        do {
+          const id = r.varint('Sample.location_id');
+          const h = locations.get(id);
+          if (Number.isNaN(h)) throw new PprofDecodeError(`pprof malformed: a sample refers to location ${id}, which the profile does not define`);
+          const w0 = Math.floor(h / TWO_32);
+          const w1 = h >>> 0;
+          a = mix(mix(a, w0), w1);
+          b = mix(mix(b, w1), w0);
+          depth++;
+        } while (r.pos < end);
+      } else if (tag === 18 || tag === 16) {
+        // value, packed (18) or not (16)
+        const end = tag === 18 ? r.lengthEnd('Sample.value') : r.pos + 1;
+        do {
+          const v = r.varint('Sample.value');
+          if (nValues < nTypes) sampleValues[nValues] = v;
+          nValues++;
+        } while (r.pos < end);
+      } else if (tag === 26) {
+        const end = r.lengthEnd('Sample.label');
+        let key = 0;
+        let str = 0;
+        let num = 0;
+        let unit = 0;
+        while (r.pos < end) {
+          const labelTag = r.tag('Label field');
+          if (labelTag === 8) key = r.varint('Label.key');
+          else if (labelTag === 16) str = r.varint('Label.str');
+          else if (labelTag === 24) num = r.varint('Label.num');
+          else if (labelTag === 32) unit = r.varint('Label.num_unit');
+          else r.skip(labelTag & 7, labelTag >>> 3);
+        }
+        r.pos = end;
+        // A label is key=str, or key=num+unit when str is the empty string (index 0).
+        let h = mix(0x1b873593, strings.word(key, 0, 'label key'));
+        h = mix(h, strings.word(key, 1, 'label key'));
+        if (str !== 0) h = mix(mix(mix(h, 1), strings.word(str, 0, 'label value')), strings.word(str, 1, 'label value'));
+        else h = mix(mix(mix(mix(h, 2), num | 0), Math.floor(num / TWO_32) | 0), unit !== 0 ? strings.word(unit, 0, 'label unit') : 0);
+        labelHashes.push(fmix32(h));
+      } else r.skip(tag & 7, tag >>> 3);
+    }
+    if (labelHashes.length > 0) {
+      // Labels are a set: their order in the sample does not make another stack.
+      if (labelHashes.length > 1) labelHashes.sort((x, y) => x - y);
+      for (const h of labelHashes) {
+        a = mix(a, h);
+        b = mix(b, ~h);
+      }
+    }
+    a ^= depth;
+    b ^= labelHashes.length;
+    const hash = fmix32(a ^ 0x5bd1e995) * TWO_21 + (fmix32(b ^ 0x1b873593) >>> 11);
+    let g = groups.get(hash);
     if (g === undefined) {
       g = first.length;
-      groups.set(h, g);
+      groups.set(hash, g);
       first.push(s);
-      hashes.push(h);
+      hashes.push(hash);
     }
-    groupOf[s] = g;
-    for (let j = 0; j < k; j++) {
-      const v = Number(sample.value[idx[j]!] ?? 0);
-      totals[j]! += v;
-      sums[g * k + j]! += v;
-    }
-  });
-  if (sums.length > first.length * k) sums = sums.slice(0, first.length * k);
-  const baseline: DeltaBaseline = { timeNanos: BigInt(profile.timeNanos), deltaTypes: [...deltaTypes], totals, stackCount: first.length, hashes: Float64Array.from(hashes), sums };
-  return { groups, first, groupOf, baseline };
-}
-
-function decodeCurrent(cur: Uint8Array | DecodedProfile): { summary: DecodedProfile; profile: Profile } {
-  if (cur instanceof Uint8Array) {
-    const summary = summarizePprof(cur);
-    return { summary, profile: decodeValidated(cur) };
+    for (let i = 0; i < nTypes; i++) values[g * nTypes + i]! += sampleValues[i]!;
   }
-  return { summary: cur, profile: decodeValidated(cur.pprof) };
+  const nGroups = first.length;
+  if (values.length > nGroups * nTypes) values = values.slice(0, nGroups * nTypes);
+  const sums = new Float64Array(nGroups * k);
+  const totals = deltaTypes.map(() => 0);
+  for (let g = 0; g < nGroups; g++) {
+    for (let j = 0; j < k; j++) {
+      const v = values[g * nTypes + idx[j]!]!;
+      sums[g * k + j] = v;
+      totals[j]! += v;
+    }
+  }
+  const baseline: DeltaBaseline = { timeNanos: layout.timeNanos, deltaTypes: [...deltaTypes], totals, stackCount: nGroups, hashes: Float64Array.from(hashes), sums };
+  return { layout, groups, first, values, nTypes, typeIndex: idx, baseline };
 }
 
-/** Profile.decode of bytes the streaming summary already validated. */
-function decodeValidated(raw: Uint8Array): Profile {
-  try {
-    return Profile.decode(raw);
-  } catch (error) {
-    throw new PprofDecodeError(`pprof could not be decoded: ${(error as Error).message}`, { cause: error });
+// ---- writing the delta profile
+
+/** A growable byte buffer for protobuf output. */
+class Writer {
+  buf: Uint8Array;
+  pos = 0;
+  constructor(size: number) {
+    this.buf = new Uint8Array(Math.max(64, size));
+  }
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  bytes(src: Uint8Array, start: number, end: number): void {
+    this.ensure(end - start);
+    this.buf.set(src.subarray(start, end), this.pos);
+    this.pos += end - start;
+  }
+
+  /** An unsigned varint < 2^53, or a negative int64 (10 bytes, two's complement). */
+  varint(value: number): void {
+    this.ensure(10);
+    if (value < 0) {
+      this.varint64(BigInt(value));
+      return;
+    }
+    while (value >= 0x80) {
+      this.buf[this.pos++] = (value % 0x80) | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    this.buf[this.pos++] = value;
+  }
+
+  varint64(value: bigint): void {
+    this.ensure(10);
+    let v = BigInt.asUintN(64, value);
+    while (v >= 0x80n) {
+      this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
+      v >>= 7n;
+    }
+    this.buf[this.pos++] = Number(v);
+  }
+}
+
+function varintSize(value: number): number {
+  if (value < 0) return 10;
+  let n = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    n++;
+  }
+  return n;
+}
+
+/** A sample: the first sample's fields but its values (location ids and labels as they were), then `values` packed. */
+function writeSample(out: Writer, layout: Layout, s: number, values: Float64Array, at: number, nTypes: number): void {
+  const { buf } = layout;
+  const start = layout.samples[s * 2]!;
+  const end = layout.samples[s * 2 + 1]!;
+  // The kept fields' bytes: everything in the sample message except its values.
+  const r = new Reader(buf, start, end);
+  const kept: number[] = [];
+  let keptBytes = 0;
+  while (r.pos < r.end) {
+    const fieldStart = r.pos;
+    const tag = r.tag('Sample field');
+    r.skip(tag & 7, tag >>> 3);
+    if (tag !== 18 && tag !== 16) {
+      kept.push(fieldStart, r.pos);
+      keptBytes += r.pos - fieldStart;
+    }
+  }
+  let valuesBytes = 0;
+  for (let i = 0; i < nTypes; i++) valuesBytes += varintSize(values[at + i]!);
+  const valuesField = nTypes > 0 ? 1 + varintSize(valuesBytes) + valuesBytes : 0;
+  const length = keptBytes + valuesField;
+  out.ensure(1 + 10 + length);
+  out.buf[out.pos++] = 0x12; // Profile.sample
+  out.varint(length);
+  for (let i = 0; i < kept.length; i += 2) out.bytes(buf, kept[i]!, kept[i + 1]!);
+  if (nTypes > 0) {
+    out.buf[out.pos++] = 0x12; // Sample.value, packed
+    out.varint(valuesBytes);
+    for (let i = 0; i < nTypes; i++) out.varint(values[at + i]!);
   }
 }
 
@@ -218,7 +488,14 @@ function decodeValidated(raw: Uint8Array): Profile {
  */
 export function deltaBaseline(raw: Uint8Array, deltaTypes: string[]): DeltaBaseline {
   checkTypes(deltaTypes);
-  return group(decodePprof(raw), deltaTypes, 'previous').baseline;
+  summarizePprof(raw); // validates, with errors that say where
+  return group(scanLayout(raw), deltaTypes, 'previous').baseline;
+}
+
+function checkTypes(deltaTypes: string[]): void {
+  for (const type of deltaTypes) {
+    if (!DELTA_VALUE_TYPES.includes(type)) throw new PprofDecodeError(`delta: "${type}" is not a cumulative type that may be delta'd (accepted: ${DELTA_VALUE_TYPES.join(', ')})`);
+  }
 }
 
 function withBaseline<T extends object>(result: T, baseline: DeltaBaseline): T & { baseline: DeltaBaseline } {
@@ -237,17 +514,18 @@ function withBaseline<T extends object>(result: T, baseline: DeltaBaseline): T &
 export function deltaProfiles(prev: Uint8Array | DeltaBaseline, cur: Uint8Array | DecodedProfile, deltaTypes: string[]): DeltaResult {
   checkTypes(deltaTypes);
   let before: DeltaBaseline;
-  if (prev instanceof Uint8Array) before = group(decodePprof(prev), deltaTypes, 'previous').baseline;
+  if (prev instanceof Uint8Array) before = deltaBaseline(prev, deltaTypes);
   else {
     before = prev;
     if (before.deltaTypes.length !== deltaTypes.length || before.deltaTypes.some((t, j) => t !== deltaTypes[j])) {
       throw new PprofDecodeError(`delta: the previous baseline is of [${before.deltaTypes.join(', ')}], not of [${deltaTypes.join(', ')}]`);
     }
   }
-  const { summary, profile } = decodeCurrent(cur);
-  const curIdx = typeIndexes(profile, deltaTypes, 'current');
-  const now = group(profile, deltaTypes, 'current');
+  // A summary means the bytes were validated already; raw bytes are validated here.
+  const raw = cur instanceof Uint8Array ? summarizePprof(cur).pprof : cur.pprof;
+  const now = group(scanLayout(raw), deltaTypes, 'current');
   const after = now.baseline;
+  const { layout, nTypes, values, typeIndex } = now;
   const k = deltaTypes.length;
   const prevTime = before.timeNanos;
   const curTime = after.timeNanos;
@@ -259,7 +537,8 @@ export function deltaProfiles(prev: Uint8Array | DeltaBaseline, cur: Uint8Array 
     }
   }
   // Match prev's stacks to cur's groups; what is left over vanished.
-  const prevOfGroup = new Int32Array(now.first.length).fill(-1);
+  const nGroups = now.first.length;
+  const prevOfGroup = new Int32Array(nGroups).fill(-1);
   const vanished = deltaTypes.map(() => 0);
   for (let p = 0; p < before.stackCount; p++) {
     const g = now.groups.get(before.hashes[p]!);
@@ -272,41 +551,28 @@ export function deltaProfiles(prev: Uint8Array | DeltaBaseline, cur: Uint8Array 
     }
   }
 
-  // cur's samples merged per stack (first occurrence keeps its ids and labels), minus prev.
-  const samples = profile.sample;
-  const merged: (number[] | undefined)[] = new Array<number[] | undefined>(now.first.length);
-  samples.forEach((sample, s) => {
-    const g = now.groupOf[s]!;
-    const values = sample.value.map(Number);
-    const existing = merged[g];
-    if (existing) for (let i = 0; i < existing.length; i++) existing[i] = existing[i]! + (values[i] ?? 0);
-    else merged[g] = values;
-  });
-  const nTypes = summary.sampleTypes.length;
-  const totals = new Float64Array(nTypes);
-  const out: Sample[] = [];
-  for (let g = 0; g < now.first.length; g++) {
-    const values = merged[g]!;
-    const p = prevOfGroup[g]!;
-    if (p >= 0) for (let j = 0; j < k; j++) values[curIdx[j]!] = values[curIdx[j]!]! - before.sums[p * k + j]!;
-    if (!values.some((v) => v !== 0)) continue;
-    const sample = samples[now.first[g]!]!;
-    out.push(new Sample({ locationId: sample.locationId, label: sample.label, value: values }));
-    for (let i = 0; i < nTypes; i++) totals[i]! += values[i] ?? 0;
-  }
-  profile.sample = out;
-  profile.durationNanos = curTime - prevTime;
-  profile.timeNanos = curTime;
-  const pprof = profile.encode();
-  const decoded: DecodedProfile = {
-    pprof,
-    sampleTypes: summary.sampleTypes,
-    totals: Array.from(totals),
-    sampleCount: out.length,
-    timeNanos: curTime,
-    durationNanos: curTime - prevTime,
-    periodType: summary.periodType,
-    period: summary.period,
+  // cur's samples merged per stack (the first occurrence keeps its location ids and labels), minus prev.
+  const out = new Writer(raw.length + 64);
+  const { buf, keep } = layout;
+  const writeSamples = () => {
+    for (let g = 0; g < nGroups; g++) {
+      const p = prevOfGroup[g]!;
+      if (p >= 0) for (let j = 0; j < k; j++) values[g * nTypes + typeIndex[j]!]! -= before.sums[p * k + j]!;
+      let nonZero = false;
+      for (let i = 0; i < nTypes; i++) if (values[g * nTypes + i] !== 0) nonZero = true;
+      if (nonZero) writeSample(out, layout, now.first[g]!, values, g * nTypes, nTypes);
+    }
   };
-  return withBaseline({ kind: 'delta', pprof, decoded }, after) as DeltaResult;
+  for (let i = 0; i < keep.length; i += 2) {
+    if (i === layout.samplesAt) writeSamples();
+    out.bytes(buf, keep[i]!, keep[i + 1]!);
+  }
+  if (layout.samplesAt >= keep.length) writeSamples();
+  out.ensure(24);
+  out.buf[out.pos++] = 9 << 3; // time_nanos
+  out.varint64(curTime);
+  out.buf[out.pos++] = 10 << 3; // duration_nanos
+  out.varint64(curTime - prevTime);
+  const pprof = out.buf.subarray(0, out.pos);
+  return withBaseline({ kind: 'delta', pprof, decoded: summarizePprof(pprof) }, after) as DeltaResult;
 }

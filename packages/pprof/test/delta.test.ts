@@ -3,6 +3,46 @@ import { describe, expect, it } from 'vitest';
 import { DELTA_VALUE_TYPES, PprofDecodeError, deltaBaseline, deltaProfiles, summarizePprof } from '../src/index.js';
 import { rawGoPprof } from './helpers.js';
 
+/** Independent of delta.ts: per stack (address@function|file:line of every frame, sorted labels), the summed values, via pprof-format. */
+function stacks(raw: Uint8Array): Map<string, number[]> {
+  const p = Profile.decode(raw);
+  const str = (i: unknown) => p.stringTable.strings[Number(i)]!;
+  const fns = new Map(p.function.map((f) => [Number(f.id), `${str(f.name)}|${str(f.filename)}`]));
+  const locs = new Map(p.location.map((l) => [Number(l.id), `${Number(l.address).toString(16)}@${l.line.map((x) => `${fns.get(Number(x.functionId))}:${Number(x.line)}`).join(',')}`]));
+  const out = new Map<string, number[]>();
+  for (const sample of p.sample) {
+    const labels = sample.label.map((l) => `${str(l.key)}=${Number(l.str) ? str(l.str) : `${Number(l.num)}${Number(l.numUnit) ? str(l.numUnit) : ''}`}`).sort();
+    const key = `${sample.locationId.map((id) => locs.get(Number(id))).join(';')}#${labels.join(',')}`;
+    const values = sample.value.map(Number);
+    const sum = out.get(key);
+    out.set(key, sum ? sum.map((v, i) => v + values[i]!) : values);
+  }
+  return out;
+}
+
+/** What a delta must contain, computed from the two profiles' stacks: cur − prev on the listed types, all-zero stacks dropped. */
+function expectedDelta(prev: Uint8Array, cur: Uint8Array, deltaTypes: string[]): Map<string, number[]> {
+  const p = Profile.decode(cur);
+  const idx = p.sampleType.map((t, i) => (deltaTypes.includes(p.stringTable.strings[Number(t.type)]!) ? i : -1)).filter((i) => i >= 0);
+  const before = stacks(prev);
+  const out = new Map<string, number[]>();
+  for (const [key, values] of stacks(cur)) {
+    const old = before.get(key);
+    const delta = values.map((v, i) => (old && idx.includes(i) ? v - old[i]! : v));
+    if (delta.some((v) => v !== 0)) out.set(key, delta);
+  }
+  return out;
+}
+
+/** A real Go profile later in the life of the process: listed types × factor, TimeNanos + seconds, samples in reverse order. */
+function later(raw: Uint8Array, types: string[], factor: number, seconds: bigint): Uint8Array {
+  const p = Profile.decode(raw);
+  const grow = p.sampleType.map((t) => types.includes(p.stringTable.strings[Number(t.type)]!));
+  p.sample = p.sample.reverse().map((sm, n) => new Sample({ locationId: sm.locationId, label: [...sm.label].reverse(), value: sm.value.map((v, i) => (grow[i] ? Number(v) * factor + (n % 3) : Number(v))) }));
+  p.timeNanos = BigInt(p.timeNanos) + seconds * 1_000_000_000n;
+  return p.encode();
+}
+
 interface FakeSample {
   stack: string[];
   values: number[];
@@ -175,6 +215,50 @@ describe('deltaProfiles', () => {
 
   it('throws a PprofDecodeError on malformed input', () => {
     expect(() => deltaProfiles(new Uint8Array([0x10, 0x01]), rawGoPprof('mutex'), ['delay'])).toThrow(PprofDecodeError);
+  });
+
+  it.each([
+    ['heap', ['alloc_objects', 'alloc_space']],
+    ['allocs', ['alloc_objects', 'alloc_space']],
+    ['mutex', ['contentions', 'delay']],
+    ['block', ['contentions', 'delay']],
+  ])('real Go %s profiles: every stack of the delta is cur − prev, as computed from the full decode of both', (name, types) => {
+    const prev = later(rawGoPprof(name), types, 2, 10n);
+    const cur = later(rawGoPprof(name), types, 5, 20n);
+    const result = deltaProfiles(deltaBaseline(prev, types), summarizePprof(cur), types);
+    if (result.kind !== 'delta') throw new Error(result.reason);
+    expect(stacks(result.pprof)).toEqual(expectedDelta(prev, cur, types));
+    expect(stacks(result.pprof).size).toBeGreaterThan(0);
+  });
+
+  it('copies everything but the samples and times from the current profile (mappings, locations, functions, strings, period, comments)', () => {
+    const cur = later(rawGoPprof('heap'), ['alloc_space'], 3, 10n);
+    const result = deltaProfiles(rawGoPprof('heap'), cur, ['alloc_objects', 'alloc_space']);
+    if (result.kind !== 'delta') throw new Error(result.reason);
+    const out = Profile.decode(result.pprof);
+    const want = Profile.decode(cur);
+    for (const field of ['sampleType', 'mapping', 'location', 'function', 'stringTable', 'periodType', 'period', 'comment', 'defaultSampleType'] as const) {
+      expect(out[field], field).toEqual(want[field]);
+    }
+    expect(BigInt(out.timeNanos)).toBe(BigInt(want.timeNanos));
+    expect(BigInt(out.durationNanos)).toBe(10n * S);
+  });
+
+  it('the order of labels in a sample does not make another stack', () => {
+    const strings = new StringTable();
+    const labels = [new Label({ key: strings.dedup('a'), str: strings.dedup('1') }), new Label({ key: strings.dedup('b'), num: 2, numUnit: strings.dedup('bytes') })];
+    const profile = (values: number[], reversed: boolean, time: bigint) =>
+      new Profile({
+        sampleType: MUTEX.map(([t, u]) => new ValueType({ type: strings.dedup(t), unit: strings.dedup(u) })),
+        sample: [new Sample({ locationId: [1], value: values, label: reversed ? [...labels].reverse() : labels })],
+        location: [new Location({ id: 1, address: 0x10, line: [new Line({ functionId: 1, line: 3 })] })],
+        function: [new PFunction({ id: 1, name: strings.dedup('main.f'), filename: strings.dedup('f.go') })],
+        stringTable: strings,
+        timeNanos: time,
+      }).encode();
+    const result = deltaProfiles(profile([1, 10], false, T0), profile([3, 40], true, T0 + S), ['contentions', 'delay']);
+    if (result.kind !== 'delta') throw new Error(result.reason);
+    expect([...stacks(result.pprof).values()]).toEqual([[2, 30]]);
   });
 
   it('knows which types are cumulative', () => {

@@ -4,15 +4,23 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PprofReceiver, startFakePprofTarget, type FakeTarget } from '../src/index.js';
 import { evolve, goFixture, parseConfig, SECOND, timeOf } from './helpers.js';
 
-// A bug inside a round, where the reviewer found one could escape: summarizing a delta.
+// A bug inside a round, where the reviewer found one could escape: after the delta, outside any request.
 const bug = vi.hoisted(() => ({ armed: false }));
 vi.mock('@profcol/pprof', async (importOriginal) => {
   const original = await importOriginal<typeof import('@profcol/pprof')>();
   return {
     ...original,
-    summarizePprof: (raw: Uint8Array) => {
-      if (bug.armed) throw new TypeError('boom: a bug in the delta summary');
-      return original.summarizePprof(raw);
+    deltaProfiles: (...args: Parameters<typeof original.deltaProfiles>) => {
+      const result = original.deltaProfiles(...args);
+      if (bug.armed && result.kind === 'delta') {
+        // A result whose summary throws when the round reads it: a TypeError, not a PprofDecodeError the round would count as a failed request.
+        return Object.defineProperty({ ...result, baseline: result.baseline }, 'decoded', {
+          get: () => {
+            throw new TypeError('boom: a bug in the delta summary');
+          },
+        });
+      }
+      return result;
     },
   };
 });

@@ -1,7 +1,7 @@
 import { mkdir, open, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { BackpressureError, defineExporter, definePlugin, s, type Batch, type CreateSettings, type Exporter, type Infer, type Profile, type ProfileBundle, ownPackageVersion } from '@profcol/core';
-import { decompress, DEFAULT_MAX_DECOMPRESSED_BYTES, sniffEncoding } from '@profcol/pprof';
+import { ProfileDecoder, sniffEncoding } from '@profcol/pprof';
 import { FileWriteError } from './errors.js';
 import { RotatingJsonlFile } from './jsonl.js';
 import { dateAndTime, isInside, profileFileName, serviceFolder } from './paths.js';
@@ -28,10 +28,6 @@ export const FileConfig = s.object({
     default: false,
     description:
       'Write the decompressed protobuf instead of the bytes as received. zstd and LZ4 profiles are always decompressed, because `go tool pprof` reads only gzip and raw protobuf.',
-  }),
-  max_decompressed_bytes: s.bytes({
-    default: DEFAULT_MAX_DECOMPRESSED_BYTES,
-    description: 'The largest a profile may decompress to (protects against decompression bombs); a larger one is written as received (and counted).',
   }),
   write_bundles: s.boolean({
     default: true,
@@ -101,6 +97,7 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
   const metricsFile = jsonl('metrics');
   const bundlesFile = jsonl('bundles');
 
+  const decoder = ProfileDecoder.for(settings);
   const inflight = new Set<Promise<void>>();
   let stopping: Promise<void> | undefined;
 
@@ -123,23 +120,29 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
    * them. When `pprof_decode` dropped the bytes as received (`keep_raw: false`), its
    * decompressed protobuf is all there is, and is written.
    */
-  function contents(profile: Profile, encoding: string): { bytes: Uint8Array; decompressed: boolean; error?: string } {
+  async function contents(profile: Profile, encoding: string): Promise<{ bytes: Uint8Array; decompressed: boolean; error?: string }> {
     if (profile.data.byteLength === 0 && profile.decoded) return { bytes: profile.decoded.pprof, decompressed: true };
     const unreadable = encoding === 'zstd' || encoding === 'lz4';
     if (!config.decompress && !unreadable) return { bytes: profile.data, decompressed: false };
     // pprof_decode already decompressed it: decompress once, share.
     if (profile.decoded) return { bytes: profile.decoded.pprof, decompressed: encoding !== 'none' };
+    // Decompressed (not summarized: what is written need not be a valid pprof) on the decode
+    // workers, under service.limits.
+    let failure: Error;
     try {
-      return { bytes: decompress(profile.data, { maxBytes: config.max_decompressed_bytes }), decompressed: encoding !== 'none' };
+      const [outcome] = await decoder.decodeAll([{ bytes: profile.data, summarize: 'none' }]);
+      if (outcome!.ok) return { bytes: outcome!.plain, decompressed: encoding !== 'none' };
+      failure = outcome!.error;
     } catch (error) {
-      const reason = (error as { kind?: string }).kind ?? 'decompress';
-      counters.decompressFailures.add(1, { reason });
-      logger.warn(
-        { exporter: id, profile: profile.name, encoding, err: error, max_decompressed_bytes: config.max_decompressed_bytes },
-        `profile ${JSON.stringify(profile.name)} could not be decompressed; writing it as received`,
-      );
-      return { bytes: profile.data, decompressed: false, error: reason };
+      failure = error as Error;
     }
+    const reason = (failure as { kind?: string }).kind ?? 'decompress';
+    counters.decompressFailures.add(1, { reason });
+    logger.warn(
+      { exporter: id, profile: profile.name, encoding, err: failure, max_decompressed_bytes: decoder.maxDecompressedBytes },
+      `profile ${JSON.stringify(profile.name)} could not be decompressed; writing it as received`,
+    );
+    return { bytes: profile.data, decompressed: false, error: reason };
   }
 
   /** Creates the file with the first free `-<n>` suffix. */
@@ -206,7 +209,7 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
     for (const [index, profile] of bundle.profiles.entries()) {
       const outcome = outcomes[index]!;
       if (outcome.skipped) continue;
-      const { bytes, decompressed, error: decompressError } = contents(profile, outcome.encoding);
+      const { bytes, decompressed, error: decompressError } = await contents(profile, outcome.encoding);
       try {
         const file = await writeExclusive(folder, time, bundle.source, profile.type, bytes);
         Object.assign(outcome, { path: portable(path.relative(root, file)), writtenBytes: bytes.byteLength, decompressed });
@@ -221,12 +224,23 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
     return outcomes;
   }
 
+  /** Whether the directory is known to exist (checked again only when an append finds it gone). */
+  let rootReady = false;
+
   async function appendLines(file: RotatingJsonlFile, kind: 'metrics' | 'bundles', lines: string[], errors: FileWriteError[]): Promise<boolean> {
     if (lines.length === 0) return true;
     const text = `${lines.join('\n')}\n`;
     try {
-      await ensureFolder(root);
-      await file.append(text);
+      if (!rootReady) await ensureFolder(root);
+      rootReady = true;
+      try {
+        await file.append(text);
+      } catch (error) {
+        // The directory was removed while running: create it again, once.
+        if ((error as FileWriteError).errno !== 'ENOENT') throw error;
+        await ensureFolder(root);
+        await file.append(text);
+      }
       counters.bytes.add(Buffer.byteLength(text), { file: kind });
       return true;
     } catch (error) {
@@ -281,6 +295,7 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
       stopping ??= (async () => {
         await Promise.allSettled([...inflight]);
         await Promise.all([metricsFile.flush(), bundlesFile.flush()]);
+        await decoder.close();
       })();
       return stopping;
     },

@@ -28,6 +28,8 @@ export class RotatingJsonlFile {
   /** Bytes in the current file; undefined until read from disk (it may predate this process). */
   private size: number | undefined;
   private queue: Promise<void> = Promise.resolve();
+  /** Appends waiting for the write under way to finish; written together next. */
+  private pending: { texts: string[]; done: Promise<void> } | undefined;
   private readonly rotatedName: RegExp;
 
   constructor(private readonly options: RotatingFileOptions) {
@@ -35,11 +37,25 @@ export class RotatingJsonlFile {
     this.rotatedName = new RegExp(`^${options.base}-(\\d{8}T\\d{6}\\.\\d{3}Z)(?:-(\\d+))?\\.jsonl$`);
   }
 
-  /** Appends `text` (whole lines) after every append queued before it; rejects with a FileWriteError. */
+  /**
+   * Appends `text` (whole lines) after every append queued before it; resolves once it is
+   * written, rejects with a FileWriteError. Appends that arrive while a write is under way are
+   * written together by the next one (group commit): one system call for many batches under
+   * load, and still no batch is acknowledged before its lines are in the file.
+   */
   append(text: string): Promise<void> {
-    const run = this.queue.then(() => this.appendNow(text));
-    this.queue = run.catch(() => undefined);
-    return run;
+    let group = this.pending;
+    if (!group) {
+      group = this.pending = { texts: [], done: undefined! };
+      const current = group;
+      current.done = this.queue.then(() => {
+        this.pending = undefined;
+        return this.writeGroup(current.texts);
+      });
+      this.queue = current.done.catch(() => undefined);
+    }
+    group.texts.push(text);
+    return group.done;
   }
 
   /** Resolves once every queued append has finished. */
@@ -47,8 +63,25 @@ export class RotatingJsonlFile {
     return this.queue;
   }
 
-  private async appendNow(text: string): Promise<void> {
-    const bytes = Buffer.byteLength(text);
+  /** Writes a group of appends, rotating between them where the next would pass the size limit. */
+  private async writeGroup(texts: string[]): Promise<void> {
+    let chunk: string[] = [];
+    let chunkBytes = 0;
+    for (const text of texts) {
+      const bytes = Buffer.byteLength(text);
+      // Each batch's lines stay in one file, as when they were appended one by one.
+      if (chunk.length > 0 && (this.size ?? 0) + chunkBytes + bytes > this.options.maxFileBytes) {
+        await this.appendNow(chunk.join(''), chunkBytes);
+        chunk = [];
+        chunkBytes = 0;
+      }
+      chunk.push(text);
+      chunkBytes += bytes;
+    }
+    if (chunk.length > 0) await this.appendNow(chunk.join(''), chunkBytes);
+  }
+
+  private async appendNow(text: string, bytes: number): Promise<void> {
     try {
       this.size ??= await stat(this.path).then(
         (s) => s.size,

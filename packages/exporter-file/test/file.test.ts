@@ -22,7 +22,6 @@ describe('file exporter: configuration', () => {
         format: 'pprof',
         write_profiles: true,
         decompress: false,
-        max_decompressed_bytes: 256 * 1024 * 1024,
         write_bundles: true,
         write_metrics: true,
         max_file_size: 64 * 1024 * 1024,

@@ -33,7 +33,7 @@ export type JobFailureKind = 'too_large' | 'decompress' | 'pprof' | 'memory_budg
 
 export type JobResult =
   | { ok: true; encoding: Encoding; plain: Uint8Array; decoded?: DecodedProfile }
-  | { ok: false; encoding: Encoding; kind: JobFailureKind; message: string; decompressedBefore: number; maxBytes: number };
+  | { ok: false; encoding: Encoding; kind: JobFailureKind; message: string; decompressedBefore: number; maxBytes: number; plainBytes?: number };
 
 export interface JobBudget {
   counter: BigInt64Array;
@@ -136,7 +136,7 @@ export function runDecodeJob(items: readonly JobItem[], maxBytes: number, budget
       release(plain.byteLength);
       decompressed -= plain.byteLength;
       const kind = (error as { kind?: string }).kind;
-      results.push(fail(kind === 'pprof' ? 'pprof' : 'error', (error as Error).message));
+      results.push({ ...fail(kind === 'pprof' ? 'pprof' : 'error', (error as Error).message), plainBytes: plain.byteLength } as JobResult);
     }
   }
   return { results, charged, largestInput };

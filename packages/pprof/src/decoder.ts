@@ -26,6 +26,8 @@ export type DecodeOutcome =
       error: Error;
       /** What the items before this one decompressed to (the rest of the cap was `maxBytes - decompressedBefore`). */
       decompressedBefore: number;
+      /** For a payload that decompressed but is not a valid pprof: its decompressed size. */
+      plainBytes?: number;
     };
 
 export interface DecodeOptions {
@@ -132,7 +134,7 @@ export class ProfileDecoder {
     else this.limits.budget.release(charged);
     return results.map((result): DecodeOutcome => {
       if (result.ok) return result.decoded ? { ok: true, encoding: result.encoding, plain: result.plain, decoded: result.decoded } : { ok: true, encoding: result.encoding, plain: result.plain };
-      return { ok: false, encoding: result.encoding, error: toError(result), decompressedBefore: result.decompressedBefore };
+      return { ok: false, encoding: result.encoding, error: toError(result), decompressedBefore: result.decompressedBefore, ...(result.plainBytes !== undefined ? { plainBytes: result.plainBytes } : {}) };
     });
   }
 

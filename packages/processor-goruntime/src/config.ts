@@ -1,5 +1,4 @@
 import { s, type Infer } from '@profcol/core';
-import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '@profcol/pprof';
 import { checkGcFramePattern } from './gc-frames.js';
 import { GO_METRIC_NAMES } from './metrics.js';
 
@@ -52,11 +51,11 @@ export const GoRuntimeConfig = s.object({
     description:
       'How long the pull-mode MemStats baseline of a target is kept without a new round. A target silent for longer starts over with a baseline round.',
   }),
-  max_decompressed_bytes: s.bytes({
-    default: DEFAULT_MAX_DECOMPRESSED_BYTES,
-    description:
-      'Largest size a profile this processor decodes itself (when no `pprof_decode` ran before it) may decompress to; a larger one is not decoded and the metrics it feeds are omitted (counted). The same limit and default as the receivers and `pprof_decode`.',
-  }),
+}, {
+  moved: {
+    max_decompressed_bytes:
+      'the decompression cap is now one setting for every component: service::limits::max_decompressed_bytes',
+  },
 });
 
 export type GoRuntimeConfig = Infer<typeof GoRuntimeConfig>;

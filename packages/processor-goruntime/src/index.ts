@@ -1,5 +1,5 @@
 import { defineProcessor, definePlugin, type Batch, type CreateSettings, type DecodedProfile, type Processor, type Profile, type ProfileBundle, ownPackageVersion, resolveLanguage } from '@profcol/core';
-import { DecompressedTooLargeError, DecompressError, decodeProfile, PprofDecodeError } from '@profcol/pprof';
+import { decodeFailureReason, ProfileDecoder } from '@profcol/pprof';
 import { GoRuntimeConfig } from './config.js';
 import { deriveGoMetrics } from './derive.js';
 import { DEFAULT_GC_FRAMES, gcFrameMatcher } from './gc-frames.js';
@@ -59,21 +59,25 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
     dropKeys: config.include_high_cardinality ? new Set() : highCardinality,
   };
 
-  const decode = (bundle: ProfileBundle, failed: Set<Profile>) => (profile: Profile): DecodedProfile | undefined => {
-    if (profile.decoded) return profile.decoded;
-    if (failed.has(profile)) return undefined;
-    try {
-      // Kept on the profile so that later processors and exporters do not decode it again.
-      profile.decoded = decodeProfile(profile.data, { maxBytes: config.max_decompressed_bytes });
-      return profile.decoded;
-    } catch (error) {
+  const decoder = ProfileDecoder.for(settings);
+  /**
+   * Decodes (on the decode workers, as one job) the profiles of a bundle the metrics may read
+   * and nobody decoded yet (no `pprof_decode` before this processor, a pulled bundle); returns
+   * the ones that cannot be decoded, counted and logged: the metrics they feed are omitted.
+   */
+  const decodeNeeded = async (bundle: ProfileBundle): Promise<Set<Profile>> => {
+    const failed = new Set<Profile>();
+    const todo = bundle.profiles.filter((p) => !p.decoded && PROFILE_TYPES_READ.has(p.type.toLowerCase()));
+    if (todo.length === 0) return failed;
+    for (const [profile, error] of await decoder.decodeProfiles(todo)) {
+      const reason = decodeFailureReason(error);
+      // Out of memory budget or a dead worker is not the profile's fault: the batch is refused, to be retried.
+      if (reason === 'memory_budget' || reason === 'worker') throw error;
       failed.add(profile);
-      // The reasons pprof_decode gives for the same failures.
-      const reason = error instanceof DecompressedTooLargeError ? 'too_large' : error instanceof DecompressError ? 'decompress' : error instanceof PprofDecodeError ? 'pprof' : 'error';
       decodeFailures.add(1, { type: profile.type, reason });
       logger.warn({ processor: settings.id, source: bundle.source, service: bundle.resource.service, profile: profile.name, type: profile.type, reason, err: error }, 'goruntime: cannot decode a profile; the metrics it feeds are omitted');
-      return undefined;
     }
+    return failed;
   };
 
   const readMemStats = (bundle: ProfileBundle): MemStatsOutcome | undefined => {
@@ -92,13 +96,15 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
   };
 
   return {
-    process(batch: Batch): Batch {
+    async process(batch: Batch): Promise<Batch> {
       for (const bundle of batch.bundles) {
         if (!isGoBundle(bundle)) {
           bundlesSeen.add(1, { outcome: 'not_go' });
           continue;
         }
-        const derived = deriveGoMetrics(bundle, { enabled, isGcFrame, memStats: readMemStats(bundle), decode: decode(bundle, new Set()) });
+        const failed = await decodeNeeded(bundle);
+        const decode = (profile: Profile): DecodedProfile | undefined => (failed.has(profile) ? undefined : profile.decoded);
+        const derived = deriveGoMetrics(bundle, { enabled, isGcFrame, memStats: readMemStats(bundle), decode });
         const points = toPoints(bundle, derived.values, labels);
         batch.metrics.push(...points);
         bundlesSeen.add(1, { outcome: 'derived' });
@@ -110,8 +116,12 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
       }
       return batch;
     },
+    shutdown: () => decoder.close(),
   };
 }
+
+/** The profile types deriveGoMetrics reads (pickProfile's types). */
+const PROFILE_TYPES_READ: ReadonlySet<string> = new Set(['cpu', 'heap', 'allocs', 'block', 'mutex', 'goroutine', 'goroutines']);
 
 /** Derives the 15 `prof_go_*` Go runtime metrics from each Go profile bundle. */
 export const goruntimeProcessor = defineProcessor({

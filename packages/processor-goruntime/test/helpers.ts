@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createTestSettings, type Batch, type MemStats, type Profile, type ProfileBundle } from '@profcol/core';
+import { createTestSettings, type Batch, type MemStats, type Profile, type ProfileBundle, type ServiceLimits } from '@profcol/core';
 import { Function as PprofFunction, Line, Location, Profile as PprofProfile, Sample, StringTable, ValueType } from 'pprof-format';
 import { createGoRuntimeProcessor, GoRuntimeConfig, type GoRuntimeOptions } from '../src/index.js';
 
@@ -53,10 +53,10 @@ export function ddtraceGoBundle(options: { metricsJson?: boolean; seconds?: numb
   };
 }
 
-export function makeProcessor(config: Record<string, unknown> = {}, options: GoRuntimeOptions = {}) {
+export function makeProcessor(config: Record<string, unknown> = {}, options: GoRuntimeOptions = {}, limits?: ServiceLimits) {
   const parsed = GoRuntimeConfig.parse(config);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  const settings = createTestSettings({ id: 'goruntime', kind: 'processor' });
+  const settings = createTestSettings({ id: 'goruntime', kind: 'processor', ...(limits ? { limits } : {}) });
   const processor = createGoRuntimeProcessor(settings, parsed.value, options);
   return {
     settings,

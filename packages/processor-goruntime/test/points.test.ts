@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cloneBatch, type ProfileBundle } from '@profcol/core';
+import { cloneBatch, createServiceLimits, type ProfileBundle } from '@profcol/core';
 import { summarizePprof } from '@profcol/pprof';
 import { GO_METRICS, goruntimeProcessor, isGoBundle } from '../src/index.js';
 import processorPlugin from '../src/index.js';
@@ -145,12 +145,11 @@ describe('goruntime processor, decoding', () => {
     expect(p.omitted('prof_go_cpu_cores', 'no_cpu_profile')).toBe(1);
   });
 
-  it('decodes up to max_decompressed_bytes, 256MiB by default like the receivers and pprof_decode, and refuses a larger profile (too_large)', async () => {
-    const parsed = goruntimeProcessor.config.parse({});
-    expect(parsed.ok && parsed.value.max_decompressed_bytes).toBe(256 * 1024 * 1024);
-    expect(goruntimeProcessor.config.parse({ max_profile_size: '1KiB' }).ok).toBe(false);
+  it('decodes up to service.limits.max_decompressed_bytes and omits what a larger profile feeds (too_large); the old option says where it went', async () => {
+    const moved = goruntimeProcessor.config.parse({ max_decompressed_bytes: '1KiB' });
+    expect(!moved.ok && moved.issues[0]!.message).toMatch(/service::limits::max_decompressed_bytes/);
     const bundle = ddtraceGoBundle();
-    const p = makeProcessor({ max_decompressed_bytes: '1KiB' });
+    const p = makeProcessor({}, {}, createServiceLimits({ maxDecompressedBytes: 1024, decodeWorkers: 1 }));
     const values = await p.values(bundle);
     expect(values.prof_go_cpu_cores).toBeUndefined();
     expect(p.settings.registry.value('profcol_processor_decode_failed_profiles_total', { type: 'cpu', reason: 'too_large' })).toBe(1);

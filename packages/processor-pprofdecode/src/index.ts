@@ -3,8 +3,8 @@
  * bundle once (decompression by magic bytes + the one-pass summary of @profcol/pprof) and
  * attaches the result as `profile.decoded`, for every later processor to share.
  */
-import { defineProcessor, definePlugin, s, type Batch, type Counter, type CreateSettings, type Infer, type Processor, ownPackageVersion } from '@profcol/core';
-import { DEFAULT_MAX_DECOMPRESSED_BYTES, DecompressedTooLargeError, DecompressError, decodeProfile, PprofDecodeError } from '@profcol/pprof';
+import { defineProcessor, definePlugin, s, type Batch, type Counter, type CreateSettings, type Infer, type Processor, type Profile, ownPackageVersion } from '@profcol/core';
+import { decodeFailureReason, ProfileDecoder } from '@profcol/pprof';
 
 export const pprofDecodeConfigSchema = s.object({
   keep_raw: s.boolean({
@@ -17,7 +17,11 @@ export const pprofDecodeConfigSchema = s.object({
       description: 'Profile types to decode (`cpu`, `heap`, `goroutine`, ...). Profiles of other types pass through undecoded. Default: every type.',
     }),
   ),
-  max_decompressed_bytes: s.bytes({ default: DEFAULT_MAX_DECOMPRESSED_BYTES, description: 'Largest size a profile may decompress to (protects against decompression bombs); a larger one is dropped (`too_large`).' }),
+}, {
+  moved: {
+    max_decompressed_bytes:
+      'the decompression cap is now one setting for every component: service::limits::max_decompressed_bytes (the most the profiles of one bundle may decompress to together)',
+  },
 });
 
 export type PprofDecodeConfig = Infer<typeof pprofDecodeConfigSchema>;
@@ -29,43 +33,45 @@ export class PprofDecodeProcessor implements Processor {
   private readonly dropped: Counter;
   private readonly skipped: Counter;
   private readonly types: Set<string> | undefined;
+  private readonly decoder: ProfileDecoder;
 
   constructor(private readonly settings: CreateSettings, private readonly config: PprofDecodeConfig) {
+    this.decoder = ProfileDecoder.for(settings);
     this.types = config.types ? new Set(config.types.map((t) => t.toLowerCase())) : undefined;
     this.decoded = settings.telemetry.counter('profcol_processor_decoded_profiles_total', 'Profiles decoded, by type.');
     this.dropped = settings.telemetry.counter('profcol_processor_decode_failed_profiles_total', 'Profiles removed from their bundle because they could not be decoded, by type and reason (decompress, too_large, pprof).');
     this.skipped = settings.telemetry.counter('profcol_processor_skipped_profiles_total', 'Profiles passed on without decoding, by reason (already_decoded, type_not_listed).');
   }
 
-  process(batch: Batch): Batch {
+  async process(batch: Batch): Promise<Batch> {
     for (const bundle of batch.bundles) {
-      bundle.profiles = bundle.profiles.filter((profile) => {
-        if (profile.decoded) {
-          this.skipped.add(1, { type: profile.type, reason: 'already_decoded' });
-          if (!this.config.keep_raw) profile.data = EMPTY;
-          return true;
-        }
-        if (this.types && !this.types.has(profile.type.toLowerCase())) {
-          this.skipped.add(1, { type: profile.type, reason: 'type_not_listed' });
-          return true;
-        }
-        try {
-          profile.decoded = decodeProfile(profile.data, { maxBytes: this.config.max_decompressed_bytes });
-        } catch (error) {
-          const reason = error instanceof DecompressedTooLargeError ? 'too_large' : error instanceof DecompressError ? 'decompress' : error instanceof PprofDecodeError ? 'pprof' : 'error';
-          this.dropped.add(1, { type: profile.type, reason });
-          this.settings.logger.warn(
-            { source: bundle.source, service: bundle.resource.service, instance: bundle.resource.instance, profile: profile.name, type: profile.type, reason },
-            `pprof_decode: dropped profile ${profile.name} (${profile.type}) of ${bundle.resource.service ?? bundle.resource.instance ?? bundle.source}: ${(error as Error).message}`,
-          );
-          return false;
-        }
-        this.decoded.add(1, { type: profile.type });
-        if (!this.config.keep_raw) profile.data = EMPTY;
-        return true;
-      });
+      const todo: Profile[] = [];
+      for (const profile of bundle.profiles) {
+        if (profile.decoded) this.skipped.add(1, { type: profile.type, reason: 'already_decoded' });
+        else if (this.types && !this.types.has(profile.type.toLowerCase())) this.skipped.add(1, { type: profile.type, reason: 'type_not_listed' });
+        else todo.push(profile);
+      }
+      // The profiles of a bundle are decoded as one job on the decode workers.
+      const failures = todo.length > 0 ? await this.decoder.decodeProfiles(todo) : new Map<Profile, Error>();
+      for (const [profile, error] of failures) {
+        const reason = decodeFailureReason(error);
+        // Out of memory budget or a dead worker is not the profile's fault: the batch is refused, to be retried.
+        if (reason === 'memory_budget' || reason === 'worker') throw error;
+        this.dropped.add(1, { type: profile.type, reason });
+        this.settings.logger.warn(
+          { source: bundle.source, service: bundle.resource.service, instance: bundle.resource.instance, profile: profile.name, type: profile.type, reason },
+          `pprof_decode: dropped profile ${profile.name} (${profile.type}) of ${bundle.resource.service ?? bundle.resource.instance ?? bundle.source}: ${error.message}`,
+        );
+      }
+      for (const profile of todo) if (!failures.has(profile)) this.decoded.add(1, { type: profile.type });
+      if (failures.size > 0) bundle.profiles = bundle.profiles.filter((profile) => !failures.has(profile));
+      if (!this.config.keep_raw) for (const profile of bundle.profiles) if (profile.decoded) profile.data = EMPTY;
     }
     return batch;
+  }
+
+  shutdown(): Promise<void> {
+    return this.decoder.close();
   }
 }
 

@@ -1,5 +1,9 @@
 import { s, type Infer, parseEndpoint } from '@profcol/core';
-import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '@profcol/pprof';
+
+/** Options that became process-wide `service.limits` (one cap, one budget for every component). */
+const MOVED_TO_SERVICE_LIMITS = {
+  max_decompressed_bytes: 'the decompression cap is now one setting for every component: service::limits::max_decompressed_bytes (it still bounds all attachments of one upload together)',
+};
 
 /** The configuration of the `ddtrace` receiver. */
 export const ddtraceConfigSchema = s.object({
@@ -18,11 +22,6 @@ export const ddtraceConfigSchema = s.object({
     },
   ),
   max_request_bytes: s.bytes({ default: '32MiB', description: 'Largest upload body; larger is refused with 413 (from its Content-Length before reading, or as soon as a chunked body passes the limit).' }),
-  max_decompressed_bytes: s.bytes({
-    default: DEFAULT_MAX_DECOMPRESSED_BYTES,
-    description:
-      'Most bytes the attachments of one upload may decompress to, all together (raw attachments count their size). It bounds the memory of an upload and stops decompression bombs: decompression stops there, and the upload is refused with 413 naming the attachment that passed it.',
-  }),
   max_concurrent_uploads: s.integer({ default: 8, min: 1, description: 'Uploads received or waiting for the pipeline at once; more are refused with 429 and `Retry-After` without being parsed.' }),
   max_header_bytes: s.bytes({ default: '16KiB', description: 'Largest request head (request line and headers); larger is refused with 431 by the HTTP parser.' }),
   api_keys: s.array(s.string(), {
@@ -62,6 +61,6 @@ export const ddtraceConfigSchema = s.object({
     min: '1s',
     description: '`Retry-After` sent with 429 and 503 when the pipeline does not say how long to wait.',
   }),
-});
+}, { moved: MOVED_TO_SERVICE_LIMITS });
 
 export type DdtraceConfig = Infer<typeof ddtraceConfigSchema>;

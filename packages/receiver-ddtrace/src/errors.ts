@@ -13,7 +13,7 @@ export const REFUSAL_STATUS = {
   unsupported_media_type: 415,
   /** The body is larger than `max_request_bytes`. */
   request_too_large: 413,
-  /** The attachments of an upload decompress to more than `max_decompressed_bytes` together. */
+  /** The attachments of an upload decompress to more than `service.limits.max_decompressed_bytes` together. */
   decompressed_too_large: 413,
   /** The request has no body. */
   empty_body: 400,
@@ -47,6 +47,13 @@ export const REFUSAL_STATUS = {
   backpressure: 429,
   /** The receiver is shutting down. */
   shutting_down: 503,
+  /**
+   * The process-wide memory budget (`service.limits.memory`) has no room for the body (reserved
+   * from Content-Length before it is read) or for what its attachments decompress to.
+   */
+  memory_budget: 503,
+  /** A decode worker died while decoding the upload (the pool replaces it; a retry is decoded afresh). */
+  decoder_failed: 503,
   /** The pipeline failed with an unexpected error. */
   pipeline_error: 503,
   /** The request headers are larger than `max_header_bytes` (answered by Node's HTTP parser). */

@@ -8,7 +8,8 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import { ProfcolError, readTlsFiles, type Consumer, type Counter, type CreateSettings, type Gauge, type Host, type Logger, type Receiver, parseEndpoint } from '@profcol/core';
+import { defaultServiceLimits, MemoryBudgetError, ProfcolError, readTlsFiles, type Consumer, type Counter, type CreateSettings, type Gauge, type Host, type Logger, type MemoryBudget, type Receiver, type Reservation, parseEndpoint } from '@profcol/core';
+import { DecodeWorkerError, ProfileDecoder } from '@profcol/pprof';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { DdtraceConfig } from './config.js';
 import { ClientGoneError, UploadError, type RefusalReason } from './errors.js';
@@ -53,6 +54,9 @@ export class DdtraceReceiver implements Receiver {
   private readonly telemetry: Telemetry;
   private readonly apiKeyHashes: Buffer[];
   private readonly receiverHost = os.hostname();
+  /** The one decode entry point (service.limits: decode workers, cap, memory budget). */
+  private readonly decoder: ProfileDecoder;
+  private readonly budget: MemoryBudget;
   /** Where it listens once started: `http://127.0.0.1:9529`. */
   url: string | undefined;
   address: { host: string; port: number } | undefined;
@@ -66,6 +70,8 @@ export class DdtraceReceiver implements Receiver {
     this.endpoints = [...new Set(config.endpoints.map(normalisePath))];
     this.dedup = new RecentUploads(config.dedup_window, config.dedup_max_entries);
     this.apiKeyHashes = config.api_keys.map(sha256);
+    this.decoder = ProfileDecoder.for(settings);
+    this.budget = (settings.limits ?? defaultServiceLimits()).budget;
     const t = settings.telemetry;
     this.telemetry = {
       accepted: t.counter('profcol_receiver_accepted_uploads_total', 'dd-trace uploads accepted by the pipeline, by format (v4, v3, v1).'),
@@ -81,6 +87,7 @@ export class DdtraceReceiver implements Receiver {
 
   async start(_host?: Host): Promise<void> {
     if (this.app) return;
+    this.decoder.warm();
     const listen = parseEndpoint(this.config.endpoint);
     if (!listen) throw new ProfcolError('config', `receiver ${this.settings.id}: endpoint ${JSON.stringify(this.config.endpoint)} is not host:port`);
     const tls = this.config.tls ? await readTlsFiles(this.settings.baseDir, this.config.tls, `receivers::${this.settings.id}::tls`) : undefined;
@@ -129,6 +136,7 @@ export class DdtraceReceiver implements Receiver {
     // Stops listening, closes idle connections and waits for uploads in flight to be answered.
     if (app) await app.close();
     this.dedup.clear();
+    await this.decoder.close();
   }
 
   private isUploadPath(pathname: string): boolean {
@@ -194,14 +202,25 @@ export class DdtraceReceiver implements Receiver {
       );
     }
 
+    // The body is charged to the memory budget before a byte of it is read: its Content-Length
+    // now, or (chunked) as it arrives. Its decompressed attachments join the same reservation,
+    // which is given back once the upload is answered.
+    const reservation = this.budget.tryReserve(Number.isFinite(declared) ? declared : 0);
+    if (!reservation) return this.refuseBudget(request, reply, `the upload's ${declared} bytes do not fit`);
+
     this.inFlight++;
     this.telemetry.inFlight.set(this.inFlight);
     const started = performance.now();
+    // Reaches the decode job: a client that hangs up is not decoded for.
+    const abandon = new AbortController();
+    const onClose = () => {
+      if (!reply.raw.writableFinished) abandon.abort(new ClientGoneError('the client closed the connection while its upload was being decoded'));
+    };
+    reply.raw.once('close', onClose);
     try {
-      const parts = await this.readParts(req, new MultipartParser(boundary.boundary));
+      const parts = await this.readParts(req, new MultipartParser(boundary.boundary), Number.isFinite(declared) ? undefined : reservation);
       const read = readUpload(parts, {
         source: this.settings.id,
-        maxDecompressedBytes: this.config.max_decompressed_bytes,
         keepAttachments: this.config.keep_attachments,
         hostTag: this.config.host_tag,
         receiverHost: this.receiverHost,
@@ -214,13 +233,13 @@ export class DdtraceReceiver implements Receiver {
       const claim = read.dedupKey ? await this.dedup.claim(read.dedupKey) : { duplicate: false as const, settle: () => {} };
       if (claim.duplicate) {
         this.telemetry.duplicates.add(1);
-        this.logger.info(who, `ddtrace upload ${read.dedupKey} was already accepted; answered 200 without decompressing or forwarding it again`);
+        this.logger.debug(who, `ddtrace upload ${read.dedupKey} was already accepted; answered 200 without decompressing or forwarding it again`);
         return reply.code(200).send();
       }
       // A malformed attachment or a pipeline refusal releases the key, so a good retry is forwarded.
       let upload: InterpretedUpload;
       try {
-        upload = read.inflate();
+        upload = await read.inflate(this.decoder, { signal: abandon.signal, reservation });
       } catch (error) {
         claim.settle(false);
         throw error;
@@ -235,13 +254,21 @@ export class DdtraceReceiver implements Receiver {
       const { bundle } = upload;
       if (upload.dropped.length > 0) this.telemetry.droppedAttachments.add(upload.dropped.length);
       this.telemetry.accepted.add(1, { format: upload.format });
-      this.logger.info(
-        { ...who, bytes: parts.reduce((n, p) => n + p.data.length, 0), profiles: upload.summary.profiles, metrics: upload.summary.metrics, attachments: upload.summary.attachments, dropped: upload.dropped, encodings: upload.summary.encodings, ms: Math.round(performance.now() - started) },
-        `accepted ddtrace upload from ${bundle.resource.service ?? 'an unnamed service'} (${upload.summary.profiles.join(', ') || 'no profiles'})`,
-      );
+      // Debug, not info: at fleet rates one line per upload costs the event loop more than the
+      // upload itself; profcol_receiver_accepted_uploads_total counts them.
+      if (this.logger.isLevelEnabled('debug')) {
+        this.logger.debug(
+          { ...who, bytes: parts.reduce((n, p) => n + p.data.length, 0), profiles: upload.summary.profiles, metrics: upload.summary.metrics, attachments: upload.summary.attachments, dropped: upload.dropped, encodings: upload.summary.encodings, ms: Math.round(performance.now() - started) },
+          `accepted ddtrace upload from ${bundle.resource.service ?? 'an unnamed service'} (${upload.summary.profiles.join(', ') || 'no profiles'})`,
+        );
+      }
       return reply.code(200).send();
     } catch (error) {
-      if (error instanceof UploadError) return this.refuse(request, reply, error);
+      if (error instanceof UploadError) return this.refuse(request, reply, error, error.reason === 'memory_budget' ? 1 : undefined);
+      if (error instanceof MemoryBudgetError) return this.refuseBudget(request, reply, `its attachments need more: ${error.message}`);
+      if (error instanceof DecodeWorkerError) {
+        return this.refuse(request, reply, new UploadError('decoder_failed', `decoding the upload failed: ${error.message}; retry`, { cause: error }), this.retryAfterSeconds());
+      }
       if (error instanceof ClientGoneError) {
         this.telemetry.aborted.add(1);
         this.logger.warn({ path: pathname, remote: req.socket?.remoteAddress }, `ddtrace upload abandoned: ${error.message}`);
@@ -253,9 +280,22 @@ export class DdtraceReceiver implements Receiver {
       this.logger.error({ err: error, path: pathname }, `ddtrace receiver failed on an upload: ${(error as Error).message}`);
       return this.refuse(request, reply, new UploadError('internal_error', `the receiver failed: ${(error as Error).message}`, { cause: error }));
     } finally {
+      reply.raw.off('close', onClose);
+      reservation.release();
       this.inFlight--;
       this.telemetry.inFlight.set(this.inFlight);
     }
+  }
+
+  /** 503 with Retry-After: the process-wide memory budget has no room now. */
+  private refuseBudget(request: FastifyRequest, reply: FastifyReply, detail: string): Promise<FastifyReply> {
+    const budget = this.budget;
+    return this.refuse(
+      request,
+      reply,
+      new UploadError('memory_budget', `the memory budget for uploads in flight is used up (${budget.usedBytes} of ${budget.limitBytes} bytes, service::limits::memory): ${detail}; retry later`),
+      1,
+    );
   }
 
   /**
@@ -263,7 +303,7 @@ export class DdtraceReceiver implements Receiver {
    * the rest of the body is still read and discarded (see DRAIN_FACTOR), so that the client can
    * read the answer before the connection ends.
    */
-  private readParts(req: IncomingMessage, parser: MultipartParser): Promise<Part[]> {
+  private readParts(req: IncomingMessage, parser: MultipartParser, chunkedReservation?: Reservation): Promise<Part[]> {
     const max = this.config.max_request_bytes;
     return new Promise((resolve, reject) => {
       let received = 0;
@@ -282,6 +322,11 @@ export class DdtraceReceiver implements Receiver {
         }
         if (received > max) {
           fail(new UploadError('request_too_large', `the upload is larger than max_request_bytes (${max} bytes)`));
+          return;
+        }
+        if (chunkedReservation && !chunkedReservation.grow(chunk.length)) {
+          const budget = this.budget;
+          fail(new UploadError('memory_budget', `the memory budget for uploads in flight is used up (${budget.usedBytes} of ${budget.limitBytes} bytes, service::limits::memory) after ${received} bytes of a chunked upload; retry later`));
           return;
         }
         try {

@@ -7,8 +7,8 @@
  * `data[<file>]` parts, dd-trace-go 1.29–1.41) and v1 (`recording-start`, `tags[]`,
  * `types[i]`, `data[i]`: dd-trace-go 1.23–1.28 and older dd-trace-js).
  */
-import type { Attachment, Profile, ProfileBundle } from '@profcol/core';
-import { decompress, sniffEncoding, summarizePprof } from '@profcol/pprof';
+import { MemoryBudgetError, type Attachment, type Profile, type ProfileBundle, type Reservation } from '@profcol/core';
+import { DecodeWorkerError, stackFiltersFor, type DecodeOutcome, type DecodeRequest, type ProfileDecoder } from '@profcol/pprof';
 import { UploadError } from './errors.js';
 import { preview, type Part } from './multipart.js';
 import { buildResource, parseTagList, splitTag } from './tags.js';
@@ -19,7 +19,6 @@ export type UploadFormat = 'v4' | 'v3' | 'v1';
 export interface InterpretOptions {
   /** The receiver's component id, the bundle's `source`. */
   source: string;
-  maxDecompressedBytes: number;
   keepAttachments: boolean;
   hostTag: 'upload' | 'receiver';
   receiverHost: string;
@@ -99,8 +98,12 @@ export interface ReadUpload {
   resource: ProfileBundle['resource'];
   /** `runtime-id/profile_seq`, when both are known. */
   dedupKey: string | undefined;
-  /** Decompresses and checks every attachment and builds the bundle; throws `UploadError`. */
-  inflate(): InterpretedUpload;
+  /**
+   * Decompresses and checks every attachment (as one job on the decode workers, under
+   * `service.limits.max_decompressed_bytes`, charged to `reservation`) and builds the bundle;
+   * throws `UploadError`.
+   */
+  inflate(decoder: ProfileDecoder, options?: { signal?: AbortSignal; reservation?: Reservation }): Promise<InterpretedUpload>;
 }
 
 /** Reads one upload up to its attachments (format, event, tags, window); throws `UploadError` naming what is wrong. */
@@ -115,45 +118,55 @@ export function readUpload(parts: Part[], options: InterpretOptions): ReadUpload
     receiverHost: options.receiverHost,
   });
   const dedupKey = resource.runtime_id !== undefined && resource.profile_seq !== undefined ? `${resource.runtime_id}/${resource.profile_seq}` : undefined;
-  return { format: raw.format, resource, dedupKey, inflate: () => inflateUpload(raw, { resource, tags, window, dedupKey }, options) };
+  return { format: raw.format, resource, dedupKey, inflate: (decoder, inflateOptions = {}) => inflateUpload(raw, { resource, tags, window, dedupKey }, options, decoder, inflateOptions) };
 }
 
 /** Interprets and checks one upload completely; throws `UploadError` naming what is wrong. */
-export function interpretUpload(parts: Part[], options: InterpretOptions): InterpretedUpload {
-  return readUpload(parts, options).inflate();
+export function interpretUpload(parts: Part[], options: InterpretOptions, decoder: ProfileDecoder): Promise<InterpretedUpload> {
+  return readUpload(parts, options).inflate(decoder);
 }
 
-function inflateUpload(
+/** What the decoder is asked for each attachment: legacy v1 attachments are told apart by their content. */
+function decodeRequest(attachment: RawAttachment): DecodeRequest {
+  if (attachment.legacyType) {
+    return attachment.legacyType === 'metrics' ? { bytes: attachment.data, summarize: 'none' } : { bytes: attachment.data, summarize: 'pprof_unless_json', stackFilters: stackFiltersFor(attachment.legacyType) };
+  }
+  const kind = classifyAttachment(attachment.name);
+  if (kind.kind === 'profile') return { bytes: attachment.data, summarize: 'pprof', stackFilters: stackFiltersFor(kind.type) };
+  return { bytes: attachment.data, summarize: kind.kind === 'opaque' && kind.pprof ? 'pprof' : 'none' };
+}
+
+async function inflateUpload(
   raw: RawUpload,
   read: { resource: ProfileBundle['resource']; tags: ProfileBundle['tags']; window: ProfileBundle['window']; dedupKey: string | undefined },
   options: InterpretOptions,
-): InterpretedUpload {
+  decoder: ProfileDecoder,
+  inflateOptions: { signal?: AbortSignal; reservation?: Reservation },
+): Promise<InterpretedUpload> {
   const profiles: Profile[] = [];
   const attachments: Attachment[] = [];
   const dropped: string[] = [];
   const encodings: Record<string, string> = {};
   let runtimeMetrics: Record<string, number> | undefined;
-  // max_decompressed_bytes bounds the whole upload: each attachment may use what the ones before it left.
-  let decompressed = 0;
-  for (const attachment of raw.attachments) {
+  // One job for the whole upload: max_decompressed_bytes bounds all its attachments together.
+  const outcomes = await decoder.decodeAll(raw.attachments.map(decodeRequest), inflateOptions);
+  raw.attachments.forEach((attachment, index) => {
     const { name, data } = attachment;
-    const encoding = sniffEncoding(data);
-    encodings[name] = encoding;
-    const plain = inflate(name, data, encoding, options.maxDecompressedBytes, decompressed);
-    decompressed += plain.length;
+    const outcome = outcomes[index]!;
+    encodings[name] = outcome.encoding;
+    if (!outcome.ok) throw attachmentError(name, data, outcome, decoder.maxDecompressedBytes);
+    const plain = outcome.plain;
     const kind = attachment.legacyType ? legacyKind(attachment.legacyType, plain) : classifyAttachment(name);
     if (kind.kind === 'metrics') {
       if (runtimeMetrics) throw new UploadError('duplicate_part', `the upload carries runtime metrics twice (second: ${JSON.stringify(name)})`);
       runtimeMetrics = parseRuntimeMetrics(name, plain);
     } else if (kind.kind === 'profile') {
-      const decoded = decodePprof(name, plain, encoding);
-      profiles.push({ type: kind.type, name, data, decoded, ...(kind.delta ? { delta: true } : {}) });
+      profiles.push({ type: kind.type, name, data, decoded: outcome.decoded!, ...(kind.delta ? { delta: true } : {}) });
     } else {
-      if (kind.pprof) decodePprof(name, plain, encoding);
       if (options.keepAttachments) attachments.push({ name, data });
       else dropped.push(name);
     }
-  }
+  });
 
   const bundle: ProfileBundle = {
     source: options.source,
@@ -173,33 +186,28 @@ function inflateUpload(
   };
 }
 
-/** Decompresses one attachment into what is left of the upload's `max_decompressed_bytes` after `used` bytes. */
-function inflate(name: string, data: Buffer, encoding: string, maxBytes: number, used: number): Uint8Array {
-  try {
-    return decompress(data, { maxBytes: maxBytes - used });
-  } catch (error) {
-    const kind = (error as { kind?: string }).kind;
-    if (kind === 'too_large') {
-      const what = `attachment ${JSON.stringify(name)} (${encoding}, ${data.length} bytes)`;
-      throw new UploadError(
-        'decompressed_too_large',
-        used === 0
-          ? `${what} decompresses to more than max_decompressed_bytes (${maxBytes} bytes)`
-          : `${what} takes the upload past max_decompressed_bytes (${maxBytes} bytes for all attachments of one upload): the attachments before it already decompressed to ${used} bytes, and it needs more than the ${maxBytes - used} left`,
-        { cause: error },
-      );
-    }
-    throw new UploadError('bad_attachment', `attachment ${JSON.stringify(name)} (${encoding}, ${data.length} bytes) cannot be decompressed: ${(error as Error).message}`, { cause: error });
+/** The refusal for an attachment the decoder could not decompress or decode. */
+function attachmentError(name: string, data: Buffer, outcome: Extract<DecodeOutcome, { ok: false }>, maxBytes: number): Error {
+  const { error, encoding, decompressedBefore: used } = outcome;
+  const kind = (error as { kind?: string }).kind;
+  const what = `attachment ${JSON.stringify(name)} (${encoding}, ${data.length} bytes)`;
+  if (kind === 'too_large') {
+    return new UploadError(
+      'decompressed_too_large',
+      used === 0
+        ? `${what} decompresses to more than service::limits::max_decompressed_bytes (${maxBytes} bytes)`
+        : `${what} takes the upload past service::limits::max_decompressed_bytes (${maxBytes} bytes for all attachments of one upload): the attachments before it already decompressed to ${used} bytes, and it needs more than the ${maxBytes - used} left`,
+      { cause: error },
+    );
   }
-}
-
-function decodePprof(name: string, plain: Uint8Array, encoding: string) {
-  try {
-    return summarizePprof(plain);
-  } catch (error) {
+  if (kind === 'pprof') {
     const codec = encoding === 'none' ? 'uncompressed' : `${encoding}-decompressed`;
-    throw new UploadError('bad_attachment', `attachment ${JSON.stringify(name)} is not a valid pprof profile (${codec}, ${plain.length} bytes): ${(error as Error).message}`, { cause: error });
+    return new UploadError('bad_attachment', `attachment ${JSON.stringify(name)} is not a valid pprof profile (${codec}, ${outcome.plainBytes ?? 0} bytes): ${error.message}`, { cause: error });
   }
+  if (kind === 'decompress') return new UploadError('bad_attachment', `${what} cannot be decompressed: ${error.message}`, { cause: error });
+  // memory_budget, a dead worker: not the upload's fault; the receiver answers 503 to retry.
+  if (error instanceof MemoryBudgetError || error instanceof DecodeWorkerError) return error;
+  return new UploadError('internal_error', `${what} could not be decoded: ${error.message}`, { cause: error });
 }
 
 /** dd-trace-go's `metrics.json`: `[["go_num_goroutine", 26], …]` (a `{name: number}` map is accepted too). */

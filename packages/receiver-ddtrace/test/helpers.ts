@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { CollectingConsumer, createLogger, createTestSettings, type Consumer, type TestSettings } from '@profcol/core';
+import { CollectingConsumer, createLogger, createTestSettings, type Consumer, type ServiceLimits, type TestSettings } from '@profcol/core';
 import { ddtraceConfigSchema, ddtraceReceiverFactory, type DdtraceReceiver } from '../src/index.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
@@ -27,10 +27,15 @@ export interface Running {
 }
 
 /** Starts a receiver on a free port with `config` on top of the defaults. */
-export async function startReceiver(config: Record<string, unknown> = {}, next?: Consumer): Promise<Running> {
+export async function startReceiver(config: Record<string, unknown> = {}, next?: Consumer, options: { limits?: ServiceLimits } = {}): Promise<Running> {
   // PROFCOL_TEST_LOG=debug shows the receiver's log lines.
   const level = process.env.PROFCOL_TEST_LOG;
-  const settings = createTestSettings({ id: 'ddtrace', kind: 'receiver', ...(level ? { logger: createLogger({ level, format: 'json', destination: process.stderr }) } : {}) });
+  const settings = createTestSettings({
+    id: 'ddtrace',
+    kind: 'receiver',
+    ...(level ? { logger: createLogger({ level, format: 'json', destination: process.stderr }) } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
   const parsed = ddtraceConfigSchema.parse({ endpoint: '127.0.0.1:0', ...config });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const consumer = new CollectingConsumer();

@@ -1,3 +1,4 @@
+import { createServiceLimits } from '@profcol/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunksOf, fixture, goUpload, gzip, jsFixture, multipart, rawConnection, rawExchange, rawPost, request, startReceiver, zstd, type Response, type Running } from './helpers.js';
 
@@ -6,7 +7,7 @@ const GOOD = jsFixture();
 describe('ddtrace receiver: refusing malformed uploads, each with its status and message', () => {
   let r: Running;
   beforeAll(async () => {
-    r = await startReceiver({ dedup_window: '0', max_decompressed_bytes: '8MiB' });
+    r = await startReceiver({ dedup_window: '0' }, undefined, { limits: createServiceLimits({ maxDecompressedBytes: 8 * 1024 * 1024, decodeWorkers: 1 }) });
   });
   afterAll(() => r.stop());
 
@@ -68,7 +69,7 @@ describe('ddtrace receiver: refusing malformed uploads, each with its status and
     const bomb = zstd(Buffer.alloc(64 * 1024 * 1024));
     expect(bomb.length).toBeLessThan(64 * 1024);
     const upload = goUpload({ compress: (name, data) => (name === 'metrics.json' ? bomb : zstd(data)) });
-    await expectRefused(await post(upload.body, upload.headers), 413, 'decompressed_too_large', `attachment "metrics.json" (zstd, ${bomb.length} bytes) decompresses to more than max_decompressed_bytes (8388608 bytes)`);
+    await expectRefused(await post(upload.body, upload.headers), 413, 'decompressed_too_large', `attachment "metrics.json" (zstd, ${bomb.length} bytes) decompresses to more than service::limits::max_decompressed_bytes (8388608 bytes)`);
   });
 
   it('many attachments: max_decompressed_bytes bounds the whole upload → 413 naming the attachment that passed it', async () => {
@@ -86,7 +87,7 @@ describe('ddtrace receiver: refusing malformed uploads, each with its status and
       await post(upload.body, upload.headers),
       413,
       'decompressed_too_large',
-      /^attachment "second\.trace" \(zstd, \d+ bytes\) takes the upload past max_decompressed_bytes \(8388608 bytes for all attachments of one upload\): the attachments before it already decompressed to \d+ bytes, and it needs more than the \d+ left$/,
+      /^attachment "second\.trace" \(zstd, \d+ bytes\) takes the upload past service::limits::max_decompressed_bytes \(8388608 bytes for all attachments of one upload\): the attachments before it already decompressed to \d+ bytes, and it needs more than the \d+ left$/,
     );
     expect(r.consumer.bundles.length).toBe(before + 1); // only expectRefused's own good upload
   });

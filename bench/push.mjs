@@ -23,8 +23,8 @@ import { scrapeOwnMetrics, startProfcol } from './lib/profcol.mjs';
 import { MiB, parseArgs, report, row } from './lib/results.mjs';
 
 const { smoke, json, options } = parseArgs();
-const seconds = Number(options.seconds ?? (smoke ? 1.5 : 10));
-const warmupS = smoke ? 0.3 : 1;
+const seconds = Number(options.seconds ?? (smoke ? 1 : 10));
+const warmupS = smoke ? 0.2 : 1;
 const connections = Number(options.connections ?? 8);
 const offeredRate = Number(options.rate ?? 500);
 const GOAL_UPLOADS_PER_S = 1500;
@@ -131,12 +131,12 @@ try {
 } finally {
   await profcol.stop({ keep: true });
 }
-const metricsFile = path.join(profcol.dir, 'data', 'metrics.jsonl');
-const points = fs.existsSync(metricsFile) ? fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean).length : 0;
 const problems = profcol.logLines().filter((l) => l.level >= 50).length;
 fs.rmSync(profcol.dir, { recursive: true, force: true });
 const sum = (name) => own.filter((s) => s.name === name).reduce((total, s) => total + s.value, 0);
 const accepted = sum('profcol_receiver_accepted_uploads_total');
+// From profcol's own counter: metrics.jsonl is rotated at 64 MiB, so its line count falls short.
+const points = sum('profcol_pipeline_metric_points_total');
 const refusedByReason = own
   .filter((s) => s.name === 'profcol_receiver_refused_uploads_total' && s.value > 0)
   .map((s) => `${s.labels.reason} ${s.value}`)

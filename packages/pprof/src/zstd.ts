@@ -1,14 +1,22 @@
 /**
- * zstd decompression with a hard output cap. Node 20 has no zstd, so this drives
- * libzstd's streaming decoder compiled to WebAssembly (the module shipped by `zstddec`)
- * directly, with every return code checked: frames without a content size, concatenated
- * and skippable frames all work, a truncated frame or corrupt data is an error, and the
- * output is copied out in `ZSTD_DStreamOutSize` pieces so the cap stops a bomb early.
- * If the wasm module cannot be loaded, the pure-JS `fzstd` decoder is used instead.
- * See the README for the measurements behind this choice.
+ * zstd decompression with a hard output cap, by the fastest decoder this process has:
+ *  - the runtime's own libzstd (`zlib.zstdDecompressSync`, Node >= 22.15 / 23.8), capped by
+ *    `maxOutputLength`;
+ *  - else libzstd's streaming decoder compiled to WebAssembly (the module `zstddec` ships),
+ *    instantiated here from the package's public entry file and driven directly, with every
+ *    return code checked, output copied out in `ZSTD_DStreamOutSize` pieces so the cap stops a
+ *    bomb early;
+ *  - else (no WebAssembly) the pure-JS `fzstd`.
+ * Frames without a content size, concatenated and skippable frames work with each; a
+ * truncated frame, corrupt data or trailing garbage is a `DecompressError`. The frames are
+ * walked first (headers and block headers only): input the walk does not account for goes to
+ * the WebAssembly decoder, whose messages say what is wrong. See the README for the
+ * measurements behind this order.
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
-import { ZSTDDecoder } from 'zstddec/stream';
 import { DecompressError, DecompressedTooLargeError } from './errors.js';
 
 interface ZstdExports {
@@ -21,24 +29,47 @@ interface ZstdExports {
   free(ptr: number): void;
 }
 
-let wasm: ZstdExports | undefined;
+/** The part of the WebAssembly JS API used here (this package compiles without the DOM lib). */
+const WebAssemblyApi = (globalThis as unknown as {
+  WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (module: object, imports: object) => { exports: unknown } };
+}).WebAssembly;
 
-class CapturingDecoder extends ZSTDDecoder {
-  override _init(result: Parameters<ZSTDDecoder['_init']>[0]): void {
-    wasm = (result as { instance: { exports: unknown } }).instance.exports as ZstdExports;
-    super._init(result);
+/**
+ * The libzstd WebAssembly module of `zstddec`: its public entry file `zstddec/stream` embeds
+ * the module as one base64 string literal. It is instantiated here with the one import it
+ * needs (a memory-growth notification; this driver re-reads the memory after every call), so
+ * nothing depends on the package's JavaScript internals.
+ */
+function loadWasm(): ZstdExports | undefined {
+  try {
+    const entry = createRequire(import.meta.url).resolve('zstddec/stream');
+    const source = readFileSync(entry, 'utf8');
+    const base64 = /\bwasm\s*=\s*"([A-Za-z0-9+/=]{1024,})"/.exec(source)?.[1];
+    if (!base64) return undefined;
+    const module = new WebAssemblyApi.Module(Buffer.from(base64, 'base64'));
+    const instance = new WebAssemblyApi.Instance(module, { env: { emscripten_notify_memory_growth: () => {} } });
+    const exports = instance.exports as unknown as ZstdExports;
+    return typeof exports.ZSTD_decompressStream === 'function' ? exports : undefined;
+  } catch {
+    return undefined;
   }
 }
 
-try {
-  await new CapturingDecoder().init();
-} catch {
-  wasm = undefined;
-}
+const wasm = loadWasm();
+
+type RuntimeZstd = (buffer: Uint8Array, options: { maxOutputLength: number }) => Buffer;
+const runtimeZstd = (zlib as unknown as { zstdDecompressSync?: RuntimeZstd }).zstdDecompressSync;
+
+export type ZstdBackend = 'node' | 'wasm' | 'js';
 
 /** Which implementation decodes zstd in this process. */
-export function zstdBackend(): 'wasm' | 'js' {
-  return wasm ? 'wasm' : 'js';
+export function zstdBackend(): ZstdBackend {
+  return runtimeZstd ? 'node' : wasm ? 'wasm' : 'js';
+}
+
+/** The backends this process can use, fastest first. */
+export function zstdBackends(): ZstdBackend[] {
+  return [...(runtimeZstd ? (['node'] as const) : []), ...(wasm ? (['wasm'] as const) : []), 'js'];
 }
 
 /** zstd_errors.h codes, for readable messages. */
@@ -57,7 +88,58 @@ function zstdError(code: number): number | undefined {
 }
 
 export function decompressZstd(bytes: Uint8Array, maxBytes: number): Uint8Array {
+  if (runtimeZstd && framesCoverInput(bytes)) return decompressRuntime(runtimeZstd, bytes, maxBytes);
   return wasm ? decompressWasm(wasm, bytes, maxBytes) : decompressJs(bytes, maxBytes);
+}
+
+/**
+ * True when `bytes` is a sequence of complete zstd frames and skippable frames with nothing
+ * after them, by their headers and block headers (RFC 8878 section 3.1). libzstd in Node
+ * stops at the end of the last frame and ignores what follows; this keeps trailing garbage an
+ * error. Frames with a dictionary or reserved bits set are left to the checked decoder too.
+ */
+export function framesCoverInput(bytes: Uint8Array): boolean {
+  let pos = 0;
+  const end = bytes.length;
+  if (end === 0) return false;
+  while (pos < end) {
+    if (pos + 8 > end) return false;
+    const magic = (bytes[pos]! | (bytes[pos + 1]! << 8) | (bytes[pos + 2]! << 16) | (bytes[pos + 3]! << 24)) >>> 0;
+    if ((magic & 0xfffffff0) === 0x184d2a50) {
+      const size = (bytes[pos + 4]! | (bytes[pos + 5]! << 8) | (bytes[pos + 6]! << 16) | (bytes[pos + 7]! << 24)) >>> 0;
+      pos += 8 + size;
+      continue;
+    }
+    if (magic !== 0xfd2fb528) return false;
+    const fhd = bytes[pos + 4]!;
+    if ((fhd & 0x08) !== 0 || (fhd & 0x03) !== 0) return false; // reserved bit; dictionary
+    const singleSegment = (fhd >> 5) & 1;
+    const fcsFlag = fhd >> 6;
+    const fcsSize = fcsFlag === 0 ? singleSegment : fcsFlag === 1 ? 2 : fcsFlag === 2 ? 4 : 8;
+    pos += 5 + (singleSegment ? 0 : 1) + fcsSize;
+    for (;;) {
+      if (pos + 3 > end) return false;
+      const header = bytes[pos]! | (bytes[pos + 1]! << 8) | (bytes[pos + 2]! << 16);
+      const type = (header >> 1) & 3;
+      if (type === 3) return false;
+      pos += 3 + (type === 1 ? 1 : header >>> 3);
+      if (header & 1) break;
+    }
+    if (fhd & 0x04) pos += 4; // content checksum
+  }
+  return pos === end;
+}
+
+function decompressRuntime(decode: RuntimeZstd, bytes: Uint8Array, maxBytes: number): Uint8Array {
+  try {
+    const out = decode(bytes, { maxOutputLength: maxBytes });
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) throw new DecompressedTooLargeError('zstd', maxBytes, { cause: error });
+    if (code === 'Z_BUF_ERROR') throw new DecompressError('zstd', `zstd frame truncated after ${bytes.length} bytes (the decoder expects more input)`, { cause: error });
+    throw new DecompressError('zstd', `zstd frame could not be decoded: ${(error as Error).message} (input ${bytes.length} bytes)`, { cause: error });
+  }
 }
 
 function decompressWasm(z: ZstdExports, bytes: Uint8Array, maxBytes: number): Uint8Array {
@@ -144,8 +226,12 @@ function decompressJs(bytes: Uint8Array, maxBytes: number): Uint8Array {
   return out;
 }
 
-/** For tests and benchmarks: decode with a given backend. */
-export function decompressZstdWith(backend: 'wasm' | 'js', bytes: Uint8Array, maxBytes: number): Uint8Array {
+/** For tests and benchmarks: decode with a given backend (`zstdBackends()` lists those available). */
+export function decompressZstdWith(backend: ZstdBackend, bytes: Uint8Array, maxBytes: number): Uint8Array {
+  if (backend === 'node') {
+    if (!runtimeZstd) throw new DecompressError('zstd', `this runtime (Node ${process.versions.node}) has no zlib.zstdDecompressSync`);
+    return framesCoverInput(bytes) ? decompressRuntime(runtimeZstd, bytes, maxBytes) : decompressZstdWith(wasm ? 'wasm' : 'js', bytes, maxBytes);
+  }
   if (backend === 'wasm') {
     if (!wasm) throw new DecompressError('zstd', 'the WebAssembly zstd decoder is not loaded');
     return decompressWasm(wasm, bytes, maxBytes);

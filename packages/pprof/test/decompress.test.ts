@@ -1,7 +1,8 @@
+import * as zlib from 'node:zlib';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, DecompressedTooLargeError, DecompressError, decompress, sniffEncoding } from '../src/index.js';
-import { decompressZstdWith, zstdBackend } from '../src/zstd.js';
+import { decompressZstdWith, framesCoverInput, zstdBackend, zstdBackends } from '../src/zstd.js';
 import { fixture, localFixture, rawGoPprof } from './helpers.js';
 
 const MiB = 1024 * 1024;
@@ -86,8 +87,20 @@ describe('decompress: gzip', () => {
 });
 
 describe('decompress: zstd', () => {
-  it(`decodes with the WebAssembly libzstd decoder on this machine`, () => {
-    expect(zstdBackend()).toBe('wasm');
+  it("decodes with the runtime's libzstd when it has one (Node >= 22.15), else with the WebAssembly libzstd, never the pure-JS fallback", () => {
+    const hasRuntimeZstd = typeof (zlib as { zstdDecompressSync?: unknown }).zstdDecompressSync === 'function';
+    expect(zstdBackend()).toBe(hasRuntimeZstd ? 'node' : 'wasm');
+    expect(zstdBackends()).toEqual([...(hasRuntimeZstd ? ['node'] : []), 'wasm', 'js']);
+  });
+
+  it('walks frame and block headers to tell complete frames from truncated ones and trailing garbage', () => {
+    const stream = localFixture('cpu.pprof.stream.zst');
+    const skippable = new Uint8Array([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 9, 9, 9]);
+    expect(framesCoverInput(stream)).toBe(true);
+    expect(framesCoverInput(new Uint8Array(Buffer.concat([stream, skippable, localFixture('delta-heap.pprof.sized.zst')])))).toBe(true);
+    expect(framesCoverInput(stream.subarray(0, stream.length - 1))).toBe(false);
+    expect(framesCoverInput(new Uint8Array(Buffer.concat([stream, Buffer.from('garbage!')])))).toBe(false);
+    expect(framesCoverInput(new Uint8Array())).toBe(false);
   });
 
   it('decodes frames WITHOUT a content size (streaming encoders, dd-trace-go >= 2.4), made by the zstd CLI from stdin', () => {
@@ -111,7 +124,7 @@ describe('decompress: zstd', () => {
     expect(decompress(joined)).toEqual(new Uint8Array(Buffer.concat([rawGoPprof('goroutine'), fixture('ddtrace-go/delta-heap.pprof')])));
   });
 
-  it.each(['wasm', 'js'] as const)('the %s backend reports a truncated frame with the number of bytes it got', (backend) => {
+  it.each(zstdBackends())('the %s backend reports a truncated frame with the number of bytes it got', (backend) => {
     const frame = localFixture('cpu.pprof.stream.zst');
     const cut = frame.subarray(0, frame.length - 50);
     const error = catchError(() => decompressZstdWith(backend, cut, DEFAULT_MAX_DECOMPRESSED_BYTES));
@@ -119,7 +132,7 @@ describe('decompress: zstd', () => {
     expect(error.message).toMatch(new RegExp(`^zstd frame truncated after ${cut.length} bytes`));
   });
 
-  it.each(['wasm', 'js'] as const)('the %s backend reports corrupt data and trailing garbage', (backend) => {
+  it.each(zstdBackends())('the %s backend reports corrupt data and trailing garbage', (backend) => {
     const frame = new Uint8Array(localFixture('cpu.pprof.stream.zst'));
     frame.fill(0xaa, 100, 400);
     expect(() => decompressZstdWith(backend, frame, DEFAULT_MAX_DECOMPRESSED_BYTES)).toThrow(DecompressError);
@@ -127,7 +140,7 @@ describe('decompress: zstd', () => {
     expect(() => decompressZstdWith(backend, garbage, DEFAULT_MAX_DECOMPRESSED_BYTES)).toThrow(DecompressError);
   });
 
-  it.each(['wasm', 'js'] as const)('the %s backend stops a zstd bomb (2 KiB -> 64 MiB) at the cap', (backend) => {
+  it.each(zstdBackends())('the %s backend stops a zstd bomb (2 KiB -> 64 MiB) at the cap', (backend) => {
     const bomb = localFixture('bomb-64MiB-zeros.zst');
     expect(bomb.length).toBeLessThan(4096);
     const error = catchError(() => decompressZstdWith(backend, bomb, 4 * MiB));
@@ -135,7 +148,7 @@ describe('decompress: zstd', () => {
     expect(error.message).toContain('zstd payload decompresses to more than the limit of 4194304 bytes');
   });
 
-  it.each(['wasm', 'js'] as const)('the %s backend decodes highly compressible data whose output fills its last buffer exactly (1 MiB of zeros)', (backend) => {
+  it.each(zstdBackends())('the %s backend decodes highly compressible data whose output fills its last buffer exactly (1 MiB of zeros)', (backend) => {
     const zeros = decompressZstdWith(backend, localFixture('zeros-1MiB.stream.zst'), 64 * MiB);
     expect(zeros.length).toBe(MiB);
     expect(zeros.indexOf(1)).toBe(-1);
@@ -147,9 +160,9 @@ describe('decompress: zstd', () => {
     expect(decompress(localFixture('goroutine.pprof.stream.zst'))).toEqual(rawGoPprof('goroutine'));
   });
 
-  it('both backends give identical output', () => {
-    const frame = localFixture('cpu.pprof.stream.zst');
-    expect(decompressZstdWith('js', frame, DEFAULT_MAX_DECOMPRESSED_BYTES)).toEqual(decompressZstdWith('wasm', frame, DEFAULT_MAX_DECOMPRESSED_BYTES));
+  it.each(zstdBackends())('the %s backend gives the same output as the others, for frames with and without a content size, concatenated', (backend) => {
+    const joined = new Uint8Array(Buffer.concat([localFixture('cpu.pprof.stream.zst'), localFixture('delta-heap.pprof.sized.zst')]));
+    expect(decompressZstdWith(backend, joined, DEFAULT_MAX_DECOMPRESSED_BYTES)).toEqual(new Uint8Array(Buffer.concat([fixture('ddtrace-go/cpu.pprof'), fixture('ddtrace-go/delta-heap.pprof')])));
   });
 });
 

@@ -78,6 +78,7 @@ function mix(h: number, k: number): number {
 }
 
 const TWO_32 = 2 ** 32;
+const utf8 = new TextDecoder();
 const TWO_21 = 2 ** 21;
 
 /** Where the pieces of a raw Profile are, from one pass over its top-level fields. */
@@ -176,7 +177,7 @@ class StringHashes {
 
   text(index: number, what: string): string {
     this.word(index, 0, what);
-    return new TextDecoder().decode(this.layout.buf.subarray(this.layout.strings[index * 2], this.layout.strings[index * 2 + 1]));
+    return utf8.decode(this.layout.buf.subarray(this.layout.strings[index * 2], this.layout.strings[index * 2 + 1]));
   }
 }
 
@@ -357,8 +358,15 @@ function group(layout: Layout, deltaTypes: readonly string[], which: string): Gr
     }
     if (labelHashes.length > 0) {
       // Labels are a set: their order in the sample does not make another stack.
-      if (labelHashes.length > 1) labelHashes.sort((x, y) => x - y);
-      for (const h of labelHashes) {
+      // An insertion sort: a sample has a handful of labels, and Array#sort's comparator calls cost more.
+      for (let i = 1; i < labelHashes.length; i++) {
+        const h = labelHashes[i]!;
+        let j = i - 1;
+        for (; j >= 0 && labelHashes[j]! > h; j--) labelHashes[j + 1] = labelHashes[j]!;
+        labelHashes[j + 1] = h;
+      }
+      for (let i = 0; i < labelHashes.length; i++) {
+        const h = labelHashes[i]!;
         a = mix(a, h);
         b = mix(b, ~h);
       }
@@ -409,8 +417,16 @@ class Writer {
 
   bytes(src: Uint8Array, start: number, end: number): void {
     this.ensure(end - start);
-    this.buf.set(src.subarray(start, end), this.pos);
-    this.pos += end - start;
+    if (end - start < 64) {
+      // Most copies are a sample's few location ids and labels: a loop beats a subarray.
+      const buf = this.buf;
+      let pos = this.pos;
+      for (let i = start; i < end; i++) buf[pos++] = src[i]!;
+      this.pos = pos;
+    } else {
+      this.buf.set(src.subarray(start, end), this.pos);
+      this.pos += end - start;
+    }
   }
 
   /** An unsigned varint < 2^53, or a negative int64 (10 bytes, two's complement). */
@@ -449,22 +465,19 @@ function varintSize(value: number): number {
 }
 
 /** A sample: the first sample's fields but its values (location ids and labels as they were), then `values` packed. */
-function writeSample(out: Writer, layout: Layout, s: number, values: Float64Array, at: number, nTypes: number): void {
+function writeSample(out: Writer, layout: Layout, sampleReader: Reader, s: number, values: Float64Array, at: number, nTypes: number): void {
   const { buf } = layout;
   const start = layout.samples[s * 2]!;
   const end = layout.samples[s * 2 + 1]!;
-  // The kept fields' bytes: everything in the sample message except its values.
-  const r = new Reader(buf, start, end);
-  const kept: number[] = [];
+  // The kept fields' bytes: everything in the sample message except its values (two passes: size, then copy).
+  sampleReader.pos = start;
+  sampleReader.end = end;
   let keptBytes = 0;
-  while (r.pos < r.end) {
-    const fieldStart = r.pos;
-    const tag = r.tag('Sample field');
-    r.skip(tag & 7, tag >>> 3);
-    if (tag !== 18 && tag !== 16) {
-      kept.push(fieldStart, r.pos);
-      keptBytes += r.pos - fieldStart;
-    }
+  while (sampleReader.pos < end) {
+    const fieldStart = sampleReader.pos;
+    const tag = sampleReader.tag('Sample field');
+    sampleReader.skip(tag & 7, tag >>> 3);
+    if (tag !== 18 && tag !== 16) keptBytes += sampleReader.pos - fieldStart;
   }
   let valuesBytes = 0;
   for (let i = 0; i < nTypes; i++) valuesBytes += varintSize(values[at + i]!);
@@ -473,7 +486,15 @@ function writeSample(out: Writer, layout: Layout, s: number, values: Float64Arra
   out.ensure(1 + 10 + length);
   out.buf[out.pos++] = 0x12; // Profile.sample
   out.varint(length);
-  for (let i = 0; i < kept.length; i += 2) out.bytes(buf, kept[i]!, kept[i + 1]!);
+  if (keptBytes > 0) {
+    sampleReader.pos = start;
+    while (sampleReader.pos < end) {
+      const fieldStart = sampleReader.pos;
+      const tag = sampleReader.tag('Sample field');
+      sampleReader.skip(tag & 7, tag >>> 3);
+      if (tag !== 18 && tag !== 16) out.bytes(buf, fieldStart, sampleReader.pos);
+    }
+  }
   if (nTypes > 0) {
     out.buf[out.pos++] = 0x12; // Sample.value, packed
     out.varint(valuesBytes);
@@ -554,13 +575,14 @@ export function deltaProfiles(prev: Uint8Array | DeltaBaseline, cur: Uint8Array 
   // cur's samples merged per stack (the first occurrence keeps its location ids and labels), minus prev.
   const out = new Writer(raw.length + 64);
   const { buf, keep } = layout;
+  const sampleReader = new Reader(buf);
   const writeSamples = () => {
     for (let g = 0; g < nGroups; g++) {
       const p = prevOfGroup[g]!;
       if (p >= 0) for (let j = 0; j < k; j++) values[g * nTypes + typeIndex[j]!]! -= before.sums[p * k + j]!;
       let nonZero = false;
       for (let i = 0; i < nTypes; i++) if (values[g * nTypes + i] !== 0) nonZero = true;
-      if (nonZero) writeSample(out, layout, now.first[g]!, values, g * nTypes, nTypes);
+      if (nonZero) writeSample(out, layout, sampleReader, now.first[g]!, values, g * nTypes, nTypes);
     }
   };
   for (let i = 0; i < keep.length; i += 2) {

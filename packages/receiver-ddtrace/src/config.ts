@@ -44,7 +44,7 @@ export const ddtraceConfigSchema = s.object({
   ),
   keep_attachments: s.boolean({
     default: false,
-    description: 'Keep non-profile attachments (`go.trace`, `events.pprof`, unknown files) in the bundle; when false they are checked, then dropped and counted.',
+    description: 'Keep non-profile attachments (`go.trace`, `events.pprof`, unknown files) in the bundle, decompressed once to check them. When false they are dropped and counted; `events.pprof` is still checked as a pprof, the others are not decompressed at all (nothing would read them: a dd-trace-go execution trace costs more to inflate than every profile of its upload).',
   }),
   dedup_window: s.duration({
     default: '5m',

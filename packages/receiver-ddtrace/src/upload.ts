@@ -8,7 +8,7 @@
  * `types[i]`, `data[i]`: dd-trace-go 1.23–1.28 and older dd-trace-js).
  */
 import { MemoryBudgetError, type Attachment, type Profile, type ProfileBundle, type Reservation } from '@profcol/core';
-import { DecodeWorkerError, stackFiltersFor, type DecodeOutcome, type DecodeRequest, type ProfileDecoder } from '@profcol/pprof';
+import { DecodeWorkerError, sniffEncoding, stackFiltersFor, type DecodeOutcome, type DecodeRequest, type ProfileDecoder } from '@profcol/pprof';
 import { UploadError } from './errors.js';
 import { preview, type Part } from './multipart.js';
 import { buildResource, parseTagList, splitTag } from './tags.js';
@@ -126,6 +126,16 @@ export function interpretUpload(parts: Part[], options: InterpretOptions, decode
   return readUpload(parts, options).inflate(decoder);
 }
 
+/** An attachment that is neither a profile, nor runtime metrics, nor a pprof kept opaque (`events.pprof`). */
+function isDroppedOpaque(name: string): boolean {
+  const kind = classifyAttachment(name);
+  return kind.kind === 'opaque' && !kind.pprof;
+}
+
+function zip<A, B>(as: readonly A[], bs: readonly B[]): [A, B][] {
+  return as.map((a, i) => [a, bs[i]!]);
+}
+
 /** What the decoder is asked for each attachment: legacy v1 attachments are told apart by their content. */
 function decodeRequest(attachment: RawAttachment): DecodeRequest {
   if (attachment.legacyType) {
@@ -148,11 +158,21 @@ async function inflateUpload(
   const dropped: string[] = [];
   const encodings: Record<string, string> = {};
   let runtimeMetrics: Record<string, number> | undefined;
+  // An opaque attachment that is dropped (go.trace, keep_attachments: false) is not decompressed:
+  // nothing would read it, and dd-trace-go's execution trace costs more to inflate than all the
+  // profiles of its upload together (measured on test/fixtures/ddtrace-go-v2).
+  const skipped = (attachment: RawAttachment) => !options.keepAttachments && !attachment.legacyType && isDroppedOpaque(attachment.name);
+  const toDecode = raw.attachments.filter((attachment) => !skipped(attachment));
   // One job for the whole upload: max_decompressed_bytes bounds all its attachments together.
-  const outcomes = await decoder.decodeAll(raw.attachments.map(decodeRequest), inflateOptions);
-  raw.attachments.forEach((attachment, index) => {
+  const outcomes = new Map(zip(toDecode, await decoder.decodeAll(toDecode.map(decodeRequest), inflateOptions)));
+  raw.attachments.forEach((attachment) => {
     const { name, data } = attachment;
-    const outcome = outcomes[index]!;
+    const outcome = outcomes.get(attachment);
+    if (!outcome) {
+      encodings[name] = sniffEncoding(data);
+      dropped.push(name);
+      return;
+    }
     encodings[name] = outcome.encoding;
     if (!outcome.ok) throw attachmentError(name, data, outcome, decoder.maxDecompressedBytes);
     const plain = outcome.plain;

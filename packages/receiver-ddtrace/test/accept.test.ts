@@ -144,6 +144,23 @@ describe('ddtrace receiver: accepting real uploads', () => {
     }
   });
 
+  it('drops an opaque attachment without decompressing it when keep_attachments is false (nothing reads it), and checks it when kept', async () => {
+    const corrupt = zstd(Buffer.from('go 1.26 trace'.repeat(100), 'latin1')).subarray(0, 20);
+    const upload = goUpload({ attachments: ['metrics.json', 'cpu.pprof'], extraParts: [{ name: 'go.trace', filename: 'go.trace', contentType: 'application/octet-stream', data: corrupt }], event: { attachments: ['metrics.json', 'cpu.pprof', 'go.trace'] } });
+    const dropping = await startReceiver({ dedup_window: '0' });
+    const keeper = await startReceiver({ dedup_window: '0', keep_attachments: true });
+    try {
+      expect((await request(dropping.port, upload)).status).toBe(200);
+      expect(dropping.consumer.bundles[0]!.attachments).toBeUndefined();
+      expect(dropping.count('profcol_receiver_dropped_attachments_total')).toBe(1);
+      const response = await request(keeper.port, upload);
+      expect([response.status, response.json.reason]).toEqual([400, 'bad_attachment']);
+    } finally {
+      await dropping.stop();
+      await keeper.stop();
+    }
+  });
+
   it('takes the host from the receiver with host_tag: receiver', async () => {
     const other = await startReceiver({ host_tag: 'receiver' });
     try {

@@ -82,14 +82,18 @@ describe('ddtrace receiver: refusing malformed uploads, each with its status and
         { name: 'third.trace', filename: 'third.trace', contentType: 'application/octet-stream', data: five },
       ],
     });
-    const before = r.consumer.bundles.length;
-    await expectRefused(
-      await post(upload.body, upload.headers),
-      413,
-      'decompressed_too_large',
-      /^attachment "second\.trace" \(zstd, \d+ bytes\) takes the upload past service::limits::max_decompressed_bytes \(8388608 bytes for all attachments of one upload\): the attachments before it already decompressed to \d+ bytes, and it needs more than the \d+ left$/,
-    );
-    expect(r.consumer.bundles.length).toBe(before + 1); // only expectRefused's own good upload
+    // Kept attachments are decompressed (checked); dropped ones are not (see accept.test.ts).
+    const keeping = await startReceiver({ dedup_window: '0', keep_attachments: true }, undefined, { limits: createServiceLimits({ maxDecompressedBytes: 8 * 1024 * 1024, decodeWorkers: 1 }) });
+    try {
+      const response = await request(keeping.port, { headers: upload.headers, body: upload.body });
+      expect([response.status, response.json.reason]).toEqual([413, 'decompressed_too_large']);
+      expect(response.json.error).toMatch(
+        /^attachment "second\.trace" \(zstd, \d+ bytes\) takes the upload past service::limits::max_decompressed_bytes \(8388608 bytes for all attachments of one upload\): the attachments before it already decompressed to \d+ bytes, and it needs more than the \d+ left$/,
+      );
+      expect(keeping.consumer.bundles).toHaveLength(0);
+    } finally {
+      await keeping.stop();
+    }
   });
 
   it('wrong content type, or none → 415', async () => {

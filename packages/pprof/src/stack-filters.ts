@@ -130,22 +130,27 @@ const compiled = new WeakMap<StackFilter, FunctionMatcher>();
  * usually passed for every profile). Throws a `TypeError` for a filter a caller got wrong.
  */
 export function compileStackFilters(filters: readonly StackFilter[]): FunctionMatcher[] {
+  if (filters.length === 1) return [compileOne(filters[0]!)];
   if (filters.length > MAX_STACK_FILTERS) throw new TypeError(`stackFilters: ${filters.length} filters given; at most ${MAX_STACK_FILTERS} are supported in one pass`);
   const names = new Set<string>();
   return filters.map((filter) => {
     if (names.has(filter.name)) throw new TypeError(`stackFilters: the name "${filter.name}" is used twice; each filter needs its own name`);
     names.add(filter.name);
-    let matcher = compiled.get(filter);
-    if (!matcher) {
-      for (const pattern of filter.patterns) {
-        const problem = checkStackPattern(pattern);
-        if (problem) throw new TypeError(`stackFilters: filter "${filter.name}": pattern ${problem}`);
-      }
-      matcher = new PatternMatcher(filter.patterns);
-      compiled.set(filter, matcher);
-    }
-    return matcher;
+    return compileOne(filter);
   });
+}
+
+function compileOne(filter: StackFilter): FunctionMatcher {
+  let matcher = compiled.get(filter);
+  if (!matcher) {
+    for (const pattern of filter.patterns) {
+      const problem = checkStackPattern(pattern);
+      if (problem) throw new TypeError(`stackFilters: filter "${filter.name}": pattern ${problem}`);
+    }
+    matcher = new PatternMatcher(filter.patterns);
+    compiled.set(filter, matcher);
+  }
+  return matcher;
 }
 
 /** Each filter is one bit of a 31-bit mask per location (the mask is stored in an Int32Array with -1 for "undefined"). */

@@ -44,6 +44,7 @@ class Scratch {
   lineFn = new Float64Array(128);
   fnId = new Float64Array(64);
   fnName = new Float64Array(64);
+  reader = new Reader(NO_BYTES);
   /** Location id → filter mask while attributing; -1 (undefined) between calls. */
   locMasks = new Int32Array(SHORT_IDS).fill(-1);
 
@@ -57,6 +58,7 @@ class Scratch {
 
 /** Kept between calls up to this size; a huge profile's arrays go to the garbage collector. */
 const KEEP_SCRATCH_BYTES = 16 * 1024 * 1024;
+const NO_BYTES = new Uint8Array();
 let spare: Scratch | undefined = new Scratch();
 
 function growI32(a: Int32Array): Int32Array<ArrayBuffer> {
@@ -191,7 +193,7 @@ function fastFunction(buf: Uint8Array, pos: number, end: number): boolean {
   return true;
 }
 
-function readValueType(r: Reader, what: string): [number, number] {
+function readValueType(r: Reader, what: 'sample_type' | 'period_type'): [number, number] {
   const end = r.lengthEnd(what);
   const saved = r.end;
   r.end = end;
@@ -199,7 +201,7 @@ function readValueType(r: Reader, what: string): [number, number] {
   let unit = 0;
   while (r.pos < end) {
     const at = r.pos;
-    const tag = r.tag(`${what} tag`);
+    const tag = r.tag(what === 'sample_type' ? 'sample_type tag' : 'period_type tag');
     const field = tag >>> 3;
     const wt = tag & 7;
     if (field === 1 || field === 2) {
@@ -254,9 +256,10 @@ interface Scan {
   fnCount: number;
 }
 
-function stringAt(scan: Scan, index: number, what: string): string {
-  if (!Number.isInteger(index) || index < 0 || index >= scan.strCount) {
-    throw new PprofDecodeError(`pprof malformed: ${what} refers to string index ${index}, but the string table has ${scan.strCount} ${scan.strCount === 1 ? 'entry' : 'entries'}`);
+/** String `index` of the table; `what()` names the field for the error (built only on error). */
+function stringAt(scan: Scan, index: number, what: () => string): string {
+  if (!(index >= 0 && index < scan.strCount && Number.isInteger(index))) {
+    throw new PprofDecodeError(`pprof malformed: ${what()} refers to string index ${index}, but the string table has ${scan.strCount} ${scan.strCount === 1 ? 'entry' : 'entries'}`);
   }
   return decodeString(scan.raw, scan.scratch.strStart[index]!, scan.scratch.strEnd[index]!);
 }
@@ -285,6 +288,7 @@ export function summarizePprof(raw: Uint8Array, options: SummaryOptions = {}): D
     }
     return summary;
   } finally {
+    scratch.reader.reset(NO_BYTES); // do not keep the profile alive
     if (scratch.bytes() <= KEEP_SCRATCH_BYTES) spare = scratch;
   }
 }
@@ -292,7 +296,8 @@ export function summarizePprof(raw: Uint8Array, options: SummaryOptions = {}): D
 function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: DecodedProfile; scan: Scan } {
   const buf = raw;
   const end = raw.length;
-  const r = new Reader(raw);
+  const r = s.reader;
+  r.reset(raw);
   const sampleTypeIdx: [number, number][] = [];
   let periodTypeIdx: [number, number] | undefined;
   let totals = new Float64Array(8);
@@ -447,6 +452,14 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
       continue;
     }
 
+    if (tag === 0x1a || (!stacks && (tag === 0x22 || tag === 0x2a))) {
+      // Mappings, and locations and functions when no stack is read: only their extent matters.
+      const skipEnd = fastLenEnd(buf, pos, end);
+      if (skipEnd >= 0) {
+        pos = skipEnd;
+        continue;
+      }
+    }
     if (stacks && (tag === 0x22 || tag === 0x2a)) {
       // Locations and functions of the usual shape; anything else takes the checked path below.
       const messageEnd = fastLenEnd(buf, pos, end);
@@ -586,12 +599,12 @@ const scan: Scan = { raw, scratch: s, strCount, sampleCount, valuesPerSample: ma
   const sampleTypes: SampleType[] = [];
   for (let i = 0; i < sampleTypeIdx.length; i++) {
     const [t, u] = sampleTypeIdx[i]!;
-    sampleTypes.push({ type: stringAt(scan, t, `sample_type[${i}].type`), unit: stringAt(scan, u, `sample_type[${i}].unit`) });
+    sampleTypes.push({ type: stringAt(scan, t, () => `sample_type[${i}].type`), unit: stringAt(scan, u, () => `sample_type[${i}].unit`) });
   }
   if (sampleCount > 0 && (minValues !== sampleTypes.length || maxValues !== sampleTypes.length)) {
     throw new PprofDecodeError(`pprof malformed: samples carry ${minValues === maxValues ? minValues : `${minValues}..${maxValues}`} values but the profile declares ${sampleTypes.length} sample types`);
   }
-  const periodType = periodTypeIdx ? { type: stringAt(scan, periodTypeIdx[0], 'period_type.type'), unit: stringAt(scan, periodTypeIdx[1], 'period_type.unit') } : undefined;
+  const periodType = periodTypeIdx ? { type: stringAt(scan, periodTypeIdx[0], () => 'period_type.type'), unit: stringAt(scan, periodTypeIdx[1], () => 'period_type.unit') } : undefined;
   const totalsOut = new Array<number>(sampleTypes.length);
   for (let i = 0; i < sampleTypes.length; i++) totalsOut[i] = totals[i]!;
   const summary: DecodedProfile = { pprof: raw, sampleTypes, totals: totalsOut, sampleCount, timeNanos, durationNanos, periodType, period };
@@ -665,7 +678,7 @@ function attribute(scan: Scan, matchers: readonly FunctionMatcher[], typeCount: 
   // Per function, once: the mask of the filters its name matches.
   const fnMask = new IdTable(s.fnId, scan.fnCount, (i) => {
     const nameIndex = s.fnName[i]!;
-    if (!(nameIndex >= 0 && nameIndex < scan.strCount && Number.isInteger(nameIndex))) stringAt(scan, nameIndex, `function ${s.fnId[i]} name`);
+    if (!(nameIndex >= 0 && nameIndex < scan.strCount && Number.isInteger(nameIndex))) stringAt(scan, nameIndex, () => `function ${s.fnId[i]} name`);
     const start = s.strStart[nameIndex]!;
     const end = s.strEnd[nameIndex]!;
     let mask = 0;
@@ -808,6 +821,7 @@ export function sumSamplesWhere(raw: Uint8Array, valueIndex: number, stackMatche
     const sums = attribute(scan, [new PredicateMatcher(stackMatches)], typeCount);
     return { matched: sums[valueIndex]!, total: summary.totals[valueIndex]! };
   } finally {
+    scratch.reader.reset(NO_BYTES); // do not keep the profile alive
     if (scratch.bytes() <= KEEP_SCRATCH_BYTES) spare = scratch;
   }
 }

@@ -19,8 +19,19 @@ export function wireName(wireType: number): string {
 
 export class Reader {
   pos: number;
-  constructor(readonly buf: Uint8Array, start = 0, public end = buf.length) {
+  constructor(
+    public buf: Uint8Array,
+    start = 0,
+    public end = buf.length,
+  ) {
     this.pos = start;
+  }
+
+  /** Reads `buf` from its start (a reader is reused from call to call). */
+  reset(buf: Uint8Array): void {
+    this.buf = buf;
+    this.pos = 0;
+    this.end = buf.length;
   }
 
   truncated(what: string, detail = ''): never {
@@ -103,16 +114,27 @@ export class Reader {
     return tag;
   }
 
-  /** A varint as an exact signed 64-bit bigint. */
+  /**
+   * A varint as an exact signed 64-bit bigint. The bytes are gathered into two 32-bit halves
+   * first: a bigint operation per byte costs more than the rest of a small profile's summary.
+   */
   varint64(what = 'varint'): bigint {
-    let result = 0n;
-    let shift = 0n;
+    let lo = 0;
+    let hi = 0;
     for (let i = 0; i < 10; i++) {
       if (this.pos >= this.end) this.truncated(what);
       const b = this.buf[this.pos++]!;
-      result |= BigInt(b & 0x7f) << shift;
-      if (b < 0x80) return BigInt.asIntN(64, result);
-      shift += 7n;
+      const bits = b & 0x7f;
+      const shift = i * 7;
+      if (shift < 28) lo |= bits << shift;
+      else if (shift === 28) {
+        lo |= (bits & 0x0f) << 28;
+        hi |= bits >>> 4;
+      } else hi |= bits << (shift - 32);
+      if (b < 0x80) {
+        if (hi === 0) return BigInt(lo >>> 0);
+        return BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+      }
     }
     throw new PprofDecodeError(`pprof malformed: ${what} at offset ${this.pos - 10} is longer than 10 bytes`);
   }

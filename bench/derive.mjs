@@ -1,0 +1,240 @@
+#!/usr/bin/env node
+// Derivation vs Go vs decompression (issue 9, goals 1 and 5), every figure beside its baseline
+// measured in the same run:
+//  1. derive = @profcol/pprof's summarizePprof (sample types, totals, counts, time, period) plus,
+//     for CPU profiles, the GC-frame attribution (stackFilters: [GC_STACK_FILTER]), on the raw
+//     protobuf, against Go's github.com/google/pprof profile.Parse + a sum over every sample
+//     (bench/go-summary) on the same bytes: every fixture in test/fixtures/{ddtrace-go,go-pprof}
+//     and synthetic Go-like CPU profiles of 40,000 and 200,000 samples (go-summary
+//     -write-synthetic). Goal: >= 8x faster than Go. Go and profcol must agree on every total,
+//     and stackTotals.gc must equal sumSamplesWhere's, or the bench fails.
+//  2. derive from the compressed bytes as received (decodeProfile: gzip, and zstd frames
+//     without a content size as dd-trace-go streams them) against decompression alone.
+//     Goal: <= 1.5x decompression alone.
+//  3. decompression: gzip by node:zlib, zstd by every backend this runtime has (runtime
+//     zlib.zstdDecompressSync, the libzstd WebAssembly driver, fzstd), and registry candidates
+//     that are not dependencies (fflate, @toondepauw/node-zstd, @mongodb-js/zstd) when
+//     $PROFCOL_BENCH_CANDIDATES names a node_modules folder that has them. With
+//     $PROFCOL_ALT_NODE (e.g. a Node 24 binary), the zstd rows are measured under it too.
+// Go runs first, alone; then Node. Timing on both sides: 3 warm-up calls, then calls in batches
+// until --min-ms (default 300) has passed; the mean per call.
+// Usage: pnpm exec tsc -b && node bench/derive.mjs [--smoke] [--json=<file>] [--min-ms=300] [--zstd-only]
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import * as zlib from 'node:zlib';
+import { GC_STACK_FILTER, GO_GC_FRAMES, decodeProfile, decompress, decompressZstdWith, summarizePprof, sumSamplesWhere, zstdBackends } from '@profcol/pprof';
+import { benchCacheDir, buildGo, goVersion } from './lib/cache.mjs';
+import { formatNumber, parseArgs, report, row } from './lib/results.mjs';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const fixtures = path.join(here, '..', 'test', 'fixtures');
+const { smoke, json, options } = parseArgs();
+const minMs = Number(options['min-ms'] ?? (smoke ? 20 : 300));
+const zstdOnly = options['zstd-only'] === true;
+const SYNTHETIC_SAMPLES = smoke ? [40_000] : [40_000, 200_000];
+const MAX = 1 << 30;
+
+/** Mean ms per call of `fn`: 3 warm-up calls, then batches (no clock read per call) until minMs. */
+function time(fn, ms = minMs) {
+  for (let i = 0; i < 3; i++) fn();
+  let calls = 0;
+  let batch = 1;
+  const start = performance.now();
+  let elapsed = 0;
+  while (elapsed < ms) {
+    for (let i = 0; i < batch; i++) fn();
+    calls += batch;
+    elapsed = performance.now() - start;
+    if (elapsed < ms / 20) batch *= 2;
+  }
+  return elapsed / calls;
+}
+
+const fmtMs = (ms) => (ms < 1 ? `${formatNumber(ms * 1000)} µs` : `${formatNumber(ms)} ms`);
+const isGzip = (b) => b[0] === 0x1f && b[1] === 0x8b;
+const u8 = (b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+const same = (a, b) => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+
+/** zstd without a content size, as dd-trace-go streams it: the zstd CLI reading stdin, else the runtime's encoder with no pledged size. */
+function zstdStream(raw) {
+  try {
+    return u8(execFileSync('zstd', ['-3', '-q', '-c'], { input: raw, maxBuffer: MAX }));
+  } catch {
+    return undefined;
+  }
+}
+
+function candidates() {
+  const dir = process.env.PROFCOL_BENCH_CANDIDATES;
+  if (!dir) return {};
+  const require = createRequire(path.join(path.resolve(dir), 'noop.js'));
+  const load = (name) => {
+    try {
+      return require(name);
+    } catch {
+      return undefined;
+    }
+  };
+  return { fflate: load('fflate'), toondepauw: load('@toondepauw/node-zstd'), mongodb: load('@mongodb-js/zstd') };
+}
+
+const rows = [];
+const env = `Node ${process.version}`;
+
+function syntheticProfiles(bin) {
+  return SYNTHETIC_SAMPLES.map((n) => {
+    const file = path.join(benchCacheDir(), `synthetic-cpu-${n}.pprof`);
+    if (!fs.existsSync(file)) execFileSync(bin, ['-write-synthetic', file, '-samples', String(n)]);
+    return [`synthetic ${n / 1000}k-sample cpu`, file];
+  });
+}
+
+/** The zstd rows: every backend of this runtime (and the candidates) on the synthetic profiles. */
+function zstdRows(profiles) {
+  const extra = candidates();
+  for (const [name, raw] of profiles) {
+    const frame = zstdStream(raw);
+    if (!frame) {
+      rows.push(row(`zstd decode: ${name}`, null, 'ms', null, { note: 'zstd CLI not installed (apt-get install -y zstd): no zstd rows' }));
+      continue;
+    }
+    const decoders = zstdBackends().map((b) => [`@profcol/pprof ${b === 'node' ? 'runtime zlib.zstdDecompressSync' : b === 'wasm' ? 'libzstd wasm driver' : 'fzstd (pure JS)'}`, () => decompressZstdWith(b, frame, MAX)]);
+    if (extra.toondepauw) {
+      const decoder = new extra.toondepauw.Decoder();
+      decoders.push(['@toondepauw/node-zstd decodeSync (native, no output cap)', () => decoder.decodeSync(Buffer.from(frame))]);
+    }
+    for (const [label, fn] of decoders) if (!same(fn(), raw)) throw new Error(`${label}: wrong output for ${name}`);
+    const wasmMs = zstdBackends().includes('wasm') ? time(() => decompressZstdWith('wasm', frame, MAX)) : undefined;
+    for (const [label, fn] of decoders) {
+      const ms = label.includes('wasm') && wasmMs !== undefined ? wasmMs : time(fn);
+      rows.push(row(`zstd decode (${env}): ${name}, ${label}`, ms, 'ms', wasmMs !== undefined ? ['libzstd wasm driver, same run', wasmMs, 'ms'] : null, { note: `${formatNumber(raw.length / 1e6 / (ms / 1000))} MB/s` }));
+    }
+    if (extra.mongodb) {
+      // Asynchronous only (a thread-pool job per call), so it cannot serve the synchronous decoder; timed for the record.
+      mongoPending.push([name, frame, raw, extra.mongodb, wasmMs]);
+    }
+  }
+}
+const mongoPending = [];
+
+async function mongoRows() {
+  for (const [name, frame, raw, mongodb, wasmMs] of mongoPending) {
+    const input = Buffer.from(frame);
+    if (!same(await mongodb.decompress(input), raw)) throw new Error('@mongodb-js/zstd: wrong output');
+    for (let i = 0; i < 3; i++) await mongodb.decompress(input);
+    let calls = 0;
+    const start = performance.now();
+    while (performance.now() - start < minMs) {
+      await mongodb.decompress(input);
+      calls++;
+    }
+    const ms = (performance.now() - start) / calls;
+    rows.push(row(`zstd decode (${env}): ${name}, @mongodb-js/zstd (native, async only, no output cap)`, ms, 'ms', wasmMs !== undefined ? ['libzstd wasm driver, same run', wasmMs, 'ms'] : null, { note: `${formatNumber(raw.length / 1e6 / (ms / 1000))} MB/s` }));
+  }
+}
+
+if (zstdOnly) {
+  const bin = buildGo(path.join(here, 'go-summary'), '.', 'go-summary');
+  zstdRows(syntheticProfiles(bin).map(([name, file]) => [name, u8(fs.readFileSync(file))]));
+  await mongoRows();
+  report('derive (zstd only)', rows, { json });
+  process.exit(0);
+}
+
+// 1. Derive vs Go on the raw protobuf.
+const bin = buildGo(path.join(here, 'go-summary'), '.', 'go-summary');
+const files = [];
+for (const dir of ['ddtrace-go', 'go-pprof']) {
+  for (const name of fs.readdirSync(path.join(fixtures, dir)).filter((f) => f.endsWith('.pprof')).sort()) files.push([`${dir}/${name}`, path.join(fixtures, dir, name)]);
+}
+const synthetic = syntheticProfiles(bin);
+files.push(...synthetic);
+
+const goResults = execFileSync(bin, ['-min-ms', String(minMs), ...files.map(([, f]) => f)], { encoding: 'utf8', maxBuffer: 1 << 24 })
+  .trim()
+  .split('\n')
+  .map((line) => JSON.parse(line));
+
+const raws = new Map();
+for (const [i, [name, file]] of files.entries()) {
+  const bytes = u8(fs.readFileSync(file));
+  const raw = isGzip(bytes) ? u8(gunzipSync(bytes)) : bytes;
+  raws.set(name, raw);
+  const go = goResults[i];
+  const isCpu = summarizePprof(raw).sampleTypes.some((t) => t.type === 'cpu');
+  const deriveOptions = isCpu ? { stackFilters: [GC_STACK_FILTER] } : {};
+  const derived = summarizePprof(raw, deriveOptions);
+  const problems = [];
+  const types = derived.sampleTypes.map((t) => `${t.type}/${t.unit}`);
+  if (go.samples !== derived.sampleCount) problems.push(`${go.samples} samples in Go, ${derived.sampleCount} in profcol`);
+  if (types.join() !== go.sample_types.join()) problems.push(`sample types ${go.sample_types.join()} in Go, ${types.join()} in profcol`);
+  types.forEach((t, k) => {
+    if (go.totals[k] !== derived.totals[k]) problems.push(`${t} total ${go.totals[k]} in Go, ${derived.totals[k]} in profcol`);
+  });
+  if (isCpu) {
+    const isGc = (fn) => GO_GC_FRAMES.some((p) => (p.endsWith('*') ? fn.startsWith(p.slice(0, -1)) : fn === p));
+    const walked = derived.sampleTypes.map((_, k) => sumSamplesWhere(raw, k, isGc).matched);
+    if (walked.join() !== derived.stackTotals.gc.join()) problems.push(`GC sums ${derived.stackTotals.gc} in the summary pass, ${walked} by sumSamplesWhere`);
+  }
+  if (problems.length) throw new Error(`${name}: Go and profcol disagree:\n  ${problems.join('\n  ')}`);
+  const ms = time(() => summarizePprof(raw, deriveOptions));
+  const ratio = go.ms_per_parse_and_sum / ms;
+  rows.push(
+    row(`derive: ${name} (${formatNumber(raw.length)} B raw, ${formatNumber(derived.sampleCount)} samples${isCpu ? ', + GC frames' : ''})`, ms, 'ms', ['Go profile.Parse + sum, same bytes', go.ms_per_parse_and_sum, 'ms'], {
+      goal: '>= 8x faster than Go',
+      pass: ratio >= 8,
+      note: `${formatNumber(ratio)}x faster (${fmtMs(ms)} vs ${fmtMs(go.ms_per_parse_and_sum)})`,
+    }),
+  );
+}
+
+// 2. From the compressed bytes as received vs decompression alone.
+const syntheticRaws = synthetic.map(([name]) => [name, raws.get(name)]);
+for (const [name, raw] of syntheticRaws) {
+  const encodings = [['gzip', u8(gzipSync(raw))]];
+  const zst = zstdStream(raw);
+  if (zst) encodings.push(['zstd, no content size', zst]);
+  for (const [encoding, bytes] of encodings) {
+    const options = { maxBytes: MAX, stackFilters: [GC_STACK_FILTER] };
+    if (!same(decompress(bytes, options), raw)) throw new Error(`${name}: ${encoding} round trip differs`);
+    const decompressMs = time(() => decompress(bytes, options));
+    const deriveMs = time(() => decodeProfile(bytes, options));
+    const ratio = deriveMs / decompressMs;
+    rows.push(
+      row(`derive from ${encoding} (${formatNumber(bytes.length)} B): ${name}`, deriveMs, 'ms', ['decompression alone, same backend', decompressMs, 'ms'], {
+        goal: '<= 1.5x decompression alone',
+        pass: ratio <= 1.5,
+        note: `${formatNumber(ratio)}x decompression alone`,
+      }),
+    );
+  }
+  // gunzip alternatives: node:zlib (in use) against fflate when available.
+  const gz = encodings[0][1];
+  const nodeMs = time(() => gunzipSync(gz));
+  rows.push(row(`gunzip: ${name}, node:zlib gunzipSync (in use)`, nodeMs, 'ms', null, { note: `${formatNumber(raw.length / 1e6 / (nodeMs / 1000))} MB/s` }));
+  const { fflate } = candidates();
+  if (fflate) {
+    if (!same(fflate.gunzipSync(gz), raw)) throw new Error('fflate: wrong output');
+    const ms = time(() => fflate.gunzipSync(gz));
+    rows.push(row(`gunzip: ${name}, fflate ${createRequire(path.join(path.resolve(process.env.PROFCOL_BENCH_CANDIDATES), 'x.js'))('fflate/package.json').version}`, ms, 'ms', ['node:zlib gunzipSync, same run', nodeMs, 'ms'], { note: `${formatNumber(ms / nodeMs)}x node:zlib's time` }));
+  }
+}
+
+// 3. zstd backends (and under another Node when asked).
+zstdRows(syntheticRaws);
+await mongoRows();
+const alt = process.env.PROFCOL_ALT_NODE;
+if (alt) {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-derive-')), 'zstd.json');
+  const child = spawnSync(alt, [fileURLToPath(import.meta.url), '--zstd-only', `--json=${out}`, `--min-ms=${minMs}`, ...(smoke ? ['--smoke'] : [])], { stdio: ['ignore', 'ignore', 'inherit'], env: process.env });
+  if (child.status === 0) rows.push(...JSON.parse(fs.readFileSync(out, 'utf8')).rows);
+  else rows.push(row(`zstd decode under ${alt}`, null, 'ms', null, { note: `failed: exit ${child.status}` }));
+}
+
+console.log(`${new Date().toISOString()}: ${env}, ${goVersion() ?? 'no Go'}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${os.platform()}/${os.arch()}; zstd backends: ${zstdBackends().join(', ')}; zlib zstd: ${typeof zlib.zstdDecompressSync === 'function'}`);
+report('derive', rows, { json });

@@ -47,7 +47,9 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-bench-run-'));
 const results = [];
 for (const bench of BENCHES.filter((b) => !only || only.includes(b.name))) {
   const file = path.join(here, `${bench.name}.mjs`);
-  const entry = { name: bench.name, what: bench.what, file: path.relative(repoRoot, file), status: 'ok', exitCode: null, seconds: 0, rows: [] };
+  // The 1-minute load average when the bench starts: above the core count, other work shared the
+  // machine, and only same-run comparisons with the baselines mean anything.
+  const entry = { name: bench.name, what: bench.what, file: path.relative(repoRoot, file), status: 'ok', exitCode: null, seconds: 0, loadAverage1m: os.loadavg()[0], rows: [] };
   results.push(entry);
   if (!fs.existsSync(file)) {
     entry.status = 'missing';
@@ -103,6 +105,7 @@ const machine = {
 };
 const title = `pnpm bench${smoke ? ' --smoke' : ''}: ${new Date().toISOString()}, ${machine.cpus} cores (${machine.cpuModel}), ${machine.node}, ${machine.go ?? 'no Go'}`;
 console.log(`\n## ${title}\n\nEvery baseline was measured in the same run, on the same machine.\n\n${markdownTable(rows, { bench: true })}\n`);
+console.log(`load average (1 min) as each bench started: ${results.map((b) => `${b.name} ${b.loadAverage1m.toFixed(1)}`).join(', ')} (${machine.cpus} cores)`);
 console.log(`benches: ${ran} ran, ${problems.filter((b) => b.status === 'failed').length} failed, ${problems.filter((b) => b.status === 'missing').length} missing${problems.length ? ` (${problems.map((b) => `${b.name}: ${b.status}`).join(', ')})` : ''}`);
 console.log(`goals: ${met} met, ${missed} missed`);
 fs.mkdirSync(path.dirname(out), { recursive: true });

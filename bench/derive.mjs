@@ -12,8 +12,8 @@
 //     without a content size as dd-trace-go streams them) against decompression alone.
 //     Goal: <= 1.5x decompression alone.
 //  3. decompression: gzip by node:zlib, zstd by every backend this runtime has (runtime
-//     zlib.zstdDecompressSync, the libzstd WebAssembly driver, fzstd), and registry candidates
-//     that are not dependencies (fflate, @toondepauw/node-zstd, @mongodb-js/zstd) when
+//     zlib.zstdDecompressSync, the @toondepauw/node-zstd native binding, the libzstd WebAssembly
+//     driver, fzstd), and registry candidates that are not dependencies (fflate, @mongodb-js/zstd) when
 //     $PROFCOL_BENCH_CANDIDATES names a node_modules folder that has them. With
 //     $PROFCOL_ALT_NODE (e.g. a Node 24 binary), the zstd rows are measured under it too.
 // Go runs first, alone; then Node. Timing on both sides: 3 warm-up calls, then calls in batches
@@ -69,6 +69,20 @@ function zstdStream(raw) {
   }
 }
 
+/** zstd with a content size in the frame header (what the native backend takes; dd-trace-go v2's attachments have one). */
+function zstdSized(raw) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-zstd-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'raw'), raw);
+    execFileSync('zstd', ['-3', '-q', '-f', path.join(dir, 'raw'), '-o', path.join(dir, 'raw.zst')]);
+    return u8(fs.readFileSync(path.join(dir, 'raw.zst')));
+  } catch {
+    return undefined;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function candidates() {
   const dir = process.env.PROFCOL_BENCH_CANDIDATES;
   if (!dir) return {};
@@ -80,7 +94,7 @@ function candidates() {
       return undefined;
     }
   };
-  return { fflate: load('fflate'), toondepauw: load('@toondepauw/node-zstd'), mongodb: load('@mongodb-js/zstd') };
+  return { fflate: load('fflate'), mongodb: load('@mongodb-js/zstd') };
 }
 
 const rows = [];
@@ -99,15 +113,13 @@ function zstdRows(profiles) {
   const extra = candidates();
   for (const [name, raw] of profiles) {
     const frame = zstdStream(raw);
-    if (!frame) {
+    const sized = zstdSized(raw);
+    if (!frame || !sized) {
       rows.push(row(`zstd decode: ${name}`, null, 'ms', null, { note: 'zstd CLI not installed (apt-get install -y zstd): no zstd rows' }));
       continue;
     }
-    const decoders = zstdBackends().map((b) => [`@profcol/pprof ${b === 'node' ? 'runtime zlib.zstdDecompressSync' : b === 'wasm' ? 'libzstd wasm driver' : 'fzstd (pure JS)'}`, () => decompressZstdWith(b, frame, MAX)]);
-    if (extra.toondepauw) {
-      const decoder = new extra.toondepauw.Decoder();
-      decoders.push(['@toondepauw/node-zstd decodeSync (native, no output cap)', () => decoder.decodeSync(Buffer.from(frame))]);
-    }
+    const label = { node: 'runtime zlib.zstdDecompressSync', native: '@toondepauw/node-zstd native (its frame declares a content size)', wasm: 'libzstd wasm driver', js: 'fzstd (pure JS)' };
+    const decoders = zstdBackends().map((b) => [`@profcol/pprof ${label[b]}`, () => decompressZstdWith(b, b === 'native' ? sized : frame, MAX)]);
     for (const [label, fn] of decoders) if (!same(fn(), raw)) throw new Error(`${label}: wrong output for ${name}`);
     const wasmMs = zstdBackends().includes('wasm') ? time(() => decompressZstdWith('wasm', frame, MAX)) : undefined;
     for (const [label, fn] of decoders) {

@@ -2,6 +2,8 @@
  * zstd decompression with a hard output cap, by the fastest decoder this process has:
  *  - the runtime's own libzstd (`zlib.zstdDecompressSync`, Node >= 22.15 / 23.8), capped by
  *    `maxOutputLength`;
+ *  - else the prebuilt native libzstd of `@toondepauw/node-zstd`, which has no output cap: it
+ *    takes only payloads whose frames all declare a content size within the cap;
  *  - else libzstd's streaming decoder compiled to WebAssembly (the module `zstddec` ships),
  *    instantiated here from the package's public entry file and driven directly, with every
  *    return code checked, output copied out in `ZSTD_DStreamOutSize` pieces so the cap stops a
@@ -57,19 +59,38 @@ function loadWasm(): ZstdExports | undefined {
 
 const wasm = loadWasm();
 
+interface NativeDecoder {
+  decodeSync(data: Buffer): Buffer;
+}
+
+/** `@toondepauw/node-zstd`'s prebuilt libzstd binding (a registry package per platform), when it loads here. */
+function loadNative(): NativeDecoder | undefined {
+  try {
+    const binding = createRequire(import.meta.url)('@toondepauw/node-zstd') as { Decoder: new () => NativeDecoder };
+    return new binding.Decoder();
+  } catch {
+    return undefined;
+  }
+}
+
+const native = loadNative();
+
 type RuntimeZstd = (buffer: Uint8Array, options: { maxOutputLength: number }) => Buffer;
 const runtimeZstd = (zlib as unknown as { zstdDecompressSync?: RuntimeZstd }).zstdDecompressSync;
 
-export type ZstdBackend = 'node' | 'wasm' | 'js';
+export type ZstdBackend = 'node' | 'native' | 'wasm' | 'js';
 
-/** Which implementation decodes zstd in this process. */
+/**
+ * Which implementation decodes zstd in this process: the runtime's, else the native binding
+ * (for frames that declare their size within the cap; the others go to `wasm`), else wasm.
+ */
 export function zstdBackend(): ZstdBackend {
-  return runtimeZstd ? 'node' : wasm ? 'wasm' : 'js';
+  return runtimeZstd ? 'node' : native ? 'native' : wasm ? 'wasm' : 'js';
 }
 
 /** The backends this process can use, fastest first. */
 export function zstdBackends(): ZstdBackend[] {
-  return [...(runtimeZstd ? (['node'] as const) : []), ...(wasm ? (['wasm'] as const) : []), 'js'];
+  return [...(runtimeZstd ? (['node'] as const) : []), ...(native ? (['native'] as const) : []), ...(wasm ? (['wasm'] as const) : []), 'js'];
 }
 
 /** zstd_errors.h codes, for readable messages. */
@@ -89,6 +110,7 @@ function zstdError(code: number): number | undefined {
 
 export function decompressZstd(bytes: Uint8Array, maxBytes: number): Uint8Array {
   if (runtimeZstd && framesCoverInput(bytes)) return decompressRuntime(runtimeZstd, bytes, maxBytes);
+  if (native && nativeCanTake(bytes, maxBytes)) return decompressNative(native, bytes, maxBytes);
   return wasm ? decompressWasm(wasm, bytes, maxBytes) : decompressJs(bytes, maxBytes);
 }
 
@@ -99,35 +121,84 @@ export function decompressZstd(bytes: Uint8Array, maxBytes: number): Uint8Array 
  * error. Frames with a dictionary or reserved bits set are left to the checked decoder too.
  */
 export function framesCoverInput(bytes: Uint8Array): boolean {
+  return walkFrames(bytes) !== NOT_COVERED;
+}
+
+const NOT_COVERED = -2;
+const UNKNOWN_SIZE = -1;
+/** The zstd frames (not skippable ones) the last walk went through. */
+let framesWalked = 0;
+
+/**
+ * Walks the frames: NOT_COVERED when they do not account for exactly `bytes`, UNKNOWN_SIZE
+ * when some frame declares no content size, else the sum of the declared content sizes.
+ */
+function walkFrames(bytes: Uint8Array): number {
   let pos = 0;
   const end = bytes.length;
-  if (end === 0) return false;
+  let declared = 0;
+  framesWalked = 0;
+  if (end === 0) return NOT_COVERED;
   while (pos < end) {
-    if (pos + 8 > end) return false;
+    if (pos + 8 > end) return NOT_COVERED;
     const magic = (bytes[pos]! | (bytes[pos + 1]! << 8) | (bytes[pos + 2]! << 16) | (bytes[pos + 3]! << 24)) >>> 0;
     if ((magic & 0xfffffff0) === 0x184d2a50) {
       const size = (bytes[pos + 4]! | (bytes[pos + 5]! << 8) | (bytes[pos + 6]! << 16) | (bytes[pos + 7]! << 24)) >>> 0;
       pos += 8 + size;
       continue;
     }
-    if (magic !== 0xfd2fb528) return false;
+    if (magic !== 0xfd2fb528) return NOT_COVERED;
+    framesWalked++;
     const fhd = bytes[pos + 4]!;
-    if ((fhd & 0x08) !== 0 || (fhd & 0x03) !== 0) return false; // reserved bit; dictionary
+    if ((fhd & 0x08) !== 0 || (fhd & 0x03) !== 0) return NOT_COVERED; // reserved bit; dictionary
     const singleSegment = (fhd >> 5) & 1;
     const fcsFlag = fhd >> 6;
     const fcsSize = fcsFlag === 0 ? singleSegment : fcsFlag === 1 ? 2 : fcsFlag === 2 ? 4 : 8;
-    pos += 5 + (singleSegment ? 0 : 1) + fcsSize;
+    const fcsAt = pos + 5 + (singleSegment ? 0 : 1);
+    if (fcsAt + fcsSize > end) return NOT_COVERED;
+    if (fcsSize === 0 || declared === UNKNOWN_SIZE) declared = UNKNOWN_SIZE;
+    else {
+      let size = 0;
+      for (let i = fcsSize - 1; i >= 0; i--) size = size * 256 + bytes[fcsAt + i]!;
+      declared += fcsSize === 2 ? size + 256 : size;
+    }
+    pos = fcsAt + fcsSize;
     for (;;) {
-      if (pos + 3 > end) return false;
+      if (pos + 3 > end) return NOT_COVERED;
       const header = bytes[pos]! | (bytes[pos + 1]! << 8) | (bytes[pos + 2]! << 16);
       const type = (header >> 1) & 3;
-      if (type === 3) return false;
+      if (type === 3) return NOT_COVERED;
       pos += 3 + (type === 1 ? 1 : header >>> 3);
       if (header & 1) break;
     }
     if (fhd & 0x04) pos += 4; // content checksum
   }
-  return pos === end;
+  return pos === end ? declared : NOT_COVERED;
+}
+
+/**
+ * The native decoder takes a payload only when every frame declares its content size and
+ * their sum is within the cap: libzstd then refuses a frame that would produce more than it
+ * declared, so the output cannot pass the cap by more than a block (128 KiB) per frame, which
+ * this margin covers. Anything else goes to the streaming decoder, which stops at the cap.
+ */
+function nativeCanTake(bytes: Uint8Array, maxBytes: number): boolean {
+  const declared = walkFrames(bytes);
+  return declared >= 0 && declared + BLOCK_MAX * framesWalked <= maxBytes;
+}
+
+const BLOCK_MAX = 128 * 1024;
+
+
+function decompressNative(decoder: NativeDecoder, bytes: Uint8Array, maxBytes: number): Uint8Array {
+  let out: Buffer;
+  try {
+    out = decoder.decodeSync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (error) {
+    throw new DecompressError('zstd', `zstd frame could not be decoded: ${(error as Error).message} (input ${bytes.length} bytes)`, { cause: error });
+  }
+  if (out.byteLength > maxBytes) throw new DecompressedTooLargeError('zstd', maxBytes);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 function decompressRuntime(decode: RuntimeZstd, bytes: Uint8Array, maxBytes: number): Uint8Array {
@@ -231,6 +302,10 @@ export function decompressZstdWith(backend: ZstdBackend, bytes: Uint8Array, maxB
   if (backend === 'node') {
     if (!runtimeZstd) throw new DecompressError('zstd', `this runtime (Node ${process.versions.node}) has no zlib.zstdDecompressSync`);
     return framesCoverInput(bytes) ? decompressRuntime(runtimeZstd, bytes, maxBytes) : decompressZstdWith(wasm ? 'wasm' : 'js', bytes, maxBytes);
+  }
+  if (backend === 'native') {
+    if (!native) throw new DecompressError('zstd', 'the native zstd binding (@toondepauw/node-zstd) is not loaded');
+    return nativeCanTake(bytes, maxBytes) ? decompressNative(native, bytes, maxBytes) : decompressZstdWith(wasm ? 'wasm' : 'js', bytes, maxBytes);
   }
   if (backend === 'wasm') {
     if (!wasm) throw new DecompressError('zstd', 'the WebAssembly zstd decoder is not loaded');

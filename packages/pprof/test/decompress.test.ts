@@ -87,10 +87,23 @@ describe('decompress: gzip', () => {
 });
 
 describe('decompress: zstd', () => {
-  it("decodes with the runtime's libzstd when it has one (Node >= 22.15), else with the WebAssembly libzstd, never the pure-JS fallback", () => {
+  it("decodes with the runtime's libzstd when it has one (Node >= 22.15), else with the prebuilt native binding, never the pure-JS fallback", () => {
     const hasRuntimeZstd = typeof (zlib as { zstdDecompressSync?: unknown }).zstdDecompressSync === 'function';
-    expect(zstdBackend()).toBe(hasRuntimeZstd ? 'node' : 'wasm');
-    expect(zstdBackends()).toEqual([...(hasRuntimeZstd ? ['node'] : []), 'wasm', 'js']);
+    expect(zstdBackend()).toBe(hasRuntimeZstd ? 'node' : 'native');
+    expect(zstdBackends()).toEqual([...(hasRuntimeZstd ? ['node'] : []), 'native', 'wasm', 'js']);
+  });
+
+  it('the native binding takes only frames that declare a content size within the cap; a header that lies is corrupt data', () => {
+    const sized = localFixture('delta-heap.pprof.sized.zst');
+    expect(decompressZstdWith('native', sized, DEFAULT_MAX_DECOMPRESSED_BYTES)).toEqual(fixture('ddtrace-go/delta-heap.pprof'));
+    // Declared 15,661 bytes: with a cap below size + one block, the streaming decoder stops it at the cap.
+    expect(catchError(() => decompressZstdWith('native', sized, 15_000))).toBeInstanceOf(DecompressedTooLargeError);
+    const lying = new Uint8Array(sized);
+    expect(lying[4]).toBe(0x64); // single segment, 2-byte content size (value + 256)
+    Buffer.from(lying.buffer).writeUInt16LE(1000 - 256, 5);
+    const error = catchError(() => decompressZstdWith('native', lying, DEFAULT_MAX_DECOMPRESSED_BYTES));
+    expect(error).toBeInstanceOf(DecompressError);
+    expect(error.message).toMatch(/^zstd frame could not be decoded: .*corrupt/i);
   });
 
   it('walks frame and block headers to tell complete frames from truncated ones and trailing garbage', () => {

@@ -1,4 +1,4 @@
-// go-summary: the Go baseline of bench/summary-vs-go.mjs. For each pprof file
+// go-summary: the Go baseline of bench/derive.mjs. For each pprof file
 // on the command line (gzip or raw protobuf) it times github.com/google/pprof's
 // profile.Parse followed by summing every sample's values per sample type, on
 // the raw protobuf (a gzip file is inflated once, before timing, so that both

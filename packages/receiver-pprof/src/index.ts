@@ -15,7 +15,7 @@ export const pprofReceiverFactory = defineReceiver({
 });
 
 export { pprofReceiverConfigSchema, cpuSecondsOf, normalizeTargetUrl, DEFAULT_ENABLED_TYPES, type PprofReceiverConfig, type PprofTargetConfig } from './config.js';
-export { PprofReceiver, GOROUTINE_GRACE_MS, type PprofReceiverOptions, type RoundReport, type RoundOutcome, type ScrapeFailure } from './receiver.js';
+export { PprofReceiver, type PprofReceiverOptions, type RoundReport, type RoundOutcome, type ScrapeFailure } from './receiver.js';
 export { systemClock, type Clock, type ClockTimer } from './clock.js';
 export { DownloadSlots } from './slots.js';
 export { fnv1a32, shardOf } from './shard.js';

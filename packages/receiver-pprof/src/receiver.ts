@@ -52,7 +52,7 @@ export type RoundOutcome =
   | 'refused'
   /** Not scraped: the target is backing off after failed rounds. */
   | 'skipped_backoff'
-  /** Not scraped: its previous round was still running. */
+  /** Not scraped: its previous round was still running, and another tick was already waiting for it. */
   | 'skipped_busy'
   /** The receiver shut down during the round; nothing was emitted. */
   | 'cancelled';
@@ -109,6 +109,8 @@ interface Target {
   consecutiveFailures: number;
   nextAllowedMs: number;
   running: Promise<RoundReport> | undefined;
+  /** The tick that came while `running` was: its round starts, late, when that one ends. */
+  late: Promise<RoundReport> | undefined;
   timer: ClockTimer | undefined;
 }
 
@@ -153,6 +155,7 @@ export class PprofReceiver implements Receiver {
   private readonly profiles: Counter;
   private readonly resets: Counter;
   private readonly downloadWaits: Counter;
+  private readonly lateRounds: Counter;
 
   constructor(
     private readonly settings: CreateSettings,
@@ -168,6 +171,7 @@ export class PprofReceiver implements Receiver {
     this.failures = t.counter('profcol_receiver_scrape_failures_total', 'Failed requests of scrape rounds, by target, profile type and reason.');
     this.profiles = t.counter('profcol_receiver_profiles_total', 'Profiles scraped, by target, type and outcome (emitted, baseline, reset).');
     this.resets = t.counter('profcol_receiver_delta_resets_total', 'Cumulative profiles whose counters went backwards (a restarted target): taken as a new baseline.');
+    this.lateRounds = t.counter('profcol_receiver_late_rounds_total', 'Rounds that started after their tick because the target\'s previous round was still running (one tick waits for it; a further one is skipped_busy).');
     this.downloadWaits = t.counter('profcol_receiver_download_waits_total', 'Answers that waited, paused, for a download slot because max_concurrent_downloads bodies were being read and decoded.');
     const { index, total } = config.shard;
     this.targets = config.targets.filter((target) => shardOf(target.url, total) === index).map((target) => this.makeTarget(target));
@@ -193,6 +197,7 @@ export class PprofReceiver implements Receiver {
       consecutiveFailures: 0,
       nextAllowedMs: 0,
       running: undefined,
+      late: undefined,
       timer: undefined,
     };
   }
@@ -227,7 +232,7 @@ export class PprofReceiver implements Receiver {
     this.stopped = true;
     for (const target of this.targets) this.clock.clearTimeout(target.timer);
     for (const controller of this.controllers) controller.abort();
-    await Promise.allSettled(this.targets.map((t) => t.running));
+    await Promise.allSettled(this.targets.flatMap((t) => [t.running, t.late]));
   }
 
   /**
@@ -242,8 +247,21 @@ export class PprofReceiver implements Receiver {
   private runRound(target: Target): Promise<RoundReport> {
     const empty = { target: target.url, emitted: [], baselines: [], resets: [], failures: [] };
     if (target.running) {
+      // Like Go's time.Ticker (and so Alloy's scrape loop): one tick waits for a round that
+      // runs over, so a round a little late on a busy machine is late, not lost; a second
+      // tick while it waits is dropped.
+      if (!target.late) {
+        const dueMs = this.clock.now();
+        target.late = target.running.then(() => {
+          target.late = undefined;
+          this.lateRounds.add(1, { target: target.url });
+          this.settings.logger.debug({ target: target.url, late_ms: this.clock.now() - dueMs }, `pprof target ${target.url}: round starts ${this.clock.now() - dueMs} ms late, after the previous one`);
+          return this.runRound(target);
+        });
+        return target.late;
+      }
       this.scrapes.add(1, { target: target.url, outcome: 'skipped_busy' });
-      this.settings.logger.warn({ target: target.url }, `pprof target ${target.url}: previous round still running, skipping this one`);
+      this.settings.logger.warn({ target: target.url }, `pprof target ${target.url}: previous round still running and another waiting, skipping this one`);
       return Promise.resolve({ ...empty, outcome: 'skipped_busy' });
     }
     if (this.clock.now() <= target.nextAllowedMs) {
@@ -295,22 +313,26 @@ export class PprofReceiver implements Receiver {
         atMs: this.clock.now() + this.config.timeout + (hasCpu ? this.cpuSeconds * 1000 : 0),
         text: `before the round's deadline (timeout${hasCpu ? ' + cpu_seconds' : ''} = ${this.config.timeout + (hasCpu ? this.cpuSeconds * 1000 : 0)} ms after the round started)`,
       };
-      const fetchOne = (type: PullProfileType) =>
-        this.fetchProfile(target, type, headers, controller.signal, deadline).then(
+      const fetchOne = (type: PullProfileType, onHeaders?: () => void) =>
+        this.fetchProfile(target, type, headers, controller.signal, deadline, onHeaders).then(
           (fetched) => fetched,
           (error: unknown) => (fail(type, error), undefined),
         );
       // The goroutine profile counts the goroutines serving our own requests too: take it
-      // alone, before the others open their connections, so it is off by one at most. A
-      // target slow to answer it gets a short grace, not its whole timeout.
+      // alone, before the others open their connections, so it is off by one at most. Its
+      // response headers mean the target has taken it (net/http/pprof writes nothing before
+      // the profile is collected), so the rest starts then, not after its body is decoded;
+      // a target slow to answer gets a short grace, not its whole timeout.
       let goroutineFirst: Promise<Fetched | undefined> = Promise.resolve(undefined);
       if (target.types.includes('goroutine')) {
-        goroutineFirst = fetchOne('goroutine');
+        let answered!: () => void;
+        const headersIn = new Promise<void>((resolve) => (answered = resolve));
+        goroutineFirst = fetchOne('goroutine', answered);
         const graceOver = new AbortController();
-        await Promise.race([goroutineFirst, sleep(this.clock, Math.min(GOROUTINE_GRACE_MS, this.config.timeout / 4), AbortSignal.any([controller.signal, graceOver.signal]))]);
+        await Promise.race([headersIn, goroutineFirst, sleep(this.clock, Math.min(GOROUTINE_GRACE_MS, this.config.timeout / 4), AbortSignal.any([controller.signal, graceOver.signal]))]);
         graceOver.abort();
       }
-      const fetches = target.types.filter((type) => type !== 'goroutine').map(fetchOne);
+      const fetches = target.types.filter((type) => type !== 'goroutine').map((type) => fetchOne(type));
       const memStatsFetch = target.memstats
         ? this.fetchMemStats(target, headers, controller.signal, deadline).catch((error: unknown) => (fail('memstats', error), undefined))
         : Promise.resolve(undefined);
@@ -482,7 +504,7 @@ export class PprofReceiver implements Receiver {
    * deadline; its body read and decoded under a download slot, which `withDownloadSlot`
    * gives back.
    */
-  private requestOptions(headers: Record<string, string>, signal: AbortSignal, ownTimeoutMs: number, deadline: RoundDeadline, slot: { held: boolean }): GetOptions {
+  private requestOptions(headers: Record<string, string>, signal: AbortSignal, ownTimeoutMs: number, deadline: RoundDeadline, slot: { held: boolean }, onHeaders?: () => void): GetOptions {
     const untilDeadlineMs = deadline.atMs - this.clock.now();
     const capped = untilDeadlineMs < ownTimeoutMs;
     return {
@@ -494,6 +516,7 @@ export class PprofReceiver implements Receiver {
       signal,
       clock: this.clock,
       beforeBody: (aborted) => {
+        onHeaders?.();
         if (this.downloads.inUse >= this.downloads.limit) this.downloadWaits.add(1);
         return this.downloads.acquire(aborted).then(() => {
           slot.held = true;
@@ -512,8 +535,9 @@ export class PprofReceiver implements Receiver {
     }
   }
 
-  private fetchProfile(target: Target, type: PullProfileType, headers: Record<string, string>, signal: AbortSignal, deadline: RoundDeadline): Promise<Fetched> {
-    return this.withDownloadSlot((slot) => this.fetchAndDecode(target, type, this.requestOptions(headers, signal, this.config.timeout + (type === 'cpu' ? this.cpuSeconds * 1000 : 0), deadline, slot)));
+  private fetchProfile(target: Target, type: PullProfileType, headers: Record<string, string>, signal: AbortSignal, deadline: RoundDeadline, onHeaders?: () => void): Promise<Fetched> {
+    const ownTimeoutMs = this.config.timeout + (type === 'cpu' ? this.cpuSeconds * 1000 : 0);
+    return this.withDownloadSlot((slot) => this.fetchAndDecode(target, type, this.requestOptions(headers, signal, ownTimeoutMs, deadline, slot, onHeaders)));
   }
 
   private async fetchAndDecode(target: Target, type: PullProfileType, options: GetOptions): Promise<Fetched> {

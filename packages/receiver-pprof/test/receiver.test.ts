@@ -359,11 +359,15 @@ describe('pprof receiver: failures are counted, logged per target, and do not st
     expect(r.downloads.inUse).toBe(0);
   });
 
-  it('a round still running when the next is due is skipped and counted', async () => {
+  it('a tick while the previous round still runs starts its round late, when that one ends; a further tick is skipped_busy', async () => {
     const target = await fake({ '/debug/pprof/goroutine': async () => (await new Promise((resolve) => setTimeout(resolve, 100)), goFixture('goroutine')) });
     const { receiver: r, registry } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine'], memstats: false });
-    const [first, second] = await Promise.all([r.scrapeOnce(), r.scrapeOnce()]);
-    expect([first![0]!.outcome, second![0]!.outcome].sort()).toEqual(['skipped_busy', 'success']);
+    await r.start();
+    const [first, late, skipped] = await Promise.all([r.scrapeOnce(), r.scrapeOnce(), r.scrapeOnce()]);
+    expect([first![0]!.outcome, late![0]!.outcome, skipped![0]!.outcome]).toEqual(['success', 'success', 'skipped_busy']);
+    expect(target.count('/debug/pprof/goroutine')).toBe(2);
+    expect(target.maxInFlight).toBe(1); // never two rounds of a target at once
+    expect(registry.value('profcol_receiver_late_rounds_total', { target: target.url })).toBe(1);
     expect(registry.value('profcol_receiver_scrapes_total', { outcome: 'skipped_busy' })).toBe(1);
   });
 

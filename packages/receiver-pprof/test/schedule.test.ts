@@ -63,7 +63,7 @@ describe('pprof receiver: the scheduler', () => {
     expect(run.clock.pending).toBe(0);
   });
 
-  it('a round still running at the next tick makes that tick skipped_busy; the target keeps its phase', async () => {
+  it('a round still running at the next tick makes that tick\'s round start late, when it ends; a third tick is skipped_busy; the phase stays', async () => {
     let clock: ManualClock | undefined;
     let release: (() => void) | undefined;
     const slow = await target(
@@ -75,12 +75,15 @@ describe('pprof receiver: the scheduler', () => {
     const offset = offsetOf(slow.url);
     run.clock.advance(offset);
     await vi.waitFor(() => expect(release).toBeDefined());
-    run.clock.advance(INTERVAL_MS); // the second tick, while the first round waits for its answer
+    run.clock.advance(INTERVAL_MS); // the second tick waits for the first round
+    run.clock.advance(INTERVAL_MS); // the third is dropped
     expect(run.registry.value('profcol_receiver_scrapes_total', { outcome: 'skipped_busy' })).toBe(1);
+    run.clock.advance(50);
     release!();
-    await vi.waitFor(() => expect(run.registry.value('profcol_receiver_scrapes_total', { outcome: 'success' })).toBe(1));
-    await run.runFor(2 * INTERVAL_MS);
-    expect(slow.at).toEqual([run.startMs + offset, run.startMs + offset + 2 * INTERVAL_MS, run.startMs + offset + 3 * INTERVAL_MS]);
+    await vi.waitFor(() => expect(run.registry.value('profcol_receiver_scrapes_total', { outcome: 'success' })).toBe(2));
+    expect(run.registry.value('profcol_receiver_late_rounds_total')).toBe(1);
+    await run.runFor(INTERVAL_MS);
+    expect(slow.at).toEqual([run.startMs + offset, run.startMs + offset + 2 * INTERVAL_MS + 50, run.startMs + offset + 3 * INTERVAL_MS]);
   });
 
   it('a target whose every request fails skips the next 1, then 3 intervals (backoff), on the same phase', async () => {

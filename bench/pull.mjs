@@ -16,7 +16,8 @@
 //
 // Usage: pnpm exec tsc -b && node bench/pull.mjs [--smoke] [--json=<file>] [--targets=1000] [--seconds=50]
 //   --smoke: 20 targets, a 15 s window (about 27 s in all).
-// Env: PROFCOL_GO (go binary, default `go`), PROFCOL_CACHE_DIR (default $XDG_CACHE_HOME/profcol or ~/.cache/profcol).
+// Env: PROFCOL_GO (go binary, default `go`), PROFCOL_CACHE_DIR (default $XDG_CACHE_HOME/profcol or ~/.cache/profcol),
+//   PROFCOL_BENCH_NODE_ARGS (flags for profcol's node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -215,7 +216,8 @@ try {
   const configFile = path.join(work, 'pull.yaml');
   fs.writeFileSync(configFile, config);
   const log = fs.openSync(path.join(work, 'profcol.log'), 'w');
-  const profcol = spawn(process.execPath, [path.join(root, 'packages/cli/dist/bin.js'), 'run', '--config', configFile], { cwd: work, stdio: ['ignore', log, log] });
+  const nodeArgs = (process.env.PROFCOL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const profcol = spawn(process.execPath, [...nodeArgs, path.join(root, 'packages/cli/dist/bin.js'), 'run', '--config', configFile], { cwd: work, stdio: ['ignore', log, log] });
   children.push(profcol);
   let port;
   for (let i = 0; i < 300 && port === undefined; i++) {

@@ -1,5 +1,5 @@
 /** A small HTTP(S) GET with a deadline, a body cap and typed failures. */
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type Agent as HttpAgent, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { ProfcolError } from '@profcol/core';
 import { systemClock, type Clock } from './clock.js';
@@ -48,6 +48,12 @@ export interface GetOptions {
    * fails first. The receiver takes a download slot here.
    */
   beforeBody?: (signal: AbortSignal) => Promise<void>;
+  /**
+   * Send the request over this agent's kept-alive connection (queued behind the agent's
+   * other requests when it allows one socket). Default: a connection of its own, closed
+   * after the response.
+   */
+  agent?: HttpAgent;
 }
 
 export interface GetResult {
@@ -61,8 +67,8 @@ const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTU
 /**
  * GETs `url`. Fails with `timeout` when the whole exchange (connect, headers, body) takes
  * longer than `timeoutMs`, `too_large` as soon as the body passes `maxBytes`, `connect` for
- * refused/unreachable/TLS failures. One connection per request (no keep-alive): idle
- * connections would add goroutines to the target being measured.
+ * refused/unreachable/TLS failures. Without `agent`, one connection for the request, closed
+ * after it.
  */
 export function httpGet(url: URL, options: GetOptions): Promise<GetResult> {
   const clock = options.clock ?? systemClock;
@@ -83,8 +89,8 @@ export function httpGet(url: URL, options: GetOptions): Promise<GetResult> {
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = request(url, {
       method: 'GET',
-      agent: false,
-      headers: { 'user-agent': 'profcol-pprof-receiver', accept: '*/*', connection: 'close', ...options.headers },
+      agent: options.agent ?? false,
+      headers: { 'user-agent': 'profcol-pprof-receiver', accept: '*/*', ...(options.agent ? {} : { connection: 'close' }), ...options.headers },
       ...(url.protocol === 'https:' && options.tls ? options.tls : {}),
     });
     // Attached first: destroying the request (timeout, abort) emits 'error', which must never go unhandled.

@@ -39,6 +39,9 @@ export interface FakeTarget {
   /** Requests being served right now, and the most there ever were at once. */
   readonly inFlight: number;
   readonly maxInFlight: number;
+  /** TCP connections accepted so far, and those still open. */
+  readonly connections: number;
+  readonly openConnections: number;
   routes: Record<string, FakeRoute>;
   mode: 'normal' | 'hang' | 'garbage';
   close(): Promise<void>;
@@ -50,6 +53,8 @@ export async function startFakePprofTarget(options: FakeTargetOptions): Promise<
   const hanging = new Set<ServerResponse>();
   let inFlight = 0;
   let maxInFlight = 0;
+  let connections = 0;
+  let openConnections = 0;
   const target = {
     requests,
     routes: options.routes,
@@ -60,6 +65,12 @@ export async function startFakePprofTarget(options: FakeTargetOptions): Promise<
     },
     get maxInFlight() {
       return maxInFlight;
+    },
+    get connections() {
+      return connections;
+    },
+    get openConnections() {
+      return openConnections;
     },
   } as FakeTarget;
 
@@ -99,6 +110,11 @@ export async function startFakePprofTarget(options: FakeTargetOptions): Promise<
         res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(error.message, done);
       });
+  });
+  server.on('connection', (socket) => {
+    connections++;
+    openConnections++;
+    socket.on('close', () => openConnections--);
   });
   await new Promise<void>((resolve) => server.listen(0, options.host ?? '127.0.0.1', resolve));
   const { port, address } = server.address() as AddressInfo;

@@ -28,29 +28,48 @@ function seriesKey(labels: Labels): string {
   return JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+const NO_LABELS: Labels = Object.freeze({});
+
 export class Telemetry {
   private readonly instruments = new Map<string, Instrument>();
 
   counter(name: string, description: string, baseLabels: Labels = {}): Counter {
-    const instrument = this.instrument(name, 'counter', description);
+    const seriesOf = this.seriesFinder(this.instrument(name, 'counter', description), baseLabels);
     return {
-      add: (value = 1, labels = {}) => {
-        const all = { ...baseLabels, ...labels };
-        const key = seriesKey(all);
-        const series = instrument.series.get(key) ?? { labels: all, value: 0 };
-        series.value += value;
-        instrument.series.set(key, series);
+      add: (value = 1, labels = NO_LABELS) => {
+        seriesOf(labels).value += value;
       },
     };
   }
 
   gauge(name: string, description: string, baseLabels: Labels = {}): Gauge {
-    const instrument = this.instrument(name, 'gauge', description);
+    const seriesOf = this.seriesFinder(this.instrument(name, 'gauge', description), baseLabels);
     return {
-      set: (value, labels = {}) => {
-        const all = { ...baseLabels, ...labels };
-        instrument.series.set(seriesKey(all), { labels: all, value });
+      set: (value, labels = NO_LABELS) => {
+        seriesOf(labels).value = value;
       },
+    };
+  }
+
+  /**
+   * The series of an instrument for the labels of one call, found through a cache keyed by the
+   * labels as written at the call site: counters are bumped several times per upload, and
+   * sorting and serialising every label set each time showed in the push profile.
+   */
+  private seriesFinder(instrument: Instrument, baseLabels: Labels): (labels: Labels) => Series {
+    const cache = new Map<string, Series>();
+    return (labels) => {
+      let quick = '';
+      for (const key in labels) quick += `${key}\u0001${labels[key]}\u0002`;
+      let series = cache.get(quick);
+      if (!series) {
+        const all = { ...baseLabels, ...labels };
+        const key = seriesKey(all);
+        series = instrument.series.get(key);
+        if (!series) instrument.series.set(key, (series = { labels: all, value: 0 }));
+        cache.set(quick, series);
+      }
+      return series;
     };
   }
 

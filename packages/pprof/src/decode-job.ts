@@ -38,6 +38,11 @@ export type JobResult =
 export interface JobBudget {
   counter: BigInt64Array;
   limitBytes: number;
+  /**
+   * Copy each output that is a view into a larger buffer into one of its own size (for a job run
+   * on the main thread; a worker packs its outputs into one buffer instead, `packResults`).
+   */
+  compact?: boolean;
   /** Called with every change of what this job holds against the budget (a crash-safe record). */
   onCharged?: (heldBytes: number) => void;
 }
@@ -55,6 +60,30 @@ function firstEstimate(bytes: Uint8Array, encoding: Encoding): number {
 function owned(plain: Uint8Array): Uint8Array {
   if (plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength && !(plain.buffer instanceof SharedArrayBuffer)) return plain;
   return new Uint8Array(plain);
+}
+
+/**
+ * Copies the outputs of a job into one new buffer, each result's `plain` (and `decoded.pprof`)
+ * becoming a view of it: one buffer to transfer instead of one per profile (each transferred
+ * buffer costs the receiving thread an allocation), and no output keeps a larger buffer alive.
+ */
+export function packResults(results: JobResult[]): ArrayBuffer | undefined {
+  let total = 0;
+  for (const result of results) if (result.ok) total += result.plain.byteLength;
+  if (total === 0) return undefined;
+  const buffer = new ArrayBuffer(total);
+  const all = new Uint8Array(buffer);
+  let at = 0;
+  for (const result of results) {
+    if (!result.ok) continue;
+    const length = result.plain.byteLength;
+    all.set(result.plain, at);
+    const view = new Uint8Array(buffer, at, length);
+    at += length;
+    result.plain = view;
+    if (result.decoded) result.decoded.pprof = view;
+  }
+  return buffer;
 }
 
 const summarize = summarizePprof as (raw: Uint8Array, options?: { stackFilters?: readonly StackFilterSpec[] }) => DecodedProfile;
@@ -97,7 +126,8 @@ export function runDecodeJob(items: readonly JobItem[], maxBytes: number, budget
     let failure: JobResult | undefined;
     for (;;) {
       try {
-        plain = owned(decompress(item.bytes, { maxBytes: reserved }));
+        plain = decompress(item.bytes, { maxBytes: reserved });
+        if (budget.compact) plain = owned(plain);
         break;
       } catch (error) {
         const kind = (error as { kind?: string }).kind;

@@ -1,6 +1,7 @@
 /**
- * A small pool of decode worker threads, so that decompression and the summary pass run on
- * every core while the event loop keeps answering HTTP. One job per worker at a time, the rest
+ * A small pool of decode worker threads, so that decompressing large profiles (a pulled CPU
+ * profile of megabytes, a bomb stopped at the cap) runs on another core while the event loop
+ * keeps answering HTTP; small jobs are decoded inline (see `run`). One job per worker at a time, the rest
  * wait in one queue (first come, first served). A worker that dies fails only its own job (the
  * caller answers 503 and the client retries); it is replaced on the next job. Workers are
  * `unref`ed: they never keep the process alive, and `close()` terminates them.
@@ -25,7 +26,14 @@ export interface PoolOptions {
   recycleHeapBytes?: number;
   /** Replace a worker after it took an input this large (its wasm memory grew to hold it; default 16 MiB). */
   recycleInputBytes?: number;
+  /** Jobs whose compressed input is at most this are tried on the calling thread first (default 256 KiB). */
+  inlineInputBytes?: number;
+  /** What such an inline attempt may decompress to before the job moves to a worker (default 2 MiB). */
+  inlineOutputBytes?: number;
 }
+
+const DEFAULT_INLINE_INPUT_BYTES = 256 * 1024;
+const DEFAULT_INLINE_OUTPUT_BYTES = 2 * 1024 * 1024;
 
 export interface JobOutcome {
   results: JobResult[];
@@ -68,6 +76,8 @@ export class DecodePool {
   crashed = 0;
   /** Workers replaced because they grew past their bounds. */
   recycled = 0;
+  /** Jobs small enough to be decoded on the calling thread. */
+  inlineJobs = 0;
 
   constructor(private readonly options: PoolOptions) {
     this.workers = Array.from({ length: options.workers }, () => undefined);
@@ -91,10 +101,21 @@ export class DecodePool {
   run(items: JobItem[], maxBytes: number, options: { signal?: AbortSignal | undefined; crashForTest?: boolean } = {}): Promise<JobOutcome> {
     if (this.closed) return Promise.reject(new DecodeWorkerError('the decode workers are shut down'));
     if (options.signal?.aborted) return Promise.reject(abortError(options.signal));
-    if (this.options.workers === 0) {
-      const budget = this.options.budget;
-      const { results, charged } = runDecodeJob(items, maxBytes, { counter: budget.counter, limitBytes: budget.limitBytes });
-      return Promise.resolve({ results, charged });
+    if (this.options.workers === 0) return Promise.resolve(this.runInline(items, maxBytes));
+    // Small jobs are decoded right here: for a typical dd-trace upload (tens of KiB) the round trip
+    // to a worker cost more CPU than the decoding it saved (measured: 1.2-1.3 ms of CPU per upload
+    // with 2 workers against 0.7-0.8 ms inline, and fewer uploads/s). The inline attempt may
+    // produce at most `inlineOutputBytes`; a job that needs more starts over on a worker.
+    const inputBytes = items.reduce((n, item) => n + item.bytes.byteLength, 0);
+    const inlineOutput = this.options.inlineOutputBytes ?? DEFAULT_INLINE_OUTPUT_BYTES;
+    if (!options.crashForTest && inputBytes <= (this.options.inlineInputBytes ?? DEFAULT_INLINE_INPUT_BYTES)) {
+      const inline = this.runInline(items, Math.min(maxBytes, inlineOutput));
+      const tooLargeHere = inlineOutput < maxBytes && inline.results.some((r) => !r.ok && r.kind === 'too_large');
+      if (!tooLargeHere) {
+        this.inlineJobs++;
+        return Promise.resolve(inline);
+      }
+      this.options.budget.release(inline.charged);
     }
     return new Promise<JobOutcome>((resolve, reject) => {
       const job: PendingJob = {
@@ -136,6 +157,12 @@ export class DecodePool {
       return { ...item, bytes };
     });
     return { items: out, transfer: [buffer] };
+  }
+
+  private runInline(items: JobItem[], maxBytes: number): JobOutcome {
+    const budget = this.options.budget;
+    const { results, charged } = runDecodeJob(items, maxBytes, { counter: budget.counter, limitBytes: budget.limitBytes, compact: true });
+    return { results, charged };
   }
 
   /** Terminates every worker; jobs still queued or running are refused. */

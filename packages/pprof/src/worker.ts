@@ -7,7 +7,7 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-import { runDecodeJob, type JobItem, type JobResult } from './decode-job.js';
+import { packResults, runDecodeJob, type JobItem, type JobResult } from './decode-job.js';
 
 export interface WorkerInit {
   counter: BigInt64Array;
@@ -45,8 +45,8 @@ port.on('message', (request: JobRequest) => {
     onCharged: (held) => Atomics.store(init.slots, init.slot, BigInt(held)),
   });
   if (request.crash) process.exit(70);
-  const transfer: ArrayBuffer[] = [];
-  for (const result of results) if (result.ok) transfer.push(result.plain.buffer as ArrayBuffer);
+  const packed = packResults(results);
+  const transfer = packed ? [packed] : [];
   const recycle = largestInput > init.recycleInputBytes || getHeapStatistics().total_heap_size > init.recycleHeapBytes;
   const response: JobResponse = { id: request.id, results, charged, recycle };
   port.postMessage(response, transfer);

@@ -93,6 +93,11 @@ export class DecodePool {
     return this.workers.filter((w) => w && !w.exited).length;
   }
 
+  /** The threads of the workers busy with a job now (diagnostics; tests stop one to see a crash handled). */
+  get busyThreads(): Worker[] {
+    return this.workers.flatMap((w) => (w && !w.exited && w.job ? [w.worker] : []));
+  }
+
   /** Starts every worker now rather than on first use, so the first uploads do not wait for it. */
   warm(): void {
     for (let slot = 0; slot < this.workers.length; slot++) if (!this.workers[slot]) this.workers[slot] = this.spawn(slot);

@@ -1,4 +1,6 @@
 import { createServiceLimits, type Batch, type Consumer } from '@profcol/core';
+import { gzipSync } from 'node:zlib';
+import { ProfileDecoder } from '@profcol/pprof';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ddtraceConfigSchema } from '../src/index.js';
 import { goUpload, request, startReceiver, zstd, type Running } from './helpers.js';
@@ -98,6 +100,39 @@ describe('ddtrace receiver: the process-wide memory budget (service.limits)', ()
     const response = await request(r.port, { headers: upload.headers, body: upload.body });
     expect([response.status, response.json.reason]).toEqual([503, 'memory_budget']);
     expect(limits.budget.usedBytes).toBe(0);
+  });
+
+  it('answers 503 decoder_failed with Retry-After when the worker decoding an upload dies, and the next upload is decoded by a new one', async () => {
+    const limits = createServiceLimits({ decodeWorkers: 1 });
+    r = await startReceiver({ dedup_window: '0', keep_attachments: true }, undefined, { limits });
+    // A kept attachment that inflates to 128 MiB: too large to decode inline, so a worker takes it.
+    const trace = gzipSync(Buffer.alloc(128 * MiB));
+    const upload = goUpload({ extraParts: [{ name: 'go.trace', filename: 'go.trace', contentType: 'application/octet-stream', data: trace }] });
+    const answer = request(r.port, { headers: upload.headers, body: upload.body });
+    const pool = ProfileDecoder.for({ limits });
+    try {
+      while (pool.pool.busyThreads.length === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+      await pool.pool.busyThreads[0]!.terminate();
+      const refused = await answer;
+      expect([refused.status, refused.json.reason]).toEqual([503, 'decoder_failed']);
+      expect(refused.headers['retry-after']).toBeDefined();
+      expect(r.count('profcol_receiver_refused_uploads_total', { reason: 'decoder_failed' })).toBe(1);
+      expect((await request(r.port, { headers: upload.headers, body: upload.body })).status).toBe(200);
+      expect(limits.budget.usedBytes).toBe(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('stops its decode workers when it shuts down', async () => {
+    const limits = createServiceLimits({ decodeWorkers: 2 });
+    r = await startReceiver({}, undefined, { limits });
+    const handle = ProfileDecoder.for({ limits });
+    expect(handle.pool.alive).toBe(2);
+    await handle.close();
+    await r.stop();
+    r = undefined;
+    expect(handle.pool.alive).toBe(0);
   });
 
   it('says where max_decompressed_bytes went when a configuration still sets it', () => {

@@ -12,13 +12,11 @@
 import { releaseShared, tryChargeShared, type DecodedProfile } from '@profcol/core';
 import { decompress, sniffEncoding } from './decompress.js';
 import type { Encoding } from './errors.js';
+import type { StackFilter } from './stack-filters.js';
 import { summarizePprof } from './summary.js';
 
 /** A named set of function-name patterns whose per-sample-type sums the summary adds (`stackTotals`). */
-export interface StackFilterSpec {
-  name: string;
-  patterns: readonly string[];
-}
+export type StackFilterSpec = StackFilter;
 
 /** What to do with the decompressed bytes. `pprof_unless_json`: a JSON list is left as is (legacy uploads). */
 export type SummarizeMode = 'pprof' | 'none' | 'pprof_unless_json';
@@ -86,7 +84,6 @@ export function packResults(results: JobResult[]): ArrayBuffer | undefined {
   return buffer;
 }
 
-const summarize = summarizePprof as (raw: Uint8Array, options?: { stackFilters?: readonly StackFilterSpec[] }) => DecodedProfile;
 
 /**
  * Runs one job. `charged` in the result is what it holds against the budget when it returns:
@@ -160,7 +157,7 @@ export function runDecodeJob(items: readonly JobItem[], maxBytes: number, budget
       continue;
     }
     try {
-      const decoded = summarize(plain, item.stackFilters && item.stackFilters.length > 0 ? { stackFilters: item.stackFilters } : undefined);
+      const decoded = summarizePprof(plain, item.stackFilters && item.stackFilters.length > 0 ? { stackFilters: item.stackFilters } : undefined);
       results.push({ ok: true, encoding, plain, decoded });
     } catch (error) {
       release(plain.byteLength);

@@ -8,6 +8,7 @@ import { defaultServiceLimits, MemoryBudgetError, type CreateSettings, type Deco
 import type { JobItem, JobResult, StackFilterSpec, SummarizeMode } from './decode-job.js';
 import { DecompressedTooLargeError, DecompressError, PprofDecodeError, type Encoding } from './errors.js';
 import { DecodePool, DecodeWorkerError } from './pool.js';
+import { GC_STACK_FILTER } from './stack-filters.js';
 
 export interface DecodeRequest {
   bytes: Uint8Array;
@@ -54,9 +55,12 @@ export function decodeFailureReason(error: unknown): string {
  * The stack filters a profile type's summary computes, the same for every component that
  * decodes it: the GC frames of CPU profiles (for `prof_go_cpu_cores_gc_overhead`).
  */
-export function stackFiltersFor(_type: string): readonly StackFilterSpec[] {
-  return [];
+export function stackFiltersFor(type: string): readonly StackFilterSpec[] {
+  return type.toLowerCase() === 'cpu' ? CPU_STACK_FILTERS : NO_STACK_FILTERS;
 }
+
+const CPU_STACK_FILTERS: readonly StackFilterSpec[] = Object.freeze([GC_STACK_FILTER]);
+const NO_STACK_FILTERS: readonly StackFilterSpec[] = Object.freeze([]);
 
 function toError(result: Extract<JobResult, { ok: false }>): Error {
   switch (result.kind) {

@@ -45,13 +45,14 @@ class Scratch {
   fnId = new Float64Array(64);
   fnName = new Float64Array(64);
   reader = new Reader(NO_BYTES);
-  /** Location id → filter mask while attributing; -1 (undefined) between calls. */
+  /** Function and location id → filter mask while attributing; -1 (undefined) between calls. */
+  fnMasks = new Int32Array(1024).fill(-1);
   locMasks = new Int32Array(SHORT_IDS).fill(-1);
 
   bytes(): number {
     return (
       this.strStart.byteLength * 2 + this.sampleStart.byteLength * 2 + this.values.byteLength + this.locId.byteLength + this.locLinesEnd.byteLength +
-      this.lineFn.byteLength + this.fnId.byteLength + this.fnName.byteLength
+      this.lineFn.byteLength + this.fnId.byteLength + this.fnName.byteLength + this.fnMasks.byteLength + this.locMasks.byteLength
     );
   }
 }
@@ -120,11 +121,16 @@ function fastLenEnd(buf: Uint8Array, pos: number, end: number): number {
   return valueEnd <= end ? valueEnd : -1;
 }
 
-/** The offset after a varint of at most 9 bytes that ends before `end` (its value unused), or -1. */
-function skipVarint(buf: Uint8Array, pos: number, end: number): number {
-  const limit = Math.min(end, pos + 9);
-  while (pos < limit) if (buf[pos++]! < 0x80) return pos;
-  return -1;
+/**
+ * The offset after a varint of at most 9 bytes starting at `pos`, or -1. It may read past the
+ * end of its message (a byte past the buffer reads as undefined, which ends it): every fast
+ * parser below checks that it stopped exactly at its message's end, else the checked path
+ * reads the message again and gives the answer or the error.
+ */
+function skipVar(buf: Uint8Array, pos: number): number {
+  const limit = pos + 9;
+  while (buf[pos++]! >= 0x80) if (pos >= limit) return -1;
+  return pos;
 }
 
 /** The id of the location or function most recently read by `fastLocation` / `fastFunction`, and the function's name index. */
@@ -133,64 +139,214 @@ let fastName = 0;
 
 /**
  * A Location { 1 id, 2 mapping_id, 3 address, 4 line { 1 function_id, 2 line, 3 column }, 5
- * is_folded } in [pos, end) with short ids: appends its lines' function ids to `s.lineFn`
+ * is_folded } in [pos, end) with ids below 2^21: appends its lines' function ids to `s.lineFn`
  * from `lineCount` on and returns the new count (the id in `fastId`), or -1 when the checked
- * path must read it (which also gives the errors).
+ * path must read it (which also gives the errors). Varints are read without a bounds check
+ * per byte (see `skipVar`).
  */
 function fastLocation(buf: Uint8Array, pos: number, end: number, s: Scratch, lineCount: number): number {
   let id = 0;
+  let lineFn = s.lineFn;
   while (pos < end) {
     const tag = buf[pos++]!;
-    if (tag === 0x08) {
-      id = fastVarint(buf, pos, end);
-      if (id < 0) return -1;
-      pos = next;
-    } else if (tag === 0x22) {
-      const lineEnd = fastLenEnd(buf, pos, end);
-      if (lineEnd < 0) return -1;
-      pos = next;
+    if (tag === 0x22) {
+      const len = buf[pos++]!;
+      if (len >= 0x80) return -1; // a line is a few bytes
+      const lineEnd = pos + len;
+      if (lineEnd > end) return -1;
       while (pos < lineEnd) {
         const lineTag = buf[pos++]!;
         if (lineTag === 0x08) {
-          const fn = fastVarint(buf, pos, lineEnd);
-          if (fn < 0) return -1;
-          pos = next;
-          if (lineCount === s.lineFn.length) s.lineFn = growF64(s.lineFn);
-          s.lineFn[lineCount++] = fn;
+          let b = buf[pos++]!;
+          let fn = b & 0x7f;
+          if (b >= 0x80) {
+            b = buf[pos++]!;
+            fn |= (b & 0x7f) << 7;
+            if (b >= 0x80) {
+              b = buf[pos++]!;
+              if (b >= 0x80) return -1;
+              fn |= b << 14;
+            }
+          }
+          if (lineCount === lineFn.length) s.lineFn = lineFn = growF64(lineFn);
+          lineFn[lineCount++] = fn;
         } else if (lineTag === 0x10 || lineTag === 0x18) {
-          pos = skipVarint(buf, pos, lineEnd);
+          pos = skipVar(buf, pos);
           if (pos < 0) return -1;
         } else return -1;
       }
+      if (pos !== lineEnd) return -1;
+    } else if (tag === 0x08) {
+      let b = buf[pos++]!;
+      id = b & 0x7f;
+      if (b >= 0x80) {
+        b = buf[pos++]!;
+        id |= (b & 0x7f) << 7;
+        if (b >= 0x80) {
+          b = buf[pos++]!;
+          if (b >= 0x80) return -1;
+          id |= b << 14;
+        }
+      }
     } else if (tag === 0x10 || tag === 0x18 || tag === 0x28) {
-      pos = skipVarint(buf, pos, end);
+      pos = skipVar(buf, pos);
       if (pos < 0) return -1;
     } else return -1;
   }
+  if (pos !== end) return -1;
   fastId = id;
   return lineCount;
 }
 
-/** A Function { 1 id, 2 name, 3 system_name, 4 filename, 5 start_line } with short ids (in `fastId`, `fastName`), or false (see `fastLocation`). */
+/** A Function { 1 id, 2 name, 3 system_name, 4 filename, 5 start_line } with ids and name indexes below 2^21 (in `fastId`, `fastName`), or false (see `fastLocation`). */
 function fastFunction(buf: Uint8Array, pos: number, end: number): boolean {
   let id = 0;
   let name = 0;
   while (pos < end) {
     const tag = buf[pos++]!;
     if (tag === 0x08 || tag === 0x10) {
-      const v = fastVarint(buf, pos, end);
-      if (v < 0) return false;
-      pos = next;
+      let b = buf[pos++]!;
+      let v = b & 0x7f;
+      if (b >= 0x80) {
+        b = buf[pos++]!;
+        v |= (b & 0x7f) << 7;
+        if (b >= 0x80) {
+          b = buf[pos++]!;
+          if (b >= 0x80) return false;
+          v |= b << 14;
+        }
+      }
       if (tag === 0x08) id = v;
       else name = v;
     } else if (tag === 0x18 || tag === 0x20 || tag === 0x28) {
-      pos = skipVarint(buf, pos, end);
+      pos = skipVar(buf, pos);
       if (pos < 0) return false;
     } else return false;
   }
+  if (pos !== end) return false;
   fastId = id;
   fastName = name;
   return true;
+}
+
+/** What `fastSample` read: where its fields start, the packed location ids' range (start -1 when none, -2 when unpacked or repeated), the number of values. */
+let fastFieldsStart = 0;
+let fastIdsStart = 0;
+let fastIdsEnd = 0;
+let fastValues = 0;
+
+/** Values a sample may carry on the fast path (the scratch array has this much room past its count). */
+const FAST_VALUES = 32;
+
+/**
+ * A Sample { 1 location_id, 2 value, 3 label } whose length prefix starts at `pos`, of the
+ * usual shapes: ids and values packed, or unpacked as Go's runtime writes lists of at most
+ * two; values below 2^35 (at most FAST_VALUES); labels. Writes its values to `values` from
+ * `at` (nothing is committed: the caller adds them) and returns the sample's end, or -1 when
+ * the checked path must read it (see `skipVar`).
+ */
+function fastSample(buf: Uint8Array, pos: number, end: number, values: Float64Array, at: number): number {
+  let b = buf[pos++]!;
+  let len = b & 0x7f;
+  if (b >= 0x80) {
+    b = buf[pos++]!;
+    len |= (b & 0x7f) << 7;
+    if (b >= 0x80) {
+      b = buf[pos++]!;
+      if (b >= 0x80) return -1;
+      len |= b << 14;
+    }
+  }
+  const sampleEnd = pos + len;
+  if (sampleEnd > end) return -1;
+  fastFieldsStart = pos;
+  let idsStart = -1;
+  let idsEnd = 0;
+  let k = 0;
+  while (pos < sampleEnd) {
+    const tag = buf[pos++]!;
+    if (tag === 0x10) {
+      // One unpacked value.
+      b = buf[pos++]!;
+      let v = b & 0x7f;
+      if (b >= 0x80) {
+        b = buf[pos++]!;
+        v |= (b & 0x7f) << 7;
+        if (b >= 0x80) {
+          b = buf[pos++]!;
+          v |= (b & 0x7f) << 14;
+          if (b >= 0x80) {
+            b = buf[pos++]!;
+            v |= (b & 0x7f) << 21;
+            if (b >= 0x80) {
+              b = buf[pos++]!;
+              if (b >= 0x80) return -1;
+              v = (v >>> 0) + b * 268435456; // bits 28..34
+            }
+          }
+        }
+      }
+      if (k === FAST_VALUES) return -1;
+      values[at + k++] = v;
+      continue;
+    }
+    if (tag === 0x08) {
+      // One unpacked location id: the attribution walks this sample's fields.
+      pos = skipVar(buf, pos);
+      if (pos < 0) return -1;
+      idsStart = -2;
+      continue;
+    }
+    b = buf[pos++]!;
+    len = b & 0x7f;
+    if (b >= 0x80) {
+      b = buf[pos++]!;
+      len |= (b & 0x7f) << 7;
+      if (b >= 0x80) {
+        b = buf[pos++]!;
+        if (b >= 0x80) return -1;
+        len |= b << 14;
+      }
+    }
+    const fieldEnd = pos + len;
+    if (fieldEnd > sampleEnd) return -1;
+    if (tag === 0x12) {
+      while (pos < fieldEnd) {
+        b = buf[pos++]!;
+        let v = b & 0x7f;
+        if (b >= 0x80) {
+          b = buf[pos++]!;
+          v |= (b & 0x7f) << 7;
+          if (b >= 0x80) {
+            b = buf[pos++]!;
+            v |= (b & 0x7f) << 14;
+            if (b >= 0x80) {
+              b = buf[pos++]!;
+              v |= (b & 0x7f) << 21;
+              if (b >= 0x80) {
+                b = buf[pos++]!;
+                if (b >= 0x80) return -1;
+                v = (v >>> 0) + b * 268435456; // bits 28..34
+              }
+            }
+          }
+        }
+        if (k === FAST_VALUES) return -1;
+        values[at + k++] = v;
+      }
+      if (pos !== fieldEnd) return -1;
+    } else if (tag === 0x0a) {
+      idsStart = idsStart === -1 ? pos : -2; // repeated packed fields: walk the fields
+      idsEnd = fieldEnd;
+      pos = fieldEnd;
+    } else if (tag === 0x1a) pos = fieldEnd;
+    else return -1;
+  }
+  if (pos !== sampleEnd) return -1;
+  fastIdsStart = idsStart;
+  fastIdsEnd = idsEnd;
+  fastValues = k;
+  return sampleEnd;
 }
 
 function readValueType(r: Reader, what: 'sample_type' | 'period_type'): [number, number] {
@@ -278,12 +434,15 @@ export function summarizePprof(raw: Uint8Array, options: SummaryOptions = {}): D
   try {
     const { summary, scan } = summarize(raw, scratch, matchers !== undefined);
     if (filters && matchers) {
-      const sums = attribute(scan, matchers, summary.sampleTypes.length);
+      const sums = attribute(scan, matchers, undefined, summary.sampleTypes.length);
       const stackTotals: Record<string, number[]> = {};
       const n = summary.sampleTypes.length;
-      filters.forEach((filter, f) => {
-        stackTotals[filter.name] = Array.from(sums.subarray(f * n, f * n + n));
-      });
+      for (let f = 0; f < filters.length; f++) {
+        // A loop, not Array.from(subarray): the iterator protocol cost more than a small profile's whole pass.
+        const row = new Array<number>(n);
+        for (let t = 0; t < n; t++) row[t] = sums[f * n + t]!;
+        stackTotals[filters[f]!.name] = row;
+      }
       summary.stackTotals = stackTotals;
     }
     return summary;
@@ -333,6 +492,29 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
 
     if (tag === 0x12) {
       // Sample { 1 location_id (packed), 2 value (packed), 3 label }
+      if (valueCount + FAST_VALUES > valuesArr.length) valuesArr = growF64(valuesArr);
+      const fastEnd = fastSample(buf, pos, end, valuesArr, valueCount);
+      if (fastEnd >= 0) {
+        const k = fastValues;
+        while (k > totals.length) totals = growF64(totals);
+        for (let j = 0; j < k; j++) totals[j]! += valuesArr[valueCount + j]!;
+        if (stacks) {
+          valueCount += k;
+          if (sampleCount === sampleStartArr.length) {
+            sampleStartArr = growI32(sampleStartArr);
+            sampleEndArr = growI32(sampleEndArr);
+          }
+          // Packed ids: their range; unpacked or repeated: ~(the sample's fields' start), and its end; none: empty.
+          const ids = fastIdsStart;
+          sampleStartArr[sampleCount] = ids >= 0 ? ids : ids === -1 ? 0 : ~fastFieldsStart;
+          sampleEndArr[sampleCount] = ids >= 0 ? fastIdsEnd : ids === -1 ? 0 : fastEnd;
+        }
+        if (k < minValues) minValues = k;
+        if (k > maxValues) maxValues = k;
+        sampleCount++;
+        pos = fastEnd;
+        continue;
+      }
       let sampleEnd = fastLenEnd(buf, pos, end);
       if (sampleEnd < 0) {
         r.pos = pos;
@@ -611,141 +793,122 @@ const scan: Scan = { raw, scratch: s, strCount, sampleCount, valuesPerSample: ma
   return { summary, scan };
 }
 
-/** Ids to values: a typed array indexed by id when the ids are dense, a Map otherwise. -1 = not defined. */
-class IdTable {
-  private readonly dense: Int32Array | undefined;
-  private readonly sparse: Map<number, number> | undefined;
-
-  /**
-   * `reuse`, when given, is an array of -1s used (instead of a new array) when the ids fit;
-   * `release()` puts its -1s back.
-   */
-  constructor(
-    private readonly ids: Float64Array,
-    private readonly count: number,
-    valueOf: (i: number) => number,
-    private readonly reuse?: Int32Array,
-  ) {
-    let max = 0;
-    let integral = true;
-    for (let i = 0; i < count; i++) {
-      const id = ids[i]!;
-      if (id > max) max = id;
-      if (!(id >= 0 && Number.isInteger(id))) integral = false;
-    }
-    // Go numbers locations and functions 1..n; anything much sparser would waste memory.
-    if (integral && max <= count * 4 + 1024) {
-      const dense = reuse && max < reuse.length ? reuse : new Int32Array(max + 1).fill(-1);
-      let i = 0;
-      try {
-        for (; i < count; i++) dense[ids[i]!] = valueOf(i);
-      } catch (error) {
-        if (dense === reuse) for (let j = 0; j < i; j++) dense[ids[j]!] = -1;
-        throw error;
-      }
-      this.dense = dense;
-    } else {
-      this.sparse = new Map();
-      for (let i = 0; i < count; i++) this.sparse.set(ids[i]!, valueOf(i));
-    }
+/**
+ * The dense table for `count` ids (id → mask, -1 = undefined) when the ids are small
+ * non-negative integers (Go numbers locations and functions 1..n; anything much sparser would
+ * waste memory): `reuse` when they fit in it, else a new array of -1s. Undefined when sparse.
+ */
+function denseTable(ids: Float64Array, count: number, reuse: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> | undefined {
+  let max = 0;
+  for (let i = 0; i < count; i++) {
+    const id = ids[i]!;
+    if (!(id >= 0 && id <= 0x3fffffff && (id | 0) === id)) return undefined;
+    if (id > max) max = id;
   }
+  if (max > count * 4 + 1024) return undefined;
+  return max < reuse.length ? reuse : new Int32Array(max + 1).fill(-1);
+}
 
-  get(id: number): number {
-    if (this.dense) return id < this.dense.length ? this.dense[id]! : -1;
-    return this.sparse!.get(id) ?? -1;
-  }
+/** Puts back the -1s of a reused dense table (every id that may have been set). */
+function clearTable(table: Int32Array | undefined, ids: Float64Array, count: number): void {
+  if (table) for (let i = 0; i < count; i++) table[ids[i]!] = -1;
+}
 
-  /** The dense array (ids past its end are undefined), when there is one. */
-  get array(): Int32Array | undefined {
-    return this.dense;
-  }
-
-  release(): void {
-    if (this.dense && this.dense === this.reuse) for (let i = 0; i < this.count; i++) this.dense[this.ids[i]!] = -1;
-  }
+/** The mask of id `id` in a dense or sparse table; -1 when the profile does not define it. */
+function maskOf(dense: Int32Array | undefined, sparse: Map<number, number> | undefined, id: number): number {
+  if (dense) return id >= 0 && id < dense.length ? dense[id]! : -1;
+  return sparse!.get(id) ?? -1;
 }
 
 /**
  * For each filter (row) and sample type (column), the sum of the values of the samples whose
- * stack has a frame of a matching function. Undefined function or location ids are the same
- * `PprofDecodeError`s `sumSamplesWhere` has always given.
+ * stack has a frame of a matching function: by `matchers` (one bit each), or by a caller's
+ * `predicate` on the decoded name (bit 0). Undefined function or location ids are the same
+ * `PprofDecodeError`s `sumSamplesWhere` has always given. One function, no closure and no
+ * table allocated per call: it runs for every CPU profile, beside every other kind.
  */
-function attribute(scan: Scan, matchers: readonly FunctionMatcher[], typeCount: number): Float64Array {
-  const { raw, scratch: s } = scan;
-  const sums = new Float64Array(matchers.length * typeCount);
+function attribute(scan: Scan, matchers: readonly FunctionMatcher[], predicate: ((functionName: string) => boolean) | undefined, typeCount: number): Float64Array {
+  const filterCount = predicate ? 1 : matchers.length;
+  const sums = new Float64Array(filterCount * typeCount);
   if (scan.sampleCount === 0) return sums;
-
-  // Per function, once: the mask of the filters its name matches.
-  const fnMask = new IdTable(s.fnId, scan.fnCount, (i) => {
-    const nameIndex = s.fnName[i]!;
-    if (!(nameIndex >= 0 && nameIndex < scan.strCount && Number.isInteger(nameIndex))) stringAt(scan, nameIndex, () => `function ${s.fnId[i]} name`);
-    const start = s.strStart[nameIndex]!;
-    const end = s.strEnd[nameIndex]!;
-    let mask = 0;
-    for (let f = 0; f < matchers.length; f++) if (matchers[f]!.matches(raw, start, end)) mask |= 1 << f;
-    return mask;
-  });
-
-  // Per location, once: the union of its lines' function masks (inlined frames included).
-  // The reused table covers every 1–2 byte id (idsMask relies on it); it is -1s again on return.
-  const locMask = new IdTable(s.locId, scan.locCount, (i) => {
-    let mask = 0;
-    for (let l = i === 0 ? 0 : s.locLinesEnd[i - 1]!; l < s.locLinesEnd[i]!; l++) {
-      const fn = s.lineFn[l]!;
-      if (fn === 0) continue; // Go: function id 0 = no function information for this line
-      const m = fnMask.get(fn);
-      if (m < 0) throw new PprofDecodeError(`pprof malformed: location ${s.locId[i]} refers to function ${fn}, which the profile does not define`);
-      mask |= m;
-    }
-    return mask;
-  }, s.locMasks);
+  const { raw, scratch: s } = scan;
+  const fnId = s.fnId;
+  const fnCount = scan.fnCount;
+  const locId = s.locId;
+  const locCount = scan.locCount;
+  const fnDense = denseTable(fnId, fnCount, s.fnMasks);
+  const fnSparse = fnDense ? undefined : new Map<number, number>();
+  // The location table covers every 1–2 byte id (the sample walk relies on it).
+  let locDense: Int32Array<ArrayBuffer> | undefined;
   try {
-    sampleMasks(scan, locMask, matchers.length, typeCount, sums);
+    // Per function, once: the mask of the filters its name matches.
+    const fnName = s.fnName;
+    const strStart = s.strStart;
+    const strEnd = s.strEnd;
+    for (let i = 0; i < fnCount; i++) {
+      const nameIndex = fnName[i]!;
+      if (!(nameIndex >= 0 && nameIndex < scan.strCount && Number.isInteger(nameIndex))) stringAt(scan, nameIndex, () => `function ${fnId[i]} name`);
+      const start = strStart[nameIndex]!;
+      const end = strEnd[nameIndex]!;
+      let mask = 0;
+      if (predicate) mask = predicate(utf8.decode(raw.subarray(start, end))) ? 1 : 0;
+      else for (let f = 0; f < filterCount; f++) if (matchers[f]!.matches(raw, start, end)) mask |= 1 << f;
+      if (fnDense) fnDense[fnId[i]!] = mask;
+      else fnSparse!.set(fnId[i]!, mask);
+    }
+
+    // Per location, once: the union of its lines' function masks (inlined frames included).
+    locDense = denseTable(locId, locCount, s.locMasks);
+    const locSparse = locDense ? undefined : new Map<number, number>();
+    const lineFn = s.lineFn;
+    const linesEnd = s.locLinesEnd;
+    let l = 0;
+    for (let i = 0; i < locCount; i++) {
+      let mask = 0;
+      for (const stop = linesEnd[i]!; l < stop; l++) {
+        const fn = lineFn[l]!;
+        if (fn === 0) continue; // Go: function id 0 = no function information for this line
+        const m = maskOf(fnDense, fnSparse, fn);
+        if (m < 0) throw new PprofDecodeError(`pprof malformed: location ${locId[i]} refers to function ${fn}, which the profile does not define`);
+        mask |= m;
+      }
+      if (locDense) locDense[locId[i]!] = mask;
+      else locSparse!.set(locId[i]!, mask);
+    }
+
+    // Per sample: one walk over its packed location ids (the first pass checked every sample's extent).
+    const starts = s.sampleStart;
+    const ends = s.sampleEnd;
+    const values = s.values;
+    const buf = raw;
+    for (let i = 0; i < scan.sampleCount; i++) {
+      let pos = starts[i]!;
+      const stop = ends[i]!;
+      let mask = -1;
+      if (locDense) mask = pos >= 0 ? idsMask(buf, pos, stop, locDense) : fieldsMask(buf, ~pos, stop, locDense);
+      if (mask < 0) mask = checkedSampleMask(s.reader, i, starts[i]!, stop, locDense, locSparse);
+      if (mask !== 0) {
+        const v = i * typeCount;
+        for (let f = 0; f < filterCount; f++) {
+          if ((mask & (1 << f)) === 0) continue;
+          const row = f * typeCount;
+          for (let t = 0; t < typeCount; t++) sums[row + t]! += values[v + t]!;
+        }
+      }
+    }
   } finally {
-    locMask.release();
+    if (fnDense === s.fnMasks) clearTable(fnDense, fnId, fnCount);
+    else if (fnDense && fnDense.length <= MAX_KEPT_TABLE) s.fnMasks = fnDense.fill(-1);
+    if (locDense === s.locMasks) clearTable(locDense, locId, locCount);
+    else if (locDense && locDense.length <= MAX_KEPT_TABLE) s.locMasks = locDense.fill(-1);
   }
   return sums;
 }
 
-/** Adds each sample's values to the rows of the filters its stack matches. */
-function sampleMasks(scan: Scan, locMask: IdTable, filterCount: number, typeCount: number, sums: Float64Array): void {
-  const { raw, scratch: s } = scan;
-  // Per sample: one walk over its location ids (the first pass checked every sample's extent).
-  const buf = raw;
-  const dense = locMask.array;
-  const r = new Reader(raw);
-  const values = s.values;
-  const starts = s.sampleStart;
-  const ends = s.sampleEnd;
-  const locationMask = (i: number, id: number): number => {
-    const m = dense ? (id < dense.length ? dense[id]! : -1) : locMask.get(id);
-    if (m < 0) throw new PprofDecodeError(`pprof malformed: sample ${i} refers to location ${id}, which the profile does not define`);
-    return m;
-  };
-  for (let i = 0; i < scan.sampleCount; i++) {
-    let pos = starts[i]!;
-    const stop = ends[i]!;
-    let mask = 0;
-    if (pos < 0) mask = irregularSampleMask(r, ~pos, stop, (id) => locationMask(i, id));
-    else {
-      mask = dense ? idsMask(buf, pos, stop, dense) : -1;
-      if (mask < 0) mask = checkedIdsMask(r, pos, stop, (id) => locationMask(i, id));
-    }
-    if (mask !== 0) {
-      const v = i * typeCount;
-      for (let f = 0; f < filterCount; f++) {
-        if ((mask & (1 << f)) === 0) continue;
-        const row = f * typeCount;
-        for (let t = 0; t < typeCount; t++) sums[row + t]! += values[v + t]!;
-      }
-    }
-  }
-}
-
 /**
- * The union of the masks of the packed location ids in [pos, stop) when each is a 1–2 byte
- * varint; else -1 (the checked walk then decides or throws). An undefined id has mask -1,
- * which ORs into -1: one test at the end instead of one per id.
+ * The union of the masks of the packed location ids in [pos, stop) when each is a 1–3 byte
+ * varint within the table; else -1 (the checked walk then decides or throws). An undefined id
+ * has mask -1, which ORs into -1: one test at the end instead of one per id.
  */
 function idsMask(buf: Uint8Array, pos: number, stop: number, masks: Int32Array): number {
   let mask = 0;
@@ -756,7 +919,6 @@ function idsMask(buf: Uint8Array, pos: number, stop: number, masks: Int32Array):
       b = buf[pos++]!;
       id |= (b & 0x7f) << 7;
       if (b >= 0x80) {
-        // Past 16,383 locations: a 3-byte id, inside the table only if the profile has that many.
         b = buf[pos++]!;
         if (b >= 0x80) return -1;
         id |= b << 14;
@@ -768,38 +930,65 @@ function idsMask(buf: Uint8Array, pos: number, stop: number, masks: Int32Array):
   return pos === stop ? mask : -1;
 }
 
-function checkedIdsMask(r: Reader, pos: number, stop: number, locationMask: (id: number) => number): number {
+/** `idsMask` for a sample with unpacked or repeated id fields: a walk over its fields [pos, stop) (see `skipVar`). */
+function fieldsMask(buf: Uint8Array, pos: number, stop: number, masks: Int32Array): number {
   let mask = 0;
-  r.pos = pos;
-  r.end = stop;
-  while (r.pos < stop) mask |= locationMask(r.varint('sample.location_id'));
-  return mask;
+  while (pos < stop) {
+    const tag = buf[pos++]!;
+    if (tag === 0x08 || tag === 0x10) {
+      const idEnd = skipVar(buf, pos);
+      if (idEnd < 0) return -1;
+      if (tag === 0x08) mask |= idsMask(buf, pos, idEnd, masks);
+      pos = idEnd;
+    } else if (tag === 0x0a || tag === 0x12 || tag === 0x1a) {
+      let b = buf[pos++]!;
+      let len = b & 0x7f;
+      if (b >= 0x80) {
+        b = buf[pos++]!;
+        if (b >= 0x80) return -1;
+        len |= b << 7;
+      }
+      if (tag === 0x0a) mask |= idsMask(buf, pos, pos + len, masks);
+      pos += len;
+    } else return -1;
+  }
+  return pos === stop ? mask : -1;
 }
 
-/** The filter mask of a sample with unpacked or repeated location id fields, by a checked walk over all its fields. */
-function irregularSampleMask(r: Reader, start: number, end: number, locationMask: (id: number) => number): number {
+/** Id tables up to this many entries are kept for the next call. */
+const MAX_KEPT_TABLE = 1 << 20;
+
+/**
+ * The filter mask of sample `i` by a checked walk: packed ids in [start, stop), or, when
+ * `start` is negative, every field of the sample in [~start, stop) (unpacked or repeated id
+ * fields). Throws for an id the profile does not define.
+ */
+function checkedSampleMask(r: Reader, i: number, start: number, stop: number, dense: Int32Array | undefined, sparse: Map<number, number> | undefined): number {
   let mask = 0;
-  r.pos = start;
-  r.end = end;
-  while (r.pos < end) {
+  const locationMask = (id: number): number => {
+    const m = maskOf(dense, sparse, id);
+    if (m < 0) throw new PprofDecodeError(`pprof malformed: sample ${i} refers to location ${id}, which the profile does not define`);
+    return m;
+  };
+  if (start >= 0) {
+    r.pos = start;
+    r.end = stop;
+    while (r.pos < stop) mask |= locationMask(r.varint('sample.location_id'));
+    return mask;
+  }
+  r.pos = ~start;
+  r.end = stop;
+  while (r.pos < stop) {
     const tag = r.tag('sample tag');
     if (tag === 0x08) mask |= locationMask(r.varint('sample.location_id'));
     else if (tag === 0x0a) {
       const idsEnd = r.lengthEnd('sample.location_id');
       r.end = idsEnd;
       while (r.pos < idsEnd) mask |= locationMask(r.varint('sample.location_id'));
-      r.end = end;
+      r.end = stop;
     } else r.skip(tag & 7, tag >>> 3);
   }
   return mask;
-}
-
-/** A filter that asks a caller's predicate about each function name (decoded once per function). */
-class PredicateMatcher implements FunctionMatcher {
-  constructor(private readonly predicate: (functionName: string) => boolean) {}
-  matches(buf: Uint8Array, start: number, end: number): boolean {
-    return this.predicate(utf8.decode(buf.subarray(start, end)));
-  }
 }
 
 /**
@@ -818,7 +1007,7 @@ export function sumSamplesWhere(raw: Uint8Array, valueIndex: number, stackMatche
     if (!Number.isInteger(valueIndex) || valueIndex < 0 || valueIndex >= typeCount) {
       throw new PprofDecodeError(`sumSamplesWhere: value index ${valueIndex} is out of range; the profile has ${typeCount} sample types`);
     }
-    const sums = attribute(scan, [new PredicateMatcher(stackMatches)], typeCount);
+    const sums = attribute(scan, [], stackMatches, typeCount);
     return { matched: sums[valueIndex]!, total: summary.totals[valueIndex]! };
   } finally {
     scratch.reader.reset(NO_BYTES); // do not keep the profile alive

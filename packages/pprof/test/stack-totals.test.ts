@@ -72,6 +72,29 @@ describe('summarizePprof with stack filters: the GC-frame sums in the summary pa
     }
   });
 
+  it('equals an independent decode (pprof-format) on every fixture: Go runtime shapes (unpacked values and ids), labels, inlined lines', () => {
+    for (const [name, load] of RAW_FIXTURES) {
+      const raw = load();
+      const p = Profile.decode(raw);
+      const nameOf = (id: unknown) => String(p.stringTable.strings[Number(p.function.find((f) => Number(f.id) === Number(id))!.name)]);
+      const isGc = matcherOf(['runtime.*']);
+      const matching = new Set(p.location.filter((l) => l.line.some((line) => isGc(nameOf(line.functionId)))).map((l) => Number(l.id)));
+      const expected = p.sampleType.map(() => 0);
+      const totals = p.sampleType.map(() => 0);
+      for (const sample of p.sample) {
+        const hit = sample.locationId.some((id) => matching.has(Number(id)));
+        sample.value.forEach((v, i) => {
+          totals[i]! += Number(v);
+          if (hit) expected[i]! += Number(v);
+        });
+      }
+      const summary = summarizePprof(raw, { stackFilters: [{ name: 'runtime', patterns: ['runtime.*'] }] });
+      expect(summary.stackTotals?.runtime, name).toEqual(expected);
+      expect(summary.totals, name).toEqual(totals);
+      expect(summary.sampleCount, name).toBe(p.sample.length);
+    }
+  });
+
   it('ddtrace-go cpu.pprof: 2 samples, 20,000,000 ns in GC frames (test/fixtures/README.md)', () => {
     expect(summarizePprof(fixture('ddtrace-go/cpu.pprof'), { stackFilters: [GC_STACK_FILTER] }).stackTotals).toEqual({ gc: [2, 20_000_000] });
   });

@@ -19,16 +19,11 @@ export const systemClock: Clock = {
   clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout | undefined),
 };
 
-/** Resolves after `delayMs` on `clock`, or at once when `signal` aborts. */
-export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clock.clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = clock.setTimeout(done, delayMs);
-    signal?.addEventListener('abort', done);
+/** A promise that resolves after `delayMs` on `clock`, and a `cancel` that clears its timer (it then never resolves). */
+export function delay(clock: Clock, delayMs: number): { done: Promise<void>; cancel: () => void } {
+  let timer: ClockTimer | undefined;
+  const done = new Promise<void>((resolve) => {
+    timer = clock.setTimeout(resolve, delayMs);
   });
+  return { done, cancel: () => clock.clearTimeout(timer) };
 }

@@ -34,7 +34,7 @@ import {
   type PullProfileSpec,
   type PullProfileType,
 } from '@profcol/pprof';
-import { sleep, systemClock, type Clock, type ClockTimer } from './clock.js';
+import { delay, systemClock, type Clock, type ClockTimer } from './clock.js';
 import { cpuSecondsOf, normalizeTargetUrl, type PprofReceiverConfig, type PprofTargetConfig } from './config.js';
 import { httpGet, ScrapeError, type GetOptions, type ScrapeFailureReason, type TlsSettings } from './http.js';
 import { fnv1a32, shardOf } from './shard.js';
@@ -320,12 +320,8 @@ export class PprofReceiver implements Receiver {
       // of a round on our side): the CPU profile's own, and one kept alive for the rest, which
       // go one after another (goroutine first), closed with the round, so that no idle
       // connection adds a goroutine to the target between rounds.
-      const newLane = () => {
-        const lane = target.url.startsWith('https:') ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
-        lanes.push(lane);
-        return lane;
-      };
-      let lane = newLane();
+      let lane: HttpAgent | undefined = target.url.startsWith('https:') ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+      lanes.push(lane);
       const fetchOne = (type: PullProfileType, onHeaders?: () => void) =>
         this.fetchProfile(target, type, headers, controller.signal, deadline, type === 'cpu' ? undefined : lane, onHeaders).then(
           (fetched) => fetched,
@@ -341,16 +337,13 @@ export class PprofReceiver implements Receiver {
         let answered!: () => void;
         const headersIn = new Promise<void>((resolve) => (answered = resolve));
         goroutineFirst = fetchOne('goroutine', answered);
-        const graceOver = new AbortController();
+        const grace = delay(this.clock, Math.min(GOROUTINE_GRACE_MS, this.config.timeout / 4));
         let answeredInTime = false;
-        await Promise.race([
-          headersIn.then(() => (answeredInTime = true)),
-          goroutineFirst.then(() => (answeredInTime = true)),
-          sleep(this.clock, Math.min(GOROUTINE_GRACE_MS, this.config.timeout / 4), AbortSignal.any([controller.signal, graceOver.signal])),
-        ]);
-        graceOver.abort();
-        // The rest does not queue behind a goroutine request that has not answered.
-        if (!answeredInTime) lane = newLane();
+        await Promise.race([headersIn.then(() => (answeredInTime = true)), goroutineFirst.then(() => (answeredInTime = true)), grace.done]);
+        grace.cancel();
+        // A target that has not answered gets a connection per request, as nothing may queue
+        // behind a request that may never end, and each request fails on its own.
+        if (!answeredInTime) lane = undefined;
       }
       const fetches = target.types.filter((type) => type !== 'goroutine').map((type) => fetchOne(type));
       const memStatsFetch = target.memstats
@@ -584,7 +577,7 @@ export class PprofReceiver implements Receiver {
     return { type, spec, path: spec.path, body: response.body, decoded, requestStartNanos };
   }
 
-  private fetchMemStats(target: Target, headers: Record<string, string>, signal: AbortSignal, deadline: RoundDeadline, lane: HttpAgent): Promise<MemStats> {
+  private fetchMemStats(target: Target, headers: Record<string, string>, signal: AbortSignal, deadline: RoundDeadline, lane: HttpAgent | undefined): Promise<MemStats> {
     return this.withDownloadSlot(async (slot) => {
       const url = this.urlFor(target, '/debug/pprof/heap?debug=1');
       const response = await httpGet(url, this.requestOptions(headers, signal, this.config.timeout, deadline, slot, lane));

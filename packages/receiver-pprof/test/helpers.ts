@@ -127,6 +127,8 @@ export interface HangingTcpServer {
   url: string;
   /** The first line of every request received, in arrival order. */
   readonly requestLines: string[];
+  /** Connections accepted so far. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -134,7 +136,9 @@ export interface HangingTcpServer {
 export async function startHangingTcpServer(): Promise<HangingTcpServer> {
   const requestLines: string[] = [];
   const sockets = new Set<Socket>();
+  let connections = 0;
   const server = createServer((socket) => {
+    connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
@@ -150,6 +154,9 @@ export async function startHangingTcpServer(): Promise<HangingTcpServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     requestLines,
+    get connections() {
+      return connections;
+    },
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -330,10 +330,13 @@ describe('pprof receiver: failures are counted, logged per target, and do not st
     // The goroutine profile goes first and alone; the other target's whole round completes meanwhile, with no time passing.
     await vi.waitFor(() => expect(hanging.requestLines).toEqual(['GET /debug/pprof/goroutine HTTP/1.1']));
     await vi.waitFor(() => expect(consumer.bundles.map((b) => b.resource.instance)).toEqual([alive.url]));
-    // The rest of the round starts after a short grace (a quarter of the timeout), not after the goroutine timeout:
-    // the CPU profile on its own connection, heap then MemStats one after the other on another.
+    // The rest of the round starts after a short grace (a quarter of the timeout), not after the goroutine timeout,
+    // each request on its own connection (nothing queues behind a request that may never end).
     clock.advance(250);
-    await vi.waitFor(() => expect([...hanging.requestLines].sort()).toEqual(['GET /debug/pprof/goroutine HTTP/1.1', 'GET /debug/pprof/heap HTTP/1.1', 'GET /debug/pprof/profile?seconds=1 HTTP/1.1']));
+    await vi.waitFor(() =>
+      expect([...hanging.requestLines].sort()).toEqual(['GET /debug/pprof/goroutine HTTP/1.1', 'GET /debug/pprof/heap HTTP/1.1', 'GET /debug/pprof/heap?debug=1 HTTP/1.1', 'GET /debug/pprof/profile?seconds=1 HTTP/1.1']),
+    );
+    expect(hanging.connections).toBe(4);
     expect(finishedAtMs).toBeUndefined();
     clock.advance(1750);
     const [slow, fast] = await round;

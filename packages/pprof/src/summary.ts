@@ -59,6 +59,11 @@ class Scratch {
 
 /** Kept between calls up to this size; a huge profile's arrays go to the garbage collector. */
 const KEEP_SCRATCH_BYTES = 16 * 1024 * 1024;
+/**
+ * A profile this small cannot grow the scratch arrays past KEEP_SCRATCH_BYTES (they hold at
+ * most a few entries per byte of input), so its call skips adding up their sizes.
+ */
+const SMALL_PROFILE = 64 * 1024;
 const NO_BYTES = new Uint8Array();
 let spare: Scratch | undefined = new Scratch();
 
@@ -349,7 +354,11 @@ function fastSample(buf: Uint8Array, pos: number, end: number, values: Float64Ar
   return sampleEnd;
 }
 
-function readValueType(r: Reader, what: 'sample_type' | 'period_type'): [number, number] {
+/** The type and unit string indexes of the ValueType most recently read by `readValueType`. */
+let vtType = 0;
+let vtUnit = 0;
+
+function readValueType(r: Reader, what: 'sample_type' | 'period_type'): void {
   const end = r.lengthEnd(what);
   const saved = r.end;
   r.end = end;
@@ -368,7 +377,8 @@ function readValueType(r: Reader, what: 'sample_type' | 'period_type'): [number,
     } else r.skip(wt, field);
   }
   r.end = saved;
-  return [type, unit];
+  vtType = type;
+  vtUnit = unit;
 }
 
 function expectWire(message: string, name: string, field: number, wt: number, expected: number, at: number): void {
@@ -387,18 +397,29 @@ function checkProfileWire(field: number, wt: number, at: number): void {
   } else if (field === 13 && wt !== WIRE_VARINT && wt !== WIRE_LEN) throw wrongWireType('Profile', 'comment', 13, wt, 'varint or packed', at);
 }
 
-/** Short ASCII strings (sample type names, units) without TextDecoder's per-call cost. */
+/**
+ * Sample type names and units, decoded once per process: every profile of a kind repeats the
+ * same few ("cpu", "nanoseconds", "alloc_space", "bytes"…), and a cache hit (a byte compare)
+ * costs less than building the string. Slots are chosen by length and first and last bytes.
+ */
+const internBytes: (Uint8Array | undefined)[] = new Array(256).fill(undefined);
+const internStrings: string[] = new Array(256).fill('');
+
 function decodeString(buf: Uint8Array, start: number, end: number): string {
-  if (end - start <= 32) {
-    let s = '';
-    for (let i = start; i < end; i++) {
-      const b = buf[i]!;
-      if (b >= 0x80) return utf8.decode(buf.subarray(start, end));
-      s += String.fromCharCode(b);
-    }
-    return s;
+  const length = end - start;
+  if (length === 0) return '';
+  if (length > 32) return utf8.decode(buf.subarray(start, end));
+  const slot = (length * 31 + buf[start]! * 7 + buf[end - 1]!) & 255;
+  const cached = internBytes[slot];
+  if (cached !== undefined && cached.length === length) {
+    let i = 0;
+    while (i < length && cached[i] === buf[start + i]) i++;
+    if (i === length) return internStrings[slot]!;
   }
-  return utf8.decode(buf.subarray(start, end));
+  const str = utf8.decode(buf.subarray(start, end));
+  internBytes[slot] = buf.slice(start, end);
+  internStrings[slot] = str;
+  return str;
 }
 
 /** What one pass recorded; the arrays are `scratch`'s. */
@@ -412,10 +433,11 @@ interface Scan {
   fnCount: number;
 }
 
-/** String `index` of the table; `what()` names the field for the error (built only on error). */
-function stringAt(scan: Scan, index: number, what: () => string): string {
+/** String `index` of the table; `field` (with `i` in place of "#") names the field for the error. */
+function stringAt(scan: Scan, index: number, field: string, i = 0): string {
   if (!(index >= 0 && index < scan.strCount && Number.isInteger(index))) {
-    throw new PprofDecodeError(`pprof malformed: ${what()} refers to string index ${index}, but the string table has ${scan.strCount} ${scan.strCount === 1 ? 'entry' : 'entries'}`);
+    const what = field.replace('#', String(i));
+    throw new PprofDecodeError(`pprof malformed: ${what} refers to string index ${index}, but the string table has ${scan.strCount} ${scan.strCount === 1 ? 'entry' : 'entries'}`);
   }
   return decodeString(scan.raw, scan.scratch.strStart[index]!, scan.scratch.strEnd[index]!);
 }
@@ -448,7 +470,7 @@ export function summarizePprof(raw: Uint8Array, options: SummaryOptions = {}): D
     return summary;
   } finally {
     scratch.reader.reset(NO_BYTES); // do not keep the profile alive
-    if (scratch.bytes() <= KEEP_SCRATCH_BYTES) spare = scratch;
+    if (raw.length <= SMALL_PROFILE || scratch.bytes() <= KEEP_SCRATCH_BYTES) spare = scratch;
   }
 }
 
@@ -457,8 +479,9 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
   const end = raw.length;
   const r = s.reader;
   r.reset(raw);
-  const sampleTypeIdx: [number, number][] = [];
-  let periodTypeIdx: [number, number] | undefined;
+  const sampleTypeIdx: number[] = []; // type, unit, type, unit…
+  let periodTypeIdx = -1; // its type, then its unit at periodUnitIdx
+  let periodUnitIdx = 0;
   let totals = new Float64Array(8);
   let strCount = 0;
   let sampleCount = 0;
@@ -681,7 +704,8 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
     r.end = end;
     switch (field) {
       case 1:
-        sampleTypeIdx.push(readValueType(r, 'sample_type'));
+        readValueType(r, 'sample_type');
+        sampleTypeIdx.push(vtType, vtUnit);
         break;
       case 4:
         if (!stacks) r.skip(wt, field);
@@ -760,7 +784,9 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
         durationNanos = r.varint64('duration_nanos');
         break;
       case 11:
-        periodTypeIdx = readValueType(r, 'period_type');
+        readValueType(r, 'period_type');
+        periodTypeIdx = vtType;
+        periodUnitIdx = vtUnit;
         break;
       case 12:
         period = r.varint('period');
@@ -779,14 +805,13 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
 const scan: Scan = { raw, scratch: s, strCount, sampleCount, valuesPerSample: maxValues, locCount, fnCount };
   if (strCount > 0 && s.strEnd[0] !== s.strStart[0]) throw new PprofDecodeError('pprof malformed: string_table[0] must be the empty string');
   const sampleTypes: SampleType[] = [];
-  for (let i = 0; i < sampleTypeIdx.length; i++) {
-    const [t, u] = sampleTypeIdx[i]!;
-    sampleTypes.push({ type: stringAt(scan, t, () => `sample_type[${i}].type`), unit: stringAt(scan, u, () => `sample_type[${i}].unit`) });
+  for (let i = 0; i < sampleTypeIdx.length / 2; i++) {
+    sampleTypes.push({ type: stringAt(scan, sampleTypeIdx[2 * i]!, 'sample_type[#].type', i), unit: stringAt(scan, sampleTypeIdx[2 * i + 1]!, 'sample_type[#].unit', i) });
   }
   if (sampleCount > 0 && (minValues !== sampleTypes.length || maxValues !== sampleTypes.length)) {
     throw new PprofDecodeError(`pprof malformed: samples carry ${minValues === maxValues ? minValues : `${minValues}..${maxValues}`} values but the profile declares ${sampleTypes.length} sample types`);
   }
-  const periodType = periodTypeIdx ? { type: stringAt(scan, periodTypeIdx[0], () => 'period_type.type'), unit: stringAt(scan, periodTypeIdx[1], () => 'period_type.unit') } : undefined;
+  const periodType = periodTypeIdx >= 0 ? { type: stringAt(scan, periodTypeIdx, 'period_type.type'), unit: stringAt(scan, periodUnitIdx, 'period_type.unit') } : undefined;
   const totalsOut = new Array<number>(sampleTypes.length);
   for (let i = 0; i < sampleTypes.length; i++) totalsOut[i] = totals[i]!;
   const summary: DecodedProfile = { pprof: raw, sampleTypes, totals: totalsOut, sampleCount, timeNanos, durationNanos, periodType, period };
@@ -847,7 +872,7 @@ function attribute(scan: Scan, matchers: readonly FunctionMatcher[], predicate: 
     const strEnd = s.strEnd;
     for (let i = 0; i < fnCount; i++) {
       const nameIndex = fnName[i]!;
-      if (!(nameIndex >= 0 && nameIndex < scan.strCount && Number.isInteger(nameIndex))) stringAt(scan, nameIndex, () => `function ${fnId[i]} name`);
+      if (!(nameIndex >= 0 && nameIndex < scan.strCount && Number.isInteger(nameIndex))) stringAt(scan, nameIndex, 'function # name', fnId[i]);
       const start = strStart[nameIndex]!;
       const end = strEnd[nameIndex]!;
       let mask = 0;
@@ -1011,6 +1036,6 @@ export function sumSamplesWhere(raw: Uint8Array, valueIndex: number, stackMatche
     return { matched: sums[valueIndex]!, total: summary.totals[valueIndex]! };
   } finally {
     scratch.reader.reset(NO_BYTES); // do not keep the profile alive
-    if (scratch.bytes() <= KEEP_SCRATCH_BYTES) spare = scratch;
+    if (raw.length <= SMALL_PROFILE || scratch.bytes() <= KEEP_SCRATCH_BYTES) spare = scratch;
   }
 }

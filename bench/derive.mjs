@@ -16,8 +16,9 @@
 //     driver, fzstd), and registry candidates that are not dependencies (fflate, @mongodb-js/zstd) when
 //     $PROFCOL_BENCH_CANDIDATES names a node_modules folder that has them. With
 //     $PROFCOL_ALT_NODE (e.g. a Node 24 binary), the zstd rows are measured under it too.
-// Go runs first, alone; then Node. Timing on both sides: 3 warm-up calls, then calls in batches
-// until --min-ms (default 300) has passed; the mean per call.
+// Go runs first, alone; then Node. Timing: warm-up calls (Go: 3; Node: for a third of --min-ms,
+// so that the JIT's optimized code is what is timed), then calls in batches until --min-ms
+// (default 300) has passed; the mean per call.
 // Usage: pnpm exec tsc -b && node bench/derive.mjs [--smoke] [--json=<file>] [--min-ms=300] [--zstd-only]
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -39,9 +40,17 @@ const zstdOnly = options['zstd-only'] === true;
 const SYNTHETIC_SAMPLES = smoke ? [40_000] : [40_000, 200_000];
 const MAX = 1 << 30;
 
-/** Mean ms per call of `fn`: 3 warm-up calls, then batches (no clock read per call) until minMs. */
+/**
+ * Mean ms per call of `fn`: warm-up calls for a third of `ms` (at least 3), then batches (no
+ * clock read per call) until `ms`. The warm-up is by time, not by count: V8 optimizes a hot
+ * function on a background thread after some hundreds of calls, and on this 2-core machine
+ * 3 warm-up calls left the first ~50 ms of the timed window to unoptimized code (a 40k-byte
+ * CPU profile measured 82-87 µs with them, 55 µs once optimized, same process). Go's
+ * side is compiled ahead of time and needs no such warm-up.
+ */
 function time(fn, ms = minMs) {
-  for (let i = 0; i < 3; i++) fn();
+  const warm = performance.now();
+  for (let i = 0; i < 3 || performance.now() - warm < ms / 3; i++) fn();
   let calls = 0;
   let batch = 1;
   const start = performance.now();

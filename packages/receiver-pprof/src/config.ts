@@ -80,7 +80,7 @@ export class PprofConfigSchema<S extends Shape> extends ObjectSchema<S> {
       // A removed knob gets an answer that says what replaced it, not "unknown key".
       ctx.issues.push({
         path: [...path, 'max_concurrent_scrapes'],
-        message: 'was removed: it counted whole rounds, which wait cpu_seconds for the CPU profile; use max_concurrent_downloads (response bodies read and decoded at once, default 64), or delete the line',
+        message: 'was removed: it counted whole rounds, which wait cpu_seconds for the CPU profile; use max_concurrent_downloads (response bodies read and decoded at once; its default fits 1,000 targets), or delete the line',
       });
       const { max_concurrent_scrapes: _removed, ...rest } = input as Record<string, unknown>;
       input = rest;

@@ -65,7 +65,7 @@ describe('pprof receiver: configuration', () => {
     expect(parseConfigResult({ targets: [{ url: 'http://localhost:6060' }], max_concurrent_scrapes: 16 })).toEqual([
       {
         path: ['max_concurrent_scrapes'],
-        message: 'was removed: it counted whole rounds, which wait cpu_seconds for the CPU profile; use max_concurrent_downloads (response bodies read and decoded at once, default 64), or delete the line',
+        message: 'was removed: it counted whole rounds, which wait cpu_seconds for the CPU profile; use max_concurrent_downloads (response bodies read and decoded at once; its default fits 1,000 targets), or delete the line',
       },
     ]);
   });

@@ -56,8 +56,7 @@ function firstEstimate(bytes: Uint8Array, encoding: Encoding): number {
  * profile and the budget is charged for what is really kept.
  */
 function owned(plain: Uint8Array): Uint8Array {
-  if (plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength && !(plain.buffer instanceof SharedArrayBuffer)) return plain;
-  return new Uint8Array(plain);
+  return ownsBuffer(plain) ? plain : new Uint8Array(plain);
 }
 
 /**
@@ -65,15 +64,21 @@ function owned(plain: Uint8Array): Uint8Array {
  * becoming a view of it: one buffer to transfer instead of one per profile (each transferred
  * buffer costs the receiving thread an allocation), and no output keeps a larger buffer alive.
  */
-export function packResults(results: JobResult[]): ArrayBuffer | undefined {
+export function packResults(results: JobResult[]): ArrayBuffer[] {
+  const transfer: ArrayBuffer[] = [];
   let total = 0;
-  for (const result of results) if (result.ok) total += result.plain.byteLength;
-  if (total === 0) return undefined;
+  for (const result of results) {
+    if (!result.ok) continue;
+    // A large output that owns its whole buffer goes as is: copying it would double it.
+    if (result.plain.byteLength >= LARGE_OUTPUT_BYTES && ownsBuffer(result.plain)) transfer.push(result.plain.buffer as ArrayBuffer);
+    else total += result.plain.byteLength;
+  }
+  if (total === 0) return transfer;
   const buffer = new ArrayBuffer(total);
   const all = new Uint8Array(buffer);
   let at = 0;
   for (const result of results) {
-    if (!result.ok) continue;
+    if (!result.ok || transfer.includes(result.plain.buffer as ArrayBuffer)) continue;
     const length = result.plain.byteLength;
     all.set(result.plain, at);
     const view = new Uint8Array(buffer, at, length);
@@ -81,15 +86,21 @@ export function packResults(results: JobResult[]): ArrayBuffer | undefined {
     result.plain = view;
     if (result.decoded) result.decoded.pprof = view;
   }
-  return buffer;
+  transfer.push(buffer);
+  return transfer;
 }
 
+const LARGE_OUTPUT_BYTES = 1024 * 1024;
+
+function ownsBuffer(plain: Uint8Array): boolean {
+  return plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength && !(plain.buffer instanceof SharedArrayBuffer);
+}
 
 /**
  * Runs one job. `charged` in the result is what it holds against the budget when it returns:
  * the bytes of the outputs it kept. The caller owns them from then on.
  */
-export function runDecodeJob(items: readonly JobItem[], maxBytes: number, budget: JobBudget): { results: JobResult[]; charged: number; largestInput: number } {
+export function runDecodeJob(items: readonly JobItem[], maxBytes: number, budget: JobBudget): { results: JobResult[]; charged: number; largestInput: number; largestOutput: number } {
   let charged = 0;
   const charge = (bytes: number): boolean => {
     if (!tryChargeShared(budget.counter, budget.limitBytes, bytes)) return false;
@@ -104,18 +115,23 @@ export function runDecodeJob(items: readonly JobItem[], maxBytes: number, budget
   };
   let decompressed = 0;
   let largestInput = 0;
+  /** The most any item asked of the budget (its estimates included): what this thread allocated at most at once. */
+  let largestOutput = 0;
   const results: JobResult[] = [];
   for (const item of items) {
     largestInput = Math.max(largestInput, item.bytes.length);
     const encoding = sniffEncoding(item.bytes);
     const capLeft = maxBytes - decompressed;
     const fail = (kind: JobFailureKind, message: string): JobResult => ({ ok: false, encoding, kind, message, decompressedBefore: decompressed, maxBytes });
+    // Charged once: gunzip holds its output chunks and their concatenation at once (twice the
+    // output for a moment), but charging that would refuse every profile above half the cap.
+    const copies = 1;
     let reserved = Math.min(capLeft, firstEstimate(item.bytes, encoding));
     if (encoding === 'none' && item.bytes.length > capLeft) {
       results.push(fail('too_large', `none payload decompresses to more than the limit of ${capLeft} bytes`));
       continue;
     }
-    if (!charge(reserved)) {
+    if (!charge(copies * reserved)) {
       results.push(fail('memory_budget', `the memory budget (${budget.limitBytes} bytes for bodies and decompressed profiles in flight) has no room for ${reserved} more bytes`));
       continue;
     }
@@ -130,7 +146,7 @@ export function runDecodeJob(items: readonly JobItem[], maxBytes: number, budget
         const kind = (error as { kind?: string }).kind;
         if (kind === 'too_large' && reserved < capLeft) {
           const next = Math.min(capLeft, reserved * 4);
-          if (charge(next - reserved)) {
+          if (charge(copies * (next - reserved))) {
             reserved = next;
             continue;
           }
@@ -143,13 +159,14 @@ export function runDecodeJob(items: readonly JobItem[], maxBytes: number, budget
         break;
       }
     }
+    largestOutput = Math.max(largestOutput, reserved);
     if (!plain) {
-      release(reserved);
+      release(copies * reserved);
       results.push(failure!);
       continue;
     }
     // Keep the charge of what is kept, give back the rest of the estimate.
-    release(reserved - plain.byteLength);
+    release(copies * reserved - plain.byteLength);
     decompressed += plain.byteLength;
     const wantsSummary = item.summarize === 'pprof' || (item.summarize === 'pprof_unless_json' && plain[0] !== 0x5b /* [ */);
     if (!wantsSummary) {
@@ -166,5 +183,5 @@ export function runDecodeJob(items: readonly JobItem[], maxBytes: number, budget
       results.push({ ...fail(kind === 'pprof' ? 'pprof' : 'error', (error as Error).message), plainBytes: plain.byteLength } as JobResult);
     }
   }
-  return { results, charged, largestInput };
+  return { results, charged, largestInput, largestOutput };
 }

@@ -24,7 +24,7 @@ export interface PoolOptions {
   workers: number;
   /** Replace a worker whose V8 heap grew past this (default 256 MiB). */
   recycleHeapBytes?: number;
-  /** Replace a worker after it took an input this large (its wasm memory grew to hold it; default 16 MiB). */
+  /** Replace a worker after an input or output this large (its garbage and wasm memory; default 16 MiB). */
   recycleInputBytes?: number;
   /** Jobs whose compressed input is at most this are tried on the calling thread first (default 256 KiB). */
   inlineInputBytes?: number;

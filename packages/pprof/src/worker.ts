@@ -39,15 +39,18 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 
 port.on('message', (request: JobRequest) => {
-  const { results, charged, largestInput } = runDecodeJob(request.items, request.maxBytes, {
+  const { results, charged, largestInput, largestOutput } = runDecodeJob(request.items, request.maxBytes, {
     counter: init.counter,
     limitBytes: init.limitBytes,
     onCharged: (held) => Atomics.store(init.slots, init.slot, BigInt(held)),
   });
   if (request.crash) process.exit(70);
-  const packed = packResults(results);
-  const transfer = packed ? [packed] : [];
-  const recycle = largestInput > init.recycleInputBytes || getHeapStatistics().total_heap_size > init.recycleHeapBytes;
+  const transfer = packResults(results);
+  // A thread that inflated a large payload holds its garbage (attempts at smaller estimates, zlib's
+  // chunks) until its next GC, which an idle worker may never run: replace it, so the memory goes
+  // back to the system as soon as the job is done.
+  const heap = getHeapStatistics();
+  const recycle = Math.max(largestInput, largestOutput) > init.recycleInputBytes || heap.total_heap_size + heap.external_memory > init.recycleHeapBytes;
   const response: JobResponse = { id: request.id, results, charged, recycle };
   port.postMessage(response, transfer);
 });

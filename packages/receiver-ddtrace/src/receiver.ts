@@ -30,6 +30,9 @@ export function normalisePath(url: string): string {
  */
 const DRAIN_FACTOR = 4;
 
+/** How many times its size a body is charged to the memory budget while it is read and parsed. */
+const BODY_COPIES = 2;
+
 /** Tracer requests answered 200 so the tracer stays quiet (profcol ignores their content). */
 const QUIET_PATHS = [/^\/v0\.\d\/traces$/, /^\/v0\.\d\/stats$/, /^\/telemetry\/proxy\//, /^\/dogstatsd\//];
 
@@ -205,8 +208,9 @@ export class DdtraceReceiver implements Receiver {
     // The body is charged to the memory budget before a byte of it is read: its Content-Length
     // now, or (chunked) as it arrives. Its decompressed attachments join the same reservation,
     // which is given back once the upload is answered.
-    const reservation = this.budget.tryReserve(Number.isFinite(declared) ? declared : 0);
-    if (!reservation) return this.refuseBudget(request, reply, `the upload's ${declared} bytes do not fit`);
+    // Twice the body: the multipart parser holds a part's socket chunks until it joins them.
+    const reservation = this.budget.tryReserve(Number.isFinite(declared) ? BODY_COPIES * declared : 0);
+    if (!reservation) return this.refuseBudget(request, reply, `the upload's ${declared} bytes (charged twice while parsed) do not fit`);
 
     this.inFlight++;
     this.telemetry.inFlight.set(this.inFlight);
@@ -324,7 +328,7 @@ export class DdtraceReceiver implements Receiver {
           fail(new UploadError('request_too_large', `the upload is larger than max_request_bytes (${max} bytes)`));
           return;
         }
-        if (chunkedReservation && !chunkedReservation.grow(chunk.length)) {
+        if (chunkedReservation && !chunkedReservation.grow(BODY_COPIES * chunk.length)) {
           const budget = this.budget;
           fail(new UploadError('memory_budget', `the memory budget for uploads in flight is used up (${budget.usedBytes} of ${budget.limitBytes} bytes, service::limits::memory) after ${received} bytes of a chunked upload; retry later`));
           return;

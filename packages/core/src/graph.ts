@@ -48,7 +48,7 @@ export const ServiceConfig = s.object({
         default: DEFAULT_MEMORY_BYTES,
         check: (bytes) => (bytes < 1024 * 1024 ? `${bytes} bytes is below the minimum of 1MiB` : undefined),
         description:
-          'One process-wide budget for the bytes in flight: upload bodies being received (reserved from their Content-Length before they are read) and the profiles decompressed from them (charged as decompression produces them, by every decode worker). Past it, uploads are refused with 503 and `Retry-After` (`reason="memory_budget"`), counted and logged.',
+          'One process-wide budget for the bytes in flight: upload bodies being received (twice their Content-Length, reserved before they are read) and the profiles decompressed from them (charged as decompression produces them, by every decode worker). Past it, uploads are refused with 503 and `Retry-After` (`reason="memory_budget"`), counted and logged.',
       }),
       max_decompressed_bytes: s.bytes({
         default: DEFAULT_MAX_DECOMPRESSED_BYTES,
@@ -60,7 +60,7 @@ export const ServiceConfig = s.object({
         default: 'auto',
         check: (value) => (value === 'auto' || (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 64) ? undefined : `expected "auto" or a whole number from 0 to 64, got ${JSON.stringify(value)}`),
         description:
-          'Worker threads that decompress and summarize profiles, so that every core serves. `auto`: one per core, at most 4. `0` decodes on the main thread.',
+          'Worker threads that decompress and summarize large profiles (more than 256 KiB compressed or 2 MiB decompressed) on other cores; smaller ones are decoded on the event loop, where they cost less than the round trip. `auto`: one per core, at most 4. `0` decodes everything on the event loop.',
       }),
     },
     { description: 'Limits every component shares.' },

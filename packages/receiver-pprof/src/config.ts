@@ -1,5 +1,5 @@
 import { INVALID, ObjectSchema, checkHttpUrl, formatDurationMs, s, tlsPairProblem, type Infer, type Invalid, type ParseContext, type Shape } from '@profcol/core';
-import { DEFAULT_MAX_DECOMPRESSED_BYTES, PULL_PROFILE_TYPE_NAMES, type PullProfileType } from '@profcol/pprof';
+import { PULL_PROFILE_TYPE_NAMES, type PullProfileType } from '@profcol/pprof';
 
 export const DEFAULT_ENABLED_TYPES: PullProfileType[] = ['cpu', 'goroutine', 'heap', 'mutex', 'block'];
 
@@ -69,23 +69,12 @@ const shape = {
     description: 'After rounds in which every request of a target failed, the target is skipped for 1, 3, 7, ... intervals (doubling), at most this long.',
   }),
   max_body_bytes: s.bytes({ default: '32MiB', description: 'Largest response body; a larger one fails that profile (reason `too_large`).' }),
-  max_decompressed_bytes: s.bytes({ default: DEFAULT_MAX_DECOMPRESSED_BYTES, description: 'Largest size a profile may decompress to (protects against decompression bombs).' }),
 };
 
 /** Adds the checks that span several fields, each reported at the field it is about. */
 export class PprofConfigSchema<S extends Shape> extends ObjectSchema<S> {
   protected override parseValue(input: unknown, ctx: ParseContext, path: string[]): Infer<ObjectSchema<S>> | Invalid {
     let failed = false;
-    if (input !== null && typeof input === 'object' && 'max_concurrent_scrapes' in input) {
-      // A removed knob gets an answer that says what replaced it, not "unknown key".
-      ctx.issues.push({
-        path: [...path, 'max_concurrent_scrapes'],
-        message: 'was removed: it counted whole rounds, which wait cpu_seconds for the CPU profile; use max_concurrent_downloads (response bodies read and decoded at once; its default fits 1,000 targets), or delete the line',
-      });
-      const { max_concurrent_scrapes: _removed, ...rest } = input as Record<string, unknown>;
-      input = rest;
-      failed = true;
-    }
     const value = super.parseValue(input, ctx, path);
     if (value === INVALID) return value;
     const config = value as unknown as PprofReceiverConfig;
@@ -111,7 +100,14 @@ export class PprofConfigSchema<S extends Shape> extends ObjectSchema<S> {
   }
 }
 
-export const pprofReceiverConfigSchema = new PprofConfigSchema(shape);
+export const pprofReceiverConfigSchema = new PprofConfigSchema(shape, {
+  moved: {
+    max_concurrent_scrapes:
+      'it counted whole rounds, which wait cpu_seconds for the CPU profile; use max_concurrent_downloads (response bodies read and decoded at once; its default fits 1,000 targets), or delete the line',
+    max_decompressed_bytes:
+      'the decompression cap is now one setting for every component: service::limits::max_decompressed_bytes (the most one profile of a scrape may decompress to)',
+  },
+});
 
 export type PprofReceiverConfig = Infer<typeof pprofReceiverConfigSchema>;
 export type PprofTargetConfig = PprofReceiverConfig['targets'][number];

@@ -11,6 +11,8 @@ export type ScrapeFailureReason =
   | 'too_large'
   | 'decompress'
   | 'pprof'
+  | 'memory_budget' // service.limits.memory was exhausted while the profile decompressed
+  | 'decoder_failed' // a decode worker died; the next round gets a new one
   | 'unexpected_profile'
   | 'memstats'
   | 'auth'

@@ -9,7 +9,9 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import {
+  MemoryBudgetError,
   nowNanos,
+  type Reservation,
   readTlsFiles,
   type Consumer,
   type Counter,
@@ -24,7 +26,9 @@ import {
 import {
   DecompressedTooLargeError,
   DecompressError,
-  decodeProfile,
+  decodeFailureReason,
+  ProfileDecoder,
+  stackFiltersFor,
   deltaBaseline,
   deltaProfiles,
   parseMemStatsTrailer,
@@ -159,6 +163,9 @@ export class PprofReceiver implements Receiver {
   private readonly downloadWaits: Counter;
   private readonly lateRounds: Counter;
 
+  /** The one decode path of the host (service.limits: the cap, the memory budget, the decode workers). */
+  private readonly decoder: ProfileDecoder;
+
   constructor(
     private readonly settings: CreateSettings,
     private readonly config: PprofReceiverConfig,
@@ -168,6 +175,7 @@ export class PprofReceiver implements Receiver {
     this.cpuSeconds = cpuSecondsOf(config);
     this.clock = options.clock ?? systemClock;
     this.downloads = new DownloadSlots(config.max_concurrent_downloads);
+    this.decoder = ProfileDecoder.for(settings);
     const t = settings.telemetry;
     this.scrapes = t.counter('profcol_receiver_scrapes_total', 'Scrape rounds of a target, by outcome (success, partial, baseline, failed, refused, skipped_backoff, skipped_busy, cancelled).');
     this.failures = t.counter('profcol_receiver_scrape_failures_total', 'Failed requests of scrape rounds, by target, profile type and reason.');
@@ -235,6 +243,7 @@ export class PprofReceiver implements Receiver {
     for (const target of this.targets) this.clock.clearTimeout(target.timer);
     for (const controller of this.controllers) controller.abort();
     await Promise.allSettled(this.targets.flatMap((t) => [t.running, t.late]));
+    await this.decoder.close();
   }
 
   /**
@@ -292,6 +301,9 @@ export class PprofReceiver implements Receiver {
     const roundStart = nowNanos();
     const controller = new AbortController();
     const lanes: HttpAgent[] = [];
+    // What the round's profiles decompress to stays charged to the memory budget until the
+    // pipeline has taken the bundle (or the round ends without one).
+    const reservation = this.decoder.limits.budget.tryReserve(0)!;
     this.controllers.add(controller);
     try {
       const fail = (type: string, error: unknown) => {
@@ -323,7 +335,7 @@ export class PprofReceiver implements Receiver {
       let lane: HttpAgent | undefined = target.url.startsWith('https:') ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
       lanes.push(lane);
       const fetchOne = (type: PullProfileType, onHeaders?: () => void) =>
-        this.fetchProfile(target, type, headers, controller.signal, deadline, type === 'cpu' ? undefined : lane, onHeaders).then(
+        this.fetchProfile(target, type, headers, controller.signal, deadline, type === 'cpu' ? undefined : lane, reservation, onHeaders).then(
           (fetched) => fetched,
           (error: unknown) => (fail(type, error), undefined),
         );
@@ -411,6 +423,7 @@ export class PprofReceiver implements Receiver {
       this.settings.logger.debug({ target: target.url, profiles: report.emitted, memstats: Boolean(memStats) }, `pprof target ${target.url}: emitted ${profiles.length} profiles`);
       return report;
     } finally {
+      reservation.release();
       this.controllers.delete(controller);
       for (const lane of lanes) lane.destroy();
     }
@@ -550,24 +563,32 @@ export class PprofReceiver implements Receiver {
     }
   }
 
-  private fetchProfile(target: Target, type: PullProfileType, headers: Record<string, string>, signal: AbortSignal, deadline: RoundDeadline, lane: HttpAgent | undefined, onHeaders?: () => void): Promise<Fetched> {
+  private fetchProfile(
+    target: Target,
+    type: PullProfileType,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+    deadline: RoundDeadline,
+    lane: HttpAgent | undefined,
+    reservation: Reservation,
+    onHeaders?: () => void,
+  ): Promise<Fetched> {
     const ownTimeoutMs = this.config.timeout + (type === 'cpu' ? this.cpuSeconds * 1000 : 0);
-    return this.withDownloadSlot((slot) => this.fetchAndDecode(target, type, this.requestOptions(headers, signal, ownTimeoutMs, deadline, slot, lane, onHeaders)));
+    return this.withDownloadSlot((slot) => this.fetchAndDecode(target, type, this.requestOptions(headers, signal, ownTimeoutMs, deadline, slot, lane, onHeaders), reservation));
   }
 
-  private async fetchAndDecode(target: Target, type: PullProfileType, options: GetOptions): Promise<Fetched> {
+  private async fetchAndDecode(target: Target, type: PullProfileType, options: GetOptions, reservation: Reservation): Promise<Fetched> {
     const spec = PULL_PROFILE_TYPES[type];
     const url = this.urlFor(target, spec.path + (type === 'cpu' ? `?seconds=${this.cpuSeconds}` : ''));
     const requestStartNanos = nowNanos();
     const response = await httpGet(url, options);
     if (response.status !== 200) throw statusError(url, response.status, response.body);
     if (response.body.length === 0) throw new ScrapeError('pprof', `GET ${url.pathname} returned an empty body`);
-    let decoded: DecodedProfile;
-    try {
-      decoded = decodeProfile(response.body, { maxBytes: this.config.max_decompressed_bytes });
-    } catch (error) {
-      throw toScrapeError(error);
-    }
+    // Each profile on its own under service.limits.max_decompressed_bytes: a scrape round's
+    // profiles arrive one by one, unlike an upload's.
+    const [outcome] = await this.decoder.decodeAll([{ bytes: response.body, stackFilters: stackFiltersFor(spec.type) }], { signal: options.signal, reservation });
+    if (!outcome!.ok) throw toScrapeError(outcome!.error);
+    const decoded: DecodedProfile = outcome!.decoded!;
     const expected = EXPECTED_SAMPLE_TYPES[spec.type] ?? [];
     const have = decoded.sampleTypes.map((t) => t.type);
     const missing = expected.filter((t) => !have.includes(t));
@@ -630,5 +651,7 @@ function toScrapeError(error: unknown): ScrapeError {
   if (error instanceof DecompressedTooLargeError) return new ScrapeError('too_large', error.message, { cause: error });
   if (error instanceof DecompressError) return new ScrapeError('decompress', error.message, { cause: error });
   if (error instanceof PprofDecodeError) return new ScrapeError('pprof', error.message, { cause: error });
+  if (error instanceof MemoryBudgetError) return new ScrapeError('memory_budget', error.message, { cause: error });
+  if (decodeFailureReason(error) === 'worker') return new ScrapeError('decoder_failed', (error as Error).message, { cause: error });
   return new ScrapeError('network', error instanceof Error ? error.message : String(error), { cause: error });
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { createTestSettings, type TestSettings } from '@profcol/core';
+import { createTestSettings, type TestSettings, type ServiceLimits } from '@profcol/core';
 import { Profile } from 'pprof-format';
 import type { Clock, ClockTimer } from '../src/clock.js';
 import { pprofReceiverConfigSchema, type PprofReceiverConfig } from '../src/index.js';
@@ -65,8 +65,8 @@ export function parseConfig(input: Record<string, unknown>): PprofReceiverConfig
   return result.value;
 }
 
-export function settings(id = 'pprof'): TestSettings {
-  return createTestSettings({ id, kind: 'receiver' });
+export function settings(id = 'pprof', limits?: ServiceLimits): TestSettings {
+  return createTestSettings({ id, kind: 'receiver', ...(limits ? { limits } : {}) });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackpressureError, CollectingConsumer } from '@profcol/core';
+import { BackpressureError, CollectingConsumer, createServiceLimits, type ServiceLimits } from '@profcol/core';
 import { summarizePprof, decodeProfile } from '@profcol/pprof';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PprofReceiver, startFakePprofTarget, type FakeRoute, type FakeTarget } from '../src/index.js';
@@ -42,8 +42,8 @@ async function fake(routes: Record<string, FakeRoute> = goRoutes(), mode?: 'hang
   return target;
 }
 
-function receiver(config: Record<string, unknown>, consumer = new CollectingConsumer(), id = 'pprof') {
-  const s = settings(id);
+function receiver(config: Record<string, unknown>, consumer = new CollectingConsumer(), id = 'pprof', limits?: ServiceLimits) {
+  const s = settings(id, limits);
   const r = new PprofReceiver(s, parseConfig(config), consumer, { autoStart: false });
   receivers.push(r);
   return { receiver: r, consumer, registry: s.registry };
@@ -65,9 +65,15 @@ describe('pprof receiver: configuration', () => {
     expect(parseConfigResult({ targets: [{ url: 'http://localhost:6060' }], max_concurrent_scrapes: 16 })).toEqual([
       {
         path: ['max_concurrent_scrapes'],
-        message: 'was removed: it counted whole rounds, which wait cpu_seconds for the CPU profile; use max_concurrent_downloads (response bodies read and decoded at once; its default fits 1,000 targets), or delete the line',
+        message: '"max_concurrent_scrapes" is no longer an option here: it counted whole rounds, which wait cpu_seconds for the CPU profile; use max_concurrent_downloads (response bodies read and decoded at once; its default fits 1,000 targets), or delete the line',
       },
     ]);
+  });
+
+  it('says where max_decompressed_bytes went when a configuration still sets it', () => {
+    const [issue] = parseConfigResult({ targets: [{ url: 'http://localhost:6060' }], max_decompressed_bytes: '1MiB' });
+    expect(issue).toMatchObject({ path: ['max_decompressed_bytes'] });
+    expect(issue!.message).toMatch(/service::limits::max_decompressed_bytes/);
   });
 
   it('rejects an interval under 10s (a configuration error, not a silent change)', () => {
@@ -278,13 +284,24 @@ describe('pprof receiver: failures are counted, logged per target, and do not st
     expect(registry.value('profcol_receiver_scrape_failures_total', { reason })).toBe(1);
   });
 
-  it('a body over max_body_bytes → too_large; a profile over max_decompressed_bytes → too_large', async () => {
+  it('a body over max_body_bytes → too_large; a profile over service.limits.max_decompressed_bytes → too_large', async () => {
     const target = await fake(goRoutes());
     const { receiver: r } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine', 'heap'], memstats: false, max_body_bytes: 2000 });
     expect((await r.scrapeOnce())[0]!.failures).toEqual([{ type: 'heap', reason: 'too_large', message: 'the response body passed max_body_bytes (2000 bytes)' }]);
-    const { receiver: r2 } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine'], memstats: false, max_decompressed_bytes: 1000 });
+    const { receiver: r2 } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine'], memstats: false }, undefined, 'pprof', createServiceLimits({ maxDecompressedBytes: 1000, decodeWorkers: 0 }));
     expect((await r2.scrapeOnce())[0]!.failures[0]!.reason).toBe('too_large');
   });
+
+  it('a profile that does not fit the memory budget fails with memory_budget, and the budget is whole again after the round', async () => {
+    const target = await fake(goRoutes());
+    const limits = createServiceLimits({ memoryBytes: 1000, decodeWorkers: 0 });
+    const { receiver: r, registry } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine'], memstats: false }, undefined, 'pprof', limits);
+    const [report] = await r.scrapeOnce();
+    expect(report!.failures.map((f) => f.reason)).toEqual(['memory_budget']);
+    expect(registry.value('profcol_receiver_scrape_failures_total', { reason: 'memory_budget' })).toBe(1);
+    expect(limits.budget.usedBytes).toBe(0);
+  });
+
 
   it('a missing MemStats trailer is a memstats failure; the profiles still go out', async () => {
     const routes = goRoutes();

@@ -10,7 +10,7 @@
  * estimated, and the bound stays hard however many workers inflate at once.
  */
 import { releaseShared, tryChargeShared, type DecodedProfile } from '@profcol/core';
-import { decompress, sniffEncoding } from './decompress.js';
+import { decompress, gzipSizeHint, sniffEncoding } from './decompress.js';
 import type { Encoding } from './errors.js';
 import type { StackFilter } from './stack-filters.js';
 import { summarizePprof } from './summary.js';
@@ -45,9 +45,16 @@ export interface JobBudget {
   onCharged?: (heldBytes: number) => void;
 }
 
-/** The first reservation for an item: its size when raw, else 16× the compressed size (at least 256 KiB). */
+/**
+ * The first reservation for an item: its size when raw, else 16× the compressed size (at least
+ * 256 KiB), or more when a gzip trailer announces more (one pass instead of growing ×4 and
+ * starting over).
+ */
 function firstEstimate(bytes: Uint8Array, encoding: Encoding): number {
-  return encoding === 'none' ? bytes.length : Math.max(256 * 1024, bytes.length * 16);
+  if (encoding === 'none') return bytes.length;
+  const estimate = Math.max(256 * 1024, bytes.length * 16);
+  const announced = encoding === 'gzip' ? gzipSizeHint(bytes) : undefined;
+  return announced !== undefined && announced > estimate ? announced + 1 : estimate;
 }
 
 /**
@@ -123,8 +130,8 @@ export function runDecodeJob(items: readonly JobItem[], maxBytes: number, budget
     const encoding = sniffEncoding(item.bytes);
     const capLeft = maxBytes - decompressed;
     const fail = (kind: JobFailureKind, message: string): JobResult => ({ ok: false, encoding, kind, message, decompressedBefore: decompressed, maxBytes });
-    // Charged once: gunzip holds its output chunks and their concatenation at once (twice the
-    // output for a moment), but charging that would refuse every profile above half the cap.
+    // Charged once: gunzip inflates into one buffer of the size its trailer announces; only a
+    // stream whose trailer lies (or a multi-member one) is inflated in pieces and concatenated.
     const copies = 1;
     let reserved = Math.min(capLeft, firstEstimate(item.bytes, encoding));
     if (encoding === 'none' && item.bytes.length > capLeft) {

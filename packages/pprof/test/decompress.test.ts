@@ -54,6 +54,18 @@ describe('decompress: gzip', () => {
     expect(new TextDecoder().decode(decompress(joined))).toBe('first second');
   });
 
+  it('inflates correctly whatever size the gzip trailer announces (a hint, never trusted)', () => {
+    const plain = rawGoPprof('heap');
+    const honest = gzipSync(plain);
+    for (const announced of [0, 1, plain.length - 1, plain.length, plain.length + 1, 10 * 1024 * 1024, 0xffffffff]) {
+      const lying = Buffer.from(honest);
+      lying.writeUInt32LE(announced >>> 0, lying.length - 4);
+      // zlib checks ISIZE itself: a lie is a corrupt stream, never a wrong or oversized output.
+      if (announced === plain.length) expect(decompress(lying, { maxBytes: plain.length })).toEqual(plain);
+      else expect(() => decompress(lying, { maxBytes: 1024 * 1024 })).toThrow(DecompressError);
+    }
+  });
+
   it('reports a truncated gzip stream with its codec and size', () => {
     const gz = fixture('go-pprof/heap.pprof');
     const error = catchError(() => decompress(gz.subarray(0, gz.length - 20)));

@@ -22,7 +22,12 @@ export const ddtraceConfigSchema = s.object({
     },
   ),
   max_request_bytes: s.bytes({ default: '32MiB', description: 'Largest upload body; larger is refused with 413 (from its Content-Length before reading, or as soon as a chunked body passes the limit).' }),
-  max_concurrent_uploads: s.integer({ default: 8, min: 1, description: 'Uploads received or waiting for the pipeline at once; more are refused with 429 and `Retry-After` without being parsed.' }),
+  max_concurrent_uploads: s.integer({
+    default: 64,
+    min: 1,
+    description:
+      'Uploads received or waiting for the pipeline at once; more are refused with 429 and `Retry-After` without being parsed. Memory is bounded by `service.limits.memory`, not by this: it only caps connections being served (at 8, a 20 ms pause of the event loop at 500 uploads/s already refused some).',
+  }),
   max_header_bytes: s.bytes({ default: '16KiB', description: 'Largest request head (request line and headers); larger is refused with 431 by the HTTP parser.' }),
   api_keys: s.array(s.string(), {
     default: [],

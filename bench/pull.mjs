@@ -297,8 +297,9 @@ try {
   for (const r of rows) console.log(`| ${r.figure} | ${r.value} ${r.unit} | ${r.baseline.name}: ${r.baseline.value} ${r.baseline.unit} | ${r.goal ?? '(reported)'} | ${r.pass === null ? '' : r.pass ? 'yes' : 'NO'} |`);
   console.log(`\n${rows[0].note}`);
   if (args.json) fs.writeFileSync(String(args.json), JSON.stringify({ name: 'pull', rows }, null, 2) + '\n');
-  // A run that works exits 0 whatever the figures; rounds off schedule mean it does not work.
-  process.exitCode = onSchedule ? 0 : 1;
+  // A run that measured exits 0 whatever the figures (the bench contract): rounds off schedule are a
+  // missed goal in the table, not a failed bench.
+  if (!onSchedule) console.log('\nrounds fell behind the schedule: see the first row');
 } finally {
   await stopAll();
   fs.rmSync(work, { recursive: true, force: true });

@@ -18,9 +18,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { benchCacheDir } from './lib/cache.mjs';
-import { freePort, run } from './lib/children.mjs';
+import { run } from './lib/children.mjs';
 import { isAlive, memory, sampleMemory } from './lib/proc.mjs';
-import { scrapeOwnMetrics, startProfcol } from './lib/profcol.mjs';
+import { scrapeOwnMetrics, startPushPipeline } from './lib/profcol.mjs';
 import { MiB, parseArgs, report, row } from './lib/results.mjs';
 
 const { smoke, json } = parseArgs();
@@ -73,33 +73,13 @@ function attachmentFile(name, totalBytes, gzip) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function burst({ label, count, attachment, receiverExtra }) {
-  const port = await freePort();
-  const metricsAddress = `127.0.0.1:${await freePort()}`;
-  const profcol = await startProfcol(
-    (dir) => `receivers:
-  ddtrace:
-    endpoint: 127.0.0.1:${port}
-${receiverExtra}processors:
-  pprof_decode: {}
-  goruntime: {}
-exporters:
-  file:
-    directory: ${dir}/data
-    write_profiles: false
-    write_bundles: false
-service:
-  telemetry:
-    metrics:
-      address: ${metricsAddress}
-  pipelines:
-    go: { receivers: [ddtrace], processors: [pprof_decode, goruntime], exporters: [file] }
-`,
-  );
+  const profcol = await startPushPipeline({ receiverExtra });
+  const { url, metricsAddress } = profcol;
   try {
     await sleep(smoke ? 500 : 2000);
     const before = memory(profcol.pid);
     const sampler = sampleMemory(profcol.pid, 50);
-    const sent = await run(process.execPath, [path.join(here, 'load', 'burst.mjs'), `--url=http://127.0.0.1:${port}/profiling/v1/input`, `--attachment=${attachment}`, `--count=${count}`]);
+    const sent = await run(process.execPath, [path.join(here, 'load', 'burst.mjs'), `--url=${url}`, `--attachment=${attachment}`, `--count=${count}`]);
     if (sent.code !== 0) throw new Error(`burst.mjs failed (${sent.code ?? sent.signal}): ${sent.stderr}`);
     const answers = JSON.parse(sent.stdout.trim().split('\n').at(-1));
     await sleep(settleS * 1000);

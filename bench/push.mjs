@@ -17,9 +17,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildGo, goVersion } from './lib/cache.mjs';
-import { freePort, run, start, stop, waitForLine } from './lib/children.mjs';
+import { run, start, stop, waitForLine } from './lib/children.mjs';
 import { measureCpu, sampleMemory } from './lib/proc.mjs';
-import { scrapeOwnMetrics, startProfcol } from './lib/profcol.mjs';
+import { scrapeOwnMetrics, startPushPipeline } from './lib/profcol.mjs';
 import { MiB, parseArgs, report, row } from './lib/results.mjs';
 
 const { smoke, json, options } = parseArgs();
@@ -82,29 +82,7 @@ async function startListening(name, command, args) {
 }
 
 async function startPushProfcol() {
-  const port = await freePort();
-  const metricsAddress = `127.0.0.1:${await freePort()}`;
-  const profcol = await startProfcol(
-    (dir) => `receivers:
-  ddtrace:
-    endpoint: 127.0.0.1:${port}
-processors:
-  pprof_decode: {}
-  goruntime: {}
-exporters:
-  file:
-    directory: ${dir}/data
-    write_profiles: false
-    write_bundles: false
-service:
-  telemetry:
-    metrics:
-      address: ${metricsAddress}
-  pipelines:
-    go: { receivers: [ddtrace], processors: [pprof_decode, goruntime], exporters: [file] }
-`,
-  );
-  return { ...profcol, name: 'profcol', url: `http://127.0.0.1:${port}/profiling/v1/input`, metricsAddress };
+  return Object.assign(await startPushPipeline(), { name: 'profcol' });
 }
 
 console.error(`push: ${bodyKiB.toFixed(1)} KiB dd-trace-go v2 upload; ${seconds}s per phase after ${warmupS}s warm-up; ${os.cpus().length} cores; Node ${process.version}; ${goVersion() ?? 'no Go'}`);

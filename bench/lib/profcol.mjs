@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { start, stop, waitForFileText } from './children.mjs';
+import { freePort, start, stop, waitForFileText } from './children.mjs';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const profcolBin = path.join(repoRoot, 'packages', 'cli', 'dist', 'bin.js');
@@ -53,6 +53,39 @@ export async function startProfcol(yaml, { logLevel = 'info', env = {} } = {}) {
       return result;
     },
   };
+}
+
+/**
+ * `profcol run` on the push pipeline the benches measure: the `ddtrace` receiver on a free
+ * loopback port (its options indented under it in `receiverExtra`), `pprof_decode` + `goruntime`,
+ * the `file` exporter writing metrics only, own metrics on another free port. Resolves to the
+ * running profcol plus `url` (the upload endpoint) and `metricsAddress`.
+ */
+export async function startPushPipeline({ receiverExtra = '', ...options } = {}) {
+  const port = await freePort();
+  const metricsAddress = `127.0.0.1:${await freePort()}`;
+  const profcol = await startProfcol(
+    (dir) => `receivers:
+  ddtrace:
+    endpoint: 127.0.0.1:${port}
+${receiverExtra}processors:
+  pprof_decode: {}
+  goruntime: {}
+exporters:
+  file:
+    directory: ${dir}/data
+    write_profiles: false
+    write_bundles: false
+service:
+  telemetry:
+    metrics:
+      address: ${metricsAddress}
+  pipelines:
+    go: { receivers: [ddtrace], processors: [pprof_decode, goruntime], exporters: [file] }
+`,
+    options,
+  );
+  return Object.assign(profcol, { port, url: `http://127.0.0.1:${port}/profiling/v1/input`, metricsAddress });
 }
 
 /** Reads profcol's own metrics (Prometheus text) and returns [{ name, labels, value }]. */

@@ -39,9 +39,11 @@ class Scratch {
   sampleStart = new Int32Array(64);
   sampleEnd = new Int32Array(64);
   values = new Float64Array(128);
+  /** Where each location's fields are: read in the attribution, once the functions' masks are known. */
+  locStart = new Int32Array(64);
+  locEnd = new Int32Array(64);
   locId = new Float64Array(64);
-  locLinesEnd = new Int32Array(64); // end offset in lineFn of each location's function ids
-  lineFn = new Float64Array(128);
+  locMask = new Int32Array(64);
   fnId = new Float64Array(64);
   fnName = new Float64Array(64);
   reader = new Reader(NO_BYTES);
@@ -51,8 +53,8 @@ class Scratch {
 
   bytes(): number {
     return (
-      this.strStart.byteLength * 2 + this.sampleStart.byteLength * 2 + this.values.byteLength + this.locId.byteLength + this.locLinesEnd.byteLength +
-      this.lineFn.byteLength + this.fnId.byteLength + this.fnName.byteLength + this.fnMasks.byteLength + this.locMasks.byteLength
+      this.strStart.byteLength * 2 + this.sampleStart.byteLength * 2 + this.values.byteLength + this.locStart.byteLength * 2 + this.locId.byteLength +
+      this.locMask.byteLength + this.fnId.byteLength + this.fnName.byteLength + this.fnMasks.byteLength + this.locMasks.byteLength
     );
   }
 }
@@ -138,72 +140,98 @@ function skipVar(buf: Uint8Array, pos: number): number {
   return pos;
 }
 
-/** The id of the location or function most recently read by `fastLocation` / `fastFunction`, and the function's name index. */
+/** The id and name index of the function most recently read by `fastFunction`. */
 let fastId = 0;
 let fastName = 0;
 
 /**
- * A Location { 1 id, 2 mapping_id, 3 address, 4 line { 1 function_id, 2 line, 3 column }, 5
- * is_folded } in [pos, end) with ids below 2^21: appends its lines' function ids to `s.lineFn`
- * from `lineCount` on and returns the new count (the id in `fastId`), or -1 when the checked
- * path must read it (which also gives the errors). Varints are read without a bounds check
- * per byte (see `skipVar`).
+ * The filter masks of the `count` locations recorded in `s` (their ids to `s.locId`, masks to
+ * `s.locMask`). Location { 1 id, 2 mapping_id, 3 address, 4 line { 1 function_id, 2 line, 3
+ * column }, 5 is_folded }: the union of its lines' function masks (`fnMasks` by function id,
+ * -1 = undefined). One loop with everything in locals (no call per location, no result in a
+ * module variable: this runs for every location of every CPU profile). A location with an id
+ * or a function id of 2^21 or more, a long line, an undefined function or anything unusual
+ * goes to `checkedLocationMask`, which gives the answer or the error. Varints are skipped
+ * without a bounds check per byte: a read past the buffer gives undefined, which ends the
+ * varint, and the location then fails its end check.
  */
-function fastLocation(buf: Uint8Array, pos: number, end: number, s: Scratch, lineCount: number): number {
-  let id = 0;
-  let lineFn = s.lineFn;
-  while (pos < end) {
-    const tag = buf[pos++]!;
-    if (tag === 0x22) {
-      const len = buf[pos++]!;
-      if (len >= 0x80) return -1; // a line is a few bytes
-      const lineEnd = pos + len;
-      if (lineEnd > end) return -1;
-      while (pos < lineEnd) {
-        const lineTag = buf[pos++]!;
-        if (lineTag === 0x08) {
-          let b = buf[pos++]!;
-          let fn = b & 0x7f;
-          if (b >= 0x80) {
-            b = buf[pos++]!;
-            fn |= (b & 0x7f) << 7;
+function locationMasks(buf: Uint8Array, s: Scratch, count: number, fnMasks: Int32Array | undefined, fnSparse: Map<number, number> | undefined): void {
+  const starts = s.locStart;
+  const ends = s.locEnd;
+  const ids = s.locId;
+  const masks = s.locMask;
+  const fnLimit = fnMasks ? fnMasks.length : 0;
+  for (let i = 0; i < count; i++) {
+    let pos = starts[i]!;
+    const end = ends[i]!;
+    let id = 0;
+    let mask = 0;
+    while (pos < end) {
+      const tag = buf[pos++]!;
+      if (tag === 0x22) {
+        const len = buf[pos++]!;
+        if (len >= 0x80) break; // a line is a few bytes
+        const lineEnd = pos + len;
+        while (pos < lineEnd) {
+          const lineTag = buf[pos++]!;
+          if (lineTag === 0x08) {
+            let b = buf[pos++]!;
+            let fn = b & 0x7f;
             if (b >= 0x80) {
               b = buf[pos++]!;
-              if (b >= 0x80) return -1;
-              fn |= b << 14;
+              fn |= (b & 0x7f) << 7;
+              if (b >= 0x80) {
+                b = buf[pos++]!;
+                if (b >= 0x80) {
+                  mask = -1;
+                  break;
+                }
+                fn |= b << 14;
+              }
             }
+            // Go: function id 0 = no function information for this line. Undefined: -1.
+            if (fn !== 0) mask |= fn < fnLimit ? fnMasks![fn]! : -1;
+          } else if (lineTag === 0x10 || lineTag === 0x18) {
+            while (buf[pos++]! >= 0x80);
+          } else {
+            mask = -1;
+            break;
           }
-          if (lineCount === lineFn.length) s.lineFn = lineFn = growF64(lineFn);
-          lineFn[lineCount++] = fn;
-        } else if (lineTag === 0x10 || lineTag === 0x18) {
-          pos = skipVar(buf, pos);
-          if (pos < 0) return -1;
-        } else return -1;
-      }
-      if (pos !== lineEnd) return -1;
-    } else if (tag === 0x08) {
-      let b = buf[pos++]!;
-      id = b & 0x7f;
-      if (b >= 0x80) {
-        b = buf[pos++]!;
-        id |= (b & 0x7f) << 7;
+        }
+        if (pos !== lineEnd) mask = -1;
+        if (mask < 0) break;
+      } else if (tag === 0x08) {
+        let b = buf[pos++]!;
+        id = b & 0x7f;
         if (b >= 0x80) {
           b = buf[pos++]!;
-          if (b >= 0x80) return -1;
-          id |= b << 14;
+          id |= (b & 0x7f) << 7;
+          if (b >= 0x80) {
+            b = buf[pos++]!;
+            if (b >= 0x80) {
+              mask = -1;
+              break;
+            }
+            id |= b << 14;
+          }
         }
+      } else if (tag === 0x10 || tag === 0x18 || tag === 0x28) {
+        while (buf[pos++]! >= 0x80);
+      } else {
+        mask = -1;
+        break;
       }
-    } else if (tag === 0x10 || tag === 0x18 || tag === 0x28) {
-      pos = skipVar(buf, pos);
-      if (pos < 0) return -1;
-    } else return -1;
+    }
+    if (mask < 0 || pos !== end) {
+      mask = checkedLocationMask(s.reader, starts[i]!, end, fnMasks, fnSparse);
+      id = checkedId;
+    }
+    ids[i] = id;
+    masks[i] = mask;
   }
-  if (pos !== end) return -1;
-  fastId = id;
-  return lineCount;
 }
 
-/** A Function { 1 id, 2 name, 3 system_name, 4 filename, 5 start_line } with ids and name indexes below 2^21 (in `fastId`, `fastName`), or false (see `fastLocation`). */
+/** A Function { 1 id, 2 name, 3 system_name, 4 filename, 5 start_line } with ids and name indexes below 2^21 (in `fastId`, `fastName`), or false (see `skipVar`). */
 function fastFunction(buf: Uint8Array, pos: number, end: number): boolean {
   let id = 0;
   let name = 0;
@@ -487,7 +515,6 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
   let sampleCount = 0;
   let valueCount = 0;
   let locCount = 0;
-  let lineCount = 0;
   let fnCount = 0;
   let minValues = Infinity;
   let maxValues = -1;
@@ -670,19 +697,15 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
       const messageEnd = fastLenEnd(buf, pos, end);
       if (messageEnd >= 0) {
         if (tag === 0x22) {
-          const lines = fastLocation(buf, next, messageEnd, s, lineCount);
-          if (lines >= 0) {
-            if (locCount === s.locId.length) {
-              s.locId = growF64(s.locId);
-              s.locLinesEnd = growI32(s.locLinesEnd);
-            }
-            s.locId[locCount] = fastId;
-            s.locLinesEnd[locCount] = lines;
-            locCount++;
-            lineCount = lines;
-            pos = messageEnd;
-            continue;
+          if (locCount === s.locStart.length) {
+            s.locStart = growI32(s.locStart);
+            s.locEnd = growI32(s.locEnd);
           }
+          s.locStart[locCount] = next;
+          s.locEnd[locCount] = messageEnd;
+          locCount++;
+          pos = messageEnd;
+          continue;
         } else if (fastFunction(buf, next, messageEnd)) {
           if (fnCount === s.fnId.length) {
             s.fnId = growF64(s.fnId);
@@ -710,41 +733,16 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
       case 4:
         if (!stacks) r.skip(wt, field);
         else {
-          // Location { 1 id, 4 line: Line { 1 function_id } }: the function ids of every line.
+          // Read in the attribution (see locationMasks).
           const locEnd = r.lengthEnd('location');
-          let id = 0;
-          while (r.pos < locEnd) {
-            r.end = locEnd;
-            const fat = r.pos;
-            const ftag = r.tag('location tag');
-            const f = ftag >>> 3;
-            const w = ftag & 7;
-            if (f === 1) {
-              expectWire('Location', 'id', 1, w, WIRE_VARINT, fat);
-              id = r.varint('location.id');
-            } else if (f === 4) {
-              expectWire('Location', 'line', 4, w, WIRE_LEN, fat);
-              const lineEnd = r.lengthEnd('location.line');
-              r.end = lineEnd;
-              while (r.pos < lineEnd) {
-                const lat = r.pos;
-                const ltag = r.tag('line tag');
-                if (ltag >>> 3 === 1) {
-                  expectWire('Line', 'function_id', 1, ltag & 7, WIRE_VARINT, lat);
-                  if (lineCount === s.lineFn.length) s.lineFn = growF64(s.lineFn);
-                  s.lineFn[lineCount++] = r.varint('line.function_id');
-                } else r.skip(ltag & 7, ltag >>> 3);
-              }
-            } else r.skip(w, f);
+          if (locCount === s.locStart.length) {
+            s.locStart = growI32(s.locStart);
+            s.locEnd = growI32(s.locEnd);
           }
-          r.end = end;
-          if (locCount === s.locId.length) {
-            s.locId = growF64(s.locId);
-            s.locLinesEnd = growI32(s.locLinesEnd);
-          }
-          s.locId[locCount] = id;
-          s.locLinesEnd[locCount] = lineCount;
+          s.locStart[locCount] = r.pos;
+          s.locEnd[locCount] = locEnd;
           locCount++;
+          r.pos = locEnd;
         }
         break;
       case 5:
@@ -855,11 +853,15 @@ function maskOf(dense: Int32Array | undefined, sparse: Map<number, number> | und
 function attribute(scan: Scan, matchers: readonly FunctionMatcher[], predicate: ((functionName: string) => boolean) | undefined, typeCount: number): Float64Array {
   const filterCount = predicate ? 1 : matchers.length;
   const sums = new Float64Array(filterCount * typeCount);
-  if (scan.sampleCount === 0) return sums;
   const { raw, scratch: s } = scan;
+  if (scan.sampleCount === 0) {
+    // Nothing to attribute, but the locations (read here, not in the first pass) are still checked.
+    for (let i = 0; i < scan.locCount; i++) checkedLocationMask(s.reader, s.locStart[i]!, s.locEnd[i]!, undefined, undefined);
+    return sums;
+  }
   const fnId = s.fnId;
   const fnCount = scan.fnCount;
-  const locId = s.locId;
+  let locId = s.locId;
   const locCount = scan.locCount;
   const fnDense = denseTable(fnId, fnCount, s.fnMasks);
   const fnSparse = fnDense ? undefined : new Map<number, number>();
@@ -883,22 +885,17 @@ function attribute(scan: Scan, matchers: readonly FunctionMatcher[], predicate: 
     }
 
     // Per location, once: the union of its lines' function masks (inlined frames included).
+    if (locCount > s.locId.length) {
+      s.locId = locId = new Float64Array(s.locStart.length);
+      s.locMask = new Int32Array(s.locStart.length);
+    }
+    locationMasks(raw, s, locCount, fnDense, fnSparse);
+    const locMask = s.locMask;
     locDense = denseTable(locId, locCount, s.locMasks);
     const locSparse = locDense ? undefined : new Map<number, number>();
-    const lineFn = s.lineFn;
-    const linesEnd = s.locLinesEnd;
-    let l = 0;
     for (let i = 0; i < locCount; i++) {
-      let mask = 0;
-      for (const stop = linesEnd[i]!; l < stop; l++) {
-        const fn = lineFn[l]!;
-        if (fn === 0) continue; // Go: function id 0 = no function information for this line
-        const m = maskOf(fnDense, fnSparse, fn);
-        if (m < 0) throw new PprofDecodeError(`pprof malformed: location ${locId[i]} refers to function ${fn}, which the profile does not define`);
-        mask |= m;
-      }
-      if (locDense) locDense[locId[i]!] = mask;
-      else locSparse!.set(locId[i]!, mask);
+      if (locDense) locDense[locId[i]!] = locMask[i]!;
+      else locSparse!.set(locId[i]!, locMask[i]!);
     }
 
     // Per sample: one walk over its packed location ids (the first pass checked every sample's extent).
@@ -928,6 +925,52 @@ function attribute(scan: Scan, matchers: readonly FunctionMatcher[], predicate: 
     else if (locDense && locDense.length <= MAX_KEPT_TABLE) s.locMasks = locDense.fill(-1);
   }
   return sums;
+}
+
+/** The id of the location most recently read by `checkedLocationMask`. */
+let checkedId = 0;
+
+/**
+ * `locationMasks` by the checked reader: the location in [start, end) (its id in `checkedId`),
+ * or the error that says what is wrong with it. Without function tables (a profile without
+ * samples), only its structure is checked.
+ */
+function checkedLocationMask(r: Reader, start: number, end: number, fnDense: Int32Array | undefined, fnSparse: Map<number, number> | undefined): number {
+  r.pos = start;
+  let id = 0;
+  let mask = 0;
+  let undefinedFn = -1;
+  while (r.pos < end) {
+    r.end = end;
+    const fat = r.pos;
+    const ftag = r.tag('location tag');
+    const f = ftag >>> 3;
+    const w = ftag & 7;
+    if (f === 1) {
+      expectWire('Location', 'id', 1, w, WIRE_VARINT, fat);
+      id = r.varint('location.id');
+    } else if (f === 4) {
+      expectWire('Location', 'line', 4, w, WIRE_LEN, fat);
+      const lineEnd = r.lengthEnd('location.line');
+      r.end = lineEnd;
+      while (r.pos < lineEnd) {
+        const lat = r.pos;
+        const ltag = r.tag('line tag');
+        if (ltag >>> 3 === 1) {
+          expectWire('Line', 'function_id', 1, ltag & 7, WIRE_VARINT, lat);
+          const fn = r.varint('line.function_id');
+          if (fn === 0) continue; // Go: function id 0 = no function information for this line
+          if (!fnDense && !fnSparse) continue; // structure only
+          const m = maskOf(fnDense, fnSparse, fn);
+          if (m < 0 && undefinedFn < 0) undefinedFn = fn; // reported with the id, which may come after
+          mask |= m;
+        } else r.skip(ltag & 7, ltag >>> 3);
+      }
+    } else r.skip(w, f);
+  }
+  if (undefinedFn >= 0) throw new PprofDecodeError(`pprof malformed: location ${id} refers to function ${undefinedFn}, which the profile does not define`);
+  checkedId = id;
+  return mask;
 }
 
 /**

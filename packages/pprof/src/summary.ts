@@ -153,9 +153,13 @@ let fastName = 0;
  * or a function id of 2^21 or more, a long line, an undefined function or anything unusual
  * goes to `checkedLocationMask`, which gives the answer or the error. Varints are skipped
  * without a bounds check per byte: a read past the buffer gives undefined, which ends the
- * varint, and the location then fails its end check.
+ * varint, and the location then fails its end check. The masks also go straight to the reused
+ * id table `s.locMasks` while the ids fit in it (Go numbers locations 1..n): true when all did.
  */
-function locationMasks(buf: Uint8Array, s: Scratch, count: number, fnMasks: Int32Array | undefined, fnSparse: Map<number, number> | undefined): void {
+function locationMasks(buf: Uint8Array, s: Scratch, count: number, fnMasks: Int32Array | undefined, fnSparse: Map<number, number> | undefined): boolean {
+  const table = s.locMasks;
+  const tableLength = table.length;
+  let small = true;
   const starts = s.locStart;
   const ends = s.locEnd;
   const ids = s.locId;
@@ -228,7 +232,10 @@ function locationMasks(buf: Uint8Array, s: Scratch, count: number, fnMasks: Int3
     }
     ids[i] = id;
     masks[i] = mask;
+    if (id < tableLength && id >= 0 && Number.isInteger(id)) table[id] = mask;
+    else small = false;
   }
+  return small;
 }
 
 /** A Function { 1 id, 2 name, 3 system_name, 4 filename, 5 start_line } with ids and name indexes below 2^21 (in `fastId`, `fastName`), or false (see `skipVar`). */
@@ -889,13 +896,18 @@ function attribute(scan: Scan, matchers: readonly FunctionMatcher[], predicate: 
       s.locId = locId = new Float64Array(s.locStart.length);
       s.locMask = new Int32Array(s.locStart.length);
     }
-    locationMasks(raw, s, locCount, fnDense, fnSparse);
-    const locMask = s.locMask;
-    locDense = denseTable(locId, locCount, s.locMasks);
-    const locSparse = locDense ? undefined : new Map<number, number>();
-    for (let i = 0; i < locCount; i++) {
-      if (locDense) locDense[locId[i]!] = locMask[i]!;
-      else locSparse!.set(locId[i]!, locMask[i]!);
+    locDense = s.locMasks; // written while the ids fit in it, so cleared in \`finally\` even on an error
+    let locSparse: Map<number, number> | undefined;
+    if (!locationMasks(raw, s, locCount, fnDense, fnSparse)) {
+      // Ids past the reused table: a larger table, or a map when they are sparse.
+      clearTable(locDense, locId, locCount);
+      const locMask = s.locMask;
+      locDense = denseTable(locId, locCount, s.locMasks);
+      locSparse = locDense ? undefined : new Map<number, number>();
+      for (let i = 0; i < locCount; i++) {
+        if (locDense) locDense[locId[i]!] = locMask[i]!;
+        else locSparse!.set(locId[i]!, locMask[i]!);
+      }
     }
 
     // Per sample: one walk over its packed location ids (the first pass checked every sample's extent).

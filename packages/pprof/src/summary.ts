@@ -33,6 +33,8 @@ const SHORT_IDS = 1 << 14;
 
 /** Growable typed arrays the pass records into, kept for the next call when not too large. */
 class Scratch {
+  /** Per sample type, the sum so far (a typed array per call cost more than a small profile's pass). */
+  totals = new Float64Array(8);
   strStart = new Int32Array(64);
   strEnd = new Int32Array(64);
   // With stack filters only:
@@ -517,7 +519,8 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
   const sampleTypeIdx: number[] = []; // type, unit, type, unit…
   let periodTypeIdx = -1; // its type, then its unit at periodUnitIdx
   let periodUnitIdx = 0;
-  let totals = new Float64Array(8);
+  let totals = s.totals;
+  for (let i = 0; i < totals.length; i++) totals[i] = 0;
   let strCount = 0;
   let sampleCount = 0;
   let valueCount = 0;
@@ -807,6 +810,7 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
   s.sampleStart = sampleStartArr;
   s.sampleEnd = sampleEndArr;
   s.values = valuesArr;
+  s.totals = totals;
 const scan: Scan = { raw, scratch: s, strCount, sampleCount, valuesPerSample: maxValues, locCount, fnCount };
   if (strCount > 0 && s.strEnd[0] !== s.strStart[0]) throw new PprofDecodeError('pprof malformed: string_table[0] must be the empty string');
   const sampleTypes: SampleType[] = [];

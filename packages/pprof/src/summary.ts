@@ -675,6 +675,31 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
       continue;
     }
 
+    if (tag === 0x0a || tag === 0x5a) {
+      // sample_type / period_type: a ValueType { 1 type, 2 unit } of two 1-byte indexes, as
+      // Go writes them; any other shape takes readValueType.
+      if (buf[pos] === 4 && buf[pos + 1] === 0x08 && buf[pos + 3] === 0x10 && pos + 5 <= end) {
+        const type = buf[pos + 2]!;
+        const unit = buf[pos + 4]!;
+        if (type < 0x80 && unit < 0x80) {
+          if (tag === 0x0a) sampleTypeIdx.push(type, unit);
+          else {
+            periodTypeIdx = type;
+            periodUnitIdx = unit;
+          }
+          pos += 5;
+          continue;
+        }
+      }
+    } else if (tag === 0x60) {
+      const v = fastVarint(buf, pos, end);
+      if (v >= 0) {
+        period = v;
+        pos = next;
+        continue;
+      }
+    }
+
     if (tag === 0x32) {
       let strEnd = fastLenEnd(buf, pos, end);
       if (strEnd < 0) {

@@ -845,7 +845,16 @@ const scan: Scan = { raw, scratch: s, strCount, sampleCount, valuesPerSample: ma
   if (sampleCount > 0 && (minValues !== sampleTypes.length || maxValues !== sampleTypes.length)) {
     throw new PprofDecodeError(`pprof malformed: samples carry ${minValues === maxValues ? minValues : `${minValues}..${maxValues}`} values but the profile declares ${sampleTypes.length} sample types`);
   }
-  const periodType = periodTypeIdx >= 0 ? { type: stringAt(scan, periodTypeIdx, 'period_type.type'), unit: stringAt(scan, periodUnitIdx, 'period_type.unit') } : undefined;
+  let periodType: SampleType | undefined;
+  if (periodTypeIdx >= 0) {
+    // Usually the same strings as a sample type's (contentions/count, cpu/nanoseconds): no second lookup.
+    let i = 0;
+    while (i < sampleTypes.length && (sampleTypeIdx[2 * i] !== periodTypeIdx || sampleTypeIdx[2 * i + 1] !== periodUnitIdx)) i++;
+    periodType =
+      i < sampleTypes.length
+        ? { type: sampleTypes[i]!.type, unit: sampleTypes[i]!.unit }
+        : { type: stringAt(scan, periodTypeIdx, 'period_type.type'), unit: stringAt(scan, periodUnitIdx, 'period_type.unit') };
+  }
   const totalsOut = new Array<number>(sampleTypes.length);
   for (let i = 0; i < sampleTypes.length; i++) totalsOut[i] = totals[i]!;
   const summary: DecodedProfile = { pprof: raw, sampleTypes, totals: totalsOut, sampleCount, timeNanos, durationNanos, periodType, period };

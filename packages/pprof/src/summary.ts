@@ -156,12 +156,14 @@ let fastName = 0;
  * goes to `checkedLocationMask`, which gives the answer or the error. Varints are skipped
  * without a bounds check per byte: a read past the buffer gives undefined, which ends the
  * varint, and the location then fails its end check. The masks also go straight to the reused
- * id table `s.locMasks` while the ids fit in it (Go numbers locations 1..n): true when all did.
+ * id table `s.locMasks` while the ids fit in it (Go numbers locations 1..n): the largest id when all
+ * did (the table is then cleared up to it in one fill), else -1.
  */
-function locationMasks(buf: Uint8Array, s: Scratch, count: number, fnMasks: Int32Array | undefined, fnSparse: Map<number, number> | undefined): boolean {
+function locationMasks(buf: Uint8Array, s: Scratch, count: number, fnMasks: Int32Array | undefined, fnSparse: Map<number, number> | undefined): number {
   const table = s.locMasks;
   const tableLength = table.length;
   let small = true;
+  let maxId = 0;
   const starts = s.locStart;
   const ends = s.locEnd;
   const ids = s.locId;
@@ -234,10 +236,12 @@ function locationMasks(buf: Uint8Array, s: Scratch, count: number, fnMasks: Int3
     }
     ids[i] = id;
     masks[i] = mask;
-    if (id < tableLength && id >= 0 && Number.isInteger(id)) table[id] = mask;
-    else small = false;
+    if (id < tableLength && id >= 0 && Number.isInteger(id)) {
+      table[id] = mask;
+      if (id > maxId) maxId = id;
+    } else small = false;
   }
-  return small;
+  return small ? maxId : -1;
 }
 
 /** A Function { 1 id, 2 name, 3 system_name, 4 filename, 5 start_line } with ids and name indexes below 2^21 (in `fastId`, `fastName`), or false (see `skipVar`). */
@@ -538,6 +542,8 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
   let sampleStartArr = s.sampleStart;
   let sampleEndArr = s.sampleEnd;
   let valuesArr = s.values;
+  let locStartArr = s.locStart;
+  let locEndArr = s.locEnd;
 
   while (pos < end) {
     const at = pos;
@@ -732,12 +738,12 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
       const messageEnd = fastLenEnd(buf, pos, end);
       if (messageEnd >= 0) {
         if (tag === 0x22) {
-          if (locCount === s.locStart.length) {
-            s.locStart = growI32(s.locStart);
-            s.locEnd = growI32(s.locEnd);
+          if (locCount === locStartArr.length) {
+            locStartArr = growI32(locStartArr);
+            locEndArr = growI32(locEndArr);
           }
-          s.locStart[locCount] = next;
-          s.locEnd[locCount] = messageEnd;
+          locStartArr[locCount] = next;
+          locEndArr[locCount] = messageEnd;
           locCount++;
           pos = messageEnd;
           continue;
@@ -770,12 +776,12 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
         else {
           // Read in the attribution (see locationMasks).
           const locEnd = r.lengthEnd('location');
-          if (locCount === s.locStart.length) {
-            s.locStart = growI32(s.locStart);
-            s.locEnd = growI32(s.locEnd);
+          if (locCount === locStartArr.length) {
+            locStartArr = growI32(locStartArr);
+            locEndArr = growI32(locEndArr);
           }
-          s.locStart[locCount] = r.pos;
-          s.locEnd[locCount] = locEnd;
+          locStartArr[locCount] = r.pos;
+          locEndArr[locCount] = locEnd;
           locCount++;
           r.pos = locEnd;
         }
@@ -836,6 +842,8 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Dec
   s.sampleEnd = sampleEndArr;
   s.values = valuesArr;
   s.totals = totals;
+  s.locStart = locStartArr;
+  s.locEnd = locEndArr;
 const scan: Scan = { raw, scratch: s, strCount, sampleCount, valuesPerSample: maxValues, locCount, fnCount };
   if (strCount > 0 && s.strEnd[0] !== s.strStart[0]) throw new PprofDecodeError('pprof malformed: string_table[0] must be the empty string');
   const sampleTypes: SampleType[] = [];
@@ -912,6 +920,7 @@ function attribute(scan: Scan, matchers: readonly FunctionMatcher[], predicate: 
   const fnSparse = fnDense ? undefined : new Map<number, number>();
   // The location table covers every 1–2 byte id (the sample walk relies on it).
   let locDense: Int32Array<ArrayBuffer> | undefined;
+  let locMax = -1; // the largest id written to s.locMasks, when all fit in it
   try {
     // Per function, once: the mask of the filters its name matches.
     const fnName = s.fnName;
@@ -936,7 +945,8 @@ function attribute(scan: Scan, matchers: readonly FunctionMatcher[], predicate: 
     }
     locDense = s.locMasks; // written while the ids fit in it, so cleared in \`finally\` even on an error
     let locSparse: Map<number, number> | undefined;
-    if (!locationMasks(raw, s, locCount, fnDense, fnSparse)) {
+    locMax = locationMasks(raw, s, locCount, fnDense, fnSparse);
+    if (locMax < 0) {
       // Ids past the reused table: a larger table, or a map when they are sparse.
       clearTable(locDense, locId, locCount);
       const locMask = s.locMask;
@@ -971,7 +981,10 @@ function attribute(scan: Scan, matchers: readonly FunctionMatcher[], predicate: 
   } finally {
     if (fnDense === s.fnMasks) clearTable(fnDense, fnId, fnCount);
     else if (fnDense && fnDense.length <= MAX_KEPT_TABLE) s.fnMasks = fnDense.fill(-1);
-    if (locDense === s.locMasks) clearTable(locDense, locId, locCount);
+    if (locDense === s.locMasks) {
+      if (locMax >= 0) locDense.fill(-1, 0, locMax + 1);
+      else clearTable(locDense, locId, locCount);
+    }
     else if (locDense && locDense.length <= MAX_KEPT_TABLE) s.locMasks = locDense.fill(-1);
   }
   return sums;

@@ -108,9 +108,12 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** Starts `node -r dd-trace/init e2e-push/js-app.cjs` from test/ with `env`, once it printed its ready line. */
-export async function startJsApp(env: Record<string, string>): Promise<Child> {
-  const child = spawn(process.execPath, ['-r', 'dd-trace/init', 'e2e-push/js-app.cjs'], { cwd: TEST_DIR, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `node -r dd-trace/init e2e-push/js-app.cjs` from test/ with `env`, once it printed its
+ * ready line; `node` is the binary (default: the one running the tests).
+ */
+export async function startJsApp(env: Record<string, string>, node: string = process.execPath): Promise<Child> {
+  const child = spawn(node, ['-r', 'dd-trace/init', 'e2e-push/js-app.cjs'], { cwd: TEST_DIR, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));

@@ -151,7 +151,7 @@ export interface Pipeline {
  * Writes `receivers` (YAML, already indented by two spaces) into a config with
  * processors [pprof_decode, goruntime] and the file exporter, and starts `profcol run` on it.
  */
-export async function startMetricsPipeline(name: string, receiversYaml: string, receiverIds: string[]): Promise<Pipeline> {
+export async function startMetricsPipeline(name: string, receiversYaml: string, receiverIds: string[], options: { node?: string } = {}): Promise<Pipeline> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `profcol-metrics-${name}-`));
   const data = path.join(dir, 'data');
   fs.writeFileSync(
@@ -172,7 +172,7 @@ service:
       exporters: [file]
 `,
   );
-  const profcol = await startProfcol(['profcol.yaml'], { cwd: dir });
+  const profcol = await startProfcol(['profcol.yaml'], { cwd: dir, node: options.node });
   let stopped: Promise<number | null> | undefined;
   return {
     dir,

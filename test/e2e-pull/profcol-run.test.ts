@@ -3,6 +3,7 @@
  * pointed at the real Go program test/go/pprof-target by a second --config file. The only
  * test here that waits for the real scheduler: two rounds, 10 s apart (the minimum interval).
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,22 +11,8 @@ import { decodeProfile, sumSamplesWhere } from '@profcol/pprof';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, startProfcol, type RunningProfcol } from '../lib/profcol.js';
 import { buildGoProgram, startGoProgram, type GoProcess, type PprofTargetReady } from '../setup/go-build.js';
+import { NODE_RUNTIMES, nodeBinary } from '../setup/node-runtime.js';
 import { MiB } from './helpers.js';
-
-let target: GoProcess<PprofTargetReady>;
-let profcol: RunningProfcol | undefined;
-let dir: string;
-
-beforeAll(async () => {
-  const bin = await buildGoProgram('pprof-target');
-  target = await startGoProgram<PprofTargetReady>(bin, ['-addr', '127.0.0.1:0', '-spin', '1', '-parked', '20', '-retain-mib', '32']);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-pull-'));
-});
-
-afterAll(async () => {
-  await profcol?.stop();
-  await target?.stop();
-});
 
 interface BundleLine {
   source: string;
@@ -44,7 +31,30 @@ async function waitForLines(file: string, count: number, timeoutMs: number): Pro
   }
 }
 
-describe('profcol run --config pipelines/pull.yaml against a real Go program', () => {
+/** `node --version` of a binary. */
+function version(node: string): Promise<string> {
+  return new Promise((resolve, reject) => execFile(node, ['--version'], (err, out) => (err ? reject(err) : resolve(out.trim()))));
+}
+
+describe.each(NODE_RUNTIMES)('profcol run --config pipelines/pull.yaml against a real Go program, profcol on $label', (runtime) => {
+  let target: GoProcess<PprofTargetReady>;
+  let profcol: RunningProfcol | undefined;
+  let dir: string;
+  let node: string;
+
+  beforeAll(async () => {
+    node = await nodeBinary(runtime);
+    expect(await version(node), 'the node that runs profcol').toMatch(runtime.major === undefined ? process.version : new RegExp(`^v${runtime.major}\\.`));
+    const bin = await buildGoProgram('pprof-target');
+    target = await startGoProgram<PprofTargetReady>(bin, ['-addr', '127.0.0.1:0', '-spin', '1', '-parked', '20', '-retain-mib', '32']);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-pull-'));
+  });
+
+  afterAll(async () => {
+    await profcol?.stop();
+    await target?.stop();
+  });
+
   it('writes one bundle per round: CPU and goroutines first, then heap/mutex/block deltas, with the target\'s resource', async () => {
     const url = `http://${target.ready.addr}`;
     fs.writeFileSync(
@@ -67,7 +77,7 @@ exporters:
     directory: ${path.join(dir, 'data')}
 `,
     );
-    profcol = await startProfcol([path.join(repoRoot, 'pipelines', 'pull.yaml'), 'override.yaml'], { cwd: dir });
+    profcol = await startProfcol([path.join(repoRoot, 'pipelines', 'pull.yaml'), 'override.yaml'], { cwd: dir, node });
     const [first, second] = await waitForLines(path.join(dir, 'data', 'bundles.jsonl'), 2, 25_000);
 
     for (const bundle of [first!, second!]) {

@@ -22,8 +22,8 @@ export async function freePort(): Promise<number> {
 }
 
 /** Runs a profcol command to completion. */
-export function profcol(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
-  const result = spawnSync(process.execPath, [profcolBin, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, encoding: 'utf8', timeout: 60_000 });
+export function profcol(args: string[], options: { cwd?: string; env?: Record<string, string>; node?: string } = {}) {
+  const result = spawnSync(options.node ?? process.execPath, [profcolBin, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, encoding: 'utf8', timeout: 60_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -36,10 +36,14 @@ export interface RunningProfcol {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `profcol run` on the given config files and waits until it says it is running. */
-export async function startProfcol(configs: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<RunningProfcol> {
+/**
+ * Starts `profcol run` on the given config files and waits until it says it is running;
+ * `options.node` is the node binary that runs it (default: the one running the tests; see
+ * test/setup/node-runtime.ts).
+ */
+export async function startProfcol(configs: string[], options: { cwd?: string; env?: Record<string, string>; node?: string } = {}): Promise<RunningProfcol> {
   const args = ['run', ...configs.flatMap((c) => ['--config', c]), '--log-format', 'json'];
-  const proc = spawn(process.execPath, [profcolBin, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(options.node ?? process.execPath, [profcolBin, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   let buffered = '';

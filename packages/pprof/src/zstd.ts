@@ -109,7 +109,7 @@ function zstdError(code: number): number | undefined {
 }
 
 export function decompressZstd(bytes: Uint8Array, maxBytes: number): Uint8Array {
-  if (runtimeZstd && framesCoverInput(bytes)) return decompressRuntime(runtimeZstd, bytes, maxBytes);
+  if (runtimeZstd && runtimeCanTake(bytes)) return decompressRuntime(runtimeZstd, bytes, maxBytes);
   if (native && nativeCanTake(bytes, maxBytes)) return decompressNative(native, bytes, maxBytes);
   return wasm ? decompressWasm(wasm, bytes, maxBytes) : decompressJs(bytes, maxBytes);
 }
@@ -124,10 +124,21 @@ export function framesCoverInput(bytes: Uint8Array): boolean {
   return walkFrames(bytes) !== NOT_COVERED;
 }
 
+/**
+ * Node's zlib.zstdDecompressSync (measured on Node 24.21) returns the first frame's output
+ * and silently drops any frame after it, so it only gets input that is exactly one zstd frame
+ * (what dd-trace-js and dd-trace-go send); concatenated or skippable frames go to the others.
+ */
+function runtimeCanTake(bytes: Uint8Array): boolean {
+  return framesCoverInput(bytes) && framesWalked === 1 && skippableWalked === 0;
+}
+
 const NOT_COVERED = -2;
 const UNKNOWN_SIZE = -1;
 /** The zstd frames (not skippable ones) the last walk went through. */
 let framesWalked = 0;
+/** The skippable frames the last walk went through. */
+let skippableWalked = 0;
 
 /**
  * Walks the frames: NOT_COVERED when they do not account for exactly `bytes`, UNKNOWN_SIZE
@@ -138,6 +149,7 @@ function walkFrames(bytes: Uint8Array): number {
   const end = bytes.length;
   let declared = 0;
   framesWalked = 0;
+  skippableWalked = 0;
   if (end === 0) return NOT_COVERED;
   while (pos < end) {
     if (pos + 8 > end) return NOT_COVERED;
@@ -145,6 +157,7 @@ function walkFrames(bytes: Uint8Array): number {
     if ((magic & 0xfffffff0) === 0x184d2a50) {
       const size = (bytes[pos + 4]! | (bytes[pos + 5]! << 8) | (bytes[pos + 6]! << 16) | (bytes[pos + 7]! << 24)) >>> 0;
       pos += 8 + size;
+      skippableWalked++;
       continue;
     }
     if (magic !== 0xfd2fb528) return NOT_COVERED;
@@ -301,7 +314,7 @@ function decompressJs(bytes: Uint8Array, maxBytes: number): Uint8Array {
 export function decompressZstdWith(backend: ZstdBackend, bytes: Uint8Array, maxBytes: number): Uint8Array {
   if (backend === 'node') {
     if (!runtimeZstd) throw new DecompressError('zstd', `this runtime (Node ${process.versions.node}) has no zlib.zstdDecompressSync`);
-    return framesCoverInput(bytes) ? decompressRuntime(runtimeZstd, bytes, maxBytes) : decompressZstdWith(wasm ? 'wasm' : 'js', bytes, maxBytes);
+    return runtimeCanTake(bytes) ? decompressRuntime(runtimeZstd, bytes, maxBytes) : decompressZstdWith(wasm ? 'wasm' : 'js', bytes, maxBytes);
   }
   if (backend === 'native') {
     if (!native) throw new DecompressError('zstd', 'the native zstd binding (@toondepauw/node-zstd) is not loaded');

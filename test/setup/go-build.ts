@@ -47,19 +47,32 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pro
   });
 }
 
-let toolchainId: Promise<string> | undefined;
+const toolchainIds = new Map<string, Promise<string>>();
 
-/** `go version` + the go env values that change the produced binary. */
-function goToolchainId(): Promise<string> {
-  toolchainId ??= (async () => {
-    const v = await run(GO, ['version']);
-    const e = await run(GO, ['env', 'GOOS', 'GOARCH', 'CGO_ENABLED', 'GOEXPERIMENT', 'GOAMD64', 'GOARM64']);
-    return `${v.stdout.trim()}\n${e.stdout.trim()}`;
-  })();
-  toolchainId.catch(() => {
-    toolchainId = undefined;
-  });
-  return toolchainId;
+/**
+ * The environment of every go command for a toolchain: `GOTOOLCHAIN=<toolchain>` makes the go
+ * command fetch that release from the module proxy (once, into GOMODCACHE) and run it; without
+ * one, the machine's go runs as it is configured.
+ */
+function goEnv(toolchain: string | undefined, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...(toolchain ? { GOTOOLCHAIN: toolchain } : {}), ...extra };
+}
+
+/** `go version` + the go env values that change the produced binary, for one toolchain. */
+function goToolchainId(toolchain: string | undefined): Promise<string> {
+  const slot = toolchain ?? '';
+  let id = toolchainIds.get(slot);
+  if (!id) {
+    id = (async () => {
+      const env = goEnv(toolchain);
+      const v = await run(GO, ['version'], { env, timeout: BUILD_TIMEOUT_MS });
+      const e = await run(GO, ['env', 'GOOS', 'GOARCH', 'CGO_ENABLED', 'GOEXPERIMENT', 'GOAMD64', 'GOARM64'], { env });
+      return `${v.stdout.trim()}\n${e.stdout.trim()}`;
+    })();
+    toolchainIds.set(slot, id);
+    id.catch(() => toolchainIds.delete(slot));
+  }
+  return id;
 }
 
 /**
@@ -143,10 +156,10 @@ async function hashFiles(h: ReturnType<typeof createHash>, label: string, dir: s
  * sha256 over the toolchain id, all files (name + contents) of the program dir, and all files
  * of every local directory its go.mod `replace`s a module with (e.g. `../workload`).
  */
-export async function goProgramKey(name: string): Promise<string> {
+export async function goProgramKey(name: string, toolchain?: string): Promise<string> {
   const dir = programDir(name);
   const h = createHash('sha256');
-  h.update(`profcol-go-bin/2\n${await goToolchainId()}\n${BUILD_GOFLAGS}\n`);
+  h.update(`profcol-go-bin/2\n${await goToolchainId(toolchain)}\n${BUILD_GOFLAGS}\n`);
   await hashFiles(h, '', dir, name);
   for (const r of await localReplaces(dir)) {
     try {
@@ -223,14 +236,27 @@ async function acquireLock(lockPath: string, finalBin: string): Promise<boolean>
   }
 }
 
-async function buildUncached(name: string): Promise<string> {
+/** Options of buildGoProgram. */
+export interface GoBuildOptions {
+  /**
+   * A released Go toolchain to build with instead of the machine's go, as GOTOOLCHAIN spells it
+   * (`go1.21.13`): the go command fetches it from the module proxy. It must be at least the
+   * program's go.mod `go` line.
+   */
+  toolchain?: string;
+}
+
+async function buildUncached(name: string, toolchain: string | undefined): Promise<string> {
+  if (toolchain !== undefined && !/^go1\.\d+(\.\d+)?$/.test(toolchain)) {
+    throw new Error(`buildGoProgram(${JSON.stringify(name)}): toolchain ${JSON.stringify(toolchain)} is not a Go release as GOTOOLCHAIN takes it (e.g. go1.21.13)`);
+  }
   const dir = programDir(name);
   try {
     await fsp.access(join(dir, 'go.mod'));
   } catch {
     throw new Error(`no Go program at ${dir} (missing go.mod)`);
   }
-  const key = `${name}-${await goProgramKey(name)}`;
+  const key = `${name}-${toolchain ? `${toolchain}-` : ''}${await goProgramKey(name, toolchain)}`;
   const binRoot = join(profcolCacheDir(), 'go-bin');
   const finalDir = join(binRoot, key);
   const finalBin = join(finalDir, name + EXE);
@@ -246,7 +272,7 @@ async function buildUncached(name: string): Promise<string> {
     try {
       await run(GO, ['build', '-o', join(tmpDir, name + EXE), '.'], {
         cwd: dir,
-        env: { ...process.env, GOFLAGS: BUILD_GOFLAGS },
+        env: goEnv(toolchain, { GOFLAGS: BUILD_GOFLAGS }),
         timeout: BUILD_TIMEOUT_MS,
       });
       try {
@@ -269,16 +295,18 @@ async function buildUncached(name: string): Promise<string> {
 const builds = new Map<string, Promise<string>>();
 
 /**
- * Absolute path of the binary built from test/go/<name>. Built once per
- * content hash into `<cache>/go-bin/<name>-<sha256>/<name>` and reused across
- * test files, processes and fresh clones. Safe under concurrent callers.
+ * Absolute path of the binary built from test/go/<name>, with the machine's go or with
+ * `options.toolchain`. Built once per content hash (sources + toolchain) into
+ * `<cache>/go-bin/<name>[-<toolchain>]-<sha256>/<name>` and reused across test files, processes
+ * and fresh clones. Safe under concurrent callers.
  */
-export function buildGoProgram(name: string): Promise<string> {
-  let p = builds.get(name);
+export function buildGoProgram(name: string, options: GoBuildOptions = {}): Promise<string> {
+  const slot = `${name}\0${options.toolchain ?? ''}`;
+  let p = builds.get(slot);
   if (!p) {
-    p = buildUncached(name);
-    builds.set(name, p);
-    p.catch(() => builds.delete(name));
+    p = buildUncached(name, options.toolchain);
+    builds.set(slot, p);
+    p.catch(() => builds.delete(slot));
   }
   return p;
 }

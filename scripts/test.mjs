@@ -1,16 +1,24 @@
 #!/usr/bin/env node
 // Runs the whole suite through turbo (build, then every package's tests, with caching) and
 // prints one closing line, `N passed, N failed, N skipped`, summed from each package's
-// vitest JSON report — CI reads that line, not vitest's own summary.
+// vitest JSON report — CI reads that line, not vitest's own summary. The packages' unit tests
+// run twice: under the machine's node (`test`) and under Node 24 LTS from the npm registry
+// (`test:node24`, unless the machine's node is already 24); both reports are summed.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installNode } from '../test/setup/node-install.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const projects = [...fs.readdirSync(path.join(root, 'packages')).map((d) => path.join(root, 'packages', d)), path.join(root, 'test')];
 const reportOf = (dir) => path.join(dir, '.vitest', 'report.json');
-for (const dir of projects) fs.rmSync(reportOf(dir), { force: true });
+const node24ReportOf = (dir) => path.join(dir, '.vitest-node24', 'report.json');
+for (const dir of projects) {
+  fs.rmSync(reportOf(dir), { force: true });
+  fs.rmSync(node24ReportOf(dir), { force: true });
+}
+const onNode24 = process.versions.node.startsWith('24.');
 
 const tools = spawnSync('bash', [path.join(root, 'scripts', 'ensure-tools.sh')], { stdio: 'inherit' });
 if (tools.status !== 0) {
@@ -18,19 +26,33 @@ if (tools.status !== 0) {
   process.exit(1);
 }
 
+// Node 24 is installed once here rather than by the packages' test:node24 tasks at once. When it
+// cannot be had, those tasks fail and their missing reports count as failures below.
+if (!onNode24) {
+  try {
+    console.log(`unit tests also run under Node 24: ${await installNode(24)}`);
+  } catch (error) {
+    console.error(error.message);
+  }
+}
+
 const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', FORCE_COLOR: process.env.FORCE_COLOR ?? '0' };
-const turbo = spawnSync('pnpm', ['exec', 'turbo', 'run', 'build', 'test', '--continue', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit', env });
+const tasks = onNode24 ? ['build', 'test'] : ['build', 'test', 'test:node24'];
+const turbo = spawnSync('pnpm', ['exec', 'turbo', 'run', ...tasks, '--continue', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit', env });
 
 let passed = 0;
 let failed = 0;
 let skipped = 0;
 const missing = [];
+const runs = [];
 for (const dir of projects) {
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
-  if (!manifest.scripts?.test) continue;
-  const file = reportOf(dir);
+  if (manifest.scripts?.test) runs.push({ name: manifest.name, file: reportOf(dir) });
+  if (manifest.scripts?.['test:node24'] && !onNode24) runs.push({ name: `${manifest.name} (Node 24)`, file: node24ReportOf(dir) });
+}
+for (const { name, file } of runs) {
   if (!fs.existsSync(file)) {
-    missing.push(manifest.name);
+    missing.push(name);
     continue;
   }
   const report = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -39,9 +61,9 @@ for (const dir of projects) {
   skipped += report.numPendingTests + report.numTodoTests;
   // A test file that failed to load counts as a failure even though it ran no test.
   failed += report.testResults.filter((r) => r.status === 'failed' && r.assertionResults.length === 0).length;
-  console.log(`${manifest.name.padEnd(32)} ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${report.numPendingTests} skipped`);
+  console.log(`${name.padEnd(42)} ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${report.numPendingTests} skipped`);
 }
-for (const name of missing) console.log(`${name.padEnd(32)} did not run (build or test setup failed; see above)`);
+for (const name of missing) console.log(`${name.padEnd(42)} did not run (build or test setup failed; see above)`);
 failed += missing.length;
 if (turbo.status !== 0 && failed === 0) failed = 1;
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);

@@ -1,7 +1,7 @@
 /**
  * zstd decompression with a hard output cap, by the fastest decoder this process has:
  *  - the runtime's own libzstd (`zlib.zstdDecompressSync`, Node >= 22.15 / 23.8), capped by
- *    `maxOutputLength`;
+ *    `maxOutputLength`, for input that is exactly one frame (it drops the frames after the first);
  *  - else the prebuilt native libzstd of `@toondepauw/node-zstd`, which has no output cap: it
  *    takes only payloads whose frames all declare a content size within the cap;
  *  - else libzstd's streaming decoder compiled to WebAssembly (the module `zstddec` ships),

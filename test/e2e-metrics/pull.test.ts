@@ -71,7 +71,7 @@ const TOOLCHAINS: { label: string; toolchain: string | undefined }[] = [
 /** What runtime.Version() says in a program built by the machine's go (`go1.26.8`). */
 const machineGo = /\bgo(1\.\d+(?:\.\d+)?)\b/.exec(execFileSync(process.env['PROFCOL_GO'] ?? 'go', ['version'], { encoding: 'utf8' }))![0];
 
-describe.each(TOOLCHAINS)('pprof-target built with $label', ({ toolchain }) => {
+describe.each(TOOLCHAINS.map((t) => [t.label, t.toolchain] as const))('pprof-target built with %s', (_label, toolchain) => {
   describe('pull: pprof-target -spin 1 -parked 50 -retain-mib 64 -alloc-mib-per-sec 20, scraped every 10 s', () => {
     const FLAGS = { spin: 1, parked: 50, retainMiB: 64, allocMiBPerSec: 20 };
     const SERVICE = 'pull-target';

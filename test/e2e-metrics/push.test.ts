@@ -53,7 +53,7 @@ const V1_UPLOADS = 2;
 /** Mean object size of the demo's allocWorker: it cycles through 32 B … 32 KiB (11 powers of two). */
 const ALLOC_WORKER_MEAN_OBJECT = [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768].reduce((a, b) => a + b) / 11;
 
-describe.each(NODE_RUNTIMES)('profcol on $label', (runtime) => {
+describe.each(NODE_RUNTIMES.map((r) => [r.label, r] as const))('profcol on %s', (_label, runtime) => {
   let pipeline: Pipeline | undefined;
   const demos: GoProcess<DdtraceDemoReady>[] = [];
   let v2: GoProcess<DdtraceDemoReady>;

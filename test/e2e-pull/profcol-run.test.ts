@@ -36,7 +36,7 @@ function version(node: string): Promise<string> {
   return new Promise((resolve, reject) => execFile(node, ['--version'], (err, out) => (err ? reject(err) : resolve(out.trim()))));
 }
 
-describe.each(NODE_RUNTIMES)('profcol run --config pipelines/pull.yaml against a real Go program, profcol on $label', (runtime) => {
+describe.each(NODE_RUNTIMES.map((r) => [r.label, r] as const))('profcol run --config pipelines/pull.yaml against a real Go program, profcol on %s', (_label, runtime) => {
   let target: GoProcess<PprofTargetReady>;
   let profcol: RunningProfcol | undefined;
   let dir: string;

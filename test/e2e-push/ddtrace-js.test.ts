@@ -31,7 +31,7 @@ const CASES: Case[] = [
   { runtime: NODE_24, setting: undefined, compression: 'zstd', label: `${NODE_24.label}, default compression` },
 ];
 
-describe.each(CASES)('dd-trace-js uploads on $label', ({ runtime, setting, compression }) => {
+describe.each(CASES.map((c) => [c.label, c] as const))('dd-trace-js uploads on %s', (_label, { runtime, setting, compression }) => {
   it('are all accepted (200), with the resource right and every attachment decodable', async () => {
     const node = await nodeBinary(runtime);
     const nodeVersion = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();

@@ -1,7 +1,7 @@
 /**
  * The pull pipeline (pprof receiver → pprof_decode) against the REAL Go program
  * test/go/pprof-target, whose behaviour is known: one goroutine spinning on a core, 50
- * parked goroutines, 64 MiB retained in 4 MiB chunks, 200 MiB/s of short-lived garbage,
+ * parked goroutines, 64 MiB retained in 16 MiB chunks, 200 MiB/s of short-lived garbage,
  * 4 goroutines contending on one mutex, channel blocking. Rounds are driven with
  * `scrapeOnce()` so the test does not wait for the 10 s interval.
  */
@@ -14,6 +14,12 @@ import { indexOf, MiB, profileOf, pullPipeline, totalOf } from './helpers.js';
 
 const PARKED = 50;
 const RETAIN_MIB = 64;
+/**
+ * Go samples the heap profile every 512 KiB on average, so a chunk of c bytes is left out with
+ * probability e^(-c / 512 KiB): e^-8 for 4 MiB, which missed one of 16 chunks in about 1 run in
+ * 200 (seen: 62,935,672 B for 64 MiB). 16 MiB chunks: e^-32 each, never in practice.
+ */
+const RETAIN_CHUNK_MIB = 16;
 const ALLOC_MIB_PER_SEC = 200;
 const CPU_SECONDS = 2;
 const SECOND = 1_000_000_000n;
@@ -23,7 +29,7 @@ let target: GoProcess<PprofTargetReady>;
 let url: string;
 
 async function startTarget(addr = '127.0.0.1:0'): Promise<GoProcess<PprofTargetReady>> {
-  return startGoProgram<PprofTargetReady>(bin, ['-addr', addr, '-spin', '1', '-parked', String(PARKED), '-retain-mib', String(RETAIN_MIB), '-alloc-mib-per-sec', String(ALLOC_MIB_PER_SEC), '-mutex', '-block']);
+  return startGoProgram<PprofTargetReady>(bin, ['-addr', addr, '-spin', '1', '-parked', String(PARKED), '-retain-mib', String(RETAIN_MIB), '-retain-chunk-kib', String(RETAIN_CHUNK_MIB * 1024), '-alloc-mib-per-sec', String(ALLOC_MIB_PER_SEC), '-mutex', '-block']);
 }
 
 beforeAll(async () => {
@@ -120,7 +126,7 @@ describe('pull mode against a real Go program (test/go/pprof-target)', () => {
       expect(goroutines).toBeLessThanOrEqual(target.ready.expected_goroutines + 2 * (ALL_TYPES.length + 1) + 2);
       expect(sumSamplesWhere(profileOf(second, 'goroutine').decoded!.pprof, 0, (name) => name === 'main.parkedWorker').matched).toBe(PARKED);
 
-      // Heap: a delta over [previous TimeNanos, current TimeNanos]; inuse is the 64 MiB retained (4 MiB chunks are sampled exactly).
+      // Heap: a delta over [previous TimeNanos, current TimeNanos]; inuse is the 64 MiB retained (16 MiB chunks: sampled, see RETAIN_CHUNK_MIB).
       const heap = profileOf(second, 'heap');
       expect(heap.delta).toBe(true);
       expect(heap.window).toEqual({ startNanos: heap.decoded!.timeNanos - heap.decoded!.durationNanos, endNanos: heap.decoded!.timeNanos });
@@ -129,7 +135,7 @@ describe('pull mode against a real Go program (test/go/pprof-target)', () => {
       expect(heapWindowSeconds).toBeGreaterThan(CPU_SECONDS * 0.9);
       expect(heapWindowSeconds).toBeLessThan(CPU_SECONDS + 3);
       const retained = sumSamplesWhere(heap.decoded!.pprof, indexOf(second, 'heap', 'inuse_space'), (name) => name === 'main.retainHeap').matched;
-      // The 4 MiB chunks (≥ 2 MiB: sampled exactly) plus the small slice holding them.
+      // The chunks (see RETAIN_CHUNK_MIB) plus the small slice holding them.
       expect(target.ready.retained_bytes).toBe(RETAIN_MIB * MiB);
       expect(retained).toBeGreaterThanOrEqual(RETAIN_MIB * MiB);
       expect(retained).toBeLessThan(RETAIN_MIB * MiB * 1.001);

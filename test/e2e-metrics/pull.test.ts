@@ -175,8 +175,8 @@ describe.each(TOOLCHAINS.map((t) => [t.label, t.toolchain] as const))('pprof-tar
         expect(totalOf(profile, 'goroutine')).toBe(goroutines);
         expect(sumWhere(profile, 'goroutine', (fn) => fn.startsWith('main.')), 'goroutines in main.*').toBe(expected);
 
-        // Live heap (inuse_space of the heap profile): 64 MiB retained in 4 MiB chunks, each certain to
-        // be sampled (512 KiB rate), scaled to ≥ its size; runtime.GC() ran before the ready line.
+        // Live heap (inuse_space of the heap profile): 64 MiB retained in 16 MiB chunks, each sampled
+        // (all but certainly, see -retain-chunk-kib above), scaled to ≥ its size; runtime.GC() ran before the ready line.
         // Measured 64 MiB + 22 KiB. Bound: [64 MiB, 64 MiB × 1.15].
         const live = round.value('prof_go_lifetime_heap_bytes');
         expectWithin(live / MiB, FLAGS.retainMiB, FLAGS.retainMiB * 1.15, `prof_go_lifetime_heap_bytes (MiB) ${at}`);

@@ -1,7 +1,7 @@
 import { Function as PFunction, Line, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
 import { describe, expect, it } from 'vitest';
 import { GC_STACK_FILTER, GO_GC_FRAMES, PprofDecodeError, decodeProfile, summarizePprof, sumSamplesWhere, type StackFilter } from '../src/index.js';
-import { fixture, localFixture, rawGoPprof } from './helpers.js';
+import { bytes, fixture, lfield, localFixture, rawGoPprof, str, varint, vfield } from './helpers.js';
 
 /** The same predicate as a StackFilter's patterns, written the obvious way. */
 function matcherOf(patterns: readonly string[]): (name: string) => boolean {
@@ -150,22 +150,6 @@ describe('summarizePprof with stack filters: the GC-frame sums in the summary pa
   });
 });
 
-/** A tiny protobuf writer, to build malformed profiles byte by byte. */
-function varint(n: number): number[] {
-  let v = BigInt.asUintN(64, BigInt(n));
-  const out: number[] = [];
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-}
-const vfield = (field: number, value: number) => [...varint((field << 3) | 0), ...varint(value)];
-const lfield = (field: number, body: number[]) => [...varint((field << 3) | 2), ...varint(body.length), ...body];
-const str = (s: string) => lfield(6, [...new TextEncoder().encode(s)]);
-const bytes = (...parts: number[][]) => new Uint8Array(parts.flat());
 
 /** The error of `fn`, which must be a PprofDecodeError. */
 function errorOf(fn: () => unknown): string {

@@ -2,25 +2,8 @@ import { Profile } from 'pprof-format';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { PprofDecodeError, decodePprof, decodeProfile, summarizePprof, sumSamplesWhere } from '../src/index.js';
-import { fixture, localFixture, rawGoPprof } from './helpers.js';
+import { bytes, fixture, lfield, localFixture, rawGoPprof, str, tag, varint, vfield } from './helpers.js';
 
-/** A tiny protobuf writer, to build malformed profiles byte by byte. */
-function varint(n: number | bigint): number[] {
-  let v = BigInt.asUintN(64, BigInt(n));
-  const out: number[] = [];
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-}
-const tag = (field: number, wire: number) => varint((field << 3) | wire);
-const vfield = (field: number, value: number | bigint) => [...tag(field, 0), ...varint(value)];
-const lfield = (field: number, bytes: number[]) => [...tag(field, 2), ...varint(bytes.length), ...bytes];
-const str = (s: string) => lfield(6, [...new TextEncoder().encode(s)]);
-const bytes = (...parts: number[][]) => new Uint8Array(parts.flat());
 
 /** sample_type cpu/nanoseconds; one sample with value 5 at location 1; strings "", cpu, nanoseconds. */
 function goodProfile(): number[][] {

@@ -10,9 +10,22 @@ export const COMPONENT_KINDS: readonly ComponentKind[] = ['receiver', 'processor
 
 export type Stability = 'development' | 'alpha' | 'beta' | 'stable' | 'deprecated';
 
+/**
+ * What travels with one `consume()` call besides the batch. Optional everywhere, so a component
+ * written before it existed keeps compiling and working.
+ */
+export interface ConsumeOptions {
+  /**
+   * Aborted when whoever handed the batch on stops waiting for it: a receiver's request
+   * deadline, the host's shutdown. A component should stop work it does for this batch (a send,
+   * a retry wait) and reject; it is not a reason to drop data it already acknowledged.
+   */
+  signal?: AbortSignal;
+}
+
 /** Where a batch goes next. A rejected promise travels back to the receiver as backpressure. */
 export interface Consumer {
-  consume(batch: Batch): Promise<void>;
+  consume(batch: Batch, options?: ConsumeOptions): Promise<void>;
 }
 
 /** What a running component can ask of the host. */
@@ -37,7 +50,7 @@ export type Receiver = Component;
 
 export interface Processor extends Component {
   /** Adds to or filters a batch. Throwing rejects the batch back to the receiver. */
-  process(batch: Batch): Promise<Batch> | Batch;
+  process(batch: Batch, options?: ConsumeOptions): Promise<Batch> | Batch;
 }
 
 export interface Exporter extends Component, Consumer {}

@@ -4,7 +4,7 @@
  * reverse, draining in-flight batches before exporters flush.
  */
 import http from 'node:http';
-import type { Component, ComponentKind, Consumer, Exporter, Host, Processor, Receiver } from './component.js';
+import type { Component, ComponentKind, ConsumeOptions, Consumer, Exporter, Host, Processor, Receiver } from './component.js';
 import { createServiceLimits, type ServiceLimits } from './budget.js';
 import { BackpressureError } from './errors.js';
 import { componentKey, type Plan, type PlannedComponent, type PlannedPipeline } from './graph.js';
@@ -48,7 +48,7 @@ class Pipeline implements Consumer {
     private readonly logger: Logger,
   ) {}
 
-  async consume(batch: Batch): Promise<void> {
+  async consume(batch: Batch, options?: ConsumeOptions): Promise<void> {
     const labels = { pipeline: this.name };
     if (this.closed) {
       this.telemetry.counter('profcol_pipeline_refused_batches_total', 'Batches a pipeline refused, by reason.').add(1, { ...labels, reason: 'shutting_down' });
@@ -59,7 +59,7 @@ class Pipeline implements Consumer {
       let current = batch;
       for (const { id, processor } of this.processors) {
         try {
-          current = await processor.process(current);
+          current = await processor.process(current, options);
         } catch (error) {
           this.telemetry.counter('profcol_pipeline_refused_batches_total', 'Batches a pipeline refused, by reason.').add(1, { ...labels, reason: 'processor_error', processor: id });
           this.logger.warn({ pipeline: this.name, processor: id, err: error }, 'processor rejected a batch');
@@ -67,7 +67,7 @@ class Pipeline implements Consumer {
         }
       }
       if (current.bundles.length === 0 && current.metrics.length === 0) return;
-      const results = await Promise.allSettled(this.exporters.map(({ exporter }) => exporter.consume(current)));
+      const results = await Promise.allSettled(this.exporters.map(({ exporter }) => exporter.consume(current, options)));
       const failures = results.flatMap((result, index) => (result.status === 'rejected' ? [{ id: this.exporters[index]!.id, error: result.reason as unknown }] : []));
       for (const failure of failures) {
         this.telemetry.counter('profcol_exporter_refused_batches_total', 'Batches an exporter refused (the receiver is told and may retry).').add(1, { ...labels, exporter: failure.id });
@@ -100,12 +100,12 @@ class Pipeline implements Consumer {
 /** What a receiver's `next` is: every pipeline that lists it, each given its own copy. */
 class FanOut implements Consumer {
   constructor(private readonly pipelines: Pipeline[]) {}
-  async consume(batch: Batch): Promise<void> {
-    if (this.pipelines.length === 1) return this.pipelines[0]!.consume(batch);
+  async consume(batch: Batch, options?: ConsumeOptions): Promise<void> {
+    if (this.pipelines.length === 1) return this.pipelines[0]!.consume(batch, options);
     // Every copy is made before any pipeline starts: a pipeline's processors run synchronously
     // up to their first await, and must not change what the others receive.
     const copies = this.pipelines.map((_, i) => (i === 0 ? batch : cloneBatch(batch)));
-    const results = await Promise.allSettled(this.pipelines.map((pipeline, i) => pipeline.consume(copies[i]!)));
+    const results = await Promise.allSettled(this.pipelines.map((pipeline, i) => pipeline.consume(copies[i]!, options)));
     const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (errors.length > 0) throw errors.find((e) => e instanceof BackpressureError) ?? errors[0];
   }

@@ -11,6 +11,8 @@ export * from './graph.js';
 export * from './host.js';
 export * from './language.js';
 export * from './tls.js';
+/** The exporter helper: sending queue, retries, persistent queue and their counters, for every exporter. */
+export * from './exporterhelper/index.js';
 export { loadConfigFiles, parseConfigText, expandEnv, mergeTrees, PATH_SEPARATOR, type LoadedConfig, type Location, type PluginSpec } from './config/load.js';
 export { importPlugin, resolvePluginPath } from './config/resolve-plugin.js';
 export * from './testing.js';

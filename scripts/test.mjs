@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { profcolCacheDir } from '../test/setup/cache-dir.mjs';
 import { installNode } from '../test/setup/node-install.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,6 +20,9 @@ for (const dir of projects) {
   fs.rmSync(node24ReportOf(dir), { force: true });
 }
 const onNode24 = process.versions.node.startsWith('24.');
+// turbo.json passes PROFCOL_CACHE_DIR and XDG_CACHE_HOME through to every task (test/setup/cache-dir.test.ts
+// checks it), so this is the folder every test builds into.
+console.log(`what the tests build and install is cached in ${profcolCacheDir()} (PROFCOL_CACHE_DIR overrides)`);
 
 const tools = spawnSync('bash', [path.join(root, 'scripts', 'ensure-tools.sh')], { stdio: 'inherit' });
 if (tools.status !== 0) {

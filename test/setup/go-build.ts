@@ -6,10 +6,11 @@ import { execFile, spawn } from 'node:child_process';
 import type { ChildProcessByStdio } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
-import { homedir, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { profcolCacheDir } from './cache-dir.mjs';
 
 /** Absolute path of test/go/. */
 export const GO_PROGRAMS_DIR: string = fileURLToPath(new URL('../go/', import.meta.url));
@@ -20,13 +21,7 @@ const BUILD_TIMEOUT_MS = 10 * 60_000;
 const LOCK_STALE_MS = 15 * 60_000;
 const EXE = process.platform === 'win32' ? '.exe' : '';
 
-/** `${PROFCOL_CACHE_DIR:-$XDG_CACHE_HOME/profcol or ~/.cache/profcol}` */
-export function profcolCacheDir(): string {
-  const explicit = process.env['PROFCOL_CACHE_DIR'];
-  if (explicit) return explicit;
-  const xdg = process.env['XDG_CACHE_HOME'];
-  return xdg ? join(xdg, 'profcol') : join(homedir(), '.cache', 'profcol');
-}
+export { profcolCacheDir };
 
 interface ExecResult {
   stdout: string;

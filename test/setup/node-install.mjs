@@ -5,18 +5,12 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { profcolCacheDir } from './cache-dir.mjs';
+
+export { profcolCacheDir };
 
 const INSTALL_TIMEOUT_MS = 10 * 60_000;
-
-/** `${PROFCOL_CACHE_DIR:-$XDG_CACHE_HOME/profcol or ~/.cache/profcol}`, as test/setup/go-build.ts. */
-export function profcolCacheDir() {
-  const explicit = process.env['PROFCOL_CACHE_DIR'];
-  if (explicit) return explicit;
-  const xdg = process.env['XDG_CACHE_HOME'];
-  return xdg ? join(xdg, 'profcol') : join(homedir(), '.cache', 'profcol');
-}
 
 function run(cmd, args, opts = {}) {
   return new Promise((resolve, reject) => {

@@ -41,16 +41,21 @@ export function formatSize(bytes: number): string {
   return `${value >= 100 ? Math.round(value) : value.toFixed(1)}${units[unit]}`;
 }
 
+const SIGNIFICANT_DIGITS = 6;
+
 /**
- * A number for a human: whole numbers in full with thousands separators (a total of
- * nanoseconds must not lose digits), fractions with six significant digits.
+ * A number for a human, in one format whatever its size, so a column of them lines up:
+ * thousands separators from 1,000 on; whole numbers in full (a total of nanoseconds must not
+ * lose digits); fractions with six significant digits, but never fewer than the digits of their
+ * whole part (75,572,312.5 shows as 75,572,313, not 75572300); exponents only below 0.0001.
  */
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
-  if (Number.isInteger(value)) return Math.abs(value) >= 10_000 ? value.toLocaleString('en-US') : String(value);
   const abs = Math.abs(value);
-  if (abs !== 0 && (abs < 1e-4 || abs >= 1e15)) return value.toExponential(5).replace(/\.?0+e/, 'e');
-  return String(Number(value.toPrecision(6)));
+  if (!Number.isInteger(value) && abs < 1e-4) return value.toExponential(SIGNIFICANT_DIGITS - 1).replace(/\.?0+e/, 'e');
+  if (abs < 1) return String(Number(value.toPrecision(SIGNIFICANT_DIGITS)));
+  const wholeDigits = Math.floor(Math.log10(abs)) + 1;
+  return value.toLocaleString('en-US', { maximumFractionDigits: Math.max(0, SIGNIFICANT_DIGITS - wholeDigits) });
 }
 
 /** `2026-11-24T22:40:00Z`, with milliseconds only when there are some. */

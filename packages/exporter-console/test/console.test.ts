@@ -181,12 +181,43 @@ describe('console exporter', () => {
     expect(settings.registry.value('profcol_exporter_send_failed_metric_points_total', { exporter: 'console', reason: 'EPIPE' })).toBe(4);
   });
 
-  it('shuts down twice, or without being started', async () => {
-    const { exporter } = setup();
+  it('shuts down without being started, lets go of its stream, and a second shutdown changes nothing', async () => {
+    const stream = new Collect();
+    const listenersBefore = stream.listenerCount('error');
+    const exporter = createConsoleExporter(createTestSettings({ id: 'console', kind: 'exporter' }), { verbosity: 'basic', output: 'stdout' }, { stream });
+    expect(stream.listenerCount('error')).toBe(listenersBefore + 1);
     await exporter.shutdown?.();
+    expect(stream.listenerCount('error')).toBe(listenersBefore);
+    // Someone else's listener, added after the first shutdown, survives the second one.
+    const other = (): void => {};
+    stream.on('error', other);
     await exporter.shutdown?.();
+    expect(stream.listenerCount('error')).toBe(listenersBefore + 1);
+    expect(stream.listeners('error')).toContain(other);
+
+    const stderrListeners = process.stderr.listenerCount('error');
     const fromFactory = consoleExporter.create(createTestSettings({ id: 'console/2', kind: 'exporter' }), { verbosity: 'basic', output: 'stderr' });
+    expect(process.stderr.listenerCount('error')).toBe(stderrListeners + 1);
     await fromFactory.shutdown?.();
     await fromFactory.shutdown?.();
+    expect(process.stderr.listenerCount('error')).toBe(stderrListeners);
+  });
+
+  it('prints every value of the table in one number format, so a column lines up', async () => {
+    const { exporter, stream } = setup();
+    const [gauge] = goMetrics();
+    await exporter.consume({
+      bundles: [],
+      metrics: [
+        { ...gauge!, name: 'prof_go_heap_objects', unit: '{object}', value: 742_813 },
+        { ...gauge!, name: 'prof_go_heap_alloc', unit: 'By', value: 75_572_312.5 },
+        { ...gauge!, name: 'prof_go_gc_fraction', unit: '1', value: 1234.56789 },
+      ],
+    });
+    expect(stream.lines.slice(1)).toEqual([
+      '    prof_go_heap_objects     742,813  {object}  service=go-demo env=dev',
+      '    prof_go_heap_alloc    75,572,313  By        service=go-demo env=dev',
+      '    prof_go_gc_fraction     1,234.57            service=go-demo env=dev',
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 import { BackpressureError, PermanentError } from '@profcol/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Backoff } from '../src/retry.js';
+import { Backoff } from '@profcol/core';
 import { parseRetryAfter } from '../src/transport.js';
 import { startOtlpStub, type OtlpStub } from '../src/testing.js';
 import { FAST_RETRY, point, points, startExporter, until, type Harness } from './helpers.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildGoProgram, startGoProgram, type DdtraceDemoReady } from '../setup/go-build.js';
-import { ddtraceJsUpload, freePort, profcol, repoRoot, startProfcol } from '../lib/profcol.js';
+import { ddtraceJsUpload, defaultPipelineOnFreePorts, freePort, profcol, repoRoot, startProfcol } from '../lib/profcol.js';
 
 const pipelinesDir = path.join(repoRoot, 'pipelines');
 
@@ -94,22 +94,25 @@ describe('profcol --help', () => {
 });
 
 describe('profcol run', () => {
-  it('runs the default pipeline: listens on localhost:9529 and writes what it receives to the console and ./data', async () => {
+  // The default pipeline's addresses (localhost:9529, :8888, :6060) move to free ports, so these
+  // tests run beside a `pnpm start`.
+  it('runs the default pipeline: receives dd-trace uploads and writes them to the console and ./data', async () => {
     const dir = tempDir();
-    const running = await startProfcol([path.join(pipelinesDir, 'default.yaml')], { cwd: dir });
+    const pipeline = await defaultPipelineOnFreePorts(dir);
+    const running = await startProfcol(pipeline.configs, { cwd: dir });
     let output = '';
     running.proc.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     try {
       const upload = ddtraceJsUpload();
-      const response = await fetch('http://localhost:9529/profiling/v1/input', { method: 'POST', headers: { 'content-type': upload.contentType }, body: upload.body });
+      const response = await fetch(`http://${pipeline.ddtrace}/profiling/v1/input`, { method: 'POST', headers: { 'content-type': upload.contentType }, body: upload.body });
       expect(response.status).toBe(200);
       await expect.poll(() => fs.existsSync(path.join(dir, 'data', 'bundles.jsonl')), { timeout: 10_000 }).toBe(true);
       const pprofFiles = fs.readdirSync(path.join(dir, 'data'), { recursive: true }).filter((f) => String(f).endsWith('.pprof'));
       expect(pprofFiles.length).toBeGreaterThanOrEqual(2);
       // A malformed upload is refused, and both outcomes show in profcol's own metrics.
-      const bad = await fetch('http://localhost:9529/profiling/v1/input', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const bad = await fetch(`http://${pipeline.ddtrace}/profiling/v1/input`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       expect(bad.status).toBe(415);
-      const own = await (await fetch('http://localhost:8888/metrics')).text();
+      const own = await (await fetch(pipeline.metricsUrl)).text();
       expect(own).toMatch(/profcol_receiver_accepted_uploads_total\{receiver="ddtrace"[^}]*\} 1/);
       expect(own).toMatch(/profcol_receiver_refused_uploads_total\{receiver="ddtrace"[^}]*\} 1/);
     } finally {
@@ -118,11 +121,12 @@ describe('profcol run', () => {
     expect(output).toMatch(/wall/);
   });
 
-  it("receives the seed's dd-trace-go demo with the default pipeline unchanged (only the demo's agent address points at profcol)", async () => {
+  it("receives the seed's dd-trace-go demo with the default pipeline (only the demo's agent address points at profcol)", async () => {
     const bin = await buildGoProgram('ddtrace-demo-v2');
     const dir = tempDir();
-    const running = await startProfcol([path.join(pipelinesDir, 'default.yaml')], { cwd: dir });
-    const demo = await startGoProgram<DdtraceDemoReady>(bin, [], { PROFCOL_AGENT_ADDR: 'localhost:9529', PROFCOL_PERIOD: '2s', PROFCOL_EXIT_AFTER: '60s' });
+    const pipeline = await defaultPipelineOnFreePorts(dir);
+    const running = await startProfcol(pipeline.configs, { cwd: dir });
+    const demo = await startGoProgram<DdtraceDemoReady>(bin, [], { PROFCOL_AGENT_ADDR: pipeline.ddtrace, PROFCOL_PERIOD: '2s', PROFCOL_EXIT_AFTER: '60s' });
     const metricsFile = path.join(dir, 'data', 'metrics.jsonl');
     const cpuPoints = () =>
       fs.existsSync(metricsFile)

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadConfigFiles } from '@profcol/core';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const profcolBin = path.join(repoRoot, 'packages', 'cli', 'dist', 'bin.js');
@@ -19,6 +20,61 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Where profcol runs pipelines/default.yaml in a test, and the second --config file that says so. */
+export interface DefaultPipelineOnFreePorts {
+  /** The --config files: pipelines/default.yaml, then `<dir>/free-ports.yaml`. */
+  configs: string[];
+  /** The ddtrace receiver's address, `127.0.0.1:<port>`. */
+  ddtrace: string;
+  /** Where profcol's own metrics are served, `http://127.0.0.1:<port>/metrics`. */
+  metricsUrl: string;
+}
+
+const ADDRESS_KEYS = new Set(['endpoint', 'address', 'url']);
+
+/** Every `endpoint`, `address` and `url` in a configuration tree, by its path. */
+function addressesOf(tree: unknown, at = ''): Map<string, unknown> {
+  const found = new Map<string, unknown>();
+  if (tree === null || typeof tree !== 'object') return found;
+  for (const [key, value] of Object.entries(tree)) {
+    const here = at ? `${at}::${key}` : key;
+    if (ADDRESS_KEYS.has(key) && typeof value !== 'object') found.set(here, value);
+    for (const [k, v] of addressesOf(value, here)) found.set(k, v);
+  }
+  return found;
+}
+
+/**
+ * pipelines/default.yaml as `pnpm start` runs it, with every address it listens on or scrapes
+ * moved to a loopback port of its own by a second --config file written into `dir`, so the test
+ * runs beside a `pnpm start` (or anything else on localhost:9529, :8888 or :6060). The pull
+ * target points at a port nobody listens on: its failed scrapes are logged and counted, and
+ * nothing a user runs on :6060 shows up in the test's data. Throws when the default pipeline has
+ * an address this override does not move, naming it.
+ */
+export async function defaultPipelineOnFreePorts(dir: string): Promise<DefaultPipelineOnFreePorts> {
+  const defaults = path.join(repoRoot, 'pipelines', 'default.yaml');
+  const tree = loadConfigFiles([defaults], {}).tree as { receivers: { pprof: { targets: Record<string, unknown>[] } } };
+  const [ddtracePort, metricsPort] = [await freePort(), await freePort()];
+  const override = path.join(dir, 'free-ports.yaml');
+  // JSON is YAML. The pull targets are the default's, each at a port that was free a moment ago.
+  const targets = await Promise.all(tree.receivers.pprof.targets.map(async (target) => ({ ...target, url: `http://127.0.0.1:${await freePort()}` })));
+  fs.writeFileSync(
+    override,
+    JSON.stringify({
+      receivers: { ddtrace: { endpoint: `127.0.0.1:${ddtracePort}` }, pprof: { targets } },
+      service: { telemetry: { metrics: { address: `127.0.0.1:${metricsPort}` } } },
+    }),
+  );
+  const before = addressesOf(tree);
+  const after = addressesOf(loadConfigFiles([defaults, override], {}).tree);
+  const unmoved = [...before].filter(([key, value]) => after.get(key) === value).map(([key, value]) => `${key}: ${String(value)}`);
+  if (unmoved.length > 0) {
+    throw new Error(`pipelines/default.yaml has addresses that defaultPipelineOnFreePorts (test/lib/profcol.ts) does not move to a free port: ${unmoved.join(', ')}; add them to its override`);
+  }
+  return { configs: [defaults, override], ddtrace: `127.0.0.1:${ddtracePort}`, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
 }
 
 /** Runs a profcol command to completion. */

@@ -61,6 +61,16 @@ export const ddtraceConfigSchema = s.object({
     min: '1s',
     description: 'Time allowed to receive a whole request (headers and body); slower clients get 408.',
   }),
+  max_clock_skew: s.duration({
+    default: '1h',
+    description:
+      "How far an upload's window (`end`) may lie after the receiver's clock; further is refused with 400 `window_out_of_range` (a client with a wrong clock would write into the future of real series). `0` disables; windows before 1970 or after 2262 (which 64-bit Unix nanoseconds cannot hold) are always refused.",
+  }),
+  max_window_age: s.duration({
+    default: '0',
+    description:
+      "How far an upload's window (`start`) may lie before the receiver's clock; older is refused with 400 `window_out_of_range`. `0` (the default) sets no bound: clients retry and replay late uploads, and backends apply their own retention. Set it (e.g. `24h`) to refuse clients whose clock is far behind.",
+  }),
   retry_after: s.duration({
     default: '10s',
     min: '1s',

@@ -31,6 +31,11 @@ export const REFUSAL_STATUS = {
   bad_event: 400,
   /** `start`/`end` are missing, not RFC 3339, or end before start. */
   bad_window: 400,
+  /**
+   * `start`/`end` cannot be represented as 64-bit Unix nanoseconds (before 1970, after 2262), or
+   * lie further from the receiver's clock than `max_clock_skew` (future) or `max_window_age` (past).
+   */
+  window_out_of_range: 400,
   /** `event.attachments` names a part the body does not have. */
   missing_attachment: 400,
   /** Two parts have the same name. */

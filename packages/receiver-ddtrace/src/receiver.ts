@@ -16,6 +16,7 @@ import { ClientGoneError, UploadError, type RefusalReason } from './errors.js';
 import { boundaryOf, mediaTypeOf, MultipartError, MultipartParser, type Part } from './multipart.js';
 import { readUpload, type InterpretedUpload } from './upload.js';
 import { RecentUploads } from './dedup.js';
+import type { RepeatedTag } from './tags.js';
 
 /** Collapses duplicate slashes, drops the query and a trailing slash: `//profiling/v1/input/?x` → `/profiling/v1/input`. */
 export function normalisePath(url: string): string {
@@ -44,8 +45,12 @@ interface Telemetry {
   droppedAttachments: Counter;
   receivedBytes: Counter;
   otherRequests: Counter;
+  repeatedTags: Counter;
   inFlight: Gauge;
 }
+
+/** How many services the once-per-service warning about repeated tag keys remembers. */
+const MAX_WARNED_SERVICES = 10_000;
 
 export class DdtraceReceiver implements Receiver {
   private app: FastifyInstance | undefined;
@@ -60,6 +65,10 @@ export class DdtraceReceiver implements Receiver {
   /** The one decode entry point (service.limits: decode workers, cap, memory budget). */
   private readonly decoder: ProfileDecoder;
   private readonly budget: MemoryBudget;
+  /** The receiver's clock (Unix ms), for the window bounds. */
+  private readonly now: () => number;
+  /** Services already told about repeated tag keys (once each). */
+  private readonly warnedRepeatedTags = new Set<string>();
   /** Where it listens once started: `http://127.0.0.1:9529`. */
   url: string | undefined;
   address: { host: string; port: number } | undefined;
@@ -68,7 +77,9 @@ export class DdtraceReceiver implements Receiver {
     private readonly settings: CreateSettings,
     private readonly config: DdtraceConfig,
     private readonly next: Consumer,
+    options: { now?: () => number } = {},
   ) {
+    this.now = options.now ?? Date.now;
     this.logger = settings.logger;
     this.endpoints = [...new Set(config.endpoints.map(normalisePath))];
     this.dedup = new RecentUploads(config.dedup_window, config.dedup_max_entries);
@@ -84,6 +95,7 @@ export class DdtraceReceiver implements Receiver {
       droppedAttachments: t.counter('profcol_receiver_dropped_attachments_total', 'Non-profile attachments (go.trace, events.pprof, ...) dropped because keep_attachments is false.'),
       receivedBytes: t.counter('profcol_receiver_received_bytes_total', 'Upload body bytes received.'),
       otherRequests: t.counter('profcol_receiver_other_requests_total', 'Requests to paths other than the upload endpoints (tracer traffic), by status answered.'),
+      repeatedTags: t.counter('profcol_receiver_repeated_tag_values_total', 'Upload tag values replaced by a later, different value of the same key (k:1,k:2 keeps k:2).'),
       inFlight: t.gauge('profcol_receiver_uploads_in_flight', 'Uploads being received or waiting for the pipeline.'),
     };
   }
@@ -229,7 +241,9 @@ export class DdtraceReceiver implements Receiver {
         hostTag: this.config.host_tag,
         receiverHost: this.receiverHost,
         additionalTags: headerText(request.headers['x-datadog-additional-tags']),
+        windowBounds: { nowMs: this.now(), maxFutureMs: this.config.max_clock_skew, maxAgeMs: this.config.max_window_age },
       });
+      if (read.repeatedTags.length > 0) this.noteRepeatedTags(read.resource.service, read.repeatedTags);
       const who = { service: read.resource.service, runtime_id: read.resource.runtime_id, profile_seq: read.resource.profile_seq, format: read.format };
 
       // Claimed before any attachment is decompressed: a retry of an upload already accepted
@@ -289,6 +303,20 @@ export class DdtraceReceiver implements Receiver {
       this.inFlight--;
       this.telemetry.inFlight.set(this.inFlight);
     }
+  }
+
+  /** Counts tag values replaced by a repeated key, and says so once per service. */
+  private noteRepeatedTags(service: string | undefined, repeated: RepeatedTag[]): void {
+    this.telemetry.repeatedTags.add(repeated.reduce((n, r) => n + r.replaced, 0));
+    const name = service ?? '';
+    if (this.warnedRepeatedTags.has(name) || this.warnedRepeatedTags.size >= MAX_WARNED_SERVICES) return;
+    this.warnedRepeatedTags.add(name);
+    const keys = repeated.map((r) => r.key);
+    // Keys only: tag values may hold what an operator would not want in a log.
+    this.logger.warn(
+      { service, keys },
+      `ddtrace uploads from ${service ?? 'an unnamed service'} give tag ${keys.map((k) => JSON.stringify(k)).join(', ')} more than once with different values; the last value is kept (said once per service, counted in profcol_receiver_repeated_tag_values_total)`,
+    );
   }
 
   /** 503 with Retry-After: the process-wide memory budget has no room now. */

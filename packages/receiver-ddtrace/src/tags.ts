@@ -42,10 +42,27 @@ export interface ResourceInputs {
   receiverHost: string;
 }
 
-/** Splits upload tags into the bundle's resource and its remaining tags. */
-export function buildResource(input: ResourceInputs): { resource: Record<string, string>; tags: Record<string, string> } {
+/** A key the upload's tags carry more than once with different values: the last value is kept. */
+export interface RepeatedTag {
+  key: string;
+  /** How many earlier, different values the last one replaced. */
+  replaced: number;
+}
+
+/**
+ * Splits upload tags into the bundle's resource and its remaining tags. A key given twice keeps
+ * its last value (as dd-trace's own agent does); `repeated` lists the keys whose earlier values
+ * were replaced by a different one, so the receiver can say so.
+ */
+export function buildResource(input: ResourceInputs): { resource: Record<string, string>; tags: Record<string, string>; repeated: RepeatedTag[] } {
   const all = new Map<string, string>();
-  for (const [key, value] of input.tags) all.set(key, value);
+  const replaced = new Map<string, number>();
+  for (const [key, value] of input.tags) {
+    const earlier = all.get(key);
+    if (earlier !== undefined && earlier !== value) replaced.set(key, (replaced.get(key) ?? 0) + 1);
+    all.set(key, value);
+  }
+  const repeated = [...replaced].map(([key, count]) => ({ key, replaced: count }));
   for (const [key, value] of input.additional ?? []) if (!all.has(key)) all.set(key, value);
 
   const resource: Record<string, string> = {};
@@ -65,5 +82,5 @@ export function buildResource(input: ResourceInputs): { resource: Record<string,
   // The `language` tag (or field) wins, then `runtime`, then the event's `family`.
   resource.language = resolveLanguage(languageTag ?? input.fields.language, all.get('runtime') ?? input.fields.runtime, input.fields.family);
   if (input.hostTag === 'receiver') resource.host = input.receiverHost;
-  return { resource, tags };
+  return { resource, tags, repeated };
 }

@@ -11,8 +11,9 @@ import { MemoryBudgetError, type Attachment, type Profile, type ProfileBundle, t
 import { DecodeWorkerError, sniffEncoding, stackFiltersFor, type DecodeOutcome, type DecodeRequest, type ProfileDecoder } from '@profcol/pprof';
 import { UploadError } from './errors.js';
 import { preview, type Part } from './multipart.js';
-import { buildResource, parseTagList, splitTag } from './tags.js';
+import { buildResource, parseTagList, splitTag, type RepeatedTag } from './tags.js';
 import { parseRfc3339Nanos } from './time.js';
+import { windowProblem, type WindowBounds } from './window.js';
 
 export type UploadFormat = 'v4' | 'v3' | 'v1';
 
@@ -24,6 +25,11 @@ export interface InterpretOptions {
   receiverHost: string;
   /** `X-Datadog-Additional-Tags`, set by a Datadog agent that forwards the upload. */
   additionalTags?: string | undefined;
+  /**
+   * The receiver's clock and how far from it a window may lie. Without it only windows that
+   * 64-bit Unix nanoseconds cannot represent are refused.
+   */
+  windowBounds?: WindowBounds | undefined;
 }
 
 export interface InterpretedUpload {
@@ -98,6 +104,8 @@ export interface ReadUpload {
   resource: ProfileBundle['resource'];
   /** `runtime-id/profile_seq`, when both are known. */
   dedupKey: string | undefined;
+  /** Tag keys the upload gives twice with different values (the last value is kept). */
+  repeatedTags: RepeatedTag[];
   /**
    * Decompresses and checks every attachment (as one job on the decode workers, under
    * `service.limits.max_decompressed_bytes`, charged to `reservation`) and builds the bundle;
@@ -109,8 +117,8 @@ export interface ReadUpload {
 /** Reads one upload up to its attachments (format, event, tags, window); throws `UploadError` naming what is wrong. */
 export function readUpload(parts: Part[], options: InterpretOptions): ReadUpload {
   const raw = readFormat(parts);
-  const window = parseWindow(raw);
-  const { resource, tags } = buildResource({
+  const window = parseWindow(raw, options.windowBounds);
+  const { resource, tags, repeated } = buildResource({
     tags: raw.tags,
     fields: raw.fields,
     additional: options.additionalTags ? parseTagList(options.additionalTags) : [],
@@ -118,7 +126,7 @@ export function readUpload(parts: Part[], options: InterpretOptions): ReadUpload
     receiverHost: options.receiverHost,
   });
   const dedupKey = resource.runtime_id !== undefined && resource.profile_seq !== undefined ? `${resource.runtime_id}/${resource.profile_seq}` : undefined;
-  return { format: raw.format, resource, dedupKey, inflate: (decoder, inflateOptions = {}) => inflateUpload(raw, { resource, tags, window, dedupKey }, options, decoder, inflateOptions) };
+  return { format: raw.format, resource, dedupKey, repeatedTags: repeated, inflate: (decoder, inflateOptions = {}) => inflateUpload(raw, { resource, tags, window, dedupKey }, options, decoder, inflateOptions) };
 }
 
 /** Interprets and checks one upload completely; throws `UploadError` naming what is wrong. */
@@ -259,7 +267,7 @@ export function parseRuntimeMetrics(name: string, plain: Uint8Array): Record<str
   return out;
 }
 
-function parseWindow(raw: RawUpload): { startNanos: bigint; endNanos: bigint } {
+function parseWindow(raw: RawUpload, bounds: WindowBounds | undefined): { startNanos: bigint; endNanos: bigint } {
   const read = ({ field, value }: { field: string; value: unknown }): bigint => {
     if (value === undefined || value === null) throw new UploadError('bad_window', `${field} is missing: every upload needs its start and end time`);
     if (typeof value !== 'string') throw new UploadError('bad_window', `${field} must be an RFC 3339 string, got ${JSON.stringify(value)}`);
@@ -272,6 +280,8 @@ function parseWindow(raw: RawUpload): { startNanos: bigint; endNanos: bigint } {
   if (endNanos < startNanos) {
     throw new UploadError('bad_window', `${raw.end.field} (${String(raw.end.value)}) is before ${raw.start.field} (${String(raw.start.value)})`);
   }
+  const problem = windowProblem({ field: raw.start.field, text: String(raw.start.value), nanos: startNanos }, { field: raw.end.field, text: String(raw.end.value), nanos: endNanos }, bounds);
+  if (problem) throw new UploadError('window_out_of_range', problem);
   return { startNanos, endNanos };
 }
 

@@ -129,7 +129,8 @@ describe('ddtrace receiver: de-duplicating retried uploads on (runtime-id, profi
     const first = jsPost(r.port);
     await gate.nextArrival(1);
     const second = jsPost(r.port);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The second copy's whole body reached the receiver, and it was not forwarded.
+    await vi.waitFor(() => expect(r.count('profcol_receiver_received_bytes_total')).toBe(2 * js.body.length));
     expect(gate.waiting).toHaveLength(1);
     gate.waiting[0]!.resolve();
     expect([(await first).status, (await second).status]).toEqual([200, 200]);
@@ -165,13 +166,15 @@ describe('ddtrace receiver: de-duplicating retried uploads on (runtime-id, profi
     const first = jsPost(r.port);
     await gate.nextArrival(1);
     const second = jsPost(r.port);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await vi.waitFor(() => expect(r.count('profcol_receiver_received_bytes_total')).toBe(2 * js.body.length));
     expect(gate.waiting).toHaveLength(1);
     gate.waiting[0]!.reject(new BackpressureError('queue full', 1000));
     expect((await first).status).toBe(429);
     await gate.nextArrival(2);
     const third = jsPost(r.port);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The third copy arrived while the second was in the pipeline.
+    await vi.waitFor(() => expect(r.count('profcol_receiver_received_bytes_total')).toBe(3 * js.body.length));
+    expect(gate.waiting).toHaveLength(2);
     gate.waiting[1]!.resolve();
     expect([(await second).status, (await third).status]).toEqual([200, 200]);
     expect(gate.waiting).toHaveLength(2);

@@ -1,13 +1,15 @@
 /** Test helpers: a running receiver, raw HTTP requests, multipart bodies, the real fixtures. */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { CollectingConsumer, createLogger, createTestSettings, type Consumer, type ServiceLimits, type TestSettings } from '@profcol/core';
-import { ddtraceConfigSchema, ddtraceReceiverFactory, type DdtraceReceiver } from '../src/index.js';
+import { Writable } from 'node:stream';
+import { CollectingConsumer, createLogger, createTestSettings, type Consumer, type Logger, type ServiceLimits, type TestSettings } from '@profcol/core';
+import { ddtraceConfigSchema, ddtraceReceiverFactory, DdtraceReceiver } from '../src/index.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 
@@ -26,20 +28,35 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+/** A logger that keeps its JSON lines, for tests that check what was said. */
+export function capturingLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
+  const lines: string[] = [];
+  const destination = new Writable({ write: (chunk, _encoding, done) => (lines.push(...String(chunk).split('\n').filter(Boolean)), done()) });
+  return { logger: createLogger({ level: 'debug', format: 'json', destination }), lines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
 /** Starts a receiver on a free port with `config` on top of the defaults. */
-export async function startReceiver(config: Record<string, unknown> = {}, next?: Consumer, options: { limits?: ServiceLimits } = {}): Promise<Running> {
+export async function startReceiver(
+  config: Record<string, unknown> = {},
+  next?: Consumer,
+  options: { limits?: ServiceLimits; logger?: Logger; now?: () => number } = {},
+): Promise<Running> {
   // PROFCOL_TEST_LOG=debug shows the receiver's log lines.
   const level = process.env.PROFCOL_TEST_LOG;
+  const logger = options.logger ?? (level ? createLogger({ level, format: 'json', destination: process.stderr }) : undefined);
   const settings = createTestSettings({
     id: 'ddtrace',
     kind: 'receiver',
-    ...(level ? { logger: createLogger({ level, format: 'json', destination: process.stderr }) } : {}),
+    ...(logger ? { logger } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
   });
   const parsed = ddtraceConfigSchema.parse({ endpoint: '127.0.0.1:0', ...config });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const consumer = new CollectingConsumer();
-  const receiver = ddtraceReceiverFactory.create(settings, parsed.value, next ?? consumer) as DdtraceReceiver;
+  // Through the factory as the host does; directly only when a test gives it a clock.
+  const receiver = options.now
+    ? new DdtraceReceiver(settings, parsed.value, next ?? consumer, { now: options.now })
+    : (ddtraceReceiverFactory.create(settings, parsed.value, next ?? consumer) as DdtraceReceiver);
   await receiver.start(settings.host);
   return {
     receiver,
@@ -198,7 +215,19 @@ export function multipart(boundary: string, parts: FormPart[], options: { close?
   return Buffer.concat(out);
 }
 
+/** zstd outputs by input, so that tests building many uploads from the same fixtures spawn zstd once per attachment. */
+const zstdCache = new Map<string, Buffer>();
+
 export function zstd(data: Buffer, args: string[] = []): Buffer {
+  const key = `${args.join(' ')}:${createHash('sha256').update(data).digest('hex')}`;
+  const cached = zstdCache.get(key);
+  if (cached) return cached;
+  const compressed = zstdUncached(data, args);
+  zstdCache.set(key, compressed);
+  return compressed;
+}
+
+function zstdUncached(data: Buffer, args: string[]): Buffer {
   // Through stdin, like a streaming encoder: the frame carries no content size.
   const result = spawnSync('zstd', ['-q', '-c', ...args], { input: data, maxBuffer: 512 * 1024 * 1024 });
   if (result.error || result.status !== 0) throw new Error(`zstd failed (apt-get install -y zstd): ${result.error?.message ?? result.stderr.toString()}`);

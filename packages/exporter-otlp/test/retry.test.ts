@@ -1,6 +1,5 @@
 import { BackpressureError, PermanentError } from '@profcol/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Backoff } from '@profcol/core';
 import { parseRetryAfter } from '../src/transport.js';
 import { startOtlpStub, type OtlpStub } from '../src/testing.js';
 import { FAST_RETRY, point, points, startExporter, until, type Harness } from './helpers.js';
@@ -139,15 +138,7 @@ describe('retry_on_failure', () => {
   });
 });
 
-describe('backoff', () => {
-  it('grows by the multiplier up to max_interval, jittered by randomization_factor', () => {
-    const exact = new Backoff({ initial_interval: 100, max_interval: 400, multiplier: 2, randomization_factor: 0 });
-    expect([exact.next(), exact.next(), exact.next(), exact.next(), exact.next()]).toEqual([100, 200, 400, 400, 400]);
-    const low = new Backoff({ initial_interval: 100, max_interval: 400, multiplier: 2, randomization_factor: 0.5 }, () => 0);
-    const high = new Backoff({ initial_interval: 100, max_interval: 400, multiplier: 2, randomization_factor: 0.5 }, () => 1);
-    expect([low.next(), high.next()]).toEqual([50, 150]);
-  });
-
+describe('Retry-After', () => {
   it('reads Retry-After as seconds or as an HTTP date', () => {
     expect(parseRetryAfter('7')).toBe(7000);
     expect(parseRetryAfter(new Date(10_000).toUTCString(), 4_000)).toBe(6000);

@@ -1,6 +1,8 @@
-/** The `profcol` command: run, validate, components. */
+/** The `profcol` command: run, validate, components, convert. */
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Collector, createLogger, formatIssue, HOST_API_VERSION, LOG_FORMATS, LOG_LEVELS, ownPackageVersion, loadConfigFiles, planPipelines, type ConfigIssue, type Logger, type Plan } from '@profcol/core';
+import { convertDataKitProfileConf, ConvertError } from './convert-datakit.js';
 import { buildRegistry } from './registry.js';
 
 type LogFormat = (typeof LOG_FORMATS)[number];
@@ -14,6 +16,7 @@ Commands:
   run         run the pipelines of one or more configuration files
   validate    check configuration files without starting anything
   components  list every component type this profcol knows
+  convert     convert another tool's configuration (DataKit's profile.conf) to a pipeline
 
 Run 'profcol <command> --help' for a command's options.`,
   run: `Usage: profcol run --config FILE [--config FILE ...] [--log-format auto|json|pretty] [--log-level LEVEL]
@@ -24,6 +27,11 @@ SIGINT or SIGTERM stops the receivers, drains in-flight batches, flushes the exp
 
 Loads the configuration, resolves plugins and builds every pipeline without starting it.
 Prints every problem with its path, file and line; exits 1 if there is any.`,
+  convert: `Usage: profcol convert datakit FILE > pipeline.yaml
+
+Reads a DataKit profile input configuration (conf.d/profile/profile.conf, TOML) and prints
+the equivalent profcol pipeline (YAML). What cannot be carried over is kept as a comment
+saying why. Check the result with 'profcol validate --config pipeline.yaml'.`,
   components: `Usage: profcol components [--config FILE ...] [--json]
 
 Lists kind, type, package, version and stability of every registered component:
@@ -98,6 +106,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       return 2;
     }
   }
+  if (command === 'convert') return convert(positionals.slice(1), io);
   const files = values.config ?? [];
   if (command === 'components') return components(files, values.json ?? false, io);
   if (files.length === 0) {
@@ -141,6 +150,29 @@ async function run(plan: Plan, logger: Logger): Promise<number> {
   process.once('SIGTERM', force);
   await collector.shutdown();
   return 0;
+}
+
+async function convert(args: string[], io: CliIo): Promise<number> {
+  const [from, file, ...rest] = args;
+  if (from !== 'datakit' || !file || rest.length > 0) {
+    io.stderr.write(`profcol convert: expected 'datakit FILE'${from && from !== 'datakit' ? ` (unknown format "${from}"; known: datakit)` : ''}\n\n${HELP.convert}\n`);
+    return 2;
+  }
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    io.stderr.write(`profcol convert: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
+    return 1;
+  }
+  try {
+    io.stdout.write(convertDataKitProfileConf(text, file));
+    return 0;
+  } catch (error) {
+    if (!(error instanceof ConvertError)) throw error;
+    io.stderr.write(`profcol convert: ${error.message}\n`);
+    return 1;
+  }
 }
 
 async function components(files: string[], json: boolean, io: CliIo): Promise<number> {

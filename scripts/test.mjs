@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { profcolCacheDir } from '../test/setup/cache-dir.mjs';
 import { installNode } from '../test/setup/node-install.mjs';
+import { countVitestReport } from './vitest-report.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const projects = [...fs.readdirSync(path.join(root, 'packages')).map((d) => path.join(root, 'packages', d)), path.join(root, 'test')];
@@ -59,13 +60,12 @@ for (const { name, file } of runs) {
     missing.push(name);
     continue;
   }
-  const report = JSON.parse(fs.readFileSync(file, 'utf8'));
-  passed += report.numPassedTests;
-  failed += report.numFailedTests;
-  skipped += report.numPendingTests + report.numTodoTests;
-  // A test file that failed to load counts as a failure even though it ran no test.
-  failed += report.testResults.filter((r) => r.status === 'failed' && r.assertionResults.length === 0).length;
-  console.log(`${name.padEnd(42)} ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${report.numPendingTests} skipped`);
+  const counts = countVitestReport(JSON.parse(fs.readFileSync(file, 'utf8')));
+  passed += counts.passed;
+  failed += counts.failed;
+  skipped += counts.skipped;
+  console.log(`${name.padEnd(42)} ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+  for (const broken of counts.brokenFiles) console.log(`  ${path.relative(root, broken.name)} failed outside its tests: ${broken.message.split('\n')[0]}`);
 }
 for (const name of missing) console.log(`${name.padEnd(42)} did not run (build or test setup failed; see above)`);
 failed += missing.length;

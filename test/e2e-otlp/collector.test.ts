@@ -69,7 +69,7 @@ function expectEveryPoint(batches: Batch[], received: FlatPoint[]): { duplicates
 
 describe('otlp exporter → real OpenTelemetry Collector', () => {
   it.for(['http/protobuf', 'http/json'] as const)('every point sent over %s is in the collector’s output with its name, unit, value, timestamps and resource', async (protocol, ctx) => {
-    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
+    backend.need(ctx);
     const col = await collector();
     const h = await otlp({ endpoint: col.otlpHttpEndpoint, protocol });
     const base = baseNanos();
@@ -87,7 +87,7 @@ describe('otlp exporter → real OpenTelemetry Collector', () => {
   });
 
   it('delivers everything once a collector that was down at start comes up', async (ctx) => {
-    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
+    backend.need(ctx);
     const port = await freePort();
     const h = await otlp({ endpoint: `http://127.0.0.1:${port}`, retry_on_failure: FAST_RETRY });
     const base = baseNanos();
@@ -101,7 +101,7 @@ describe('otlp exporter → real OpenTelemetry Collector', () => {
   });
 
   it('loses nothing when the collector goes down for a while mid-run (with a persistent queue)', async (ctx) => {
-    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
+    backend.need(ctx);
     const storage = await fs.mkdtemp('/tmp/profcol-e2e-otlp-');
     cleanup.push(() => fs.rm(storage, { recursive: true, force: true }));
     const first = await startOtelCollector({ keepWorkDir: true });

@@ -38,7 +38,7 @@ const batchesOf = (n: number): Batch[] => {
 
 describe('otlp exporter under injected faults (real collector behind a fault proxy)', () => {
   it('waits as long as a 429’s Retry-After says, then delivers everything exactly once', async (ctx) => {
-    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
+    backend.need(ctx);
     const { col, proxy, h } = await setup({ retry_on_failure: { initial_interval: '50ms', max_interval: '200ms' }, sending_queue: { num_consumers: 1 } });
     proxy.decide = (i) => (i < 3 ? { kind: 'fault', status: 429, headers: { 'Retry-After': '2' }, body: 'rate limited' } : undefined);
     const batches = batchesOf(5);
@@ -55,7 +55,7 @@ describe('otlp exporter under injected faults (real collector behind a fault pro
   });
 
   it('rides out a burst of 503s without losing anything', async (ctx) => {
-    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
+    backend.need(ctx);
     const { col, proxy, h } = await setup({ retry_on_failure: { initial_interval: '50ms', max_interval: '200ms' } });
     proxy.decide = (i) => (i < 25 ? { kind: 'fault', status: 503 } : undefined);
     const batches = batchesOf(10);
@@ -67,7 +67,7 @@ describe('otlp exporter under injected faults (real collector behind a fault pro
   });
 
   it('treats 500 as permanent by default (OTLP spec): those points are counted, logged drops and the rest arrive', async (ctx) => {
-    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
+    backend.need(ctx);
     const { col, proxy, h } = await setup({ sending_queue: { num_consumers: 1 } });
     proxy.decide = (i) => (i % 4 === 1 ? { kind: 'fault', status: 500, body: 'internal error: disk full' } : undefined);
     const batches = batchesOf(10);
@@ -81,7 +81,7 @@ describe('otlp exporter under injected faults (real collector behind a fault pro
   });
 
   it('retries 500s when they are listed in retryable_status_codes, and then nothing is lost', async (ctx) => {
-    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
+    backend.need(ctx);
     const { col, proxy, h } = await setup({ retry_on_failure: { initial_interval: '50ms', max_interval: '200ms', retryable_status_codes: [429, 500, 502, 503, 504] } });
     proxy.decide = (i) => (i < 15 ? { kind: 'fault', status: 500 } : undefined);
     const batches = batchesOf(10);

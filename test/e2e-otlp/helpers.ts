@@ -1,4 +1,4 @@
-import { afterEach, beforeAll } from 'vitest';
+import { afterEach, beforeAll, type TestContext } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -10,24 +10,50 @@ import { pointKey } from './points.mjs';
 /** Generous: a cold build of the collector takes minutes. */
 export const BACKEND_SETUP_TIMEOUT_MS = 15 * 60_000;
 
-/** Builds (or finds cached) a backend; resolves to a reason to skip when the build fails. */
-export async function backendUnavailable(name: BackendName): Promise<string | undefined> {
-  try {
-    await ensureBackend(name);
-    return undefined;
-  } catch (error) {
-    return `${name} could not be built, so this real-backend test is skipped: ${(error as Error).message.split('\n').slice(0, 3).join(' ')}`;
+/** Whether the tests run in CI: `CI` set to anything but `false` or `0`, as CI services set it. */
+export function inCI(env: NodeJS.ProcessEnv = process.env): boolean {
+  const ci = env['CI'];
+  return ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0';
+}
+
+/** A real backend that could not be built: in CI every test that needs it fails with this. */
+export class BackendBuildError extends Error {
+  constructor(name: BackendName, cause: Error) {
+    super(`${name} could not be built, and in CI a test that needs a real backend fails rather than skips; the build said:\n${cause.message}`, { cause });
+    this.name = 'BackendBuildError';
   }
 }
 
-/**
- * The hooks every real-backend test file needs: whether the backend could be built (a test
- * skips with that reason only when it could not), and cleanups run after each test, last first.
- */
-export function useBackend(name: BackendName): { readonly unavailable: string | undefined; cleanup: (() => Promise<unknown>)[] } {
-  const suite = { unavailable: undefined as string | undefined, cleanup: [] as (() => Promise<unknown>)[] };
+export interface RealBackend {
+  /**
+   * Call first in each test that needs the backend. When it could not be built: outside CI the
+   * test skips with the reason (a developer without network still runs the rest); in CI it fails
+   * with the build's error, because CI reads only the failed count and a skip would pass a run
+   * that tested nothing against a real backend.
+   */
+  need(ctx: TestContext): void;
+  /** Run after each test, last first. */
+  cleanup: (() => Promise<unknown>)[];
+}
+
+/** The hooks every real-backend test file needs: the build (or cache lookup) of `name` once, and cleanups. */
+export function useBackend(name: BackendName): RealBackend {
+  let buildError: Error | undefined;
+  const suite: RealBackend = {
+    cleanup: [],
+    need(ctx) {
+      if (!buildError) return;
+      if (inCI()) throw new BackendBuildError(name, buildError);
+      ctx.skip(`${name} could not be built, so this real-backend test is skipped (in CI it fails): ${buildError.message.split('\n').slice(0, 3).join(' ')}`);
+    },
+  };
   beforeAll(async () => {
-    suite.unavailable = await backendUnavailable(name);
+    try {
+      await ensureBackend(name);
+    } catch (error) {
+      buildError = error as Error;
+      console.warn(`${name} could not be built; the tests that need it ${inCI() ? 'fail (CI)' : 'are skipped (outside CI)'}:\n${buildError.message}`);
+    }
   }, BACKEND_SETUP_TIMEOUT_MS);
   afterEach(async () => {
     for (const fn of suite.cleanup.splice(0).reverse()) await fn();

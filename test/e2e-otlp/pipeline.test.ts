@@ -41,7 +41,7 @@ describe('pipelines/otlp.yaml', () => {
   });
 
   it('`profcol run` exports a real Go program’s prof_go_* metrics to the Collector at OTLP_ENDPOINT', async (ctx) => {
-    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
+    backend.need(ctx);
     const col = await startOtelCollector();
     cleanup.push(() => col.stop());
     const target = await startGoProgram<PprofTargetReady>(await buildGoProgram('pprof-target'), ['-addr', '127.0.0.1:0']);

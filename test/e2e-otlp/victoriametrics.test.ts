@@ -25,7 +25,7 @@ async function otlp(config: Record<string, unknown>): Promise<InProcess> {
 
 describe('otlp exporter → real VictoriaMetrics', () => {
   it('stores every point with its value at its own timestamp, labelled with the mapped resource', async (ctx) => {
-    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
+    backend.need(ctx);
     const vm = await vmBackend();
     const h = await otlp({ endpoint: vm.otlpEndpoint });
     const base = baseNanos(60);
@@ -61,7 +61,7 @@ describe('otlp exporter → real VictoriaMetrics', () => {
   });
 
   it('gets a real 400 for OTLP JSON (this VictoriaMetrics takes protobuf only): a counted drop with the backend’s message, never retried', async (ctx) => {
-    ctx.skip(backend.unavailable !== undefined, backend.unavailable);
+    backend.need(ctx);
     const vm = await vmBackend();
     const h = await otlp({ endpoint: vm.otlpEndpoint, protocol: 'http/json', retry_on_failure: { initial_interval: '10ms' } });
     await h.exporter.consume(batchFor(baseNanos(), 0));

@@ -2,6 +2,7 @@
 import consoleExporter from '@profcol/exporter-console';
 import fileExporter from '@profcol/exporter-file';
 import otlpExporter from '@profcol/exporter-otlp';
+import statusExtension from '@profcol/extension-status';
 import goruntime from '@profcol/processor-goruntime';
 import pprofDecode from '@profcol/processor-pprofdecode';
 import tags from '@profcol/processor-tags';
@@ -9,4 +10,4 @@ import ddtraceReceiver from '@profcol/receiver-ddtrace';
 import pprofReceiver from '@profcol/receiver-pprof';
 import type { Plugin } from '@profcol/core';
 
-export const builtinPlugins: Plugin[] = [ddtraceReceiver, pprofReceiver, pprofDecode, goruntime, tags, otlpExporter, fileExporter, consoleExporter];
+export const builtinPlugins: Plugin[] = [ddtraceReceiver, pprofReceiver, pprofDecode, goruntime, tags, otlpExporter, fileExporter, consoleExporter, statusExtension];

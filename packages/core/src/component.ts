@@ -34,6 +34,56 @@ export interface Host {
   readonly logger: Logger;
   /** A started extension by id (`health_check`, `file_storage/queue`). */
   getExtension(id: string): Component | undefined;
+  /**
+   * What an extension that shows the collector (the status page) reads. Optional so that hosts
+   * written before it (tests' stand-ins, other embedders) still satisfy `Host`.
+   */
+  describePipelines?(): PipelineDescription[];
+  /** A created component by kind and id (`receiver`, `pprof/payments`), for an extension that reports on it. */
+  getComponent?(kind: ComponentKind, id: string): Component | undefined;
+  /**
+   * Calls `observer` with every batch whose pipeline's exporters all accepted it, until the
+   * returned function is called. Observers run synchronously on the pipeline's path, must not
+   * change the batch and should be cheap; one that throws is counted and logged, never passed on.
+   */
+  observeBatches?(observer: BatchObserver): () => void;
+}
+
+/** One configured pipeline, by component ids, in the order the data passes them. */
+export interface PipelineDescription {
+  name: string;
+  receivers: string[];
+  processors: string[];
+  exporters: string[];
+}
+
+/** Sees a batch a pipeline delivered: read it, keep what is needed, never change it. */
+export type BatchObserver = (pipeline: string, batch: Batch) => void;
+
+/** One scrape target of a pulling receiver, as a person checking on it wants to see it. */
+export interface ScrapeTargetStatus {
+  /** The target URL (no credentials: pulling receivers keep those in headers and files). */
+  target: string;
+  service?: string;
+  /** The last round that ran (skipped ticks are not rounds). */
+  lastRound?: { outcome: string; startedAtMs: number; durationMs: number };
+  /** Failed rounds in a row; above 0 the target is backing off. */
+  consecutiveFailures: number;
+  /** Scheduler ticks the target still sits out (backoff). */
+  ticksToSkip: number;
+  /** When the next tick fires (ms since the epoch), or undefined when rounds are run by hand. */
+  nextTickMs?: number;
+  /** A round is running now. */
+  running: boolean;
+}
+
+/** A component that scrapes targets and can say how each is doing (the `pprof` receiver). */
+export interface ScrapeTargetReporter {
+  scrapeTargets(): ScrapeTargetStatus[];
+}
+
+export function reportsScrapeTargets(component: Component | undefined): component is Component & ScrapeTargetReporter {
+  return typeof (component as Partial<ScrapeTargetReporter> | undefined)?.scrapeTargets === 'function';
 }
 
 export interface Component {

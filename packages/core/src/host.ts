@@ -4,7 +4,7 @@
  * reverse, draining in-flight batches before exporters flush.
  */
 import http from 'node:http';
-import type { Component, ComponentKind, ConsumeOptions, Consumer, Exporter, Host, Processor, Receiver } from './component.js';
+import type { BatchObserver, Component, ComponentKind, ConsumeOptions, Consumer, Exporter, Host, PipelineDescription, Processor, Receiver } from './component.js';
 import { createServiceLimits, type ServiceLimits } from './budget.js';
 import { BackpressureError } from './errors.js';
 import { componentKey, type Plan, type PlannedComponent, type PlannedPipeline } from './graph.js';
@@ -46,6 +46,7 @@ class Pipeline implements Consumer {
     private readonly exporters: { id: string; exporter: Exporter }[],
     private readonly telemetry: Telemetry,
     private readonly logger: Logger,
+    private readonly observers: ReadonlySet<BatchObserver> = new Set(),
   ) {}
 
   async consume(batch: Batch, options?: ConsumeOptions): Promise<void> {
@@ -74,6 +75,15 @@ class Pipeline implements Consumer {
         this.logger.warn({ pipeline: this.name, exporter: failure.id, err: failure.error }, 'exporter refused a batch');
       }
       if (failures.length > 0) throw failures.find((f) => f.error instanceof BackpressureError)?.error ?? failures[0]!.error;
+      for (const observe of this.observers) {
+        try {
+          observe(this.name, current);
+        } catch (error) {
+          // An observer (the status page) must never fail a batch the exporters took.
+          this.telemetry.counter('profcol_pipeline_observer_errors_total', 'Batch observers (extensions such as status) that threw on a delivered batch; the batch was not affected.').add(1, labels);
+          this.logger.warn({ pipeline: this.name, err: error }, 'a batch observer threw; the batch was delivered anyway');
+        }
+      }
       const size = batchSize(current);
       this.telemetry.counter('profcol_pipeline_bundles_total', 'Profile bundles delivered to the exporters of a pipeline.').add(size.bundles, labels);
       this.telemetry.counter('profcol_pipeline_metric_points_total', 'Metric points delivered to the exporters of a pipeline.').add(size.metrics, labels);
@@ -137,6 +147,7 @@ export class Collector implements Host {
   private readonly processors: Managed[] = [];
   private readonly receivers: Managed[] = [];
   private readonly pipelines: Pipeline[] = [];
+  private readonly batchObservers = new Set<BatchObserver>();
   private metricsServer: http.Server | undefined;
   private stateValue: CollectorState = 'created';
   private stopping: Promise<void> | undefined;
@@ -161,6 +172,22 @@ export class Collector implements Host {
 
   getExtension(id: string): Component | undefined {
     return this.extensions.find((e) => e.id === id)?.component;
+  }
+
+  describePipelines(): PipelineDescription[] {
+    return this.plan.pipelines.map((p) => ({ name: p.name, receivers: [...p.receivers], processors: [...p.processors], exporters: [...p.exporters] }));
+  }
+
+  getComponent(kind: ComponentKind, id: string): Component | undefined {
+    const all = { extension: this.extensions, exporter: this.exporters, processor: this.processors, receiver: this.receivers }[kind];
+    return all.find((c) => c.id === id)?.component;
+  }
+
+  observeBatches(observer: BatchObserver): () => void {
+    // A function value per call, so the same observer registered twice is removed once each.
+    const entry: BatchObserver = (pipeline, batch) => observer(pipeline, batch);
+    this.batchObservers.add(entry);
+    return () => void this.batchObservers.delete(entry);
   }
 
   private settingsFor(planned: PlannedComponent, pipeline?: string) {
@@ -223,7 +250,7 @@ export class Collector implements Host {
       return { id, processor };
     });
     const targets = spec.exporters.map((id) => ({ id, exporter: exporters.get(id)! }));
-    return new Pipeline(spec.name, processors, targets, this.telemetry, this.logger.child({ pipeline: spec.name }));
+    return new Pipeline(spec.name, processors, targets, this.telemetry, this.logger.child({ pipeline: spec.name }), this.batchObservers);
   }
 
   async start(): Promise<void> {

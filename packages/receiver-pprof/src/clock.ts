@@ -19,6 +19,11 @@ export const systemClock: Clock = {
   clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout | undefined),
 };
 
+/** `clock.now()` as Unix nanoseconds (the scale of bundle windows and profile times). */
+export function nowNanosOn(clock: Clock): bigint {
+  return BigInt(Math.floor(clock.now())) * 1_000_000n;
+}
+
 /** A promise that resolves after `delayMs` on `clock`, and a `cancel` that clears its timer (it then never resolves). */
 export function delay(clock: Clock, delayMs: number): { done: Promise<void>; cancel: () => void } {
   let timer: ClockTimer | undefined;

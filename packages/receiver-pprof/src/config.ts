@@ -64,10 +64,12 @@ const shape = {
   jitter: s.optional(
     s.duration({ description: 'Targets start at a stable offset in [0, jitter) derived from their URL, so they do not all fire at once. Default: the interval.' }),
   ),
-  backoff_max: s.duration({
-    default: '5m',
-    description: 'After rounds in which every request of a target failed, the target is skipped for 1, 3, 7, ... intervals (doubling), at most this long.',
-  }),
+  backoff_max: s.optional(
+    s.duration({
+      description:
+        'After a round in which every request of a target failed, the target sits out the next 1, 3, 7, ... ticks (doubling), at most this long; below the interval (e.g. `0s`), it is tried on every tick, as Prometheus and Alloy do. Default: the interval (a target that comes up is scraped within two intervals). Each failed round logs when the next attempt is.',
+    }),
+  ),
   max_body_bytes: s.bytes({ default: '32MiB', description: 'Largest response body; a larger one fails that profile (reason `too_large`).' }),
 };
 

@@ -5,7 +5,8 @@ import { ProfcolError } from '@profcol/core';
 import { systemClock, type Clock } from './clock.js';
 
 export type ScrapeFailureReason =
-  | 'connect' // refused, unreachable, DNS, TLS handshake
+  | 'connect' // refused, unreachable, DNS, TLS handshake: no connection to send the request on
+  | 'reset' // the connection was up, then closed or reset before the response was complete (a target dying mid-round)
   | 'timeout'
   | 'http_status'
   | 'too_large'
@@ -64,12 +65,29 @@ export interface GetResult {
   body: Uint8Array;
 }
 
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPROTO', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+/** Codes that mean the connection (or its TLS handshake) never came up. */
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPROTO', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+/** Codes of a connection that was up and went away: the peer closed or reset it. */
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+/**
+ * The counter reason of a request error. ECONNRESET is `connect` only while connecting: once
+ * the request is on an established connection, a reset (Node's "socket hang up" when the peer
+ * closes before the headers, as a Go program killed during `?seconds=N` does) is `reset`, so a
+ * dying target is not mistaken for one that is not listening.
+ */
+function requestErrorReason(error: NodeJS.ErrnoException, connected: boolean): ScrapeFailureReason {
+  const code = error.code ?? '';
+  if (CONNECT_CODES.has(code) || /certificate|self.signed|TLS|SSL/i.test(error.message)) return 'connect';
+  if (RESET_CODES.has(code)) return connected ? 'reset' : 'connect';
+  return 'network';
+}
 
 /**
  * GETs `url`. Fails with `timeout` when the whole exchange (connect, headers, body) takes
  * longer than `timeoutMs`, `too_large` as soon as the body passes `maxBytes`, `connect` for
- * refused/unreachable/TLS failures. Without `agent`, one connection for the request, closed
+ * refused/unreachable/TLS failures, `reset` when an established connection is closed or reset
+ * before the response is complete. Without `agent`, one connection for the request, closed
  * after it.
  */
 export function httpGet(url: URL, options: GetOptions): Promise<GetResult> {
@@ -96,10 +114,18 @@ export function httpGet(url: URL, options: GetOptions): Promise<GetResult> {
       ...(url.protocol === 'https:' && options.tls ? options.tls : {}),
     });
     // Attached first: destroying the request (timeout, abort) emits 'error', which must never go unhandled.
+    let connected = false;
     req.on('error', (error: NodeJS.ErrnoException) => {
       const code = error.code ?? '';
-      const reason = CONNECT_CODES.has(code) || /certificate|self.signed|TLS|SSL/i.test(error.message) ? 'connect' : 'network';
-      finish(new ScrapeError(reason, `${code ? `${code}: ` : ''}${error.message}`, { cause: error }));
+      const reason = requestErrorReason(error, connected);
+      const what = reason === 'reset' ? 'the target closed the connection before answering: ' : '';
+      finish(new ScrapeError(reason, `${what}${code ? `${code}: ` : ''}${error.message}`, { cause: error }));
+    });
+    // A kept-alive socket is connected already; a new one once its TCP connect (and, for https,
+    // its TLS handshake) is done.
+    req.on('socket', (socket) => {
+      if (!socket.connecting) connected = true;
+      else socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => (connected = true));
     });
     const timer = clock.setTimeout(() => finish(new ScrapeError('timeout', `no complete response ${options.deadlineText ?? `within ${options.timeoutMs} ms`}`)), Math.max(0, options.timeoutMs));
     const onAbort = () => finish(new ScrapeError('network', 'the scrape was cancelled (receiver shutting down)'));
@@ -120,6 +146,7 @@ export function httpGet(url: URL, options: GetOptions): Promise<GetResult> {
       } else readBody(res);
     });
     const readBody = (res: IncomingMessage) => {
+      const declared = Number(res.headers['content-length']);
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -130,8 +157,13 @@ export function httpGet(url: URL, options: GetOptions): Promise<GetResult> {
         }
         chunks.push(chunk);
       });
-      res.on('error', (error) => finish(new ScrapeError('network', `the response broke off: ${error.message}`, { cause: error })));
-      res.on('aborted', () => finish(new ScrapeError('network', 'the response broke off')));
+      // The connection closed or was reset mid-body (Node emits 'aborted', then 'error' ECONNRESET).
+      const brokeOff = (error?: Error) => {
+        const declaredText = Number.isFinite(declared) ? ` of ${declared}` : '';
+        finish(new ScrapeError('reset', `the connection was closed after ${size}${declaredText} body bytes (HTTP ${res.statusCode ?? 0})`, error ? { cause: error } : undefined));
+      };
+      res.on('error', brokeOff);
+      res.on('aborted', () => brokeOff());
       res.on('end', () => {
         const body = Buffer.concat(chunks, size);
         finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) });

@@ -10,7 +10,6 @@ import { Agent as HttpsAgent } from 'node:https';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import {
   MemoryBudgetError,
-  nowNanos,
   type Reservation,
   readTlsFiles,
   type Consumer,
@@ -38,7 +37,7 @@ import {
   type PullProfileSpec,
   type PullProfileType,
 } from '@profcol/pprof';
-import { delay, systemClock, type Clock, type ClockTimer } from './clock.js';
+import { delay, nowNanosOn, systemClock, type Clock, type ClockTimer } from './clock.js';
 import { cpuSecondsOf, normalizeTargetUrl, type PprofReceiverConfig, type PprofTargetConfig } from './config.js';
 import { httpGet, ScrapeError, type GetOptions, type ScrapeFailureReason, type TlsSettings } from './http.js';
 import { fnv1a32, shardOf } from './shard.js';
@@ -79,6 +78,12 @@ export interface RoundReport {
   baselines: string[];
   /** Types whose counters went backwards (target restart): new baseline, nothing emitted. */
   resets: string[];
+  /**
+   * Cumulative types whose previous read was not in the round the bundle's window starts at (it
+   * failed in between, or godeltaprof served a round that was refused): their totals would cover
+   * another span than the window, so they became a new baseline and were not emitted.
+   */
+  realigned: string[];
   failures: ScrapeFailure[];
   bundle?: ProfileBundle;
 }
@@ -86,8 +91,14 @@ export interface RoundReport {
 export interface PprofReceiverOptions {
   /** Start the interval timers in `start()` (default true). Tests pass false and call `scrapeOnce()`. */
   autoStart?: boolean;
-  /** The time source of the scheduler, the backoff and every request deadline (default: the system clock). */
+  /** The time source of the scheduler, the backoff, every request deadline and every window (default: the system clock). */
   clock?: Clock;
+  /**
+   * The collector-side delta of a cumulative profile (default: `@profcol/pprof`'s
+   * `deltaProfiles`). A seam for tests that need a round to fail inside, where no request
+   * can make it fail; production never sets it.
+   */
+  deltaProfiles?: typeof deltaProfiles;
 }
 
 /**
@@ -111,9 +122,21 @@ interface Target {
   baselines: Map<PullProfileType, Baseline>;
   /** godeltaprof endpoints: the TimeNanos of the previous scrape, for the window. */
   godeltaTimes: Map<PullProfileType, bigint>;
-  lastRoundEndNanos: bigint | undefined;
+  /**
+   * Where the next bundle's window starts: when the cumulative answers (delta'd profiles,
+   * godeltaprof, MemStats) of the last accepted round were read, on the receiver's clock. The
+   * totals of the next round's deltas start there too, whenever that round ends.
+   */
+  windowStartNanos: bigint | undefined;
+  /** Accepted rounds that moved `windowStartNanos`; a cumulative type's baseline is in step when it was read in the latest. */
+  windowRound: number;
+  /** The `windowRound` in which each cumulative type's baseline (or godeltaprof's previous answer) was read. */
+  readInRound: Map<PullProfileType, number>;
   consecutiveFailures: number;
-  nextAllowedMs: number;
+  /** Ticks still to sit out after failed rounds (backoff). */
+  ticksToSkip: number;
+  /** When the scheduler's next tick for this target fires (undefined when rounds are run by hand). */
+  nextTickMs: number | undefined;
   running: Promise<RoundReport> | undefined;
   /** The tick that came while `running` was: its round starts, late, when that one ends. */
   late: Promise<RoundReport> | undefined;
@@ -127,6 +150,8 @@ interface Fetched {
   body: Uint8Array;
   decoded: DecodedProfile;
   requestStartNanos: bigint;
+  /** When the answer was in, on the receiver's clock. */
+  receivedAtNanos: bigint;
 }
 
 /** When every request of a round must be over, on the receiver's clock, and how a timeout says so. */
@@ -203,9 +228,12 @@ export class PprofReceiver implements Receiver {
       resource,
       baselines: new Map(),
       godeltaTimes: new Map(),
-      lastRoundEndNanos: undefined,
+      windowStartNanos: undefined,
+      windowRound: 0,
+      readInRound: new Map(),
       consecutiveFailures: 0,
-      nextAllowedMs: 0,
+      ticksToSkip: 0,
+      nextTickMs: undefined,
       running: undefined,
       late: undefined,
       timer: undefined,
@@ -231,6 +259,7 @@ export class PprofReceiver implements Receiver {
 
   private scheduleTick(target: Target, atMs: number): void {
     if (this.stopped) return;
+    target.nextTickMs = atMs;
     target.timer = this.clock.setTimeout(() => {
       // Keep the target's phase: the next tick is a whole number of intervals after this one.
       this.scheduleTick(target, atMs + this.config.interval * Math.max(1, Math.ceil((this.clock.now() - atMs + 1) / this.config.interval)));
@@ -256,7 +285,7 @@ export class PprofReceiver implements Receiver {
   }
 
   private runRound(target: Target): Promise<RoundReport> {
-    const empty = { target: target.url, emitted: [], baselines: [], resets: [], failures: [] };
+    const empty = { target: target.url, emitted: [], baselines: [], resets: [], realigned: [], failures: [] };
     if (target.running) {
       // Like Go's time.Ticker (and so Alloy's scrape loop): one tick waits for a round that
       // runs over, so a round a little late on a busy machine is late, not lost; a second
@@ -275,9 +304,13 @@ export class PprofReceiver implements Receiver {
       this.settings.logger.warn({ target: target.url }, `pprof target ${target.url}: previous round still running and another waiting, skipping this one`);
       return Promise.resolve({ ...empty, outcome: 'skipped_busy' });
     }
-    if (this.clock.now() <= target.nextAllowedMs) {
+    if (target.ticksToSkip > 0) {
+      target.ticksToSkip--;
       this.scrapes.add(1, { target: target.url, outcome: 'skipped_backoff' });
-      this.settings.logger.debug({ target: target.url }, `pprof target ${target.url}: backing off after ${target.consecutiveFailures} failed rounds`);
+      this.settings.logger.debug(
+        { target: target.url, ticks_to_skip: target.ticksToSkip },
+        `pprof target ${target.url}: backing off after ${plural(target.consecutiveFailures, 'failed round')} (${plural(target.ticksToSkip, 'more round')} to sit out)`,
+      );
       return Promise.resolve({ ...empty, outcome: 'skipped_backoff' });
     }
     // Nothing may escape a round: the scheduler does not await it, and an unhandled rejection
@@ -292,13 +325,13 @@ export class PprofReceiver implements Receiver {
   }
 
   private async scrape(target: Target): Promise<RoundReport> {
-    const report: RoundReport = { target: target.url, outcome: 'success', emitted: [], baselines: [], resets: [], failures: [] };
+    const report: RoundReport = { target: target.url, outcome: 'success', emitted: [], baselines: [], resets: [], realigned: [], failures: [] };
     if (this.stopped) {
       report.outcome = 'cancelled';
       this.scrapes.add(1, { target: target.url, outcome: 'cancelled' });
       return report;
     }
-    const roundStart = nowNanos();
+    const roundStart = nowNanosOn(this.clock);
     const controller = new AbortController();
     const lanes: HttpAgent[] = [];
     // What the round's profiles decompress to stays charged to the memory budget until the
@@ -369,11 +402,11 @@ export class PprofReceiver implements Receiver {
         this.scrapes.add(1, { target: target.url, outcome: 'cancelled' });
         return report;
       }
-      const roundEnd = nowNanos();
+      const roundEnd = nowNanosOn(this.clock);
       const requests = target.types.length + (target.memstats ? 1 : 0);
       if (report.failures.length >= requests) return this.finishFailed(target, report);
       target.consecutiveFailures = 0;
-      target.nextAllowedMs = 0;
+      target.ticksToSkip = 0;
 
       // Turn what arrived into profiles; baselines advance only once the bundle is accepted.
       const profiles: Profile[] = [];
@@ -384,9 +417,28 @@ export class PprofReceiver implements Receiver {
         if (profile) profiles.push(profile);
       }
 
-      if (profiles.length === 0 && !memStats) {
+      // The window the totals describe: from the previous accepted round's cumulative reads to
+      // this round's, not to the round's end. A round cut short (a target dying during its CPU
+      // profile) ends early, but its deltas and MemStats still cover the whole interval since
+      // the previous reads; and a full round's end is cpu_seconds after them.
+      const cumulativeReads = fetched.filter((item): item is Fetched => item !== undefined && isCumulative(item.spec)).map((item) => item.receivedAtNanos);
+      if (memStats) cumulativeReads.push(memStats.readAtNanos);
+      const readAt = cumulativeReads.length > 0 ? cumulativeReads.reduce((a, b) => (a > b ? a : b)) : undefined;
+      const hasCumulative = target.memstats || target.types.some((type) => isCumulative(PULL_PROFILE_TYPES[type]));
+      // Without any cumulative source the round's end is as good a point as any; with some, none
+      // of which answered, the window must not move: the next deltas start where it starts now.
+      const windowEnd = readAt ?? roundEnd;
+      const moveWindow = readAt !== undefined || !hasCumulative;
+      const acceptReads = () => {
         for (const [type, baseline] of advance) target.baselines.set(type, baseline);
-        target.lastRoundEndNanos = roundEnd;
+        if (!moveWindow) return;
+        target.windowStartNanos = windowEnd;
+        target.windowRound++;
+        for (const item of fetched) if (item && isCumulative(item.spec)) target.readInRound.set(item.type, target.windowRound);
+      };
+
+      if (profiles.length === 0 && !memStats) {
+        acceptReads();
         report.outcome = 'baseline';
         this.scrapes.add(1, { target: target.url, outcome: 'baseline' });
         this.settings.logger.debug({ target: target.url }, `pprof target ${target.url}: baseline round, nothing to emit yet`);
@@ -397,7 +449,7 @@ export class PprofReceiver implements Receiver {
         source: this.settings.id,
         resource: { ...target.resource },
         tags: { ...target.config.tags },
-        window: { startNanos: target.lastRoundEndNanos ?? roundStart, endNanos: roundEnd },
+        window: { startNanos: target.windowStartNanos ?? roundStart, endNanos: windowEnd },
         profiles,
         ...(memStats ? { memStats } : {}),
       };
@@ -413,8 +465,7 @@ export class PprofReceiver implements Receiver {
         );
         return report;
       }
-      for (const [type, baseline] of advance) target.baselines.set(type, baseline);
-      target.lastRoundEndNanos = roundEnd;
+      acceptReads();
       report.outcome = report.failures.length > 0 ? 'partial' : 'success';
       report.emitted = profiles.map((p) => p.type);
       report.bundle = bundle;
@@ -432,7 +483,7 @@ export class PprofReceiver implements Receiver {
   /** A round that threw (a bug, not a failed request): logged with the target, counted as a failed round. */
   private finishInternalError(target: Target, error: unknown): RoundReport {
     const message = error instanceof Error ? error.message : String(error);
-    const report: RoundReport = { target: target.url, outcome: 'failed', emitted: [], baselines: [], resets: [], failures: [{ type: 'round', reason: 'internal', message }] };
+    const report: RoundReport = { target: target.url, outcome: 'failed', emitted: [], baselines: [], resets: [], realigned: [], failures: [{ type: 'round', reason: 'internal', message }] };
     this.failures.add(1, { target: target.url, type: 'round', reason: 'internal' });
     this.settings.logger.error(
       { target: target.url, type: 'round', reason: 'internal', err: error instanceof Error ? error.stack : message },
@@ -443,21 +494,64 @@ export class PprofReceiver implements Receiver {
 
   private finishFailed(target: Target, report: RoundReport, why = 'every request failed'): RoundReport {
     target.consecutiveFailures++;
-    // Skip 1, 3, 7, ... intervals, at most backoff_max.
-    const wait = Math.min(this.config.backoff_max, this.config.interval * (2 ** Math.min(target.consecutiveFailures, 20) - 1));
-    target.nextAllowedMs = this.clock.now() + wait;
+    // Sit out 1, 3, 7, ... ticks, at most backoff_max worth of them (none when it is below the interval).
+    const maxTicks = Math.floor((this.config.backoff_max ?? this.config.interval) / this.config.interval);
+    target.ticksToSkip = Math.min(maxTicks, 2 ** Math.min(target.consecutiveFailures, 20) - 1);
     report.outcome = 'failed';
     this.scrapes.add(1, { target: target.url, outcome: 'failed' });
+    const nextAttemptMs = this.nextAttemptMs(target);
+    const sittingOut = target.ticksToSkip > 0 ? `sitting out ${plural(target.ticksToSkip, 'round')}` : 'not backing off';
+    const when =
+      nextAttemptMs === undefined
+        ? sittingOut
+        : `next attempt at ${new Date(nextAttemptMs).toISOString()} (in ${Math.round(Math.max(0, nextAttemptMs - this.clock.now()) / 100) / 10}s; ${sittingOut})`;
     this.settings.logger.warn(
-      { target: target.url, consecutive_failures: target.consecutiveFailures, backoff_ms: wait },
-      `pprof target ${target.url}: ${why} (${target.consecutiveFailures} failed rounds in a row); next attempt in ${Math.round(wait / 1000)}s`,
+      {
+        target: target.url,
+        consecutive_failures: target.consecutiveFailures,
+        ticks_to_skip: target.ticksToSkip,
+        ...(nextAttemptMs === undefined ? {} : { next_attempt_at: new Date(nextAttemptMs).toISOString() }),
+      },
+      `pprof target ${target.url}: ${why} (${plural(target.consecutiveFailures, 'failed round')} in a row); ${when}`,
     );
     return report;
+  }
+
+  /**
+   * When the scheduler will next scrape `target` after its backoff: the tick after the ones it
+   * sits out. A tick that came during the failed round and waits for it is the first one.
+   */
+  private nextAttemptMs(target: Target): number | undefined {
+    if (target.nextTickMs === undefined || this.stopped) return undefined;
+    const ticks = target.late ? [this.clock.now(), target.nextTickMs] : [target.nextTickMs];
+    const k = target.ticksToSkip;
+    return k < ticks.length ? ticks[k]! : target.nextTickMs + (k - ticks.length + 1) * this.config.interval;
   }
 
   private toProfile(target: Target, item: Fetched, report: RoundReport, advance: Map<PullProfileType, Baseline>, fail: (type: string, error: unknown) => void): Profile | undefined {
     const { type, spec, decoded } = item;
     const base = { type: spec.type, name: item.path };
+    // A cumulative type read before the round the window starts at (it failed since) would
+    // bring totals over a longer span than the window: it starts over from this read instead.
+    const readIn = target.readInRound.get(type);
+    if (isCumulative(spec) && readIn !== undefined && readIn !== target.windowRound) {
+      if (spec.alreadyDelta) target.godeltaTimes.set(type, decoded.timeNanos);
+      else {
+        try {
+          advance.set(type, deltaBaseline(decoded.pprof, spec.deltaTypes));
+        } catch (error) {
+          fail(type, error);
+          return undefined;
+        }
+      }
+      report.realigned.push(type);
+      this.profiles.add(1, { target: target.url, type: spec.type, outcome: 'realigned' });
+      this.settings.logger.warn(
+        { target: target.url, type },
+        `pprof target ${target.url}: ${type} was not read in the round this bundle's window starts at (it failed there, or that bundle was refused), so its totals would not cover the window; not emitted this round, it starts over from this read`,
+      );
+      return undefined;
+    }
     if (spec.deltaTypes.length > 0) {
       const previous = target.baselines.get(type);
       if (!previous) {
@@ -473,8 +567,10 @@ export class PprofReceiver implements Receiver {
       }
       let result;
       try {
-        result = deltaProfiles(previous, decoded, spec.deltaTypes);
+        result = (this.options.deltaProfiles ?? deltaProfiles)(previous, decoded, spec.deltaTypes);
       } catch (error) {
+        // A malformed profile fails this profile; anything else is a bug, and fails the round.
+        if (!(error instanceof PprofDecodeError)) throw error;
         // Start over from this profile if it can be a baseline at all.
         try {
           target.baselines.set(type, deltaBaseline(decoded.pprof, spec.deltaTypes));
@@ -485,7 +581,7 @@ export class PprofReceiver implements Receiver {
         return undefined;
       }
       if (result.kind === 'reset') {
-        target.baselines.set(type, result.baseline);
+        advance.set(type, result.baseline);
         report.resets.push(type);
         this.resets.add(1, { target: target.url, type: spec.type });
         this.profiles.add(1, { target: target.url, type: spec.type, outcome: 'reset' });
@@ -580,8 +676,9 @@ export class PprofReceiver implements Receiver {
   private async fetchAndDecode(target: Target, type: PullProfileType, options: GetOptions, reservation: Reservation): Promise<Fetched> {
     const spec = PULL_PROFILE_TYPES[type];
     const url = this.urlFor(target, spec.path + (type === 'cpu' ? `?seconds=${this.cpuSeconds}` : ''));
-    const requestStartNanos = nowNanos();
+    const requestStartNanos = nowNanosOn(this.clock);
     const response = await httpGet(url, options);
+    const receivedAtNanos = nowNanosOn(this.clock);
     if (response.status !== 200) throw statusError(url, response.status, response.body);
     if (response.body.length === 0) throw new ScrapeError('pprof', `GET ${url.pathname} returned an empty body`);
     // Each profile on its own under service.limits.max_decompressed_bytes: a scrape round's
@@ -595,7 +692,7 @@ export class PprofReceiver implements Receiver {
     if (missing.length > 0 || have.length === 0) {
       throw new ScrapeError('unexpected_profile', `GET ${url.pathname} returned a profile with sample types [${have.join(', ')}], expected ${expected.join(' and ')}`);
     }
-    return { type, spec, path: spec.path, body: response.body, decoded, requestStartNanos };
+    return { type, spec, path: spec.path, body: response.body, decoded, requestStartNanos, receivedAtNanos };
   }
 
   private fetchMemStats(target: Target, headers: Record<string, string>, signal: AbortSignal, deadline: RoundDeadline, lane: HttpAgent | undefined): Promise<MemStats> {
@@ -604,7 +701,7 @@ export class PprofReceiver implements Receiver {
       const response = await httpGet(url, this.requestOptions(headers, signal, this.config.timeout, deadline, slot, lane));
       if (response.status !== 200) throw statusError(url, response.status, response.body);
       try {
-        return parseMemStatsTrailer(new TextDecoder().decode(response.body), nowNanos());
+        return parseMemStatsTrailer(new TextDecoder().decode(response.body), nowNanosOn(this.clock));
       } catch (error) {
         throw new ScrapeError('memstats', (error as Error).message, { cause: error });
       }
@@ -639,6 +736,15 @@ export class PprofReceiver implements Receiver {
     if (tls.server_name) settings.servername = tls.server_name;
     return settings;
   }
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/** Profiles whose totals cover the time since the previous read (collector-side deltas, godeltaprof). */
+function isCumulative(spec: PullProfileSpec): boolean {
+  return spec.deltaTypes.length > 0 || spec.alreadyDelta;
 }
 
 function statusError(url: URL, status: number, body: Uint8Array): ScrapeError {

@@ -10,6 +10,11 @@ export interface FakeReply {
   status?: number;
   body: Uint8Array | string;
   headers?: Record<string, string>;
+  /**
+   * Send the headers (with the whole body's Content-Length) and this many bytes of the body,
+   * then close the connection: a target that dies while answering.
+   */
+  closeAfterBytes?: number;
 }
 
 /** What to answer on a path (without the query): fixed bytes, or a function of the request. */
@@ -44,6 +49,12 @@ export interface FakeTarget {
   readonly openConnections: number;
   routes: Record<string, FakeRoute>;
   mode: 'normal' | 'hang' | 'garbage';
+  /**
+   * The process dies: every open connection is closed without an answer (requests waiting for
+   * one, such as a CPU profile being recorded, see the connection close) and nothing listens
+   * on the port any more.
+   */
+  kill(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -103,6 +114,15 @@ export async function startFakePprofTarget(options: FakeTargetOptions): Promise<
     Promise.resolve(typeof route === 'function' ? route({ path: url.pathname, query: url.searchParams, headers: req.headers, count }) : route)
       .then((reply) => {
         const r: FakeReply = typeof reply === 'string' || reply instanceof Uint8Array ? { body: reply } : reply;
+        if (r.closeAfterBytes !== undefined) {
+          const body = typeof r.body === 'string' ? Buffer.from(r.body) : r.body;
+          res.writeHead(r.status ?? 200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length), ...r.headers });
+          res.write(body.subarray(0, r.closeAfterBytes), () => {
+            done();
+            req.socket.destroy();
+          });
+          return;
+        }
         res.writeHead(r.status ?? 200, { 'content-type': 'application/octet-stream', ...r.headers });
         res.end(r.body, done);
       })
@@ -119,7 +139,17 @@ export async function startFakePprofTarget(options: FakeTargetOptions): Promise<
   await new Promise<void>((resolve) => server.listen(0, options.host ?? '127.0.0.1', resolve));
   const { port, address } = server.address() as AddressInfo;
   target.url = `http://${address}:${port}`;
+  let closed: Promise<void> | undefined;
+  target.kill = () => {
+    closed ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const res of hanging) res.destroy();
+      server.closeAllConnections();
+    });
+    return closed;
+  };
   target.close = async () => {
+    if (closed) return closed;
     for (const res of hanging) res.destroy();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));

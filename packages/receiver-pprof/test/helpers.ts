@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { createTestSettings, type TestSettings, type ServiceLimits } from '@profcol/core';
+import { createLogger, createTestSettings, type Logger, type TestSettings, type ServiceLimits } from '@profcol/core';
 import { Profile } from 'pprof-format';
 import type { Clock, ClockTimer } from '../src/clock.js';
 import { pprofReceiverConfigSchema, type PprofReceiverConfig } from '../src/index.js';
@@ -65,8 +66,38 @@ export function parseConfig(input: Record<string, unknown>): PprofReceiverConfig
   return result.value;
 }
 
-export function settings(id = 'pprof', limits?: ServiceLimits): TestSettings {
-  return createTestSettings({ id, kind: 'receiver', ...(limits ? { limits } : {}) });
+export function settings(id = 'pprof', limits?: ServiceLimits, logger?: Logger): TestSettings {
+  return createTestSettings({ id, kind: 'receiver', ...(limits ? { limits } : {}), ...(logger ? { logger } : {}) });
+}
+
+/** A JSON logger at `level` whose lines the test can read back, parsed. */
+export function collectingLogger(level: 'debug' | 'info' | 'warn' = 'warn'): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  return { logger: createLogger({ level, format: 'json', destination }), lines };
+}
+
+/**
+ * Resolves once `condition()` holds, checking after each turn of the event loop: for events
+ * the test cannot await directly (an answer read by the receiver). No deadline of its own: a
+ * condition that never comes fails at the test's timeout, not earlier on a slow machine.
+ */
+export async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Waits until no round of `receiver` runs or waits to run (rounds started by a manual clock's timers). */
+export async function roundsSettled(receiver: { targets: readonly { running: Promise<unknown> | undefined; late: Promise<unknown> | undefined }[] }): Promise<void> {
+  for (;;) {
+    const pending = receiver.targets.flatMap((t) => [t.running, t.late]).filter((p) => p !== undefined);
+    if (pending.length === 0) return;
+    await Promise.allSettled(pending);
+  }
 }
 
 /**
@@ -162,4 +193,11 @@ export async function startHangingTcpServer(): Promise<HangingTcpServer> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A promise and its resolve function (Promise.withResolvers, which Node 20 lacks). */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
 }

@@ -1,35 +1,27 @@
-import { Writable } from 'node:stream';
-import { CollectingConsumer, createLogger, createTestSettings } from '@profcol/core';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CollectingConsumer } from '@profcol/core';
+import { deltaProfiles } from '@profcol/pprof';
+import { afterEach, describe, expect, it } from 'vitest';
 import { PprofReceiver, startFakePprofTarget, type FakeTarget } from '../src/index.js';
-import { evolve, goFixture, parseConfig, SECOND, timeOf } from './helpers.js';
+import { collectingLogger, evolve, goFixture, ManualClock, parseConfig, roundsSettled, SECOND, settings, timeOf } from './helpers.js';
 
-// A bug inside a round, where the reviewer found one could escape: after the delta, outside any request.
-const bug = vi.hoisted(() => ({ armed: false }));
-vi.mock('@profcol/pprof', async (importOriginal) => {
-  const original = await importOriginal<typeof import('@profcol/pprof')>();
-  return {
-    ...original,
-    deltaProfiles: (...args: Parameters<typeof original.deltaProfiles>) => {
-      const result = original.deltaProfiles(...args);
-      if (bug.armed && result.kind === 'delta') {
-        // A result whose summary throws when the round reads it: a TypeError, not a PprofDecodeError the round would count as a failed request.
-        return Object.defineProperty({ ...result, baseline: result.baseline }, 'decoded', {
-          get: () => {
-            throw new TypeError('boom: a bug in the delta summary');
-          },
-        });
-      }
-      return result;
-    },
+/**
+ * A bug inside a round, where no request can make one: in the collector-side delta. The
+ * receiver's `deltaProfiles` option is the seam (production leaves it unset); when armed, it
+ * throws a TypeError, not the PprofDecodeError a malformed profile would give.
+ */
+function buggyDelta() {
+  const bug = { armed: false };
+  const delta: typeof deltaProfiles = (...args) => {
+    if (bug.armed) throw new TypeError('boom: a bug in the delta');
+    return deltaProfiles(...args);
   };
-});
+  return { bug, delta };
+}
 
 const HEAP_T0 = timeOf(goFixture('heap'));
 const servers: FakeTarget[] = [];
 const receivers: PprofReceiver[] = [];
 afterEach(async () => {
-  bug.armed = false;
   await Promise.all(receivers.splice(0).map((r) => r.shutdown()));
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
@@ -47,47 +39,36 @@ async function target(): Promise<FakeTarget> {
   return t;
 }
 
-function collectingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, callback) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      callback();
-    },
-  });
-  return { logger: createLogger({ level: 'warn', format: 'json', destination }), lines };
-}
-
 describe('pprof receiver: an internal error in a round', () => {
   it('is a failed round (reason internal), logged with the target; the target backs off and recovers', async () => {
     const t = await target();
     const { logger, lines } = collectingLogger();
-    const settings = createTestSettings({ id: 'pprof', kind: 'receiver', logger });
+    const s = settings('pprof', undefined, logger);
     const consumer = new CollectingConsumer();
-    const receiver = new PprofReceiver(settings, parseConfig({ targets: [{ url: t.url }], enabled_types: ['goroutine', 'heap'], memstats: false }), consumer, { autoStart: false });
+    const { bug, delta } = buggyDelta();
+    const receiver = new PprofReceiver(s, parseConfig({ targets: [{ url: t.url }], enabled_types: ['goroutine', 'heap'], memstats: false }), consumer, { autoStart: false, deltaProfiles: delta });
     receivers.push(receiver);
 
     expect((await receiver.scrapeOnce())[0]!.baselines).toEqual(['heap']);
     bug.armed = true;
     const [failed] = await receiver.scrapeOnce();
-    expect(failed).toMatchObject({ target: t.url, outcome: 'failed', emitted: [], failures: [{ type: 'round', reason: 'internal', message: 'boom: a bug in the delta summary' }] });
+    expect(failed).toMatchObject({ target: t.url, outcome: 'failed', emitted: [], failures: [{ type: 'round', reason: 'internal', message: 'boom: a bug in the delta' }] });
     expect(failed!.bundle).toBeUndefined();
     expect(consumer.batches).toHaveLength(1); // only the first round's
-    expect(settings.registry.value('profcol_receiver_scrapes_total', { target: t.url, outcome: 'failed' })).toBe(1);
-    expect(settings.registry.value('profcol_receiver_scrape_failures_total', { target: t.url, type: 'round', reason: 'internal' })).toBe(1);
+    expect(s.registry.value('profcol_receiver_scrapes_total', { target: t.url, outcome: 'failed' })).toBe(1);
+    expect(s.registry.value('profcol_receiver_scrape_failures_total', { target: t.url, type: 'round', reason: 'internal' })).toBe(1);
     const logged = lines.find((l) => l.reason === 'internal');
     expect(logged).toMatchObject({ level: 50, target: t.url });
-    expect(String(logged!.msg)).toContain(`pprof target ${t.url}: the round failed on an internal error`);
-    expect(String(logged!.msg)).toContain('boom');
+    expect(String(logged!.msg)).toBe(`pprof target ${t.url}: the round failed on an internal error, nothing was emitted: boom: a bug in the delta`);
 
-    // Like any failed round, the target skips the next one; the one after is a normal delta
-    // against the last accepted baseline.
+    // Like any failed round, the target sits out the next one; the one after is a normal delta
+    // against the last accepted baseline (scrape 3 of the heap minus scrape 1: two intervals).
     bug.armed = false;
     expect((await receiver.scrapeOnce())[0]!.outcome).toBe('skipped_backoff');
-    (receiver.targets[0]!).nextAllowedMs = 0; // skip the wait
     const [next] = await receiver.scrapeOnce();
     expect(next!.outcome).toBe('success');
     expect(next!.emitted).toEqual(['goroutine', 'heap']);
+    expect(consumer.bundles.at(-1)!.profiles[1]!.window).toEqual({ startNanos: HEAP_T0, endNanos: HEAP_T0 + 20n * SECOND });
   });
 
   it('the scheduler: no unhandled rejection, and the target is scraped again on later ticks', async () => {
@@ -96,21 +77,33 @@ describe('pprof receiver: an internal error in a round', () => {
     process.on('unhandledRejection', onUnhandled);
     try {
       const t = await target();
-      const settings = createTestSettings({ id: 'pprof', kind: 'receiver' });
+      const s = settings();
       const consumer = new CollectingConsumer();
+      const clock = new ManualClock();
+      const { bug, delta } = buggyDelta();
       // The user-facing minimum is 10 s; a test may build the config object itself with a short interval.
       const config = { ...parseConfig({ targets: [{ url: t.url }], enabled_types: ['goroutine', 'heap'], memstats: false }), interval: 250, jitter: 0, backoff_max: 250 };
-      const receiver = new PprofReceiver(settings, config, consumer);
+      const receiver = new PprofReceiver(s, config, consumer, { clock, deltaProfiles: delta });
       receivers.push(receiver);
-      bug.armed = true; // every delta round throws, from the second round on
       await receiver.start();
-      await vi.waitFor(() => expect(settings.registry.value('profcol_receiver_scrape_failures_total', { reason: 'internal' })).toBeGreaterThanOrEqual(2), { timeout: 5000, interval: 50 });
+      const tick = async () => {
+        clock.advance(250);
+        await roundsSettled(receiver);
+      };
+      clock.advance(0); // tick 0: the heap baseline
+      await roundsSettled(receiver);
+      bug.armed = true; // every delta round throws
+      for (let i = 0; i < 4; i++) await tick(); // ticks 1..4: failed, skipped, failed, skipped
+      expect(s.registry.value('profcol_receiver_scrape_failures_total', { reason: 'internal' })).toBe(2);
+      expect(s.registry.value('profcol_receiver_scrapes_total', { outcome: 'skipped_backoff' })).toBe(2);
       bug.armed = false;
-      await vi.waitFor(() => expect(consumer.batches.some((b) => b.bundles[0]!.profiles.some((p) => p.type === 'heap'))).toBe(true), { timeout: 5000, interval: 50 });
+      await tick(); // tick 5: a delta again
+      expect(consumer.batches.at(-1)!.bundles[0]!.profiles.map((p) => p.type)).toEqual(['goroutine', 'heap']);
       await receiver.shutdown();
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // An unhandled rejection is reported after the microtasks of the turn that made it.
+      await new Promise((resolve) => setImmediate(resolve));
       expect(unhandled).toEqual([]);
-      expect(settings.registry.value('profcol_receiver_scrapes_total', { outcome: 'failed' })).toBeGreaterThanOrEqual(2);
+      expect(t.count('/debug/pprof/heap')).toBe(4); // ticks 0, 1, 3, 5
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }

@@ -1,11 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackpressureError, CollectingConsumer, createServiceLimits, type ServiceLimits } from '@profcol/core';
+import { BackpressureError, CollectingConsumer, createServiceLimits, type ProfileBundle, type ServiceLimits } from '@profcol/core';
 import { summarizePprof, decodeProfile } from '@profcol/pprof';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { PprofReceiver, startFakePprofTarget, type FakeRoute, type FakeTarget } from '../src/index.js';
-import { evolve, goFixture, ManualClock, memStatsText, parseConfig, SECOND, settings, startHangingTcpServer, timeOf, type HangingTcpServer } from './helpers.js';
+import { PprofReceiver, startFakePprofTarget, type FakeRequest, type FakeRoute, type FakeTarget } from '../src/index.js';
+import { evolve, goFixture, ManualClock, memStatsText, parseConfig, SECOND, settings, startHangingTcpServer, timeOf, until, collectingLogger, deferred, type HangingTcpServer } from './helpers.js';
 
 const HEAP_T0 = timeOf(goFixture('heap'));
 const MUTEX_T0 = timeOf(goFixture('mutex'));
@@ -42,23 +42,30 @@ async function fake(routes: Record<string, FakeRoute> = goRoutes(), mode?: 'hang
   return target;
 }
 
-function receiver(config: Record<string, unknown>, consumer = new CollectingConsumer(), id = 'pprof', limits?: ServiceLimits) {
+function receiver(config: Record<string, unknown>, consumer = new CollectingConsumer(), id = 'pprof', limits?: ServiceLimits, clock?: ManualClock) {
   const s = settings(id, limits);
-  const r = new PprofReceiver(s, parseConfig(config), consumer, { autoStart: false });
+  const r = new PprofReceiver(s, parseConfig(config), consumer, { autoStart: false, ...(clock ? { clock } : {}) });
   receivers.push(r);
   return { receiver: r, consumer, registry: s.registry };
 }
 
 describe('pprof receiver: configuration', () => {
-  it('has DataKit-like defaults: 10s interval, cpu_seconds = interval - 1s, the seed\'s five types, memstats on', () => {
+  it('has DataKit-like defaults: 10s interval, cpu_seconds = interval - 1s, the seed\'s five types, memstats on', async () => {
     const config = parseConfig({ targets: [{ url: 'http://localhost:6060' }] });
     expect(config).toMatchObject({
       interval: 10_000, timeout: 15_000, enabled_types: ['cpu', 'goroutine', 'heap', 'mutex', 'block'], memstats: true, path_prefix: '',
-      shard: { index: 0, total: 1 }, max_concurrent_downloads: 64, max_body_bytes: 32 * 1024 * 1024, backoff_max: 300_000,
+      shard: { index: 0, total: 1 }, max_concurrent_downloads: 64, max_body_bytes: 32 * 1024 * 1024,
     });
+    // Unset means "follow the interval": interval − 1 s for the CPU profile, one interval of backoff at most.
     expect(config.cpu_seconds).toBeUndefined();
-    const { receiver: r } = receiver({ targets: [{ url: 'http://localhost:6060' }], interval: '30s' });
-    expect(r).toBeDefined();
+    expect(config.backoff_max).toBeUndefined();
+    // What the target is asked for: a CPU profile one second shorter than the interval, whatever the interval.
+    const target = await fake();
+    for (const interval of ['10s', '30s']) {
+      const { receiver: r } = receiver({ targets: [{ url: target.url }], interval, enabled_types: ['cpu'], memstats: false });
+      await r.scrapeOnce();
+    }
+    expect(target.requests).toEqual(['/debug/pprof/profile?seconds=9', '/debug/pprof/profile?seconds=29']);
   });
 
   it('says what replaced max_concurrent_scrapes instead of calling it an unknown key', () => {
@@ -108,12 +115,17 @@ import * as configModule from '../src/config.js';
 
 describe('pprof receiver: one bundle per target and round', () => {
   it('first round: cpu and goroutine are emitted, heap/mutex/block become baselines, MemStats is attached', async () => {
-    const target = await fake();
-    const { receiver: r, consumer, registry } = receiver({
-      targets: [{ url: target.url, service: 'go-demo', env: 'dev', version: '0.0.0', tags: { team: 'core' } }],
-      cpu_seconds: 2,
-    });
-    const before = Date.now();
+    // The MemStats answer takes 40 ms, on a clock the test moves itself.
+    const clock = new ManualClock();
+    const routes = goRoutes();
+    const heap = routes['/debug/pprof/heap'] as (request: FakeRequest) => Uint8Array | string;
+    routes['/debug/pprof/heap'] = (request) => (request.query.get('debug') === '1' && clock.advance(40), heap(request));
+    const target = await fake(routes);
+    const { receiver: r, consumer, registry } = receiver(
+      { targets: [{ url: target.url, service: 'go-demo', env: 'dev', version: '0.0.0', tags: { team: 'core' } }], cpu_seconds: 2 },
+      undefined, 'pprof', undefined, clock,
+    );
+    const startMs = clock.now();
     const [report] = await r.scrapeOnce();
     expect(report).toMatchObject({ target: target.url, outcome: 'success', emitted: ['cpu', 'goroutine'], baselines: ['heap', 'mutex', 'block'], failures: [] });
     expect(consumer.bundles).toHaveLength(1);
@@ -121,8 +133,9 @@ describe('pprof receiver: one bundle per target and round', () => {
     expect(bundle.source).toBe('pprof');
     expect(bundle.resource).toEqual({ service: 'go-demo', env: 'dev', version: '0.0.0', language: 'golang', instance: target.url, host: new URL(target.url).host });
     expect(bundle.tags).toEqual({ team: 'core' });
-    expect(Number(bundle.window.startNanos / 1_000_000n)).toBeGreaterThanOrEqual(before - 5);
-    expect(bundle.window.endNanos).toBeGreaterThan(bundle.window.startNanos);
+    // From the round's start to its cumulative reads (here the MemStats trailer): where the next round's deltas start.
+    expect(bundle.window).toEqual({ startNanos: BigInt(startMs) * 1_000_000n, endNanos: BigInt(startMs + 40) * 1_000_000n });
+    expect(bundle.memStats!.readAtNanos).toBe(bundle.window.endNanos);
     expect(bundle.profiles.map((p) => [p.type, p.name])).toEqual([['cpu', '/debug/pprof/profile'], ['goroutine', '/debug/pprof/goroutine']]);
 
     const cpu = bundle.profiles[0]!;
@@ -272,10 +285,10 @@ describe('pprof receiver: failures are counted, logged per target, and do not st
   });
 
   it.each([
-    ['garbage bytes', 'not a profile at all', 'pprof'],
-    ['a truncated gzip body', goFixture('goroutine').subarray(0, 500), 'decompress'],
-    ['a valid profile of the wrong kind', goFixture('heap'), 'unexpected_profile'],
-  ] as const)('%s → reason %s', async (_, body, reason) => {
+    ['garbage bytes', 'pprof', 'not a profile at all'],
+    ['a truncated gzip body', 'decompress', goFixture('goroutine').subarray(0, 500)],
+    ['a valid profile of the wrong kind', 'unexpected_profile', goFixture('heap')],
+  ] as const)('%s → reason %s', async (_, reason, body) => {
     const target = await fake({ '/debug/pprof/goroutine': body as Uint8Array | string });
     const { receiver: r, registry } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine'], memstats: false });
     const [report] = await r.scrapeOnce();
@@ -389,10 +402,15 @@ describe('pprof receiver: failures are counted, logged per target, and do not st
   });
 
   it('a tick while the previous round still runs starts its round late, when that one ends; a further tick is skipped_busy', async () => {
-    const target = await fake({ '/debug/pprof/goroutine': async () => (await new Promise((resolve) => setTimeout(resolve, 100)), goFixture('goroutine')) });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const target = await fake({ '/debug/pprof/goroutine': async ({ count }) => (count === 0 && (await released), goFixture('goroutine')) });
     const { receiver: r, registry } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine'], memstats: false });
     await r.start();
-    const [first, late, skipped] = await Promise.all([r.scrapeOnce(), r.scrapeOnce(), r.scrapeOnce()]);
+    // Three ticks while the first round waits for its answer.
+    const rounds = Promise.all([r.scrapeOnce(), r.scrapeOnce(), r.scrapeOnce()]);
+    release();
+    const [first, late, skipped] = await rounds;
     expect([first![0]!.outcome, late![0]!.outcome, skipped![0]!.outcome]).toEqual(['success', 'success', 'skipped_busy']);
     expect(target.count('/debug/pprof/goroutine')).toBe(2);
     expect(target.maxInFlight).toBe(1); // never two rounds of a target at once
@@ -404,9 +422,107 @@ describe('pprof receiver: failures are counted, logged per target, and do not st
     const target = await fake(goRoutes(), 'hang');
     const { receiver: r, consumer } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine'], timeout: '10s' });
     const round = r.scrapeOnce();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await until(() => target.requests.length === 1);
     await r.shutdown();
     expect((await round)[0]!.outcome).toBe('cancelled');
     expect(consumer.batches).toHaveLength(0);
+  });
+});
+
+describe('pprof receiver: a target that dies mid-round', () => {
+  it('a connection closed mid-body fails that profile with reason reset (not connect), saying how far it got', async () => {
+    const heap = goFixture('heap');
+    const routes = goRoutes();
+    routes['/debug/pprof/heap'] = { body: heap, closeAfterBytes: 100 };
+    const target = await fake(routes);
+    const { receiver: r, registry } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine', 'heap'], memstats: false });
+    const [report] = await r.scrapeOnce();
+    expect(report!.outcome).toBe('partial');
+    expect(report!.failures).toEqual([{ type: 'heap', reason: 'reset', message: `the connection was closed after 100 of ${heap.length} body bytes (HTTP 200)` }]);
+    expect(registry.value('profcol_receiver_scrape_failures_total', { type: 'heap', reason: 'reset' })).toBe(1);
+    expect(registry.value('profcol_receiver_scrape_failures_total', { reason: 'connect' })).toBe(0);
+  });
+
+  it('a target killed while it records the CPU profile: the CPU profile fails with reset, the rest of the round goes out', async () => {
+    const cpuAsked = deferred();
+    const routes = goRoutes();
+    routes['/debug/pprof/profile'] = () => (cpuAsked.resolve(), new Promise<Uint8Array>(() => undefined)); // recording, never done
+    const target = await fake(routes);
+    const { receiver: r, consumer } = receiver({ targets: [{ url: target.url }], enabled_types: ['cpu', 'goroutine'], memstats: false });
+    const round = r.scrapeOnce();
+    await cpuAsked.promise;
+    await until(() => target.count('/debug/pprof/goroutine') === 1);
+    await target.kill();
+    const [report] = await round;
+    expect(report!.failures.map((f) => [f.type, f.reason])).toEqual([['cpu', 'reset']]);
+    expect(report!.failures[0]!.message).toMatch(/^the target closed the connection before answering: ECONNRESET/);
+    expect(consumer.bundles[0]!.profiles.map((p) => p.type)).toEqual(['goroutine']);
+  });
+
+  it('a round cut short by the target dying during its CPU profile covers the same span with its window as with its totals', async () => {
+    const clock = new ManualClock();
+    let cpu = deferred();
+    let answerCpu: ((body: Uint8Array) => void) | undefined;
+    const routes = goRoutes();
+    routes['/debug/pprof/profile'] = () => (cpu.resolve(), new Promise<Uint8Array>((resolve) => (answerCpu = resolve)));
+    const target = await fake(routes);
+    const { receiver: r, consumer, registry } = receiver({ targets: [{ url: target.url }] }, undefined, 'pprof', undefined, clock);
+    /** The round has read every answer but the CPU profile's: MemStats is last on its connection, and only the CPU request's timer is left. */
+    const cumulativeReadsDone = (heapRequests: number) => until(() => target.count('/debug/pprof/heap') === heapRequests && clock.pending === 1);
+
+    // Round 1 at t0: the rest answers at once, the CPU profile after its 9 s.
+    const t0 = clock.now();
+    const round1 = r.scrapeOnce();
+    await cpu.promise;
+    await cumulativeReadsDone(2);
+    clock.advance(9000);
+    answerCpu!(goFixture('profile'));
+    expect((await round1)[0]!.baselines).toEqual(['heap', 'mutex', 'block']);
+
+    // Round 2, 10 s later: the target dies 3.6 s into its CPU profile.
+    clock.advance(1000);
+    cpu = deferred();
+    const round2 = r.scrapeOnce();
+    await cpu.promise;
+    await cumulativeReadsDone(4);
+    clock.advance(3600);
+    await target.kill();
+    const [report] = await round2;
+    expect(report).toMatchObject({ outcome: 'partial', emitted: ['goroutine', 'heap', 'mutex', 'block'], realigned: [] });
+    expect(report!.failures.map((f) => [f.type, f.reason])).toEqual([['cpu', 'reset']]);
+
+    // The round's window is the 10 s its deltas and its MemStats pair cover, not the 3.6 s it lasted.
+    const [first, second] = consumer.bundles as [ProfileBundle, ProfileBundle];
+    const seconds = (w: { startNanos: bigint; endNanos: bigint }) => Number(w.endNanos - w.startNanos) / 1e9;
+    expect(second.window).toEqual({ startNanos: BigInt(t0) * 1_000_000n, endNanos: BigInt(t0 + 10_000) * 1_000_000n });
+    expect(second.window.startNanos).toBe(first.window.endNanos);
+    for (const profile of second.profiles.filter((p) => p.delta)) expect(seconds(profile.window!)).toBe(seconds(second.window));
+    expect(Number(second.memStats!.readAtNanos - first.memStats!.readAtNanos) / 1e9).toBe(seconds(second.window));
+    expect(registry.value('profcol_receiver_scrape_failures_total', { type: 'cpu', reason: 'reset' })).toBe(1);
+  });
+
+  it('a cumulative profile that failed in the previous round is not emitted against the older baseline: it starts over, counted and logged', async () => {
+    const routes = goRoutes();
+    const mutex = routes['/debug/pprof/mutex']!;
+    let mutexDown = false;
+    routes['/debug/pprof/mutex'] = (request) => (mutexDown ? { status: 503, body: 'restarting' } : (mutex as (r: FakeRequest) => Uint8Array)(request));
+    const target = await fake(routes);
+    const log = collectingLogger();
+    const s = settings('pprof', undefined, log.logger);
+    const consumer = new CollectingConsumer();
+    const r = new PprofReceiver(s, parseConfig({ targets: [{ url: target.url }], enabled_types: ['mutex', 'block'], memstats: false }), consumer, { autoStart: false });
+    receivers.push(r);
+    await r.scrapeOnce(); // baselines
+    mutexDown = true;
+    expect((await r.scrapeOnce())[0]).toMatchObject({ outcome: 'partial', emitted: ['block'] });
+    mutexDown = false;
+    // The mutex delta would cover rounds 1 to 3 beside a window of rounds 2 to 3.
+    expect((await r.scrapeOnce())[0]).toMatchObject({ outcome: 'success', emitted: ['block'], realigned: ['mutex'] });
+    expect(s.registry.value('profcol_receiver_profiles_total', { type: 'mutex', outcome: 'realigned' })).toBe(1);
+    expect(log.lines.find((line) => line.type === 'mutex' && String(line.msg).includes('not emitted'))).toMatchObject({ level: 40, target: target.url });
+    const [report] = await r.scrapeOnce();
+    expect(report!.emitted).toEqual(['mutex', 'block']);
+    const last = consumer.bundles.at(-1)!;
+    for (const profile of last.profiles) expect(profile.window!.endNanos - profile.window!.startNanos).toBe(10n * SECOND);
   });
 });

@@ -71,8 +71,8 @@ export interface ScrapeTargetStatus {
   consecutiveFailures: number;
   /** Scheduler ticks the target still sits out (backoff). */
   ticksToSkip: number;
-  /** When the next tick fires (ms since the epoch), or undefined when rounds are run by hand. */
-  nextTickMs?: number;
+  /** When the next round will run, after any backoff (ms since the epoch), or undefined when rounds are run by hand. */
+  nextAttemptMs?: number;
   /** A round is running now. */
   running: boolean;
 }

@@ -142,10 +142,10 @@ function renderTargets(status) {
       el('td', { class: 'num' }, last ? formatDuration(last.durationMs) : ''),
       el('td', {}, last ? ago(status.nowMs, last.startedAtMs + last.durationMs) : ''),
       el('td', { class: t.consecutiveFailures > 0 ? 'backoff' : '' }, backoff),
-      el('td', {}, t.nextTickMs === undefined ? 'by hand' : t.nextTickMs <= status.nowMs ? 'now' : `in ${formatDuration(t.nextTickMs - status.nowMs)}`),
+      el('td', {}, t.nextAttemptMs === undefined ? 'by hand' : t.nextAttemptMs <= status.nowMs ? 'now' : `in ${formatDuration(t.nextAttemptMs - status.nowMs)}`),
     );
   });
-  const head = el('tr', {}, ...['target', 'service', 'receiver', 'last round', 'took', 'ended', 'backoff', 'next tick'].map((h) => el('th', { scope: 'col' }, h)));
+  const head = el('tr', {}, ...['target', 'service', 'receiver', 'last round', 'took', 'ended', 'backoff', 'next attempt'].map((h) => el('th', { scope: 'col' }, h)));
   host.replaceChildren(el('table', { 'aria-label': 'pull targets' }, el('thead', {}, head), el('tbody', {}, ...rows)));
 }
 

@@ -20,6 +20,8 @@ import {
   type Profile,
   type ProfileBundle,
   type Receiver,
+  type ScrapeTargetReporter,
+  type ScrapeTargetStatus,
   type TimeWindow,
 } from '@profcol/core';
 import {
@@ -137,6 +139,8 @@ interface Target {
   ticksToSkip: number;
   /** When the scheduler's next tick for this target fires (undefined when rounds are run by hand). */
   nextTickMs: number | undefined;
+  /** The last round that ran, for the status page (`scrapeTargets()`). */
+  lastRound: ScrapeTargetStatus['lastRound'];
   running: Promise<RoundReport> | undefined;
   /** The tick that came while `running` was: its round starts, late, when that one ends. */
   late: Promise<RoundReport> | undefined;
@@ -171,7 +175,7 @@ const EXPECTED_SAMPLE_TYPES: Record<string, string[]> = {
   threadcreate: ['threadcreate'],
 };
 
-export class PprofReceiver implements Receiver {
+export class PprofReceiver implements Receiver, ScrapeTargetReporter {
   readonly targets: Target[];
   private readonly cpuSeconds: number;
   private readonly clock: Clock;
@@ -234,6 +238,7 @@ export class PprofReceiver implements Receiver {
       consecutiveFailures: 0,
       ticksToSkip: 0,
       nextTickMs: undefined,
+      lastRound: undefined,
       running: undefined,
       late: undefined,
       timer: undefined,
@@ -315,8 +320,13 @@ export class PprofReceiver implements Receiver {
     }
     // Nothing may escape a round: the scheduler does not await it, and an unhandled rejection
     // ends the process. An internal error is a failed round; the scheduler goes on.
+    const startedAtMs = this.clock.now();
     const round = this.scrape(target)
       .catch((error: unknown) => this.finishInternalError(target, error))
+      .then((report) => {
+        target.lastRound = { outcome: report.outcome, startedAtMs, durationMs: this.clock.now() - startedAtMs };
+        return report;
+      })
       .finally(() => {
         target.running = undefined;
       });
@@ -515,6 +525,22 @@ export class PprofReceiver implements Receiver {
       `pprof target ${target.url}: ${why} (${plural(target.consecutiveFailures, 'failed round')} in a row); ${when}`,
     );
     return report;
+  }
+
+  /** How each target this replica owns is doing, for the status page: read-only, no credentials. */
+  scrapeTargets(): ScrapeTargetStatus[] {
+    return this.targets.map((target) => {
+      const nextAttemptMs = this.nextAttemptMs(target);
+      return {
+        target: target.url,
+        ...(target.config.service ? { service: target.config.service } : {}),
+        ...(target.lastRound ? { lastRound: { ...target.lastRound } } : {}),
+        consecutiveFailures: target.consecutiveFailures,
+        ticksToSkip: target.ticksToSkip,
+        ...(nextAttemptMs !== undefined ? { nextAttemptMs } : {}),
+        running: target.running !== undefined,
+      };
+    });
   }
 
   /**

@@ -46,7 +46,7 @@ case "$name" in
   *) die "usage: $0 <otelcol|victoriametrics>" ;;
 esac
 
-GO="${GO:-go}"
+GO="${GO:-${PROFCOL_GO:-go}}"
 GO_BIN="$(command -v "$GO")" || die "go not found (GO=$GO)"
 go_version="$("$GO_BIN" version)"
 

@@ -8,7 +8,7 @@ import { PATH_SEPARATOR } from './config/load.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import type { ComponentRegistry } from './plugin.js';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MEMORY_BYTES } from './budget.js';
-import { s, type Infer } from './schema.js';
+import { closestWord, s, type Infer } from './schema.js';
 import { parseEndpoint } from './units.js';
 
 const SECTIONS: Record<string, ComponentKind> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', extensions: 'extension' };
@@ -97,13 +97,20 @@ export function componentKey(kind: ComponentKind, id: string): string {
 /** Builds the plan, or returns every issue found. */
 export function planPipelines(loaded: LoadedConfig, registry: ComponentRegistry): { plan?: Plan; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [...loaded.issues];
+  // A file that could not be read or parsed is missing from the tree: every check of the whole
+  // would report what it holds as absent.
+  if (loaded.incomplete) return { issues };
   const report = (at: string[], message: string) => {
     const location = loaded.locate(at);
-    issues.push({ path: at.join(PATH_SEPARATOR), message, ...(location ?? {}) });
+    issues.push({ path: at.join(PATH_SEPARATOR), message: loaded.redact(at, message), ...(location ?? {}) });
+  };
+  const didYouMean = (word: string, candidates: readonly string[]) => {
+    const hint = closestWord(word, candidates);
+    return hint ? ` (did you mean "${hint}"?)` : '';
   };
 
   for (const key of Object.keys(loaded.tree)) {
-    if (!TOP_LEVEL_KEYS.includes(key)) report([key], `unknown top-level key "${key}" (expected one of ${TOP_LEVEL_KEYS.join(', ')})`);
+    if (!TOP_LEVEL_KEYS.includes(key)) report([key], `unknown top-level key "${key}"${didYouMean(key, TOP_LEVEL_KEYS)} (expected one of ${TOP_LEVEL_KEYS.join(', ')})`);
   }
 
   const components = new Map<string, PlannedComponent>();
@@ -122,7 +129,7 @@ export function planPipelines(loaded: LoadedConfig, registry: ComponentRegistry)
       const registered = registry.get(kind, parsedId.type);
       if (!registered) {
         const known = registry.typesOf(kind);
-        report([section, id], `unknown ${kind} type "${parsedId.type}" (known: ${known.join(', ') || 'none'}; third-party types need their package under plugins:)`);
+        report([section, id], `unknown ${kind} type "${parsedId.type}"${didYouMean(parsedId.type, known)} (known: ${known.join(', ') || 'none'}; third-party types need their package under plugins:)`);
         continue;
       }
       const result = registered.factory.config.parse(rawConfig ?? undefined);

@@ -24,6 +24,8 @@ export interface SchemaOptions<T> {
   default?: unknown;
   /** Checks the parsed value; returns a message when it is wrong. */
   check?: (value: T) => string | undefined;
+  /** A credential (API key, token): no message ever shows what was written. */
+  secret?: boolean;
 }
 
 export abstract class Schema<T> {
@@ -31,6 +33,7 @@ export abstract class Schema<T> {
   readonly defaultInput: unknown;
   readonly hasDefault: boolean;
   readonly isOptional: boolean;
+  readonly isSecret: boolean;
   // `any` keeps schemas of different value types assignable to Schema<unknown>.
   protected readonly checkValue: ((value: any) => string | undefined) | undefined;
 
@@ -39,6 +42,7 @@ export abstract class Schema<T> {
     this.defaultInput = options.default;
     this.hasDefault = 'default' in options && options.default !== undefined;
     this.isOptional = options.optional ?? false;
+    this.isSecret = options.secret ?? false;
     this.checkValue = options.check;
   }
 
@@ -49,6 +53,17 @@ export abstract class Schema<T> {
 
   /** Parses `input` (undefined when the key is absent), recording problems in `ctx`. */
   parseAt(input: unknown, ctx: ParseContext, path: string[]): T | Invalid {
+    if (!this.isSecret) return this.parseShown(input, ctx, path);
+    const first = ctx.issues.length;
+    try {
+      return this.parseShown(input, ctx, path);
+    } finally {
+      const texts = stringsIn(input);
+      for (const issue of ctx.issues.slice(first)) issue.message = redactValues(issue.message, texts, 'a secret (not shown)');
+    }
+  }
+
+  private parseShown(input: unknown, ctx: ParseContext, path: string[]): T | Invalid {
     if (input === undefined || input === null) {
       if (this.hasDefault) input = structuredClone(this.defaultInput);
       else if (this.isOptional) return undefined as T;
@@ -94,6 +109,33 @@ export abstract class Schema<T> {
 
 type Infer<S> = S extends Schema<infer T> ? T : never;
 export type { Infer };
+
+/** Every string in a value, its numbers as written too: what a message about it might echo. */
+function stringsIn(value: unknown, out: string[] = [], depth = 0): string[] {
+  if (typeof value === 'string') out.push(value);
+  else if (typeof value === 'number' || typeof value === 'bigint') out.push(String(value));
+  else if (value !== null && typeof value === 'object' && depth < 8) for (const item of Object.values(value)) stringsIn(item, out, depth + 1);
+  return out;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * `message` with each of `texts` replaced by `mention`: quoted (`"TopSecret"`, as messages quote
+ * strings) or bare. Bare texts shorter than 4 characters are left alone: replacing every `1`
+ * would garble the rest of the message, and so short a value is no credential.
+ */
+export function redactValues(message: string, texts: readonly string[], mention: string): string {
+  let out = message;
+  for (const text of [...texts].sort((a, b) => b.length - a.length)) {
+    if (text === '') continue;
+    out = out.replaceAll(JSON.stringify(text), mention);
+    if (text.length >= 4) out = out.replace(new RegExp(`(?<![\\w-])${escapeRegExp(text)}(?![\\w-])`, 'g'), mention);
+  }
+  return out;
+}
 
 function describeValue(input: unknown): string {
   if (typeof input === 'string') return JSON.stringify(input);
@@ -310,7 +352,7 @@ export class ObjectSchema<S extends Shape> extends Schema<ObjectOf<S>> {
         ctx.issues.push({ path: [...path, key], message: `"${key}" is no longer an option here: ${this.moved[key]}` });
         failed = true;
       } else if (!(key in this.shape)) {
-        const hint = closest(key, Object.keys(this.shape));
+        const hint = closestWord(key, Object.keys(this.shape));
         ctx.issues.push({ path: [...path, key], message: `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}` });
         failed = true;
       }
@@ -337,7 +379,8 @@ function optional<T>(schema: Schema<T>): Schema<T | undefined> {
   return schema as Schema<T | undefined>;
 }
 
-function closest(word: string, candidates: string[]): string | undefined {
+/** The candidate closest to a mistyped `word`, when one is close enough to be what was meant. */
+export function closestWord(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const candidate of candidates) {

@@ -66,3 +66,84 @@ describe('loading configuration files', () => {
     expect(parsed.issues[0]?.message).toMatch(/must be a YAML map/);
   });
 });
+
+describe('YAML anchors, aliases and merge keys', () => {
+  it('reuses an anchored section through an alias, each copy at its own path', () => {
+    const parsed = parseConfigText(
+      'receivers:\n  pprof/a: &scrape\n    interval: 10s\n    targets: [{ url: "http://a:6060" }]\n  pprof/b: *scrape\n',
+      'p.yaml',
+      {},
+    );
+    expect(parsed.issues).toEqual([]);
+    const receivers = (parsed.tree as { receivers: Record<string, unknown> }).receivers;
+    expect(receivers['pprof/b']).toEqual(receivers['pprof/a']);
+    expect(receivers['pprof/b']).not.toBe(receivers['pprof/a']);
+  });
+
+  it('merges maps with <<: the map\'s own keys win, then the earlier of several merged maps', () => {
+    const yaml = [
+      'defaults: &defaults',
+      '  interval: 10s',
+      '  timeout: 5s',
+      'slow: &slow',
+      '  interval: 60s',
+      '  cpu_seconds: 30',
+      'receivers:',
+      '  pprof/a:',
+      '    timeout: 2s',
+      '    <<: *defaults',
+      '  pprof/b:',
+      '    <<: [*slow, *defaults]',
+      '',
+    ].join('\n');
+    const parsed = parseConfigText(yaml, 'p.yaml', {});
+    expect(parsed.issues).toEqual([]);
+    const receivers = (parsed.tree as { receivers: Record<string, unknown> }).receivers;
+    expect(receivers['pprof/a']).toEqual({ interval: '10s', timeout: '2s' });
+    expect(receivers['pprof/b']).toEqual({ interval: '60s', cpu_seconds: 30, timeout: '5s' });
+  });
+
+  it('points an error inside a merged map at the line where the value is written', () => {
+    const dir = writeFiles({ 'p.yaml': 'base: &base\n  interval: 10s\nreceivers:\n  pprof/a:\n    <<: *base\n    timeout: 2s\n' });
+    const loaded = loadConfigFiles([path.join(dir, 'p.yaml')], {});
+    expect(loaded.locate(['receivers', 'pprof/a', 'interval'])).toEqual({ file: path.join(dir, 'p.yaml'), line: 2 });
+    expect(loaded.locate(['receivers', 'pprof/a', 'timeout'])).toEqual({ file: path.join(dir, 'p.yaml'), line: 6 });
+  });
+
+  it('refuses a merge of something that is not a map, saying what << accepts', () => {
+    const parsed = parseConfigText('list: &list [a, b]\nreceivers:\n  pprof:\n    <<: *list\n', 'p.yaml', {});
+    expect(parsed.issues).toEqual([expect.objectContaining({ path: 'receivers::pprof', line: 4, message: expect.stringContaining('"<<" merges maps only') })]);
+  });
+
+  it('refuses an alias whose anchor is not defined before it, with its line', () => {
+    const parsed = parseConfigText('receivers:\n  pprof: *later\nbase: &later {}\n', 'p.yaml', {});
+    expect(parsed.issues).toEqual([expect.objectContaining({ file: 'p.yaml', line: 2 })]);
+    expect(parsed.issues[0]!.message).toMatch(/later/);
+  });
+
+  it('refuses a "billion laughs" document once aliases have added 10,000 values, at the alias that did it', () => {
+    const levels = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
+    for (let level = 1; level < 9; level++) {
+      const name = String.fromCharCode(97 + level);
+      const previous = String.fromCharCode(96 + level);
+      levels.push(`${name}: &${name} [${Array(10).fill(`*${previous}`).join(', ')}]`);
+    }
+    const parsed = parseConfigText(`${levels.join('\n')}\n`, 'bomb.yaml', {});
+    expect(parsed.tree).toEqual({});
+    expect(parsed.issues).toHaveLength(1);
+    expect(parsed.issues[0]).toMatchObject({ file: 'bomb.yaml', message: expect.stringMatching(/aliases expand to more than 10,000 values .* alias bomb/) });
+    expect(parsed.issues[0]!.line).toBe(4); // d: &d [*c, …], the first level past 10,000 values
+  });
+});
+
+describe('duplicate keys', () => {
+  // profcol finds duplicates itself, in one pass over each map. The yaml library's own check
+  // (`uniqueKeys`) compares each key with every earlier one: an 8 MB configuration took 60 s.
+  // Its message ("Map keys must be unique", a syntax error dropping the whole file) would show
+  // here if that check came back.
+  it('are reported with both lines, and the rest of the file is still read', () => {
+    const parsed = parseConfigText('receivers:\n  pprof:\n    interval: 10s\n    timeout: 2s\n    interval: 20s\nexporters:\n  console: {}\n', 'p.yaml', {});
+    expect(parsed.issues).toEqual([{ path: 'receivers::pprof::interval', file: 'p.yaml', line: 5, message: '"interval" appears twice in one map (first at line 3); keep one' }]);
+    expect(parsed.tree).toEqual({ receivers: { pprof: { interval: '10s', timeout: '2s' } }, exporters: { console: {} } });
+  });
+});

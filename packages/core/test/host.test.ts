@@ -184,9 +184,32 @@ service:
     ]);
   });
 
+  it('suggests the component type that was probably meant', () => {
+    expect(issuesFor('exporters:\n  snik/a: {}\n')[0]).toBe(
+      'exporters::snik/a: unknown exporter type "snik" (did you mean "sink"?) (known: sink; third-party types need their package under plugins:) (line 2)',
+    );
+  });
+
+  it('after a YAML syntax error reports only that, not the pipelines the broken file would have defined', () => {
+    expect(issuesFor('receivers:\n  source: {}\nservice:\n  pipelines: [\n')).toEqual([expect.stringMatching(/^: YAML syntax error: .* \(line \d+\)$/)]);
+  });
+
+  it('never echoes a value that came from the environment, even when it has the wrong type', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-host-'));
+    fs.writeFileSync(path.join(dir, 'p.yaml'), `${TWO_PIPELINES}  extensions: "\${env:SECRET}"\n  telemetry:\n    metrics:\n      address: "key-\${env:SECRET}"\n`);
+    const registry = new ComponentRegistry();
+    registry.register(testPlugin(newRecorder()));
+    const { issues } = planPipelines(loadConfigFiles([path.join(dir, 'p.yaml')], { SECRET: 'TopSecret-123456' }), registry);
+    expect(issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'service::extensions: expected a list, got the value of ${env:SECRET}',
+      'service::telemetry::metrics::address: the value of ${env:SECRET} is not a listen address (expected host:port, :port or [v6]:port)',
+    ]);
+    expect(JSON.stringify(issues)).not.toContain('TopSecret');
+  });
+
   it('rejects unknown top-level keys and malformed ids', () => {
     expect(issuesFor('recievers: {}\nexporters:\n  "sink//x": {}\nservice:\n  pipelines:\n    p: { receivers: [], exporters: [] }\n')).toEqual([
-      'recievers: unknown top-level key "recievers" (expected one of plugins, receivers, processors, exporters, extensions, service) (line 1)',
+      'recievers: unknown top-level key "recievers" (did you mean "receivers"?) (expected one of plugins, receivers, processors, exporters, extensions, service) (line 1)',
       'exporters::sink//x: "sink//x" is not a component id (type[/name], e.g. pprof/payments) (line 3)',
       'service::pipelines::p::receivers: needs at least 1 item (line 6)',
       'service::pipelines::p::exporters: needs at least 1 item (line 6)',

@@ -47,4 +47,18 @@ describe('config schemas', () => {
     expect(table).toContain('| `interval` | duration | `10s` | Scrape interval. |');
     expect(table).toContain('| `targets[].url` | string | `required` |  |');
   });
+  it('never shows what was written in a field marked secret, whatever is wrong with it', () => {
+    const Secrets = s.object({
+      api_keys: s.array(s.string(), { secret: true, minItems: 1 }),
+      token: s.string({ secret: true, check: (value) => (value.length < 32 ? `"${value}" is shorter than 32 characters` : undefined) }),
+    });
+    const result = Secrets.parse({ api_keys: 'TopSecret-123456', token: 'hunter2-hunter2' });
+    expect(result).toEqual({
+      ok: false,
+      issues: [
+        { path: ['api_keys'], message: 'expected a list, got a secret (not shown)' },
+        { path: ['token'], message: 'a secret (not shown) is shorter than 32 characters' },
+      ],
+    });
+  });
 });

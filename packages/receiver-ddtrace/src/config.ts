@@ -26,7 +26,7 @@ export const ddtraceConfigSchema = s.object({
     default: 64,
     min: 1,
     description:
-      'Uploads received or waiting for the pipeline at once; more are refused with 429 and `Retry-After` without being parsed. Memory is bounded by `service.limits.memory`, not by this: it only caps connections being served (at 8, a 20 ms pause of the event loop at 500 uploads/s already refused some).',
+      'Uploads decoded or waiting for the pipeline at once; more are refused with 429 and `Retry-After` (at their headers while every slot is taken, without reading the body). An upload takes its slot once its body is read, so clients still sending (or trickling) hold none. Memory is bounded by `service.limits.memory`, not by this (at 8, a 20 ms pause of the event loop at 500 uploads/s already refused some).',
   }),
   max_header_bytes: s.bytes({ default: '16KiB', description: 'Largest request head (request line and headers); larger is refused with 431 by the HTTP parser.' }),
   api_keys: s.array(s.string(), {
@@ -56,6 +56,16 @@ export const ddtraceConfigSchema = s.object({
     description: 'How long an accepted upload (runtime-id, profile_seq) is remembered; a retry of it within this window is answered 200 and not forwarded. `0` disables.',
   }),
   dedup_max_entries: s.integer({ default: 10000, min: 1, description: 'Most uploads remembered for de-duplication; the oldest are forgotten first.' }),
+  min_body_rate: s.bytes({
+    default: '1KiB',
+    description:
+      'Bytes per second a body must keep up on average once `body_timeout` has passed (a body may take `body_timeout` plus one second per `min_body_rate` bytes, as Apache mod_reqtimeout\'s `MinRate`); slower is answered 408 `slow_body` and the connection closed. `0` disables, leaving only `request_timeout`.',
+  }),
+  body_timeout: s.duration({
+    default: '10s',
+    min: '100ms',
+    description: 'Time a body may take at any rate before `min_body_rate` applies.',
+  }),
   request_timeout: s.duration({
     default: '30s',
     min: '1s',
@@ -70,6 +80,11 @@ export const ddtraceConfigSchema = s.object({
     default: '0',
     description:
       "How far an upload's window (`start`) may lie before the receiver's clock; older is refused with 400 `window_out_of_range`. `0` (the default) sets no bound: clients retry and replay late uploads, and backends apply their own retention. Set it (e.g. `24h`) to refuse clients whose clock is far behind.",
+  }),
+  shutdown_grace: s.duration({
+    default: '1s',
+    description:
+      'On shutdown, how long open connections are still served, each request answered 503 `shutting_down` with `Connection: close`, before idle keep-alive connections are closed; it ends early once every connection has closed. Without it a request sent on an idle connection as the shutdown begins meets a connection reset. `0` closes idle connections at once.',
   }),
   retry_after: s.duration({
     default: '10s',

@@ -65,6 +65,8 @@ export const REFUSAL_STATUS = {
   headers_too_large: 431,
   /** The request was not received within `request_timeout`. */
   request_timeout: 408,
+  /** The body arrived slower than `min_body_rate` once `body_timeout` had passed; the connection is closed. */
+  slow_body: 408,
   /** Node's HTTP parser or fastify refused the request (malformed HTTP, bad URL). */
   bad_http: 400,
   /** A bug in the receiver; logged with its stack. */

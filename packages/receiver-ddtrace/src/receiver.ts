@@ -8,7 +8,8 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import { defaultServiceLimits, MemoryBudgetError, ProfcolError, readTlsFiles, type Consumer, type Counter, type CreateSettings, type Gauge, type Host, type Logger, type MemoryBudget, type Receiver, type Reservation, parseEndpoint } from '@profcol/core';
+import type { Duplex } from 'node:stream';
+import { defaultServiceLimits, formatDurationMs, MemoryBudgetError, ProfcolError, readTlsFiles, type Consumer, type Counter, type CreateSettings, type Gauge, type Host, type Logger, type MemoryBudget, type Receiver, type Reservation, parseEndpoint } from '@profcol/core';
 import { DecodeWorkerError, ProfileDecoder } from '@profcol/pprof';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { DdtraceConfig } from './config.js';
@@ -17,6 +18,7 @@ import { boundaryOf, mediaTypeOf, MultipartError, MultipartParser, type Part } f
 import { readUpload, type InterpretedUpload } from './upload.js';
 import { RecentUploads } from './dedup.js';
 import type { RepeatedTag } from './tags.js';
+import { BodyRateGuard, type BodyRateReport } from './body-rate.js';
 
 /** Collapses duplicate slashes, drops the query and a trailing slash: `//profiling/v1/input/?x` → `/profiling/v1/input`. */
 export function normalisePath(url: string): string {
@@ -27,9 +29,30 @@ export function normalisePath(url: string): string {
 
 /**
  * A refused body is still read (and thrown away) up to this many times `max_request_bytes`, so
- * that the client, still busy sending, can read the refusal; past it the connection is reset.
+ * that the client, still busy sending, can read the refusal on a connection that stays open;
+ * past it the refusal is sent at once and the connection closed (see LINGER_MS).
  */
 const DRAIN_FACTOR = 4;
+
+/**
+ * After a refusal sent with `Connection: close` while the client is still sending, how long the
+ * rest is read and thrown away before the connection is dropped (nginx's lingering close): a
+ * socket closed with unread input sends a reset, and a reset can make the client discard the
+ * answer it has not read yet. The client closing its side ends it sooner.
+ */
+const LINGER_MS = 2000;
+
+/** Refusals answered at once, without reading the rest of the body, and followed by closing the connection. */
+const ANSWER_AT_ONCE: ReadonlySet<RefusalReason> = new Set(['request_too_large', 'slow_body']);
+
+/** What the receiver knows about the body of one upload request while it is read or drained. */
+interface BodyState {
+  guard: BodyRateGuard;
+  /** Set once the body fell behind `min_body_rate`. */
+  slow?: BodyRateReport;
+  /** Called when the body fell behind, or a drain passed its byte cap: stop waiting for its end. */
+  giveUp?: () => void;
+}
 
 /** How many times its size a body is charged to the memory budget while it is read and parsed. */
 const BODY_COPIES = 2;
@@ -55,7 +78,16 @@ const MAX_WARNED_SERVICES = 10_000;
 export class DdtraceReceiver implements Receiver {
   private app: FastifyInstance | undefined;
   private closing = false;
+  /** Uploads being received or processed (the in-flight gauge). */
   private inFlight = 0;
+  /** Uploads holding a `max_concurrent_uploads` slot: their body is read, they are decoded or in the pipeline. */
+  private processing = 0;
+  /** Open client connections, so a shutdown can serve them for `shutdown_grace` before closing idle ones. */
+  private readonly connections = new Set<Duplex>();
+  private connectionsChanged: (() => void) | undefined;
+  /** The request being answered on each connection, so a parse error on the bytes after it waits for its answer. */
+  private readonly answering = new WeakMap<object, { req: IncomingMessage; res: http.ServerResponse }>();
+  private readonly bodies = new WeakMap<IncomingMessage, BodyState>();
   private readonly endpoints: string[];
   private readonly dedup: RecentUploads;
   private readonly logger: Logger;
@@ -121,6 +153,13 @@ export class DdtraceReceiver implements Receiver {
         server.requestTimeout = this.config.request_timeout;
         server.keepAliveTimeout = 72_000;
         server.headersTimeout = Math.min(this.config.request_timeout, 60_000);
+        server.on('connection', (socket: Duplex) => {
+          this.connections.add(socket);
+          socket.once('close', () => {
+            this.connections.delete(socket);
+            this.connectionsChanged?.();
+          });
+        });
         return server;
       },
       clientErrorHandler: (error, socket) => this.onClientError(error as NodeJS.ErrnoException, socket),
@@ -148,10 +187,33 @@ export class DdtraceReceiver implements Receiver {
     this.closing = true;
     const app = this.app;
     this.app = undefined;
-    // Stops listening, closes idle connections and waits for uploads in flight to be answered.
-    if (app) await app.close();
+    if (app) {
+      // Requests on open connections (and new ones) get 503 with Connection: close for a moment,
+      // instead of a reset from closing a keep-alive connection a request is already on its way on.
+      await this.serveShutdownGrace();
+      // Stops listening, closes idle connections and waits for uploads in flight to be answered.
+      await app.close();
+    }
     this.dedup.clear();
     await this.decoder.close();
+  }
+
+  /** Resolves after `shutdown_grace`, or sooner once every connection has closed. */
+  private serveShutdownGrace(): Promise<void> {
+    const graceMs = this.config.shutdown_grace;
+    if (graceMs <= 0 || this.connections.size === 0) return Promise.resolve();
+    this.logger.info({ connections: this.connections.size, grace_ms: graceMs }, `ddtrace receiver stopping: answering requests on ${this.connections.size} open connection(s) 503 shutting_down for up to ${formatDurationMs(graceMs)}`);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.connectionsChanged = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, graceMs);
+      this.connectionsChanged = () => {
+        if (this.connections.size === 0) done();
+      };
+    });
   }
 
   private isUploadPath(pathname: string): boolean {
@@ -160,6 +222,16 @@ export class DdtraceReceiver implements Receiver {
   }
 
   private async route(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const socket = request.raw.socket;
+    if (socket) {
+      const current = { req: request.raw, res: reply.raw };
+      this.answering.set(socket, current);
+      reply.raw.once('close', () => {
+        if (this.answering.get(socket) === current) this.answering.delete(socket);
+      });
+    }
+    // While stopping, every answer closes its connection.
+    if (this.closing) reply.header('connection', 'close');
     const pathname = normalisePath(request.url);
     if (!this.isUploadPath(pathname)) return this.answerOther(request, reply, pathname);
     if (request.method !== 'POST') {
@@ -185,6 +257,7 @@ export class DdtraceReceiver implements Receiver {
 
   private async receiveUpload(request: FastifyRequest, reply: FastifyReply, pathname: string): Promise<FastifyReply> {
     const req = request.raw;
+    this.watchBody(req);
     if (this.closing) {
       reply.header('connection', 'close');
       return this.refuse(request, reply, new UploadError('shutting_down', 'the receiver is shutting down; retry against the restarted collector'), this.retryAfterSeconds());
@@ -208,14 +281,9 @@ export class DdtraceReceiver implements Receiver {
     if (declared > this.config.max_request_bytes) {
       return this.refuse(request, reply, new UploadError('request_too_large', `the upload declares ${declared} bytes (Content-Length), more than max_request_bytes (${this.config.max_request_bytes} bytes)`));
     }
-    if (this.inFlight >= this.config.max_concurrent_uploads) {
-      return this.refuse(
-        request,
-        reply,
-        new UploadError('too_many_uploads', `${this.inFlight} uploads are already being received (max_concurrent_uploads ${this.config.max_concurrent_uploads}); retry later`),
-        this.retryAfterSeconds(),
-      );
-    }
+    // Every slot taken: refused before the body is read. A slot itself is taken only once the
+    // body is read, so that clients still sending (or trickling) hold none.
+    if (this.processing >= this.config.max_concurrent_uploads) return this.refuseTooMany(request, reply);
 
     // The body is charged to the memory budget before a byte of it is read: its Content-Length
     // now, or (chunked) as it arrives. Its decompressed attachments join the same reservation,
@@ -233,8 +301,12 @@ export class DdtraceReceiver implements Receiver {
       if (!reply.raw.writableFinished) abandon.abort(new ClientGoneError('the client closed the connection while its upload was being decoded'));
     };
     reply.raw.once('close', onClose);
+    let holdsSlot = false;
     try {
       const parts = await this.readParts(req, new MultipartParser(boundary.boundary), Number.isFinite(declared) ? undefined : reservation);
+      if (this.processing >= this.config.max_concurrent_uploads) return await this.refuseTooMany(request, reply);
+      this.processing++;
+      holdsSlot = true;
       const read = readUpload(parts, {
         source: this.settings.id,
         keepAttachments: this.config.keep_attachments,
@@ -300,9 +372,43 @@ export class DdtraceReceiver implements Receiver {
     } finally {
       reply.raw.off('close', onClose);
       reservation.release();
+      if (holdsSlot) this.processing--;
       this.inFlight--;
       this.telemetry.inFlight.set(this.inFlight);
     }
+  }
+
+  private refuseTooMany(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    return this.refuse(
+      request,
+      reply,
+      new UploadError('too_many_uploads', `${this.processing} uploads are already being decoded or forwarded (max_concurrent_uploads ${this.config.max_concurrent_uploads}); retry later`),
+      this.retryAfterSeconds(),
+    );
+  }
+
+  /** Starts checking the request's body against min_body_rate until it is complete. */
+  private watchBody(req: IncomingMessage): void {
+    const state: BodyState = {
+      guard: new BodyRateGuard({ minBytesPerSecond: this.config.min_body_rate, graceMs: this.config.body_timeout }, (report) => {
+        state.slow = report;
+        state.giveUp?.();
+      }),
+    };
+    this.bodies.set(req, state);
+    const stop = () => state.guard.stop();
+    if (req.complete) stop();
+    req.once('end', stop);
+    req.once('close', stop);
+  }
+
+  private slowBodyError(req: IncomingMessage, report: BodyRateReport): UploadError {
+    const declared = req.headers['content-length'];
+    const of = declared !== undefined ? `${report.received} of ${declared} bytes` : `${report.received} bytes so far`;
+    return new UploadError(
+      'slow_body',
+      `the body arrived at ${report.bytesPerSecond} bytes/s (${of}), slower than min_body_rate (${this.config.min_body_rate} bytes/s) after body_timeout (${formatDurationMs(this.config.body_timeout)})`,
+    );
   }
 
   /** Counts tag values replaced by a repeated key, and says so once per service. */
@@ -337,6 +443,7 @@ export class DdtraceReceiver implements Receiver {
    */
   private readParts(req: IncomingMessage, parser: MultipartParser, chunkedReservation?: Reservation): Promise<Part[]> {
     const max = this.config.max_request_bytes;
+    const body = this.bodies.get(req);
     return new Promise((resolve, reject) => {
       let received = 0;
       let settled = false;
@@ -345,11 +452,14 @@ export class DdtraceReceiver implements Receiver {
         settled = true;
         reject(error instanceof MultipartError ? new UploadError(error.reason, error.message) : error);
       };
+      if (body) body.giveUp = () => fail(this.slowBodyError(req, body.slow!));
       req.on('data', (chunk: Buffer) => {
         received += chunk.length;
+        body?.guard.add(chunk.length);
         this.telemetry.receivedBytes.add(chunk.length);
         if (settled) {
-          if (received > DRAIN_FACTOR * max) req.socket?.destroy();
+          // A refused body being drained (see drain): past the cap, the refusal goes out at once.
+          if (received > DRAIN_FACTOR * max) body?.giveUp?.();
           return;
         }
         if (received > max) {
@@ -406,37 +516,71 @@ export class DdtraceReceiver implements Receiver {
     const context = { reason: error.reason, status: error.status, method: request.method, path: normalisePath(request.url), remote: request.raw.socket?.remoteAddress, origin: headerText(request.headers['dd-evp-origin']) };
     if (error.status >= 500) this.logger.error(context, `refused ddtrace upload: ${error.message}`);
     else this.logger.warn(context, `refused ddtrace upload: ${error.message}`);
-    // Answer once the client has sent its whole body: a client still writing (or one that sent
-    // `Connection: close`) would otherwise see its connection reset instead of the answer.
-    await this.drain(request.raw);
+    const req = request.raw;
+    // Answer once the client has sent its whole body, so the connection stays usable: a client
+    // still writing (or one that sent `Connection: close`) would otherwise see its connection
+    // reset instead of the answer. A body over the limit, a trickling one, or one too large to
+    // drain is answered at once instead, and the connection closed after the answer.
+    const atOnce = !req.complete && ANSWER_AT_ONCE.has(error.reason);
+    const drained = atOnce ? false : await this.drain(req);
     if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
-    return reply
-      .code(error.status)
-      .type('application/json; charset=utf-8')
-      .send(JSON.stringify({ error: error.message, reason: error.reason }));
+    const body = JSON.stringify({ error: error.message, reason: error.reason });
+    if (!drained && !req.complete && !req.destroyed) return this.answerAndClose(reply, error.status, body);
+    if (!drained || this.closing) reply.header('connection', 'close');
+    return reply.code(error.status).type('application/json; charset=utf-8').send(body);
   }
 
   /**
-   * Resolves once the rest of a refused request's body has been read and thrown away, or the
-   * connection ended. Past DRAIN_FACTOR × `max_request_bytes` the connection is reset instead.
+   * Sends a refusal while the client is still sending its body, then closes the connection
+   * without a reset: the rest is read and thrown away until the client closes its side, for at
+   * most LINGER_MS and DRAIN_FACTOR × `max_request_bytes` more bytes.
    */
-  private drain(req: IncomingMessage): Promise<void> {
-    if (req.complete || req.destroyed) return Promise.resolve();
+  private answerAndClose(reply: FastifyReply, status: number, body: string): FastifyReply {
+    const req = reply.request.raw;
+    const socket = req.socket;
+    reply.hijack();
+    const headers = { ...reply.getHeaders(), 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), connection: 'close' };
+    const head = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`)].join('\r\n');
+    let discarded = 0;
+    const limit = DRAIN_FACTOR * this.config.max_request_bytes;
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > limit) socket.destroy();
+    });
+    req.on('data', () => {});
+    req.resume();
+    socket.end(`${head}\r\n\r\n${body}`);
+    return reply;
+  }
+
+  /**
+   * Reads the rest of a refused request's body and throws it away. Resolves true once it was read
+   * to its end, false when the connection ended, the body fell behind `min_body_rate`, or it
+   * passed DRAIN_FACTOR × `max_request_bytes` (the refusal is then sent at once; see answerAndClose).
+   */
+  private drain(req: IncomingMessage): Promise<boolean> {
+    if (req.complete) return Promise.resolve(true);
+    if (req.destroyed) return Promise.resolve(false);
+    const body = this.bodies.get(req);
+    if (body?.slow) return Promise.resolve(false);
     return new Promise((resolve) => {
+      if (body) body.giveUp = () => resolve(false);
       if (req.listenerCount('data') === 0) {
         // Not read yet (refused on its headers): read it now, counting.
         let discarded = 0;
         req.on('data', (chunk: Buffer) => {
           discarded += chunk.length;
-          if (discarded > DRAIN_FACTOR * this.config.max_request_bytes) {
-            req.socket?.destroy();
-            resolve();
-          }
+          body?.guard.add(chunk.length);
+          if (discarded > DRAIN_FACTOR * this.config.max_request_bytes) resolve(false);
         });
-        req.on('error', () => resolve());
+        req.on('error', () => resolve(false));
       }
-      req.once('end', () => resolve());
-      req.once('close', () => resolve());
+      req.once('end', () => resolve(true));
+      req.once('close', () => resolve(req.complete));
     });
   }
 
@@ -458,7 +602,7 @@ export class DdtraceReceiver implements Receiver {
   }
 
   /** Errors Node's HTTP parser raises before there is a request: oversized headers, timeouts, garbage. */
-  private onClientError(error: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  private onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
     // A connection reset, a client hanging up mid-request (counted as an aborted upload by the
     // request itself), or a socket already answered: nothing to say.
     if (error.code === 'ECONNRESET' || error.code === 'HPE_INVALID_EOF_STATE' || socket.destroyed || answeredSockets.has(socket)) {
@@ -466,6 +610,18 @@ export class DdtraceReceiver implements Receiver {
       return;
     }
     answeredSockets.add(socket);
+    // Bytes after a complete request (a Content-Length shorter than the body, pipelining): that
+    // request is answered first, then this refusal, so the client gets both in order.
+    const current = this.answering.get(socket);
+    if (current && current.req.complete && !current.res.writableFinished && !socket.destroyed) {
+      current.res.once('close', () => this.answerClientError(error, socket));
+      return;
+    }
+    this.answerClientError(error, socket);
+  }
+
+  private answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+    if (socket.destroyed) return;
     let reason: RefusalReason = 'bad_http';
     let message = `malformed HTTP request: ${error.message}`;
     if (error.code === 'HPE_HEADER_OVERFLOW') {

@@ -167,9 +167,10 @@ function sparkline(points, nowMs, historyMs) {
   return svg;
 }
 
-function metricLabel(metric) {
-  const attributes = Object.entries(metric.attributes).map(([k, v]) => `${k}=${v}`).join(', ');
-  return attributes ? `${metric.name} {${attributes}}` : metric.name;
+/** A metric's name, with only the attributes that tell its series apart (the rest repeat the service's tags). */
+function metricLabel(metric, siblings) {
+  const varying = Object.entries(metric.attributes).filter(([k, v]) => siblings.some((s) => s !== metric && s.attributes[k] !== v));
+  return varying.length ? `${metric.name} {${varying.map(([k, v]) => `${k}=${v}`).join(', ')}}` : metric.name;
 }
 
 function serviceCard(service, status) {
@@ -185,7 +186,7 @@ function serviceCard(service, status) {
   if (service.metrics.length === 0) metrics.replaceChildren(el('p', { class: 'empty' }, 'No Go runtime metrics yet.'));
   else {
     const historyMs = status.historyMs ?? 3_600_000;
-    const rows = service.metrics.map((m) => el('tr', { 'data-metric': m.name }, el('td', {}, metricLabel(m)), el('td', { class: 'num' }, formatValue(m.latest, m.unit)), el('td', {}, sparkline(m.points, status.nowMs, historyMs))));
+    const rows = service.metrics.map((m) => el('tr', { 'data-metric': m.name }, el('td', {}, metricLabel(m, service.metrics.filter((s) => s.name === m.name))), el('td', { class: 'num' }, formatValue(m.latest, m.unit)), el('td', {}, sparkline(m.points, status.nowMs, historyMs))));
     const head = el('tr', {}, el('th', { scope: 'col' }, 'Go runtime metric'), el('th', { scope: 'col' }, 'latest'), el('th', { scope: 'col' }, 'last hour'));
     metrics.replaceChildren(el('table', { 'aria-label': `runtime metrics of ${service.service}` }, el('thead', {}, head), el('tbody', {}, ...rows)));
   }
@@ -210,15 +211,25 @@ function serviceCard(service, status) {
       el('a', { href: `/download?${query}`, download: '' }, 'download .pprof'),
     );
     const key = `${service.service}\u0000${type}`;
+    const container = panel.querySelector('.flame');
     if (drawnFlames.get(key) !== profile.generation) {
-      drawnFlames.set(key, profile.generation);
-      void drawFlame(panel.querySelector('.flame'), query, type);
+      // A zoomed graph stays as the person left it; a button offers the newer profile.
+      if (container.dataset.zoomed === 'true') {
+        head.append(el('button', { type: 'button', class: 'newer' }, 'show the newer profile'));
+        head.querySelector('button.newer').addEventListener('click', () => {
+          drawnFlames.set(key, profile.generation);
+          void drawFlame(container, query);
+        });
+      } else {
+        drawnFlames.set(key, profile.generation);
+        void drawFlame(container, query);
+      }
     }
   }
   return card;
 }
 
-async function drawFlame(container, query, type) {
+async function drawFlame(container, query) {
   const response = await fetch(`/api/flame?${query}`);
   if (!response.ok) {
     container.replaceChildren(el('p', { class: 'empty' }, `flame graph unavailable: ${(await response.json()).error}`));
@@ -234,8 +245,12 @@ async function drawFlame(container, query, type) {
     .transitionDuration(300)
     .sort(true)
     .title('')
-    .label((d) => `${d.data.name}: ${formatValue(d.data.value, tree.unit)} (${((100 * (d.x1 - d.x0)) || 0).toFixed(1)}%)`);
+    .label((d) => `${d.data.name}: ${formatValue(d.data.value, tree.unit)} (${((100 * (d.x1 - d.x0)) || 0).toFixed(1)}%)`)
+    .onClick((d) => {
+      container.dataset.zoomed = String(d.depth > 0);
+    });
   container.replaceChildren();
+  container.dataset.zoomed = 'false';
   container.dataset.frames = String(tree.keptNodes);
   container.dataset.sampleType = tree.sampleType;
   d3.select(container).datum(tree.root).call(chart);

@@ -62,14 +62,28 @@ function parse(argv: string[]) {
   });
 }
 
-function printIssues(io: CliIo, issues: ConfigIssue[]): void {
+/**
+ * Issues in the order a person reads the files: by file (in the order given), then by line; those
+ * that belong to no file come last. Within one line, in the order they were found.
+ */
+export function inFileOrder(issues: readonly ConfigIssue[], files: readonly string[]): ConfigIssue[] {
+  const rank = (issue: ConfigIssue) => (issue.file === undefined ? files.length : Math.max(0, files.indexOf(issue.file)));
+  return issues
+    .map((issue, found) => ({ issue, found }))
+    .sort((a, b) => rank(a.issue) - rank(b.issue) || (a.issue.line ?? 0) - (b.issue.line ?? 0) || a.found - b.found)
+    .map(({ issue }) => issue);
+}
+
+function printIssues(io: CliIo, issues: ConfigIssue[], files: readonly string[]): void {
   io.stderr.write(`profcol: the configuration has ${issues.length} ${issues.length === 1 ? 'error' : 'errors'}:\n`);
-  for (const issue of issues) io.stderr.write(`  ${formatIssue(issue)}\n`);
+  for (const issue of inFileOrder(issues, files)) io.stderr.write(`  ${formatIssue(issue)}\n`);
 }
 
 /** Loads, resolves plugins and plans; returns the plan or every issue. */
 export async function prepare(files: string[], env: CliIo['env']): Promise<{ plan?: Plan; issues: ConfigIssue[] }> {
   const loaded = loadConfigFiles(files, env);
+  // A file that could not be read or parsed: what it says is unknown, so nothing else is checked.
+  if (loaded.incomplete) return { issues: loaded.issues };
   const { registry, issues: pluginIssues } = await buildRegistry(loaded);
   const { plan, issues } = planPipelines(loaded, registry);
   const all = [...pluginIssues, ...issues];
@@ -115,7 +129,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   }
   const { plan, issues } = await prepare(files, io.env);
   if (!plan) {
-    printIssues(io, issues);
+    printIssues(io, issues, files);
     return 1;
   }
   if (command === 'validate') {
@@ -178,7 +192,7 @@ async function convert(args: string[], io: CliIo): Promise<number> {
 async function components(files: string[], json: boolean, io: CliIo): Promise<number> {
   const loaded = files.length > 0 ? loadConfigFiles(files, io.env) : undefined;
   if (loaded && loaded.issues.length > 0) {
-    printIssues(io, loaded.issues);
+    printIssues(io, loaded.issues, files);
     return 1;
   }
   const { registry, issues } = await buildRegistry(loaded);
@@ -199,7 +213,7 @@ async function components(files: string[], json: boolean, io: CliIo): Promise<nu
     for (const row of [header, ...rows]) io.stdout.write(`${columns.map((c, i) => (i === columns.length - 1 ? row[c] : row[c].padEnd(widths[i]!))).join('  ')}\n`);
   }
   if (issues.length > 0) {
-    printIssues(io, issues);
+    printIssues(io, issues, files);
     return 1;
   }
   return 0;

@@ -13,6 +13,11 @@ const ERRNO_MEANING: Record<string, string> = {
   ENAMETOOLONG: 'file name too long',
 };
 
+const HINT: Record<string, string> = {
+  MAX_BYTES: 'free space under "directory" (or raise max_bytes); the batch was refused, not lost',
+  ENOSPC: 'free space on the device; the batch was refused, not lost',
+};
+
 /** The file exporter could not create a folder or write a file. */
 export class FileWriteError extends ProfcolError {
   /** The file or folder it tried to write. */
@@ -24,7 +29,7 @@ export class FileWriteError extends ProfcolError {
     const meaning = ERRNO_MEANING[errno] ?? (cause instanceof Error ? cause.message : String(cause));
     super(
       'file_write',
-      `exporters::${exporterId}: cannot ${operation} ${path}: ${errno} (${meaning}); "directory" must be a folder profcol can create and write to`,
+      `exporters::${exporterId}: cannot ${operation} ${path}: ${errno} (${meaning}); ${HINT[errno] ?? '"directory" must be a folder profcol can create and write to'}`,
       { cause },
     );
     this.path = path;

@@ -3,7 +3,7 @@
  * `metrics.jsonl` past its limit, it is renamed `metrics-<UTC time>.jsonl` (never over an
  * existing file) and a new one begins; the oldest rotated files beyond `maxFiles` go.
  */
-import { link, readdir, rename, stat, unlink, appendFile, access } from 'node:fs/promises';
+import { link, readdir, rename, stat, unlink, appendFile, access, truncate, open } from 'node:fs/promises';
 import path from 'node:path';
 import { FileWriteError } from './errors.js';
 
@@ -17,7 +17,23 @@ export interface RotatingFileOptions {
   maxFiles: number;
   onRotate?: (rotatedPath: string) => void;
   onPruneError?: (file: string, error: unknown) => void;
+  /** A rotated file was deleted (`max_files`), freeing `bytes`. */
+  onPruned?: (file: string, bytes: number) => void;
+  /** A torn last line (left by a crash or a failed append) was cut off. */
+  onRepair?: (file: string, removedBytes: number) => void;
+  /** The two writes that can leave a half line; tests inject a disk that fills up. */
+  fs?: JsonlFs;
 }
+
+export interface JsonlFs {
+  appendFile(file: string, text: string): Promise<void>;
+  truncate(file: string, length: number): Promise<void>;
+}
+
+const NODE_FS: JsonlFs = { appendFile: (file, text) => appendFile(file, text), truncate: (file, length) => truncate(file, length) };
+
+/** How far back from the end a torn last line is looked for at the first append (its newline). */
+const TAIL_SCAN_BYTES = 1024 * 1024;
 
 function rotationStamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '');
@@ -31,8 +47,15 @@ export class RotatingJsonlFile {
   /** Appends waiting for the write under way to finish; written together next. */
   private pending: { texts: string[]; done: Promise<void> } | undefined;
   private readonly rotatedName: RegExp;
+  private readonly fs: JsonlFs;
+  /**
+   * Set when an append failed and cutting the file back failed too: the file may end in a half
+   * line, which must go before anything else is appended.
+   */
+  private tornAt: number | undefined;
 
   constructor(private readonly options: RotatingFileOptions) {
+    this.fs = options.fs ?? NODE_FS;
     this.path = path.join(options.directory, `${options.base}.jsonl`);
     this.rotatedName = new RegExp(`^${options.base}-(\\d{8}T\\d{6}\\.\\d{3}Z)(?:-(\\d+))?\\.jsonl$`);
   }
@@ -83,25 +106,71 @@ export class RotatingJsonlFile {
 
   private async appendNow(text: string, bytes: number): Promise<void> {
     try {
-      this.size ??= await stat(this.path).then(
-        (s) => s.size,
-        (error: NodeJS.ErrnoException) => {
-          if (error.code === 'ENOENT') return 0;
-          throw error;
-        },
-      );
+      if (this.tornAt !== undefined) {
+        await this.fs.truncate(this.path, this.tornAt);
+        this.size = this.tornAt;
+        this.tornAt = undefined;
+      }
+      this.size ??= await this.openSize();
     } catch (error) {
       throw new FileWriteError(this.options.exporterId, 'append to', this.path, error);
     }
     // A batch larger than the limit still goes whole into one (fresh) file.
     if (this.size > 0 && this.size + bytes > this.options.maxFileBytes) await this.rotate();
+    const before = this.size;
     try {
-      await appendFile(this.path, text);
+      await this.fs.appendFile(this.path, text);
       this.size += bytes;
     } catch (error) {
-      this.size = undefined;
+      // A failed append may have written part of the text (ENOSPC after some blocks went to
+      // disk): the next append, once space is freed, would be glued onto that half line and both
+      // records become unreadable. Cut the file back to its last whole line; the batch is
+      // refused (or retried by the sending queue), never acknowledged.
+      await this.fs.truncate(this.path, before).then(
+        () => (this.size = before),
+        () => {
+          this.tornAt = before;
+          this.size = undefined;
+        },
+      );
       throw new FileWriteError(this.options.exporterId, 'append to', this.path, error);
     }
+  }
+
+  /**
+   * The size of the file as found, after cutting off a torn last line: a process killed in the
+   * middle of an append leaves one (its batch was never acknowledged).
+   */
+  private async openSize(): Promise<number> {
+    let size: number;
+    try {
+      size = (await stat(this.path)).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw error;
+    }
+    if (size === 0) return 0;
+    const handle = await open(this.path, 'r');
+    let tail: Buffer;
+    try {
+      const length = Math.min(size, TAIL_SCAN_BYTES);
+      tail = Buffer.alloc(length);
+      await handle.read(tail, 0, length, size - length);
+    } finally {
+      await handle.close();
+    }
+    if (tail[tail.length - 1] === 0x0a) return size;
+    const lastNewline = tail.lastIndexOf(0x0a);
+    // No line end in the last MiB: one huge line, not a torn one worth guessing about. Start the
+    // next record on a line of its own instead.
+    if (lastNewline < 0 && size > TAIL_SCAN_BYTES) {
+      await this.fs.appendFile(this.path, '\n');
+      return size + 1;
+    }
+    const good = size - tail.length + lastNewline + 1;
+    await this.fs.truncate(this.path, good);
+    this.options.onRepair?.(this.path, size - good);
+    return good;
   }
 
   private async rotate(): Promise<void> {
@@ -151,7 +220,11 @@ export class RotatingJsonlFile {
       .sort((a, b) => (a.stamp === b.stamp ? a.n - b.n : a.stamp < b.stamp ? -1 : 1));
     for (const old of rotated.slice(0, Math.max(0, rotated.length - this.options.maxFiles))) {
       const file = path.join(this.options.directory, old.name);
-      await unlink(file).catch((error: unknown) => this.options.onPruneError?.(file, error));
+      const bytes = await stat(file).then((s) => s.size, () => 0);
+      await unlink(file).then(
+        () => this.options.onPruned?.(file, bytes),
+        (error: unknown) => this.options.onPruneError?.(file, error),
+      );
     }
   }
 }

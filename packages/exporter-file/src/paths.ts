@@ -35,10 +35,30 @@ export function dateAndTime(nanos: bigint): { date: string; time: string } {
   return { date: iso.slice(0, 10), time: `${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 23)}` };
 }
 
-/** The file name for the `n`th attempt (0 = no suffix). */
-export function profileFileName(time: string, source: string, type: string, n: number): string {
+/**
+ * The file name of a profile: `<time>-<source>-<type>.pprof`, or with `unique` (when that name is
+ * taken) `<time>-<source>-<type>-<unique>.pprof`.
+ */
+export function profileFileName(time: string, source: string, type: string, unique?: string): string {
   const stem = `${time}-${sanitizeSegment(source, 'unknown_source')}-${sanitizeSegment(type, 'unknown')}`;
-  return `${stem}${n > 0 ? `-${n}` : ''}.pprof`;
+  return `${stem}${unique ? `-${unique}` : ''}.pprof`;
+}
+
+/**
+ * Suffixes for names that are taken, unique without looking at the folder: this exporter's
+ * start time and a counter (`mi4f0x9k-1`, `mi4f0x9k-2`, ...). Probing `-1`, `-2`, ... with
+ * exclusive opens cost one open per file of the same name (quadratic over a run of
+ * same-named profiles) and ran out after 10,000.
+ */
+export class UniqueSuffixes {
+  private count = 0;
+  private readonly run: string;
+  constructor(startedAtMs: number = Date.now()) {
+    this.run = startedAtMs.toString(36);
+  }
+  next(): string {
+    return `${this.run}-${++this.count}`;
+  }
 }
 
 /** True when `file` lies inside `root` (a last guard behind `sanitizeSegment`). */

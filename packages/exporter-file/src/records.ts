@@ -66,6 +66,8 @@ export interface ProfileOutcome {
   writtenBytes?: number;
   /** True when the file holds the decompressed protobuf rather than the bytes as received. */
   decompressed?: boolean;
+  /** `gzip` when a zstd or LZ4 profile was recompressed as gzip (what `go tool pprof` reads). */
+  recompressed?: 'gzip';
   /** Why the profile was not written (`ENOSPC`, ...). */
   error?: string;
   /** Why the profile was not written although nothing failed (`empty`: no bytes and no decoded form). */

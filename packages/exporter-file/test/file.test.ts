@@ -3,10 +3,10 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { BackpressureError, createTestSettings } from '@profcol/core';
-import { decodeProfile } from '@profcol/pprof';
+import { decodeProfile, sniffEncoding } from '@profcol/pprof';
 import { afterAll, describe, expect, it } from 'vitest';
 import plugin, { fileExporter, FileWriteError, sanitizeSegment } from '../src/index.js';
-import { collectingLogger, ddtraceBundle, END, fixture, listFiles, points, readJsonLines, scrapeBundle, setup, START, removeTempDirs, tempDir, zstdRawFrame } from './helpers.js';
+import { collectingLogger, ddtraceBundle, END, fixture, listFiles, points, readJsonLines, scrapeBundle, setup, START, removeTempDirs, tempDir, zstdRawFrame, zstdRleFrame } from './helpers.js';
 
 afterAll(removeTempDirs);
 
@@ -25,7 +25,13 @@ describe('file exporter: configuration', () => {
         write_bundles: true,
         write_metrics: true,
         max_file_size: 64 * 1024 * 1024,
+        max_bytes: 10 * 1024 ** 3,
         max_files: 0,
+        // The exporter helper: off by default, so consume() resolves once the batch is on disk.
+        timeout: 30_000,
+        retry_on_failure: { enabled: false, initial_interval: 5_000, max_interval: 30_000, max_elapsed_time: 300_000, multiplier: 1.5, randomization_factor: 0.5 },
+        sending_queue: { enabled: false, num_consumers: 4, queue_size: 1000 },
+        drain_timeout: 10_000,
       },
     });
   });
@@ -33,7 +39,7 @@ describe('file exporter: configuration', () => {
   it('uses the own-metric names every profcol exporter shares, and lists each in the README', async () => {
     const { settings } = setup(await tempDir());
     const names = [...settings.registry.renderPrometheus().matchAll(/^# HELP (\S+)/gm)].map((m) => m[1]!);
-    expect(names.filter((n) => /^profcol_exporter_(sent|send_failed)_/.test(n)).sort()).toEqual([
+    expect(names.filter((n) => /^profcol_exporter_(sent|send_failed)_(bundles|metric_points)/.test(n)).sort()).toEqual([
       'profcol_exporter_send_failed_bundles_total',
       'profcol_exporter_send_failed_metric_points_total',
       'profcol_exporter_sent_bundles_total',
@@ -111,7 +117,7 @@ describe('file exporter: profiles', () => {
     });
   });
 
-  it('never overwrites: two bundles of the same millisecond, and a file already there, get the next suffix', async () => {
+  it('never overwrites: two bundles of the same millisecond, and a file already there, get a suffix unique to the run', async () => {
     const dir = await tempDir();
     const { exporter } = setup(dir);
     const folder = path.join(dir, 'go-demo', '2026-11-24');
@@ -119,16 +125,23 @@ describe('file exporter: profiles', () => {
     await writeFile(path.join(folder, '224000.000-ddtrace-cpu.pprof'), 'mine, keep me');
     const one = ddtraceBundle({ profiles: ddtraceBundle().profiles.slice(0, 1) });
     await Promise.all([exporter.consume({ bundles: [one], metrics: [] }), exporter.consume({ bundles: [one, one], metrics: [] })]);
-    expect(await readdir(folder).then((names) => names.sort())).toEqual([
-      '224000.000-ddtrace-cpu-1.pprof',
-      '224000.000-ddtrace-cpu-2.pprof',
-      '224000.000-ddtrace-cpu-3.pprof',
-      '224000.000-ddtrace-cpu.pprof',
-    ]);
+    const names = (await readdir(folder)).sort();
+    expect(names).toHaveLength(4);
+    expect(names.filter((n) => n !== '224000.000-ddtrace-cpu.pprof').every((n) => /^224000\.000-ddtrace-cpu-[0-9a-z]+-[123]\.pprof$/.test(n))).toBe(true);
     expect(await readFile(path.join(folder, '224000.000-ddtrace-cpu.pprof'), 'utf8')).toBe('mine, keep me');
     const written = readJsonLines(path.join(dir, 'bundles.jsonl')).map((b) => (b['profiles'] as { path: string }[])[0]!.path);
-    expect(written.sort()).toEqual(['1', '2', '3'].map((n) => `go-demo/2026-11-24/224000.000-ddtrace-cpu-${n}.pprof`));
+    expect(written.sort()).toEqual(names.filter((n) => n !== '224000.000-ddtrace-cpu.pprof').map((n) => `go-demo/2026-11-24/${n}`));
   });
+
+  it('writes 20,000 profiles of the same name, each to a new file (names need no probing, so the 10,001st works too)', async () => {
+    const dir = await tempDir();
+    const { exporter } = setup(dir, { write_bundles: false, write_metrics: false, max_bytes: 0 });
+    const tiny = ddtraceBundle({ profiles: [{ type: 'cpu', name: 'cpu.pprof', data: new Uint8Array([0x0a, 0x00]) }] });
+    for (let round = 0; round < 200; round++) await exporter.consume({ bundles: Array.from({ length: 100 }, () => tiny), metrics: [] });
+    const names = await readdir(path.join(dir, 'go-demo', '2026-11-24'));
+    expect(names).toHaveLength(20_000);
+    expect(new Set(names).size).toBe(20_000);
+  }, 120_000);
 
   it('keeps a hostile service name inside the directory: no "..", slashes or control characters', async () => {
     const parent = await tempDir();
@@ -175,12 +188,48 @@ describe('file exporter: profiles', () => {
     expect(new Uint8Array(readFileSync(path.join(dir, 'payments/2026-11-24/224000.000-pprof_payments-cpu.pprof')))).toEqual(shared);
   });
 
-  it('decompresses zstd even as received, since go tool pprof reads only gzip and raw protobuf', async () => {
+  it('recompresses a zstd profile as gzip (go tool pprof reads only gzip and raw protobuf), not decompressed', async () => {
     const dir = await tempDir();
     const { exporter } = setup(dir);
     const raw = fixture('ddtrace-go/cpu.pprof');
     await exporter.consume({ bundles: [ddtraceBundle({ profiles: [{ type: 'cpu', name: 'cpu.pprof', data: zstdRawFrame(raw) }] })], metrics: [] });
-    expect(new Uint8Array(readFileSync(path.join(dir, 'go-demo/2026-11-24/224000.000-ddtrace-cpu.pprof')))).toEqual(raw);
+    const written = readFileSync(path.join(dir, 'go-demo/2026-11-24/224000.000-ddtrace-cpu.pprof'));
+    expect(sniffEncoding(written)).toBe('gzip');
+    expect(new Uint8Array(gunzipSync(written))).toEqual(raw);
+    const [line] = readJsonLines(path.join(dir, 'bundles.jsonl'));
+    expect((line!['profiles'] as Record<string, unknown>[])[0]).toMatchObject({ encoding: 'zstd', decompressed: false, recompressed: 'gzip', writtenBytes: written.length });
+  });
+
+  it('writes a small zstd upload that inflates to 8 MiB as a small file, not 8 MiB', async () => {
+    const dir = await tempDir();
+    const { exporter } = setup(dir);
+    const bomb = zstdRleFrame(0, 8 * 1024 * 1024);
+    expect(bomb.length).toBeLessThan(1024);
+    await exporter.consume({ bundles: [ddtraceBundle({ profiles: [{ type: 'cpu', name: 'cpu.pprof', data: bomb }] })], metrics: [] });
+    const written = readFileSync(path.join(dir, 'go-demo/2026-11-24/224000.000-ddtrace-cpu.pprof'));
+    expect(written.length).toBeLessThan(64 * 1024);
+    expect(gunzipSync(written).length).toBe(8 * 1024 * 1024);
+  });
+
+  it('refuses writes past max_bytes (counting what the directory held at start), counted and logged, and deletes nothing', async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'left-by-an-earlier-run.bin'), new Uint8Array(600 * 1024));
+    const log = collectingLogger();
+    const { exporter, settings } = setup(dir, { max_bytes: '1MiB' }, log.logger);
+    await exporter.start!(settings.host);
+    const bundle = ddtraceBundle();
+    let refusal: unknown;
+    for (let i = 0; i < 50 && !refusal; i++) await exporter.consume({ bundles: [bundle], metrics: points(3) }).catch((e: unknown) => (refusal = e));
+    expect(refusal).toBeInstanceOf(FileWriteError);
+    expect(refusal).toMatchObject({ errno: 'MAX_BYTES' });
+    expect((refusal as Error).message).toMatch(/max_bytes 1048576 reached/);
+    const files = await listFiles(dir);
+    const total = files.reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
+    expect(total).toBeLessThanOrEqual(1024 * 1024);
+    expect(files).toContain('left-by-an-earlier-run.bin');
+    expect(settings.registry.value('profcol_exporter_file_quota_refusals_total')).toBeGreaterThanOrEqual(1);
+    expect(settings.registry.value('profcol_exporter_file_write_errors_total', { reason: 'MAX_BYTES' })).toBeGreaterThanOrEqual(1);
+    expect(log.lines().some((l) => String(l['msg']).includes('MAX_BYTES'))).toBe(true);
   });
 
   it('writes a profile it cannot decompress as received, and counts it', async () => {

@@ -88,6 +88,18 @@ export function zstdRawFrame(content: Uint8Array): Uint8Array {
   return new Uint8Array(parts);
 }
 
+/** A zstd frame of `size` copies of `byte` in RLE blocks: a few hundred bytes that inflate to `size` (a decompression bomb in miniature). */
+export function zstdRleFrame(byte: number, size: number): Uint8Array {
+  const parts: number[] = [0x28, 0xb5, 0x2f, 0xfd, 0xa0, ...new Uint8Array(new Uint32Array([size]).buffer)];
+  const maxBlock = 128 * 1024;
+  for (let offset = 0; offset < size; offset += maxBlock) {
+    const length = Math.min(maxBlock, size - offset);
+    const blockHeader = (length << 3) | (1 << 1) | (offset + length >= size ? 1 : 0); // block type 1 = RLE
+    parts.push(blockHeader & 0xff, (blockHeader >> 8) & 0xff, (blockHeader >> 16) & 0xff, byte);
+  }
+  return new Uint8Array(parts);
+}
+
 const created: string[] = [];
 
 export async function tempDir(): Promise<string> {

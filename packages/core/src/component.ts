@@ -47,7 +47,16 @@ export interface Host {
    * change the batch and should be cheap; one that throws is counted and logged, never passed on.
    */
   observeBatches?(observer: BatchObserver): () => void;
+  /**
+   * Where the host is in its life, for a readiness probe (the `health_check` extension):
+   * `running` once every component started, `stopping` from the first step of a shutdown.
+   * Optional so that hosts written before it still satisfy `Host`.
+   */
+  readonly state?: HostState;
 }
+
+/** The life of a host: components are started in `starting` and stopped in `stopping`. */
+export type HostState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /** One configured pipeline, by component ids, in the order the data passes them. */
 export interface PipelineDescription {

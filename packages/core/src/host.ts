@@ -4,7 +4,7 @@
  * reverse, draining in-flight batches before exporters flush.
  */
 import http from 'node:http';
-import type { BatchObserver, Component, ComponentKind, ConsumeOptions, Consumer, Exporter, Host, PipelineDescription, Processor, Receiver } from './component.js';
+import type { BatchObserver, Component, ComponentKind, ConsumeOptions, Consumer, Exporter, Host, HostState, PipelineDescription, Processor, Receiver } from './component.js';
 import { createServiceLimits, type ServiceLimits } from './budget.js';
 import { BackpressureError } from './errors.js';
 import { componentKey, type Plan, type PlannedComponent, type PlannedPipeline } from './graph.js';
@@ -137,7 +137,7 @@ export interface CollectorOptions {
   telemetry?: Telemetry;
 }
 
-export type CollectorState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
+export type CollectorState = HostState;
 
 export class Collector implements Host {
   readonly logger: Logger;

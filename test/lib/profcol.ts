@@ -30,6 +30,8 @@ export interface DefaultPipelineOnFreePorts {
   ddtrace: string;
   /** Where profcol's own metrics are served, `http://127.0.0.1:<port>/metrics`. */
   metricsUrl: string;
+  /** Where the status extension's page is served, `http://127.0.0.1:<port>/`. */
+  statusUrl: string;
 }
 
 const ADDRESS_KEYS = new Set(['endpoint', 'address', 'url']);
@@ -49,7 +51,7 @@ function addressesOf(tree: unknown, at = ''): Map<string, unknown> {
 /**
  * pipelines/default.yaml as `pnpm start` runs it, with every address it listens on or scrapes
  * moved to a loopback port of its own by a second --config file written into `dir`, so the test
- * runs beside a `pnpm start` (or anything else on localhost:9529, :8888 or :6060). The pull
+ * runs beside a `pnpm start` (or anything else on localhost:9529, :8888, :55679 or :6060). The pull
  * target points at a port nobody listens on: its failed scrapes are logged and counted, and
  * nothing a user runs on :6060 shows up in the test's data. Throws when the default pipeline has
  * an address this override does not move, naming it.
@@ -57,7 +59,7 @@ function addressesOf(tree: unknown, at = ''): Map<string, unknown> {
 export async function defaultPipelineOnFreePorts(dir: string): Promise<DefaultPipelineOnFreePorts> {
   const defaults = path.join(repoRoot, 'pipelines', 'default.yaml');
   const tree = loadConfigFiles([defaults], {}).tree as { receivers: { pprof: { targets: Record<string, unknown>[] } } };
-  const [ddtracePort, metricsPort] = [await freePort(), await freePort()];
+  const [ddtracePort, metricsPort, statusPort] = [await freePort(), await freePort(), await freePort()];
   const override = path.join(dir, 'free-ports.yaml');
   // JSON is YAML. The pull targets are the default's, each at a port that was free a moment ago.
   const targets = await Promise.all(tree.receivers.pprof.targets.map(async (target) => ({ ...target, url: `http://127.0.0.1:${await freePort()}` })));
@@ -65,6 +67,7 @@ export async function defaultPipelineOnFreePorts(dir: string): Promise<DefaultPi
     override,
     JSON.stringify({
       receivers: { ddtrace: { endpoint: `127.0.0.1:${ddtracePort}` }, pprof: { targets } },
+      extensions: { status: { endpoint: `127.0.0.1:${statusPort}` } },
       service: { telemetry: { metrics: { address: `127.0.0.1:${metricsPort}` } } },
     }),
   );
@@ -74,7 +77,7 @@ export async function defaultPipelineOnFreePorts(dir: string): Promise<DefaultPi
   if (unmoved.length > 0) {
     throw new Error(`pipelines/default.yaml has addresses that defaultPipelineOnFreePorts (test/lib/profcol.ts) does not move to a free port: ${unmoved.join(', ')}; add them to its override`);
   }
-  return { configs: [defaults, override], ddtrace: `127.0.0.1:${ddtracePort}`, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
+  return { configs: [defaults, override], ddtrace: `127.0.0.1:${ddtracePort}`, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, statusUrl: `http://127.0.0.1:${statusPort}/` };
 }
 
 /** Runs a profcol command to completion. */

@@ -85,11 +85,22 @@ describe('profcol validate', () => {
     ]);
   });
 
-  it('never prints a value that came from the environment: a secret of the wrong type is named by its variable', async () => {
-    const file = writeFiles({ 'p.yaml': PIPELINE.replace('  ddtrace: {}', '  ddtrace:\n    api_keys: "${env:SECRET}"') })('p.yaml');
+  it('never prints a value that came from the environment: it is named by its variable', async () => {
+    const file = writeFiles({ 'p.yaml': PIPELINE.replace('  ddtrace: {}', '  ddtrace:\n    endpoint: "${env:SECRET}"\n    api_keys: "${env:SECRET}"') })('p.yaml');
     const { code, out, errors } = await validate([file], { SECRET: 'TopSecret-123456' });
     expect(code).toBe(1);
-    expect(errors).toEqual([`receivers::ddtrace::api_keys: expected a list, got the value of \${env:SECRET} (${file}:4)`]);
+    expect(errors).toEqual([
+      `receivers::ddtrace::endpoint: the value of \${env:SECRET} is not host:port (${file}:4)`,
+      `receivers::ddtrace::api_keys: expected a list, got a secret (not shown) (${file}:5)`,
+    ]);
     expect(out.stderr + out.stdout).not.toContain('TopSecret');
+  });
+
+  it('never prints what was written in a secret field either (api_keys, bearer_token, OTLP headers)', async () => {
+    const file = writeFiles({ 'p.yaml': PIPELINE.replace('  ddtrace: {}', '  ddtrace:\n    api_keys: TopSecret-123456') })('p.yaml');
+    const { code, out, errors } = await validate([file]);
+    expect(code).toBe(1);
+    expect(errors).toEqual([`receivers::ddtrace::api_keys: expected a list, got a secret (not shown) (${file}:4)`]);
+    expect(out.stderr).not.toContain('TopSecret');
   });
 });

@@ -34,7 +34,7 @@ export const OtlpExporterSchema = s.object({
   }),
   metrics_endpoint: s.optional(s.string({ description: 'Full URL for metrics, used as is instead of `endpoint` + `/v1/metrics`.', check: checkUrl })),
   protocol: s.enum(['http/protobuf', 'http/json'] as const, { default: 'http/protobuf', description: 'Body encoding: OTLP protobuf or OTLP JSON.' }),
-  headers: s.record(s.string(), { default: {}, description: 'Extra request headers (e.g. `Authorization: Bearer ${env:TOKEN}`).' }),
+  headers: s.record(s.string(), { default: {}, secret: true, description: 'Extra request headers (e.g. `Authorization: Bearer ${env:TOKEN}`).' }),
   compression: s.enum(['gzip', 'none'] as const, { default: 'gzip', description: 'Request body compression.' }),
   tls: TlsSchema,
   ...exporterHelperFields(),

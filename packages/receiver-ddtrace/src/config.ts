@@ -31,6 +31,7 @@ export const ddtraceConfigSchema = s.object({
   max_header_bytes: s.bytes({ default: '16KiB', description: 'Largest request head (request line and headers); larger is refused with 431 by the HTTP parser.' }),
   api_keys: s.array(s.string(), {
     default: [],
+    secret: true,
     description: 'When not empty, an upload must carry one of these in its `DD-API-KEY` header, else 401. Use `${env:VAR}` to keep keys out of the file.',
   }),
   host_tag: s.enum(['upload', 'receiver'] as const, {

@@ -21,7 +21,7 @@ const targetShape = {
   tags: s.record(s.string(), { default: {}, description: 'Tags for every bundle of this target.' }),
   enabled_types: s.optional(profileTypes()),
   path_prefix: s.optional(s.string({ description: 'Overrides the receiver-level `path_prefix` for this target.' })),
-  bearer_token: s.optional(s.string({ description: 'Overrides the receiver-level `bearer_token` for this target.' })),
+  bearer_token: s.optional(s.string({ secret: true, description: 'Overrides the receiver-level `bearer_token` for this target.' })),
   bearer_token_file: s.optional(s.string({ description: 'Overrides the receiver-level `bearer_token_file` for this target.' })),
   memstats: s.optional(s.boolean({ description: 'Overrides the receiver-level `memstats` for this target.' })),
 };
@@ -46,7 +46,7 @@ const shape = {
     },
     { default: {}, description: 'TLS for `https://` targets.', check: (tls) => tlsPairProblem(tls.cert_file, tls.key_file) },
   ),
-  bearer_token: s.optional(s.string({ description: 'Sent as `Authorization: Bearer <token>`. Use `${env:VAR}` to keep it out of the file.' })),
+  bearer_token: s.optional(s.string({ secret: true, description: 'Sent as `Authorization: Bearer <token>`. Use `${env:VAR}` to keep it out of the file.' })),
   bearer_token_file: s.optional(s.string({ description: 'File holding the bearer token, re-read every round (rotated tokens); relative to the working directory.' })),
   shard: s.object(
     {

@@ -110,6 +110,12 @@ describe('YAML anchors, aliases and merge keys', () => {
     expect(loaded.locate(['receivers', 'pprof/a', 'timeout'])).toEqual({ file: path.join(dir, 'p.yaml'), line: 6 });
   });
 
+  it('resolves an alias used as a key, and refuses one inside the value it names', () => {
+    expect(parseConfigText('name: &name pprof/a\nreceivers:\n  *name : {}\n', 'p.yaml', {}).tree).toEqual({ name: 'pprof/a', receivers: { 'pprof/a': {} } });
+    const loop = parseConfigText('receivers: &r\n  pprof: *r\n', 'p.yaml', {});
+    expect(loop.issues).toEqual([expect.objectContaining({ line: 2, message: 'alias *r is inside the value it names, which would never end' })]);
+  });
+
   it('refuses a merge of something that is not a map, saying what << accepts', () => {
     const parsed = parseConfigText('list: &list [a, b]\nreceivers:\n  pprof:\n    <<: *list\n', 'p.yaml', {});
     expect(parsed.issues).toEqual([expect.objectContaining({ path: 'receivers::pprof', line: 4, message: expect.stringContaining('"<<" merges maps only') })]);

@@ -189,7 +189,8 @@ export function parseConfigText(text: string, file: string, env: Env = process.e
     }
     const firstLine = new Map<string, number | undefined>();
     for (const pair of own) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      const keyNode = isAlias(pair.key) ? resolveAlias(pair.key, at) : pair.key;
+      const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
       const keyPath = child(at, key);
       const line = lineOf(pair.key) ?? lineOf(pair.value);
       if (firstLine.has(key)) {

@@ -191,7 +191,11 @@ export class DdtraceReceiver implements Receiver {
       // Requests on open connections (and new ones) get 503 with Connection: close for a moment,
       // instead of a reset from closing a keep-alive connection a request is already on its way on.
       await this.serveShutdownGrace();
-      // Stops listening, closes idle connections and waits for uploads in flight to be answered.
+      // Connections with no request being answered: idle keep-alive ones, and ones that never
+      // sent a request, which Node's server.close() would wait for without end (it stops the
+      // header timeout checks).
+      for (const socket of this.connections) if (!this.answering.has(socket)) socket.destroy();
+      // Stops listening and waits for uploads in flight to be answered.
       await app.close();
     }
     this.dedup.clear();

@@ -185,7 +185,8 @@ describe('ddtrace receiver: a Content-Length shorter than the body (issue 10.10)
 
 describe('ddtrace receiver: requests racing a shutdown (issue 10.11)', () => {
   it('answers a request on an idle keep-alive connection right after shutdown begins 503 shutting_down with Connection: close, not a reset', async () => {
-    const r = await start();
+    // A long grace, so that nothing here depends on how fast the request arrives: it ends once the connection closed.
+    const r = await start({ shutdown_grace: '60s' });
     const connection = await rawConnection(r.port);
     const js = jsFixture();
     const post = rawPost(PATH, { 'Content-Type': js.headers['content-type']! }, js.body);
@@ -197,5 +198,21 @@ describe('ddtrace receiver: requests racing a shutdown (issue 10.11)', () => {
     expect(answer.head).toMatch(/\r\nretry-after: \d+/i);
     await connection.closed;
     await stopping;
+  });
+
+  it('answers new connections 503 too during shutdown_grace, then closes the idle ones that sent nothing and stops', async () => {
+    const r = await start({ shutdown_grace: '500ms' });
+    const js = jsFixture();
+    // One connection that never sent a request, one kept alive after an upload.
+    const idle = await rawConnection(r.port);
+    const used = await rawConnection(r.port);
+    expect((await used.exchange(rawPost(PATH, { 'Content-Type': js.headers['content-type']! }, js.body))).status).toBe(200);
+    const stopping = r.stop();
+    const late = await request(r.port, { headers: { 'content-type': js.headers['content-type']! }, body: js.body, chunked: true });
+    expect([late.status, late.json.reason, late.headers.connection]).toEqual([503, 'shutting_down', 'close']);
+    await stopping;
+    await Promise.all([idle.closed, used.closed]);
+    expect(r.count('profcol_receiver_refused_uploads_total', { reason: 'shutting_down' })).toBe(1);
+    expect(r.consumer.bundles).toHaveLength(1);
   });
 });

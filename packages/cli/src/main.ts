@@ -1,7 +1,7 @@
-/** The `profcol` command: run, validate, components, convert. */
+/** The `profcol` command: run, validate, components, schema, convert. */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { Collector, createLogger, formatIssue, HOST_API_VERSION, LOG_FORMATS, LOG_LEVELS, ownPackageVersion, loadConfigFiles, planPipelines, type ConfigIssue, type Logger, type Plan } from '@profcol/core';
+import { Collector, configJsonSchema, createLogger, formatIssue, HOST_API_VERSION, LOG_FORMATS, LOG_LEVELS, ownPackageVersion, loadConfigFiles, planPipelines, type ConfigIssue, type Logger, type Plan } from '@profcol/core';
 import { convertDataKitProfileConf, ConvertError } from './convert-datakit.js';
 import { buildRegistry } from './registry.js';
 
@@ -16,6 +16,7 @@ Commands:
   run         run the pipelines of one or more configuration files
   validate    check configuration files without starting anything
   components  list every component type this profcol knows
+  schema      print a JSON Schema of the configuration, for editors
   convert     convert another tool's configuration (DataKit's profile.conf) to a pipeline
 
 Run 'profcol <command> --help' for a command's options.`,
@@ -32,6 +33,11 @@ Prints every problem with its path, file and line; exits 1 if there is any.`,
 Reads a DataKit profile input configuration (conf.d/profile/profile.conf, TOML) and prints
 the equivalent profcol pipeline (YAML). What cannot be carried over is kept as a comment
 saying why. Check the result with 'profcol validate --config pipeline.yaml'.`,
+  schema: `Usage: profcol schema [--config FILE ...] > profcol.schema.json
+
+Prints a JSON Schema (draft 2020-12) of the whole configuration: every built-in component
+and those of the plugins: of the given configuration, with descriptions and defaults. Point
+an editor at it with a first line '# yaml-language-server: $schema=./profcol.schema.json'.`,
   components: `Usage: profcol components [--config FILE ...] [--json]
 
 Lists kind, type, package, version and stability of every registered component:
@@ -123,6 +129,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   if (command === 'convert') return convert(positionals.slice(1), io);
   const files = values.config ?? [];
   if (command === 'components') return components(files, values.json ?? false, io);
+  if (command === 'schema') return schema(files, io);
   if (files.length === 0) {
     io.stderr.write(`profcol ${command}: --config FILE is required\n\n${HELP[command]}\n`);
     return 2;
@@ -187,6 +194,21 @@ async function convert(args: string[], io: CliIo): Promise<number> {
     io.stderr.write(`profcol convert: ${error.message}\n`);
     return 1;
   }
+}
+
+async function schema(files: string[], io: CliIo): Promise<number> {
+  const loaded = files.length > 0 ? loadConfigFiles(files, io.env) : undefined;
+  if (loaded && loaded.issues.length > 0) {
+    printIssues(io, loaded.issues, files);
+    return 1;
+  }
+  const { registry, issues } = await buildRegistry(loaded);
+  if (issues.length > 0) {
+    printIssues(io, issues, files);
+    return 1;
+  }
+  io.stdout.write(`${JSON.stringify(configJsonSchema(registry), null, 2)}\n`);
+  return 0;
 }
 
 async function components(files: string[], json: boolean, io: CliIo): Promise<number> {

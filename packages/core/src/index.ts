@@ -8,6 +8,7 @@ export * from './plugin.js';
 export * from './telemetry.js';
 export * from './logger.js';
 export * from './graph.js';
+export * from './json-schema.js';
 export * from './host.js';
 export * from './language.js';
 export * from './tls.js';

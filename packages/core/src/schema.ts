@@ -162,7 +162,7 @@ export interface NumberOptions extends SchemaOptions<number> {
 
 export class NumberSchema extends Schema<number> {
   readonly typeName: string;
-  constructor(private readonly options: NumberOptions = {}) {
+  constructor(readonly options: NumberOptions = {}) {
     super(options);
     this.typeName = options.integer ? 'integer' : 'number';
   }
@@ -203,7 +203,7 @@ export interface DurationOptions extends SchemaOptions<number> {
 /** A Go-style duration in YAML (`10s`), a number of milliseconds in code. */
 export class DurationSchema extends Schema<number> {
   readonly typeName: string = 'duration';
-  constructor(private readonly options: DurationOptions = {}) {
+  constructor(readonly options: DurationOptions = {}) {
     super(options);
   }
   protected parseValue(input: unknown, ctx: ParseContext, path: string[]): number | Invalid {
@@ -250,7 +250,7 @@ export class BytesSchema extends Schema<number> {
 
 export class EnumSchema<T extends string> extends Schema<T> {
   readonly typeName: string;
-  constructor(private readonly values: readonly T[], options: SchemaOptions<T> = {}) {
+  constructor(readonly values: readonly T[], options: SchemaOptions<T> = {}) {
     super(options);
     this.typeName = values.map((v) => JSON.stringify(v)).join(' \\| ');
   }
@@ -266,7 +266,7 @@ export interface ArrayOptions<T> extends SchemaOptions<T[]> {
 }
 
 export class ArraySchema<T> extends Schema<T[]> {
-  constructor(readonly item: Schema<T>, private readonly options: ArrayOptions<T> = {}) {
+  constructor(readonly item: Schema<T>, readonly options: ArrayOptions<T> = {}) {
     super(options);
   }
   get typeName(): string {

@@ -3,11 +3,13 @@ import consoleExporter from '@profcol/exporter-console';
 import fileExporter from '@profcol/exporter-file';
 import otlpExporter from '@profcol/exporter-otlp';
 import statusExtension from '@profcol/extension-status';
+import healthCheckExtension from '@profcol/extension-healthcheck';
 import goruntime from '@profcol/processor-goruntime';
+import memoryLimiter from '@profcol/processor-memorylimiter';
 import pprofDecode from '@profcol/processor-pprofdecode';
 import tags from '@profcol/processor-tags';
 import ddtraceReceiver from '@profcol/receiver-ddtrace';
 import pprofReceiver from '@profcol/receiver-pprof';
 import type { Plugin } from '@profcol/core';
 
-export const builtinPlugins: Plugin[] = [ddtraceReceiver, pprofReceiver, pprofDecode, goruntime, tags, otlpExporter, fileExporter, consoleExporter, statusExtension];
+export const builtinPlugins: Plugin[] = [ddtraceReceiver, pprofReceiver, pprofDecode, goruntime, tags, otlpExporter, fileExporter, consoleExporter, statusExtension, healthCheckExtension, memoryLimiter];

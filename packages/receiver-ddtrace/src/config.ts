@@ -85,7 +85,7 @@ export const ddtraceConfigSchema = s.object({
   shutdown_grace: s.duration({
     default: '1s',
     description:
-      'On shutdown, how long open connections are still served, each request answered 503 `shutting_down` with `Connection: close`, before idle keep-alive connections are closed; it ends early once every connection has closed. Without it a request sent on an idle connection as the shutdown begins meets a connection reset. `0` closes idle connections at once.',
+      'On shutdown the receiver stops listening at once, but serves its open connections for this long, answering each request 503 `shutting_down` with `Connection: close`, before it closes the idle keep-alive ones; it ends early once every connection has closed. Without it a request sent on an idle connection as the shutdown begins meets a connection reset. `0` closes idle connections at once.',
   }),
   retry_after: s.duration({
     default: '10s',

@@ -188,15 +188,24 @@ export class DdtraceReceiver implements Receiver {
     const app = this.app;
     this.app = undefined;
     if (app) {
-      // Requests on open connections (and new ones) get 503 with Connection: close for a moment,
-      // instead of a reset from closing a keep-alive connection a request is already on its way on.
-      await this.serveShutdownGrace();
+      // Stop listening now (a client that reconnects gets a refused connection, which it knows
+      // was not sent), but keep serving the open connections for shutdown_grace: a request on an
+      // idle keep-alive connection gets 503 with Connection: close instead of the reset that
+      // closing the connection under it would cause. Node's server.close() closes idle
+      // connections at once, so that step is held back on this server until the grace is over.
+      const server = app.server;
+      server.closeIdleConnections = () => {};
+      const closed = app.close();
+      try {
+        await this.serveShutdownGrace();
+      } finally {
+        delete (server as { closeIdleConnections?: unknown }).closeIdleConnections;
+      }
       // Connections with no request being answered: idle keep-alive ones, and ones that never
-      // sent a request, which Node's server.close() would wait for without end (it stops the
-      // header timeout checks).
+      // sent a request, which server.close() would wait for without end (it stops the header
+      // timeout checks). Then it resolves once the uploads in flight are answered.
       for (const socket of this.connections) if (!this.answering.has(socket)) socket.destroy();
-      // Stops listening and waits for uploads in flight to be answered.
-      await app.close();
+      await closed;
     }
     this.dedup.clear();
     await this.decoder.close();

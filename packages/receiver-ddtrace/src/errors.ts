@@ -57,6 +57,11 @@ export const REFUSAL_STATUS = {
    * from Content-Length before it is read) or for what its attachments decompress to.
    */
   memory_budget: 503,
+  /**
+   * The `memory_limiter` processor refused the upload: the process is above its soft memory limit.
+   * 503 and not 429 (as other backpressure), because dd-trace-go retries a 5xx and drops a 4xx.
+   */
+  memory_limit: 503,
   /** A decode worker died while decoding the upload (the pool replaces it; a retry is decoded afresh). */
   decoder_failed: 503,
   /** The pipeline failed with an unexpected error. */

@@ -514,7 +514,7 @@ export class DdtraceReceiver implements Receiver {
     if (kind === 'backpressure') {
       const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
       const seconds = retryAfterMs !== undefined ? Math.max(1, Math.ceil(retryAfterMs / 1000)) : this.retryAfterSeconds();
-      const reason: RefusalReason = this.closing ? 'shutting_down' : 'backpressure';
+      const reason: RefusalReason = this.closing ? 'shutting_down' : (error as { reason?: unknown }).reason === 'memory_limit' ? 'memory_limit' : 'backpressure';
       return this.refuse(request, reply, new UploadError(reason, `the pipeline is full: ${message}`, { cause: error }), seconds);
     }
     if (kind === 'permanent') {

@@ -69,6 +69,15 @@ describe('ddtrace receiver: answering only once the pipeline took the upload', (
     expect(r.consumer.bundles).toHaveLength(1);
   });
 
+  it('answers 503 memory_limit with Retry-After when the memory_limiter refuses, so dd-trace-go retries', async () => {
+    const r = await start();
+    // The shape of the memory_limiter processor's MemoryLimitError (a package this one does not depend on).
+    r.consumer.refuseWith = Object.assign(new BackpressureError('memory_limiter "memory_limiter": memory is above the soft limit (900MiB rss, soft limit 800MiB); retry later', 1000), { reason: 'memory_limit' });
+    const refused = await jsPost(r.port);
+    expect([refused.status, refused.headers['retry-after'], refused.json.reason]).toEqual([503, '1', 'memory_limit']);
+    expect(r.count('profcol_receiver_refused_uploads_total', { reason: 'memory_limit' })).toBe(1);
+  });
+
   it('answers 503 with Retry-After on other pipeline failures, and 400 on a PermanentError', async () => {
     const r = await start();
     r.consumer.refuseWith = new Error('disk full');

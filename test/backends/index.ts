@@ -157,7 +157,7 @@ function track(child: ChildProcess): void {
   }
 }
 
-interface Proc {
+export interface Proc {
   child: ChildProcess;
   /** stdout+stderr of the process (last ~1 MiB). */
   logs(): string;
@@ -167,7 +167,7 @@ interface Proc {
 }
 
 /** `cleanupDir`: removed by the watchdog if this process dies without stop(). */
-function startProc(bin: string, args: string[], cwd: string, cleanupDir?: string): Proc {
+export function startProc(bin: string, args: string[], cwd: string, cleanupDir?: string): Proc {
   // detached: the backend gets its own process group, which the watchdog below
   // (and stopProc's SIGKILL) can kill as a whole.
   const child = spawn(bin, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: process.env, detached: true });
@@ -220,7 +220,7 @@ function startWatchdog(pgid: number, cleanupDir: string | undefined): ChildProce
 }
 
 /** SIGTERM, wait up to `graceMs`, then SIGKILL (whole process group) and wait for the exit for sure. */
-async function stopProc(p: Proc, graceMs = 5000): Promise<void> {
+export async function stopProc(p: Proc, graceMs = 5000): Promise<void> {
   try {
     if (p.hasExited()) return;
     p.child.kill('SIGTERM');
@@ -243,7 +243,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * holds the port) — and that URL answers `ok(status, body)`. Throws with the
  * process logs if the process dies or the timeout passes.
  */
-async function waitReady(
+export async function waitReady(
   p: Proc,
   what: string,
   readyUrl: (logs: string) => string | undefined,
@@ -279,7 +279,7 @@ async function waitReady(
 class ExitedEarly extends Error {}
 
 /** Start with fresh free ports; retry (a port can be taken between probe and bind). */
-async function withPortRetries<T>(attempts: number, fn: () => Promise<T>): Promise<T> {
+export async function withPortRetries<T>(attempts: number, fn: () => Promise<T>): Promise<T> {
   let lastErr: unknown;
   for (let i = 0; i < attempts; i++) {
     try {
@@ -434,7 +434,7 @@ function collectorConfig(o: { port: number; healthPort: number; outputFile: stri
   return JSON.stringify(cfg, null, 2) + '\n';
 }
 
-async function readIfExists(file: string): Promise<string> {
+export async function readIfExists(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {

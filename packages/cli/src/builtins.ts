@@ -2,6 +2,7 @@
 import consoleExporter from '@profcol/exporter-console';
 import fileExporter from '@profcol/exporter-file';
 import otlpExporter from '@profcol/exporter-otlp';
+import otlpProfilesExporter from '@profcol/exporter-otlpprofiles';
 import statusExtension from '@profcol/extension-status';
 import healthCheckExtension from '@profcol/extension-healthcheck';
 import goruntime from '@profcol/processor-goruntime';
@@ -12,4 +13,4 @@ import ddtraceReceiver from '@profcol/receiver-ddtrace';
 import pprofReceiver from '@profcol/receiver-pprof';
 import type { Plugin } from '@profcol/core';
 
-export const builtinPlugins: Plugin[] = [ddtraceReceiver, pprofReceiver, pprofDecode, goruntime, tags, otlpExporter, fileExporter, consoleExporter, statusExtension, healthCheckExtension, memoryLimiter];
+export const builtinPlugins: Plugin[] = [ddtraceReceiver, pprofReceiver, pprofDecode, goruntime, tags, otlpExporter, otlpProfilesExporter, fileExporter, consoleExporter, statusExtension, healthCheckExtension, memoryLimiter];

@@ -8,7 +8,7 @@ import { fromBinary, fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { Function as PprofFunction, Label, Line, Location, Mapping, Profile as Pprof, Sample as PprofSample, StringTable, ValueType } from 'pprof-format';
 import { MAPPING_BUILD_ID, PROFILE_ATTRIBUTES } from './convert.js';
 import { ExportProfilesServiceRequestSchema, type ExportProfilesServiceRequest } from './gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
-import type { AnyValue } from './gen/opentelemetry/proto/common/v1/common_pb.js';
+import type { AnyValue, KeyValue } from './gen/opentelemetry/proto/common/v1/common_pb.js';
 import type { Profile, ProfilesDictionary } from './gen/opentelemetry/proto/profiles/v1development/profiles_pb.js';
 
 export { ExportProfilesServiceRequestSchema, type ExportProfilesServiceRequest };
@@ -23,20 +23,37 @@ export function parseCollectorJson(line: string | JsonValue): ExportProfilesServ
   return fromJson(ExportProfilesServiceRequestSchema, typeof line === 'string' ? (JSON.parse(line) as JsonValue) : line);
 }
 
-/** A plain JS value of an OTLP AnyValue. */
-export function plainValue(value: AnyValue | undefined): unknown {
+/**
+ * A plain JS value of an OTLP AnyValue. Strings may be references into the dictionary's string
+ * table (`string_value_strindex`, `key_strindex`): the Collector (pdata v1.71) writes resource
+ * attributes of profiles that way.
+ */
+export function plainValue(value: AnyValue | undefined, strings: readonly string[]): unknown {
   const v = value?.value;
   if (v === undefined || v.case === undefined) return undefined;
   switch (v.case) {
     case 'arrayValue':
-      return v.value.values.map(plainValue);
+      return v.value.values.map((item) => plainValue(item, strings));
     case 'kvlistValue':
-      return Object.fromEntries(v.value.values.map((kv) => [kv.key, plainValue(kv.value)]));
+      return keyValues(v.value.values, strings);
     case 'intValue':
       return Number(v.value);
+    case 'stringValueStrindex':
+      return stringAt(strings, v.value);
     default:
       return v.value;
   }
+}
+
+/** OTLP KeyValues (keys given as strings or as string table references) by key. */
+export function keyValues(kvs: readonly KeyValue[], strings: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(kvs.map((kv) => [kv.key !== '' ? kv.key : stringAt(strings, kv.keyStrindex), plainValue(kv.value, strings)]));
+}
+
+function stringAt(strings: readonly string[], index: number): string {
+  const value = strings[index];
+  if (value === undefined) throw new Error(`string index ${index} is past the string table (${strings.length} entries)`);
+  return value;
 }
 
 /** The attributes `indices` point at, by key. */
@@ -45,7 +62,7 @@ export function attributesAt(dictionary: ProfilesDictionary, indices: readonly n
   for (const i of indices) {
     const attribute = dictionary.attributeTable[i];
     if (!attribute) throw new Error(`attribute index ${i} is past the attribute table (${dictionary.attributeTable.length} entries)`);
-    out[dictionary.stringTable[attribute.keyStrindex] ?? ''] = plainValue(attribute.value);
+    out[dictionary.stringTable[attribute.keyStrindex] ?? ''] = plainValue(attribute.value, dictionary.stringTable);
   }
   return out;
 }
@@ -70,7 +87,7 @@ export function requestToPprof(request: ExportProfilesServiceRequest): RebuiltPr
   if (!dictionary) throw new Error('the request has no dictionary');
   const out: RebuiltProfile[] = [];
   for (const rp of request.resourceProfiles) {
-    const resource = Object.fromEntries((rp.resource?.attributes ?? []).map((kv) => [kv.key, plainValue(kv.value)]));
+    const resource = keyValues(rp.resource?.attributes ?? [], dictionary.stringTable);
     for (const sp of rp.scopeProfiles) {
       const groups = new Map<string, Profile[]>();
       for (const profile of sp.profiles) {
@@ -135,6 +152,7 @@ function groupToPprof(dict: ProfilesDictionary, group: Profile[]): Pprof {
       const attribute = dict.attributeTable[a]!;
       const value = attribute.value?.value;
       if (value?.case === 'stringValue') return new Label({ key: s(attribute.keyStrindex), str: strings.dedup(value.value) });
+      if (value?.case === 'stringValueStrindex') return new Label({ key: s(attribute.keyStrindex), str: s(value.value) });
       if (value?.case === 'intValue') return new Label({ key: s(attribute.keyStrindex), num: value.value, numUnit: attribute.unitStrindex ? s(attribute.unitStrindex) : 0 });
       throw new Error(`sample attribute ${dict.stringTable[attribute.keyStrindex]} has a ${value?.case ?? 'missing'} value; pprof labels are strings or integers`);
     });

@@ -32,6 +32,8 @@ export interface DefaultPipelineOnFreePorts {
   metricsUrl: string;
   /** Where the status extension's page is served, `http://127.0.0.1:<port>/`. */
   statusUrl: string;
+  /** Where the health_check extension serves /healthz and /readyz, `http://127.0.0.1:<port>/`. */
+  healthUrl: string;
 }
 
 const ADDRESS_KEYS = new Set(['endpoint', 'address', 'url']);
@@ -59,7 +61,7 @@ function addressesOf(tree: unknown, at = ''): Map<string, unknown> {
 export async function defaultPipelineOnFreePorts(dir: string): Promise<DefaultPipelineOnFreePorts> {
   const defaults = path.join(repoRoot, 'pipelines', 'default.yaml');
   const tree = loadConfigFiles([defaults], {}).tree as { receivers: { pprof: { targets: Record<string, unknown>[] } } };
-  const [ddtracePort, metricsPort, statusPort] = [await freePort(), await freePort(), await freePort()];
+  const [ddtracePort, metricsPort, statusPort, healthPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const override = path.join(dir, 'free-ports.yaml');
   // JSON is YAML. The pull targets are the default's, each at a port that was free a moment ago.
   const targets = await Promise.all(tree.receivers.pprof.targets.map(async (target) => ({ ...target, url: `http://127.0.0.1:${await freePort()}` })));
@@ -67,7 +69,7 @@ export async function defaultPipelineOnFreePorts(dir: string): Promise<DefaultPi
     override,
     JSON.stringify({
       receivers: { ddtrace: { endpoint: `127.0.0.1:${ddtracePort}` }, pprof: { targets } },
-      extensions: { status: { endpoint: `127.0.0.1:${statusPort}` } },
+      extensions: { status: { endpoint: `127.0.0.1:${statusPort}` }, health_check: { endpoint: `127.0.0.1:${healthPort}` } },
       service: { telemetry: { metrics: { address: `127.0.0.1:${metricsPort}` } } },
     }),
   );
@@ -77,7 +79,7 @@ export async function defaultPipelineOnFreePorts(dir: string): Promise<DefaultPi
   if (unmoved.length > 0) {
     throw new Error(`pipelines/default.yaml has addresses that defaultPipelineOnFreePorts (test/lib/profcol.ts) does not move to a free port: ${unmoved.join(', ')}; add them to its override`);
   }
-  return { configs: [defaults, override], ddtrace: `127.0.0.1:${ddtracePort}`, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, statusUrl: `http://127.0.0.1:${statusPort}/` };
+  return { configs: [defaults, override], ddtrace: `127.0.0.1:${ddtracePort}`, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, statusUrl: `http://127.0.0.1:${statusPort}/`, healthUrl: `http://127.0.0.1:${healthPort}/` };
 }
 
 /** Runs a profcol command to completion. */

@@ -53,13 +53,20 @@ export function parseMemStatsTrailer(text: string, readAtNanos: bigint): MemStat
   return { readAtNanos, values, pauseNs, pauseEnd };
 }
 
+/**
+ * Go prints every MemStats field as an unsigned integer, except GCCPUFraction (a float64 with
+ * %v: `0.07`, `7.05e-05`); `Number()` alone would also take `-1`, `0x10`, `Infinity` and `1e400`,
+ * which no Go runtime writes and which would become negative or infinite metrics.
+ */
+const GO_NUMBER = /^\d+(\.\d+)?([eE][-+]?\d+)?$/;
+
 function parseNum(text: string, where: string): number {
   const n = Number(text);
-  if (text === '' || Number.isNaN(n)) throw new MemStatsParseError(`${where}: "${text}" is not a number`);
+  if (!GO_NUMBER.test(text) || !Number.isFinite(n)) throw new MemStatsParseError(`${where}: "${text}" is not a number as Go prints MemStats (an unsigned integer or a finite fraction)`);
   return n;
 }
 
 function parseBig(text: string, where: string): bigint {
-  if (!/^-?\d+$/.test(text)) throw new MemStatsParseError(`${where}: "${text}" is not an integer`);
+  if (!/^\d+$/.test(text)) throw new MemStatsParseError(`${where}: "${text}" is not an unsigned integer`);
   return BigInt(text);
 }

@@ -47,4 +47,14 @@ describe('parseMemStatsTrailer (heap?debug=1 from a real Go program)', () => {
     expect(() => parseMemStatsTrailer(text.replace(/# PauseNs = .*\n/, ''), READ_AT)).toThrow(/PauseNs/);
     expect(() => parseMemStatsTrailer(text.replace('# Alloc = 8431416', '# Alloc = lots'), READ_AT)).toThrow(/"lots" is not a number/);
   });
+
+  // Found by the fuzz run (test/fuzz.test.ts): Number() took these, and they became negative or infinite metrics.
+  it.each(['-1', 'Infinity', '1e400', '0x10', '-0'])('refuses Alloc = %s, which no Go runtime prints', (value) => {
+    expect(() => parseMemStatsTrailer(text.replace('# Alloc = 8431416', `# Alloc = ${value}`), READ_AT)).toThrow(MemStatsParseError);
+  });
+
+  it('refuses a negative PauseEnd, and still reads GCCPUFraction in exponent form as Go prints small fractions', () => {
+    expect(() => parseMemStatsTrailer(text.replace('# PauseEnd = [1795559541874722360', '# PauseEnd = [-10'), READ_AT)).toThrow(/"-10" is not an unsigned integer/);
+    expect(parseMemStatsTrailer(text.replace('0.0705194608380041', '7.05194608380041e-05'), READ_AT).values.GCCPUFraction).toBe(7.05194608380041e-5);
+  });
 });

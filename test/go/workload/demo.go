@@ -52,7 +52,8 @@ func (d Demo) Run() {
 	p.OnExit(d.Stop) // profiler.Stop before Start is a no-op
 	spin := flag.Int("spin", 1, "goroutines burning CPU")
 	spinDuty := flag.Float64("spin-duty", 0.5, "fraction of each 10 ms slot a spin goroutine is busy (1 = a full core)")
-	retainMiB := flag.Int("retain-mib", 32, "MiB of heap kept reachable (4 MiB chunks, pages touched)")
+	retainMiB := flag.Int("retain-mib", 32, "MiB of heap kept reachable (pages touched)")
+	retainChunkKiB := flag.Int("retain-chunk-kib", 16384, "chunk size of -retain-mib; 16 MiB chunks: the 512 KiB-sampled heap profile keeps every one")
 	allocRate := flag.Float64("alloc-mib-per-sec", 10, "garbage allocation rate (small/medium objects)")
 	parked := flag.Int("parked", 20, "goroutines parked forever on a channel")
 	contention := flag.Bool("contention", true, "4 goroutines contend on a sync.Mutex and 3 block on a channel")
@@ -79,9 +80,21 @@ func (d Demo) Run() {
 		s.Tags = append(s.Tags, strings.Split(extra, ",")...)
 	}
 
+	// The rates the profiler sets (the same values, so its own calls change nothing), set before
+	// any goroutine can wait: a goroutine parked on a sync.Mutex while the mutex profile rate is 0
+	// has no acquire time, the runtime hands that 0 on to every waiter that takes its place at the
+	// head of the mutex's wait queue (runtime/sema.go, queue and dequeue), and the 4 mutex workers
+	// can keep that queue from emptying for good. Started the other way round, the mutex profile
+	// stayed empty for whole runs (prof_go_mutex_delay_time 0 on every upload, 2 runs in ~25).
+	runtime.SetMutexProfileFraction(s.MutexFraction)
+	runtime.SetBlockProfileRate(s.BlockRate)
+
 	// Known work, started before the profiler so that its first cycle sees it.
 	w := &Workers{Frames: d.Frames}
-	w.RetainHeap(*retainMiB, 4096)
+	// Go samples the heap every 512 KiB on average, so a chunk of c bytes is missing from the heap
+	// profile with probability e^(-c / 512 KiB): e^-8 for 4 MiB (one of 16 chunks missed in ~1 pull
+	// run in 200), e^-32 for 16 MiB.
+	w.RetainHeap(*retainMiB, *retainChunkKiB)
 	runtime.GC()
 	w.StartSpin(*spin, *spinDuty)
 	w.StartAlloc(*allocRate)
@@ -120,6 +133,7 @@ func (d Demo) Run() {
 		DDTraceGoVersion   string   `json:"dd_trace_go_version"`
 		GoVersion          string   `json:"go_version"`
 		RetainMiB          int      `json:"retain_mib"`
+		RetainChunkKiB     int      `json:"retain_chunk_kib"`
 		Parked             int      `json:"parked"`
 		Spin               int      `json:"spin"`
 		SpinDuty           float64  `json:"spin_duty"`
@@ -131,7 +145,7 @@ func (d Demo) Run() {
 		PeriodSeconds: s.Period.Seconds(), CPUDurationSeconds: s.CPUDuration.Seconds(),
 		Service: s.Service, Env: s.Env, Version: s.Version, Tags: s.Tags,
 		DDTraceGoModule: d.Module, DDTraceGoVersion: depVersion(d.Module), GoVersion: runtime.Version(),
-		RetainMiB: *retainMiB, Parked: *parked, Spin: *spin, SpinDuty: *spinDuty,
+		RetainMiB: *retainMiB, RetainChunkKiB: *retainChunkKiB, Parked: *parked, Spin: *spin, SpinDuty: *spinDuty,
 		AllocMiBPerSec: *allocRate, PprofAddr: pprofListen, ExitAfterSeconds: p.ExitAfter().Seconds(),
 	})
 

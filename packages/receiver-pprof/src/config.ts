@@ -1,5 +1,6 @@
 import { INVALID, ObjectSchema, checkHttpUrl, formatDurationMs, s, tlsPairProblem, type Infer, type Invalid, type ParseContext, type Shape } from '@profcol/core';
 import { PULL_PROFILE_TYPE_NAMES, type PullProfileType } from '@profcol/pprof';
+import { discoveryShape } from './discovery/config.js';
 
 export const DEFAULT_ENABLED_TYPES: PullProfileType[] = ['cpu', 'goroutine', 'heap', 'mutex', 'block'];
 
@@ -27,7 +28,11 @@ const targetShape = {
 };
 
 const shape = {
-  targets: s.array(s.object(targetShape), { minItems: 1, description: 'The Go programs to scrape. Each target may override `enabled_types`, `path_prefix`, `bearer_token(_file)` and `memstats`.' }),
+  targets: s.array(s.object(targetShape), {
+    default: [],
+    description: 'The Go programs to scrape (static targets). Each target may override `enabled_types`, `path_prefix`, `bearer_token(_file)` and `memstats`. At least one target, or a discovery (`file_sd`, `http_sd`, `dns_sd`), is required.',
+  }),
+  ...discoveryShape,
   interval: s.duration({ default: '10s', min: '10s', description: 'Time between two scrape rounds of a target (at least 10s, as in DataKit; a smaller value is a configuration error).' }),
   timeout: s.duration({ default: '15s', min: '1ms', description: 'Time allowed for one request (connect, headers and body). The CPU profile request gets `timeout + cpu_seconds`.' }),
   cpu_seconds: s.optional(
@@ -89,6 +94,20 @@ export class PprofConfigSchema<S extends Shape> extends ObjectSchema<S> {
       ctx.issues.push({ path: [...path, 'shard', 'index'], message: `${config.shard.index} must be below shard.total (${config.shard.total})` });
       failed = true;
     }
+    if (config.targets.length === 0 && config.file_sd.length + config.http_sd.length + config.dns_sd.length === 0) {
+      ctx.issues.push({ path: [...path, 'targets'], message: 'needs at least 1 target, or a discovery (file_sd, http_sd or dns_sd) to find them' });
+      failed = true;
+    }
+    config.dns_sd.forEach((dns, i) => {
+      if (dns.type !== 'SRV' && dns.port === undefined) {
+        ctx.issues.push({ path: [...path, 'dns_sd', String(i), 'port'], message: `is required with type ${dns.type} (an ${dns.type} record has no port; SRV records have their own)` });
+        failed = true;
+      }
+      if (dns.type === 'SRV' && dns.port !== undefined) {
+        ctx.issues.push({ path: [...path, 'dns_sd', String(i), 'port'], message: 'is only for type A or AAAA: SRV records carry their own port' });
+        failed = true;
+      }
+    });
     const seen = new Map<string, number>();
     config.targets.forEach((target, i) => {
       const key = normalizeTargetUrl(target.url);

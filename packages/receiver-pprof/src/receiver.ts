@@ -41,6 +41,7 @@ import {
 } from '@profcol/pprof';
 import { delay, nowNanosOn, systemClock, type Clock, type ClockTimer } from './clock.js';
 import { cpuSecondsOf, normalizeTargetUrl, type PprofReceiverConfig, type PprofTargetConfig } from './config.js';
+import { hasDiscovery, TargetDiscovery } from './discovery/index.js';
 import { httpGet, ScrapeError, type GetOptions, type ScrapeFailureReason, type TlsSettings } from './http.js';
 import { fnv1a32, shardOf } from './shard.js';
 import { DownloadSlots } from './slots.js';
@@ -115,6 +116,8 @@ type Baseline = DeltaBaseline;
 
 interface Target {
   url: string;
+  /** Written in `targets` (never removed), or found by discovery (removed when it is no longer found). */
+  origin: 'static' | 'discovered';
   config: PprofTargetConfig;
   types: PullProfileType[];
   pathPrefix: string;
@@ -145,6 +148,10 @@ interface Target {
   /** The tick that came while `running` was: its round starts, late, when that one ends. */
   late: Promise<RoundReport> | undefined;
   timer: ClockTimer | undefined;
+  /** Aborts the round in progress (the target was removed). */
+  controller: AbortController | undefined;
+  /** No longer a target (discovery lost it): its round in progress ends cancelled, nothing more is scheduled. */
+  removed: boolean;
 }
 
 interface Fetched {
@@ -176,7 +183,18 @@ const EXPECTED_SAMPLE_TYPES: Record<string, string[]> = {
 };
 
 export class PprofReceiver implements Receiver, ScrapeTargetReporter {
-  readonly targets: Target[];
+  /**
+   * The state of every target this replica owns (its baselines, backoff, schedule), by URL: a
+   * target discovery no longer finds is deleted from it, so its state is freed. Read-only
+   * outside the receiver (tests check that it shrinks).
+   */
+  readonly targetState = new Map<string, Target>();
+  /** Rounds of removed targets still winding down: shutdown waits for them too. */
+  private readonly retiring = new Set<Promise<unknown>>();
+  private readonly discovery: TargetDiscovery | undefined;
+  /** The scheduler runs: a target added now gets its timer at once. */
+  private ticking = false;
+  private readonly discoveryChanges: Counter;
   private readonly cpuSeconds: number;
   private readonly clock: Clock;
   /** Response bodies being read and decoded, across all targets (`max_concurrent_downloads`). */
@@ -212,24 +230,32 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
     this.resets = t.counter('profcol_receiver_delta_resets_total', 'Cumulative profiles whose counters went backwards (a restarted target): taken as a new baseline.');
     this.lateRounds = t.counter('profcol_receiver_late_rounds_total', 'Rounds that started after their tick because the target\'s previous round was still running (one tick waits for it; a further one is skipped_busy).');
     this.downloadWaits = t.counter('profcol_receiver_download_waits_total', 'Answers that waited, paused, for a download slot because max_concurrent_downloads bodies were being read and decoded.');
+    this.discoveryChanges = t.counter('profcol_receiver_discovery_target_changes_total', 'Targets this replica started (added) or stopped (removed) scraping, or whose labels changed (updated), because of discovery.');
     const { index, total } = config.shard;
-    this.targets = config.targets.filter((target) => shardOf(target.url, total) === index).map((target) => this.makeTarget(target));
+    for (const target of config.targets.filter((target) => shardOf(target.url, total) === index)) {
+      const made = this.makeTarget(target, 'static');
+      this.targetState.set(made.url, made);
+    }
+    if (hasDiscovery(config)) {
+      this.discovery = new TargetDiscovery(settings, config, this.clock, new Set(config.targets.map((t) => normalizeTargetUrl(t.url))), (targets) => this.applyDiscovered(targets));
+    }
   }
 
-  private makeTarget(config: PprofTargetConfig): Target {
+  /** Every target this replica owns now, static and discovered. */
+  get targets(): Target[] {
+    return [...this.targetState.values()];
+  }
+
+  private makeTarget(config: PprofTargetConfig, origin: Target['origin']): Target {
     const url = normalizeTargetUrl(config.url);
-    const resource: Record<string, string> = {};
-    for (const key of ['service', 'env', 'version'] as const) if (config[key]) resource[key] = config[key];
-    resource.language = 'golang';
-    resource.instance = url;
-    resource.host = new URL(url).host;
     return {
       url,
+      origin,
       config,
       types: [...new Set(config.enabled_types ?? this.config.enabled_types)],
       pathPrefix: (config.path_prefix ?? this.config.path_prefix).replace(/\/+$/, ''),
       memstats: config.memstats ?? this.config.memstats,
-      resource,
+      resource: resourceOf(url, config),
       baselines: new Map(),
       godeltaTimes: new Map(),
       windowStartNanos: undefined,
@@ -242,28 +268,107 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
       running: undefined,
       late: undefined,
       timer: undefined,
+      controller: undefined,
+      removed: false,
     };
+  }
+
+  /**
+   * Makes the discovered targets this replica owns (its shard of them) the ones it scrapes,
+   * beside the static ones: a new one is scheduled at once (at its jitter offset), a lost one
+   * stops — its round in progress is cancelled and its state (delta baselines, backoff) freed —
+   * and one whose labels changed keeps its baselines with the new service/env/version/tags.
+   * Logged once per change.
+   */
+  private applyDiscovered(discovered: PprofTargetConfig[]): void {
+    if (this.stopped) return;
+    const { index, total } = this.config.shard;
+    const wanted = new Map<string, PprofTargetConfig>();
+    for (const config of discovered) {
+      const url = normalizeTargetUrl(config.url);
+      if (shardOf(url, total) === index) wanted.set(url, config);
+    }
+    const added: string[] = [];
+    const removed: string[] = [];
+    const updated: string[] = [];
+    for (const target of this.targetState.values()) {
+      if (target.origin === 'discovered' && !wanted.has(target.url)) {
+        this.retire(target);
+        removed.push(target.url);
+      }
+    }
+    for (const [url, config] of wanted) {
+      const existing = this.targetState.get(url);
+      if (!existing) {
+        const target = this.makeTarget(config, 'discovered');
+        this.targetState.set(url, target);
+        if (this.ticking) this.scheduleTick(target, this.clock.now() + this.jitterOffset(target));
+        added.push(url);
+      } else if (existing.origin === 'discovered' && JSON.stringify(labelsOf(existing.config)) !== JSON.stringify(labelsOf(config))) {
+        existing.config = config;
+        existing.resource = resourceOf(url, config);
+        updated.push(url);
+      }
+    }
+    if (added.length + removed.length + updated.length === 0) return;
+    this.discoveryChanges.add(added.length, { change: 'added' });
+    this.discoveryChanges.add(removed.length, { change: 'removed' });
+    this.discoveryChanges.add(updated.length, { change: 'updated' });
+    const list = (urls: string[]) => (urls.length > 10 ? `${urls.slice(0, 10).join(', ')}, ...` : urls.join(', '));
+    const parts = [
+      added.length > 0 ? `added ${plural(added.length, 'target')} (${list(added)})` : '',
+      removed.length > 0 ? `removed ${plural(removed.length, 'target')} (${list(removed)})` : '',
+      updated.length > 0 ? `updated the labels of ${plural(updated.length, 'target')} (${list(updated)})` : '',
+    ].filter(Boolean);
+    this.settings.logger.info(
+      { receiver: this.settings.id, added, removed, updated, targets: this.targetState.size, shard: `${index}/${total}` },
+      `pprof receiver ${this.settings.id}: discovery ${parts.join(', ')}; scraping ${plural(this.targetState.size, 'target')}${total > 1 ? ` (shard ${index} of ${total})` : ''}`,
+    );
+  }
+
+  /** Stops scraping a target and frees its state; a round in progress ends cancelled (shutdown still waits for it). */
+  private retire(target: Target): void {
+    target.removed = true;
+    this.clock.clearTimeout(target.timer);
+    target.controller?.abort();
+    this.targetState.delete(target.url);
+    for (const round of [target.running, target.late]) {
+      if (!round) continue;
+      this.retiring.add(round);
+      void round.finally(() => this.retiring.delete(round));
+    }
+  }
+
+  /** Reads every discovery mechanism now (they also read on their own refresh_interval and, for files, on changes). */
+  async refreshDiscovery(): Promise<void> {
+    await this.discovery?.refresh();
+  }
+
+  private jitterOffset(target: Target): number {
+    const jitter = this.config.jitter ?? this.config.interval;
+    return Math.floor((fnv1a32(`jitter:${target.url}`) / 2 ** 32) * jitter);
   }
 
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
     this.tls = await this.loadTls();
+    // The first read of each discovery, so the first ticks include what it found; one that
+    // fails (counted, logged) finds its targets on a later refresh.
+    await this.discovery?.start();
     const { index, total } = this.config.shard;
+    const discovery = this.discovery ? ` (${this.config.targets.length} static, the rest discovered by ${this.discovery.mechanisms.map((m) => m.name).join(', ')})` : ` of ${this.config.targets.length}`;
     this.settings.logger.info(
       { receiver: this.settings.id, targets: this.targets.map((t) => t.url), shard: `${index}/${total}`, interval_ms: this.config.interval, cpu_seconds: this.cpuSeconds },
-      `pprof receiver scrapes ${this.targets.length} of ${this.config.targets.length} targets (shard ${index} of ${total}) every ${this.config.interval / 1000}s`,
+      `pprof receiver scrapes ${plural(this.targetState.size, 'target')}${discovery} (shard ${index} of ${total}) every ${this.config.interval / 1000}s`,
     );
-    if (this.options.autoStart === false) return;
-    const jitter = this.config.jitter ?? this.config.interval;
-    for (const target of this.targets) {
-      const offset = Math.floor((fnv1a32(`jitter:${target.url}`) / 2 ** 32) * jitter);
-      this.scheduleTick(target, this.clock.now() + offset);
-    }
+    if (this.options.autoStart === false || this.stopped) return;
+    this.ticking = true;
+    for (const target of this.targets) this.scheduleTick(target, this.clock.now() + this.jitterOffset(target));
   }
 
   private scheduleTick(target: Target, atMs: number): void {
-    if (this.stopped) return;
+    if (this.stopped || target.removed) return;
     target.nextTickMs = atMs;
     target.timer = this.clock.setTimeout(() => {
       // Keep the target's phase: the next tick is a whole number of intervals after this one.
@@ -274,9 +379,10 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
 
   async shutdown(): Promise<void> {
     this.stopped = true;
+    this.discovery?.stop();
     for (const target of this.targets) this.clock.clearTimeout(target.timer);
     for (const controller of this.controllers) controller.abort();
-    await Promise.allSettled(this.targets.flatMap((t) => [t.running, t.late]));
+    await Promise.allSettled([...this.targets.flatMap((t) => [t.running, t.late]), ...this.retiring]);
     await this.decoder.close();
   }
 
@@ -336,7 +442,7 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
 
   private async scrape(target: Target): Promise<RoundReport> {
     const report: RoundReport = { target: target.url, outcome: 'success', emitted: [], baselines: [], resets: [], realigned: [], failures: [] };
-    if (this.stopped) {
+    if (this.stopped || target.removed) {
       report.outcome = 'cancelled';
       this.scrapes.add(1, { target: target.url, outcome: 'cancelled' });
       return report;
@@ -348,8 +454,11 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
     // pipeline has taken the bundle (or the round ends without one).
     const reservation = this.decoder.limits.budget.tryReserve(0)!;
     this.controllers.add(controller);
+    target.controller = controller;
     try {
       const fail = (type: string, error: unknown) => {
+        // A removed target's requests fail because its round was cancelled: the round is counted as such, not each request.
+        if (target.removed) return;
         const scrapeError = toScrapeError(error);
         report.failures.push({ type, reason: scrapeError.reason, message: scrapeError.message });
         this.failures.add(1, { target: target.url, type, reason: scrapeError.reason });
@@ -407,7 +516,7 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
       const [goroutine, others, memStats] = await Promise.all([goroutineFirst, Promise.all(fetches), memStatsFetch]);
       // Profiles keep the configured order of enabled_types.
       const fetched = target.types.map((type) => (type === 'goroutine' ? goroutine : others.shift()));
-      if (this.stopped) {
+      if (this.stopped || target.removed) {
         report.outcome = 'cancelled';
         this.scrapes.add(1, { target: target.url, outcome: 'cancelled' });
         return report;
@@ -486,6 +595,7 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
     } finally {
       reservation.release();
       this.controllers.delete(controller);
+      target.controller = undefined;
       for (const lane of lanes) lane.destroy();
     }
   }
@@ -762,6 +872,21 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
     if (tls.server_name) settings.servername = tls.server_name;
     return settings;
   }
+}
+
+/** The resource of a target's bundles: service, env, version (each omitted when empty), the language, and where it is. */
+function resourceOf(url: string, config: PprofTargetConfig): Record<string, string> {
+  const resource: Record<string, string> = {};
+  for (const key of ['service', 'env', 'version'] as const) if (config[key]) resource[key] = config[key];
+  resource.language = 'golang';
+  resource.instance = url;
+  resource.host = new URL(url).host;
+  return resource;
+}
+
+/** What discovery can change about a target: its labels. */
+function labelsOf(config: PprofTargetConfig): unknown {
+  return [config.service, config.env, config.version, Object.entries(config.tags).sort(([a], [b]) => a.localeCompare(b))];
 }
 
 function plural(count: number, noun: string): string {

@@ -101,7 +101,7 @@ describe('pprof receiver: configuration', () => {
     expect(parseConfigResult({ targets: [{ url: 'http://a:1', enabled_types: ['cpu', 'wall'] }] })[0]!.path).toEqual(['targets', '0', 'enabled_types', '1']);
     expect(parseConfigResult({ targets: [{ url: 'http://a:1' }], shard: { index: 3, total: 3 } })).toEqual([{ path: ['shard', 'index'], message: '3 must be below shard.total (3)' }]);
     expect(parseConfigResult({ targets: [{ url: 'http://a:1' }], intervall: '10s' })[0]!.message).toBe('unknown key "intervall" (did you mean "interval"?)');
-    expect(parseConfigResult({ targets: [] })[0]).toEqual({ path: ['targets'], message: 'needs at least 1 item' });
+    expect(parseConfigResult({ targets: [] })[0]).toEqual({ path: ['targets'], message: 'needs at least 1 target, or a discovery (file_sd, http_sd or dns_sd) to find them' });
   });
 
   function parseConfigResult(input: Record<string, unknown>) {

@@ -8,8 +8,7 @@ export const SUITE_SEED = Number(process.env.PROFCOL_FUZZ_SEED ?? 20261201);
 /** Registers one `it` per target with `describe`/`it` of the calling test file. */
 export function fuzzSuite({ fc, it, targets, runs }) {
   for (const target of targets) {
-    it(target.feature, () => {
-      fc.assert(fc.property(target.arbitrary, (input) => target.check(input)), { numRuns: runs, seed: SUITE_SEED, endOnFailure: false });
-    });
+    const property = target.async ? fc.asyncProperty(target.arbitrary, (input) => target.check(input)) : fc.property(target.arbitrary, (input) => target.check(input));
+    it(target.feature, () => fc.assert(property, { numRuns: runs, seed: SUITE_SEED }));
   }
 }

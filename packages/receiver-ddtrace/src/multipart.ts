@@ -201,6 +201,8 @@ export class MultipartParser {
           }
           // A boundary line starts the body or follows a CRLF.
           if (at === pos || (at >= 2 && buf[at - 2] === 0x0d && buf[at - 1] === 0x0a)) {
+            // The preamble bound holds however the body was chunked (the check above sees only what is buffered).
+            if (at - pos > this.limits.maxPreambleBytes + 1) throw this.boundaryNotFound(buf.subarray(pos));
             this.state = 'after_boundary';
             return at + this.dashBoundary.length;
           }

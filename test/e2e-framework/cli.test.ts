@@ -65,7 +65,7 @@ describe('profcol components', () => {
     expect(code).toBe(0);
     const rows = JSON.parse(stdout) as { kind: string; type: string; package: string; version: string; stability: string; origin: string }[];
     expect(rows.map((r) => `${r.kind}/${r.type}`).sort()).toEqual(
-      ['exporter/console', 'exporter/file', 'exporter/otlp', 'extension/status', 'processor/goruntime', 'processor/pprof_decode', 'processor/tags', 'receiver/ddtrace', 'receiver/pprof'].sort(),
+      ['exporter/console', 'exporter/file', 'exporter/otlp', 'extension/health_check', 'extension/status', 'processor/goruntime', 'processor/memory_limiter', 'processor/pprof_decode', 'processor/tags', 'receiver/ddtrace', 'receiver/pprof'].sort(),
     );
     for (const row of rows) {
       expect(row.package).toMatch(/^@profcol\//);

@@ -95,6 +95,13 @@ export interface MemStats {
 
 export type MetricKind = 'gauge' | 'sum';
 
+/**
+ * How the values of a sum add up (OTLP `AggregationTemporality`). `cumulative`: each value is the
+ * total since `startTimeNanos`, the start of the series (the same start on every point until the
+ * series restarts). `delta`: each value is what was added between `startTimeNanos` and `timeNanos`.
+ */
+export type MetricTemporality = 'cumulative' | 'delta';
+
 /** One value of one metric at one time. */
 export interface MetricPoint {
   name: string;
@@ -102,12 +109,17 @@ export interface MetricPoint {
   /** UCUM unit (`By`, `ns`, `{cpu}`, `{goroutine}`, `1`). */
   unit: string;
   kind: MetricKind;
-  /** For sums: whether the value only grows. */
+  /** For sums: whether the value only grows (an OpenTelemetry Counter; false for an UpDownCounter). */
   monotonic?: boolean;
+  /** For sums: how values add up; absent means `cumulative` (what every consumer assumed before it existed). */
+  temporality?: MetricTemporality;
   value: number;
   /** The time the value describes: the profile window's end, not the export time. */
   timeNanos: bigint;
-  /** The start of the window the value covers. */
+  /**
+   * The start of the window the value covers: for a gauge or a delta sum, that window's start; for
+   * a cumulative sum, the start of the series (when accumulation began).
+   */
   startTimeNanos?: bigint;
   attributes: Record<string, string>;
   /** Often one object shared by every point of a bundle: to change it, replace it; never edit it in place. */

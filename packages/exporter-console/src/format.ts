@@ -150,6 +150,12 @@ function keyAttributes(point: MetricPoint, verbosity: Verbosity): string {
   return formatPairs({ ...key, ...point.attributes });
 }
 
+/** `gauge`, or `sum` with its monotonicity and temporality: `sum/monotonic/delta`, `sum/cumulative`. */
+function sumKind(point: MetricPoint): string {
+  if (point.kind !== 'sum') return 'gauge';
+  return ['sum', ...(point.monotonic ? ['monotonic'] : []), point.temporality ?? 'cumulative'].join('/');
+}
+
 /**
  * A header line and one aligned row per point: name, value (right-aligned), unit and the
  * attributes that tell series apart (`detailed`: every attribute and resource attribute,
@@ -163,7 +169,7 @@ export function formatMetricTable(points: MetricPoint[], verbosity: Verbosity): 
   const rows = points.map((point) => {
     const row = [printable(point.name), formatValue(point), point.unit === '1' ? '' : printable(point.unit)];
     if (verbosity === 'detailed') {
-      row.push(point.kind === 'sum' ? (point.monotonic ? 'sum/monotonic' : 'sum') : 'gauge');
+      row.push(sumKind(point));
       const start = point.startTimeNanos !== undefined ? `from ${formatTime(point.startTimeNanos)}` : '';
       row.push(sharedTime ? start : `${start ? `${start} ` : ''}at ${formatTime(point.timeNanos)}`);
     }

@@ -139,6 +139,21 @@ describe('console exporter', () => {
     expect(lines.at(-1)).toBe('    prof_go_cpu_cores  0.101167  {cpu}  gauge  from 2026-11-24T22:40:00Z  service=go-demo env=dev version=1.4.2');
   });
 
+  it('detailed: says of a sum whether it is monotonic and cumulative or delta', async () => {
+    const { exporter, stream } = setup({ verbosity: 'detailed' });
+    const [, allocated] = goMetrics();
+    await exporter.consume({
+      bundles: [],
+      metrics: [
+        { ...allocated!, name: 'go.memory.allocated', temporality: 'delta' },
+        { ...allocated!, name: 'go.memory.allocated', temporality: 'cumulative' },
+        { ...allocated!, name: 'go.goroutine.count', unit: '{goroutine}', monotonic: false, value: 26 },
+      ],
+    });
+    const kinds = stream.lines.slice(1).map((line) => line.trim().split(/ {2,}/)[3]);
+    expect(kinds).toEqual(['sum/monotonic/delta', 'sum/monotonic/cumulative', 'sum/cumulative']);
+  });
+
   it('after pprof_decode with keep_raw: false, shows the size of the decompressed protobuf instead of 0B, and "no data" when there is neither', async () => {
     const bundle = withDecodedCpu(ddtraceBundle());
     const cpu = bundle.profiles[0]!;

@@ -7,6 +7,8 @@ export interface MetricRecord {
   unit: string;
   kind: string;
   monotonic?: boolean;
+  /** Sums only: `cumulative` (the total since `start`, the series start) or `delta` (added between `start` and `time`). */
+  temporality?: string;
   /** `null` for NaN and infinities, which JSON cannot carry. */
   value: number | null;
   /** RFC 3339 with nanoseconds. */
@@ -40,6 +42,7 @@ export function metricRecord(point: MetricPoint): MetricRecord {
     unit: point.unit,
     kind: point.kind,
     ...(point.monotonic !== undefined ? { monotonic: point.monotonic } : {}),
+    ...(point.kind === 'sum' ? { temporality: point.temporality ?? 'cumulative' } : {}),
     value: Number.isFinite(point.value) ? point.value : null,
     time: isoTime(point.timeNanos),
     timeNanos: point.timeNanos.toString(),

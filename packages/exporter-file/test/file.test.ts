@@ -302,6 +302,7 @@ describe('file exporter: metrics.jsonl', () => {
         unit: 'By',
         kind: 'sum',
         monotonic: true,
+        temporality: 'cumulative',
         value: 13966184,
         time: '2026-11-24T22:41:00.000000123Z',
         timeNanos: '1795560060000000123',
@@ -312,6 +313,26 @@ describe('file exporter: metrics.jsonl', () => {
       },
     ]);
     expect(settings.registry.value('profcol_exporter_sent_metric_points_total', { exporter: 'file' })).toBe(1);
+  });
+
+  it('says whether a sum is cumulative (the total since the series start) or delta (added in its window)', async () => {
+    const dir = await tempDir();
+    const { exporter } = setup(dir);
+    const base = { ...points(1)[0]!, unit: 'By', kind: 'sum' as const, monotonic: true };
+    await exporter.consume({
+      bundles: [],
+      metrics: [
+        { ...base, name: 'go.memory.allocated', temporality: 'delta' as const, value: 4096 },
+        { ...base, name: 'go.memory.allocated', temporality: 'cumulative' as const, value: 65536 },
+        { ...points(1)[0]!, name: 'prof_go_lifetime_heap_bytes', unit: 'By', kind: 'gauge' as const, value: 1 },
+      ],
+    });
+    const lines = readJsonLines(path.join(dir, 'metrics.jsonl')) as Record<string, unknown>[];
+    expect(lines.map((line) => [line['name'], line['kind'], line['temporality'], line['value']])).toEqual([
+      ['go.memory.allocated', 'sum', 'delta', 4096],
+      ['go.memory.allocated', 'sum', 'cumulative', 65536],
+      ['prof_go_lifetime_heap_bytes', 'gauge', undefined, 1],
+    ]);
   });
 
   it('rotates metrics.jsonl by size to metrics-<time>.jsonl without losing a line, and keeps max_files', async () => {

@@ -52,13 +52,16 @@ export function toResourceMetrics(request: ExportRequest): ResourceMetrics {
   const metrics = new Map<string, MetricData>();
   for (const point of request.points) {
     const monotonic = point.kind === 'sum' ? point.monotonic === true : false;
-    const key = JSON.stringify([point.name, point.unit, point.kind, monotonic, point.description ?? '']);
+    // A sum without a temporality is cumulative: that is what every producer meant before the field existed.
+    const delta = point.kind === 'sum' && point.temporality === 'delta';
+    const key = JSON.stringify([point.name, point.unit, point.kind, monotonic, delta, point.description ?? '']);
     let metric = metrics.get(key);
     if (!metric) {
       const descriptor = { name: point.name, description: point.description ?? '', unit: point.unit, valueType: ValueType.DOUBLE };
+      const temporality = delta ? AggregationTemporality.DELTA : AggregationTemporality.CUMULATIVE;
       metric =
         point.kind === 'sum'
-          ? { descriptor, dataPointType: DataPointType.SUM, aggregationTemporality: AggregationTemporality.CUMULATIVE, isMonotonic: monotonic, dataPoints: [] }
+          ? { descriptor, dataPointType: DataPointType.SUM, aggregationTemporality: temporality, isMonotonic: monotonic, dataPoints: [] }
           : { descriptor, dataPointType: DataPointType.GAUGE, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPoints: [] };
       metrics.set(key, metric);
     }
@@ -99,6 +102,7 @@ export function decodeRequest(text: string): ExportRequest {
   if (raw.v !== 1 || typeof raw.resource !== 'object' || raw.resource === null || !Array.isArray(raw.points)) throw new Error('not a version 1 export request');
   const points = (raw.points as Encoded[]).map((p) => {
     if (typeof p.name !== 'string' || typeof p.timeNanos !== 'string' || (p.kind !== 'gauge' && p.kind !== 'sum')) throw new Error('malformed point');
+    if (p.temporality !== undefined && p.temporality !== 'cumulative' && p.temporality !== 'delta') throw new Error('malformed point');
     const point: RequestPoint = {
       ...p,
       value: typeof p.value === 'string' ? Number(p.value) : p.value,

@@ -63,6 +63,27 @@ describe.each(['http/protobuf', 'http/json'] as const)('otlp exporter over %s', 
     expect(byName['prof_go_threads_delta']).toMatchObject({ type: 'sum', temporality: 2, monotonic: false, value: -2 });
   });
 
+  it('sends a sum marked delta with DELTA temporality and its own window, apart from a cumulative one of the same name', async () => {
+    harness = await startExporter({ endpoint: stub.url, protocol });
+    const seriesStart = T0 - 600_000_000_000n;
+    await harness.exporter.consume({
+      bundles: [],
+      metrics: [
+        point({ name: 'go.memory.allocated', unit: 'By', kind: 'sum', monotonic: true, temporality: 'delta', value: 4096, startTimeNanos: T0 - 10_000_000_000n }),
+        point({ name: 'go.memory.allocated', unit: 'By', kind: 'sum', monotonic: true, temporality: 'cumulative', value: 65536, startTimeNanos: seriesStart }),
+        point({ name: 'go.goroutine.count', unit: '{goroutine}', kind: 'sum', monotonic: false, value: 12, startTimeNanos: seriesStart }),
+      ],
+    });
+    await stub.waitForAccepted(3);
+    const got = stub.accepted.map((p) => [p.name, p.temporality, p.monotonic, p.startTimeUnixNano, p.value]);
+    // OTLP AggregationTemporality: 1 = DELTA, 2 = CUMULATIVE; a sum without one stays cumulative.
+    expect(got).toEqual([
+      ['go.memory.allocated', 1, true, T0 - 10_000_000_000n, 4096],
+      ['go.memory.allocated', 2, true, seriesStart, 65536],
+      ['go.goroutine.count', 2, false, seriesStart, 12],
+    ]);
+  });
+
   it('maps the resource to semantic conventions and names profcol in the scope, not the resource', async () => {
     harness = await startExporter({ endpoint: stub.url, protocol });
     await harness.exporter.consume({ bundles: [], metrics: [point({ resource: { service: 'checkout', env: 'prod', version: '1.2.3', host: 'web-1', language: 'golang', runtime_version: 'go1.22.4', runtime_id: 'a1b2', profile_seq: '17', team: 'payments' } })] });

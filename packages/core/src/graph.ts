@@ -17,6 +17,44 @@ const TOP_LEVEL_KEYS = ['plugins', ...Object.keys(SECTIONS), 'service'];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 
+const OtlpTelemetryExporter = s.object({
+  protocol: s.enum(['http/protobuf', 'http/json'] as const, { default: 'http/protobuf', description: 'OTLP encoding (OTLP/HTTP only).' }),
+  endpoint: s.string({
+    description: 'OTLP/HTTP URL; a URL without a path gets `/v1/metrics`.',
+    check: (value) => (/^https?:\/\/[^/]/.test(value) && URL.canParse(value) ? undefined : `"${value}" is not an http:// or https:// URL (for example http://localhost:4318)`),
+  }),
+  headers: s.record(s.string(), { default: {}, secret: true, description: 'Headers sent with every export (credentials: never logged).' }),
+  compression: s.enum(['gzip', 'none'] as const, { default: 'none', description: 'Request body compression.' }),
+});
+
+const TelemetryReader = s.object(
+  {
+    periodic: s.optional(
+      s.object({
+        interval: s.duration({ default: '60s', min: '1s', description: 'Time between exports (the Collector writes milliseconds, `60000`; here a duration).' }),
+        timeout: s.duration({ default: '30s', min: '100ms', description: 'How long one export may take (at most the interval).' }),
+        exporter: s.object({ otlp: OtlpTelemetryExporter }, { description: 'Where to push: `otlp` only.' }),
+      }),
+    ),
+    pull: s.optional(
+      s.object({
+        exporter: s.object(
+          {
+            prometheus: s.object({
+              host: s.string({ default: 'localhost', description: 'Interface to listen on.' }),
+              port: s.integer({ min: 0, max: 65535, description: 'Port serving /metrics.' }),
+            }),
+          },
+          { description: 'How to serve: `prometheus` only.' },
+        ),
+      }),
+    ),
+  },
+  {
+    check: (reader) => (reader.periodic && reader.pull ? 'a reader is either periodic or pull, not both' : !reader.periodic && !reader.pull ? 'expected periodic: or pull:' : undefined),
+  },
+);
+
 export const ServiceConfig = s.object({
   extensions: s.array(s.string(), { default: [], description: 'Extensions to start, by id.' }),
   pipelines: s.record(
@@ -35,10 +73,14 @@ export const ServiceConfig = s.object({
     metrics: s.object({
       address: s.optional(
         s.string({
-          description: 'host:port (or [v6]:port) serving profcol\'s own metrics at /metrics (Prometheus text). Off when unset.',
+          description: 'host:port (or [v6]:port) serving profcol\'s own metrics at /metrics (Prometheus text), the shorthand of a `pull` reader. Off when unset.',
           check: (value) => (parseEndpoint(value) ? undefined : `"${value}" is not a listen address (expected host:port, :port or [v6]:port)`),
         }),
       ),
+      readers: s.array(TelemetryReader, {
+        default: [],
+        description: 'More readers of the own metrics, as the OpenTelemetry Collector\'s `service.telemetry.metrics.readers`: `periodic` pushes them over OTLP/HTTP, `pull` serves them in Prometheus text.',
+      }),
     }),
   }),
   shutdown_timeout: s.duration({ default: '30s', description: 'How long a stop may wait for in-flight batches to drain.' }),

@@ -3,7 +3,6 @@
  * starts them (extensions, exporters, processors, then receivers) and stops them in
  * reverse, draining in-flight batches before exporters flush.
  */
-import http from 'node:http';
 import type { BatchObserver, Component, ComponentKind, ConsumeOptions, Consumer, Exporter, Host, HostState, PipelineDescription, Processor, Receiver } from './component.js';
 import { createServiceLimits, type ServiceLimits } from './budget.js';
 import { BackpressureError } from './errors.js';
@@ -11,7 +10,8 @@ import { componentKey, type Plan, type PlannedComponent, type PlannedPipeline } 
 import { silentLogger, type Logger } from './logger.js';
 import { cloneBatch, type Batch } from './model.js';
 import { Telemetry } from './telemetry.js';
-import { parseEndpoint } from './units.js';
+import { ownPackageVersion } from './plugin.js';
+import { TelemetryReaders, ownTelemetryResource } from './telemetry/readers.js';
 
 /** Guarantees start-once and shutdown-at-most-once-after-start, whatever the component does. */
 class Managed {
@@ -148,7 +148,7 @@ export class Collector implements Host {
   private readonly receivers: Managed[] = [];
   private readonly pipelines: Pipeline[] = [];
   private readonly batchObservers = new Set<BatchObserver>();
-  private metricsServer: http.Server | undefined;
+  private telemetryReaders: TelemetryReaders | undefined;
   private stateValue: CollectorState = 'created';
   private stopping: Promise<void> | undefined;
   /** `service.limits`, one set shared by every component of this collector. */
@@ -156,7 +156,8 @@ export class Collector implements Host {
 
   constructor(private readonly plan: Plan, options: CollectorOptions = {}) {
     this.logger = options.logger ?? silentLogger();
-    this.telemetry = options.telemetry ?? new Telemetry();
+    this.telemetry = options.telemetry ?? new Telemetry({ logger: this.logger, resource: ownTelemetryResource(ownPackageVersion(import.meta.url)) });
+    this.telemetry.useLogger(this.logger);
     const limits = plan.service.limits;
     this.limits = createServiceLimits({
       memoryBytes: limits.memory,
@@ -258,7 +259,8 @@ export class Collector implements Host {
     this.stateValue = 'starting';
     const order = [...this.extensions, ...this.exporters, ...this.processors, ...this.receivers];
     try {
-      await this.startMetricsServer();
+      this.telemetryReaders = new TelemetryReaders(this.telemetry, this.plan.service.telemetry.metrics, this.logger);
+      await this.telemetryReaders.start();
       for (const component of order) {
         await component.start(this);
         this.logger.debug({ kind: component.kind, id: component.id }, 'started');
@@ -297,7 +299,8 @@ export class Collector implements Host {
     await this.stopAll(this.processors);
     await this.stopAll(this.exporters);
     await this.stopAll(this.extensions);
-    await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+    // Last, so the final export of an OTLP reader carries the counts of the shutdown itself.
+    await this.telemetryReaders?.shutdown();
     this.stateValue = 'stopped';
     this.logger.info('profcol stopped');
   }
@@ -312,17 +315,8 @@ export class Collector implements Host {
     }
   }
 
-  private async startMetricsServer(): Promise<void> {
-    const address = this.plan.service.telemetry.metrics.address;
-    if (!address) return;
-    const { host, port } = parseEndpoint(address)!; // validated by the service schema
-    const server = http.createServer((request, response) => {
-      if (request.url === '/metrics') {
-        response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.telemetry.renderPrometheus());
-      } else response.writeHead(404).end();
-    });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, () => resolve()));
-    this.metricsServer = server;
-    this.logger.info({ address }, 'own metrics served at /metrics');
+  /** Where own metrics are served (`service.telemetry.metrics`), with the port the system chose for a 0. */
+  ownMetricsAddresses(): string[] {
+    return this.telemetryReaders?.addresses() ?? [];
   }
 }

@@ -12,7 +12,8 @@ export interface TestSettings extends CreateSettings {
 }
 
 export function createTestSettings(options: { id: string; kind: ComponentKind; logger?: Logger; baseDir?: string; pipeline?: string; limits?: ServiceLimits }): TestSettings {
-  const registry = new Telemetry();
+  // A second registration of one name with another description fails the test at once.
+  const registry = new Telemetry({ onConflict: 'throw' });
   const logger = options.logger ?? silentLogger();
   return {
     id: options.id,

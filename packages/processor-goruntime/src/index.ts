@@ -40,7 +40,7 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
   const omittedMetrics = telemetry.counter('profcol_processor_omitted_metrics_total', 'prof_go_* values not emitted for a Go bundle, by metric and reason.');
   const decodeFailures = telemetry.counter(
     'profcol_processor_decode_failed_profiles_total',
-    'Profiles a processor could not decode, by profile type and reason (decompress, too_large, pprof); goruntime passes them on and omits the metrics they feed.',
+    'Profiles a processor could not decode, by type and reason (decompress, too_large, pprof): pprof_decode removes them from their bundle, goruntime passes them on and omits the metrics they feed.',
   );
   const memStatsRounds = telemetry.counter('profcol_processor_memstats_rounds_total', 'MemStats trailers of pulled targets, by outcome (delta, baseline, restart, out_of_order, retry).');
   const pausesMissed = telemetry.counter(

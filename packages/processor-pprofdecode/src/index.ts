@@ -39,7 +39,7 @@ export class PprofDecodeProcessor implements Processor {
     this.decoder = ProfileDecoder.for(settings);
     this.types = config.types ? new Set(config.types.map((t) => t.toLowerCase())) : undefined;
     this.decoded = settings.telemetry.counter('profcol_processor_decoded_profiles_total', 'Profiles decoded, by type.');
-    this.dropped = settings.telemetry.counter('profcol_processor_decode_failed_profiles_total', 'Profiles removed from their bundle because they could not be decoded, by type and reason (decompress, too_large, pprof).');
+    this.dropped = settings.telemetry.counter('profcol_processor_decode_failed_profiles_total', 'Profiles a processor could not decode, by type and reason (decompress, too_large, pprof): pprof_decode removes them from their bundle, goruntime passes them on and omits the metrics they feed.');
     this.skipped = settings.telemetry.counter('profcol_processor_skipped_profiles_total', 'Profiles passed on without decoding, by reason (already_decoded, type_not_listed).');
   }
 

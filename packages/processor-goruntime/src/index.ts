@@ -37,6 +37,7 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
   const nowMs = options.nowMs ?? Date.now;
   const bundlesSeen = telemetry.counter('profcol_processor_bundles_total', 'Profile bundles a processor looked at, by outcome.');
   const pointsMade = telemetry.counter('profcol_processor_metric_points_total', 'Metric points a processor added.');
+  const deriveDuration = telemetry.histogram('profcol_processor_derive_duration_seconds', 'Time goruntime spent on one Go bundle: decoding the profiles no processor had decoded, and deriving its metric points, in seconds.', { unit: 's' });
   const omittedMetrics = telemetry.counter('profcol_processor_omitted_metrics_total', 'prof_go_* values not emitted for a Go bundle, by metric and reason.');
   const decodeFailures = telemetry.counter(
     'profcol_processor_decode_failed_profiles_total',
@@ -102,12 +103,14 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
           bundlesSeen.add(1, { outcome: 'not_go' });
           continue;
         }
+        const started = performance.now();
         const failed = await decodeNeeded(bundle);
         const decode = (profile: Profile): DecodedProfile | undefined => (failed.has(profile) ? undefined : profile.decoded);
         const derived = deriveGoMetrics(bundle, { enabled, isGcFrame, memStats: readMemStats(bundle), decode });
         const points = toPoints(bundle, derived.values, labels);
         batch.metrics.push(...points);
         bundlesSeen.add(1, { outcome: 'derived' });
+        deriveDuration.record((performance.now() - started) / 1000);
         pointsMade.add(points.length);
         for (const { metric, reason } of derived.omitted) omittedMetrics.add(1, { metric, reason });
         if (derived.omitted.length > 0) {

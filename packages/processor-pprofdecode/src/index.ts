@@ -3,7 +3,7 @@
  * bundle once (decompression by magic bytes + the one-pass summary of @profcol/pprof) and
  * attaches the result as `profile.decoded`, for every later processor to share.
  */
-import { defineProcessor, definePlugin, s, type Batch, type Counter, type CreateSettings, type Infer, type Processor, type Profile, ownPackageVersion } from '@profcol/core';
+import { defineProcessor, definePlugin, s, type Batch, type Counter, type CreateSettings, type Histogram, type Infer, type Processor, type Profile, ownPackageVersion } from '@profcol/core';
 import { decodeFailureReason, ProfileDecoder } from '@profcol/pprof';
 
 export const pprofDecodeConfigSchema = s.object({
@@ -32,6 +32,7 @@ export class PprofDecodeProcessor implements Processor {
   private readonly decoded: Counter;
   private readonly dropped: Counter;
   private readonly skipped: Counter;
+  private readonly duration: Histogram;
   private readonly types: Set<string> | undefined;
   private readonly decoder: ProfileDecoder;
 
@@ -41,6 +42,7 @@ export class PprofDecodeProcessor implements Processor {
     this.decoded = settings.telemetry.counter('profcol_processor_decoded_profiles_total', 'Profiles decoded, by type.');
     this.dropped = settings.telemetry.counter('profcol_processor_decode_failed_profiles_total', 'Profiles a processor could not decode, by type and reason (decompress, too_large, pprof): pprof_decode removes them from their bundle, goruntime passes them on and omits the metrics they feed.');
     this.skipped = settings.telemetry.counter('profcol_processor_skipped_profiles_total', 'Profiles passed on without decoding, by reason (already_decoded, type_not_listed).');
+    this.duration = settings.telemetry.histogram('profcol_processor_decode_duration_seconds', 'Time pprof_decode spent decoding the profiles of one bundle (decompression and the one-pass summary, on the event loop or a decode worker), in seconds.', { unit: 's' });
   }
 
   async process(batch: Batch): Promise<Batch> {
@@ -52,7 +54,9 @@ export class PprofDecodeProcessor implements Processor {
         else todo.push(profile);
       }
       // The profiles of a bundle are decoded as one job on the decode workers.
+      const started = performance.now();
       const failures = todo.length > 0 ? await this.decoder.decodeProfiles(todo) : new Map<Profile, Error>();
+      if (todo.length > 0) this.duration.record((performance.now() - started) / 1000);
       for (const [profile, error] of failures) {
         const reason = decodeFailureReason(error);
         // Out of memory budget or a dead worker is not the profile's fault: the batch is refused, to be retried.

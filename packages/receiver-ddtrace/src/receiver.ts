@@ -9,7 +9,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
-import { defaultServiceLimits, formatDurationMs, MemoryBudgetError, ProfcolError, readTlsFiles, type Consumer, type Counter, type CreateSettings, type Gauge, type Host, type Logger, type MemoryBudget, type Receiver, type Reservation, parseEndpoint } from '@profcol/core';
+import { defaultServiceLimits, formatDurationMs, MemoryBudgetError, ProfcolError, readTlsFiles, type Consumer, type Counter, type CreateSettings, type Gauge, type Histogram, type Host, type Logger, type MemoryBudget, type Receiver, type Reservation, parseEndpoint } from '@profcol/core';
 import { DecodeWorkerError, ProfileDecoder } from '@profcol/pprof';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { DdtraceConfig } from './config.js';
@@ -70,6 +70,7 @@ interface Telemetry {
   otherRequests: Counter;
   repeatedTags: Counter;
   inFlight: Gauge;
+  duration: Histogram;
 }
 
 /** How many services the once-per-service warning about repeated tag keys remembers. */
@@ -129,6 +130,7 @@ export class DdtraceReceiver implements Receiver {
       otherRequests: t.counter('profcol_receiver_other_requests_total', 'Requests to paths other than the upload endpoints (tracer traffic), by status answered.'),
       repeatedTags: t.counter('profcol_receiver_repeated_tag_values_total', 'Upload tag values replaced by a later, different value of the same key (k:1,k:2 keeps k:2).'),
       inFlight: t.gauge('profcol_receiver_uploads_in_flight', 'Uploads being received or waiting for the pipeline.'),
+      duration: t.histogram('profcol_receiver_upload_duration_seconds', 'Time from an upload\'s headers to its answer (body, decoding, pipeline), for uploads past the header checks, in seconds.', { unit: 's' }),
     };
   }
 
@@ -388,6 +390,7 @@ export class DdtraceReceiver implements Receiver {
       if (holdsSlot) this.processing--;
       this.inFlight--;
       this.telemetry.inFlight.set(this.inFlight);
+      this.telemetry.duration.record((performance.now() - started) / 1000);
     }
   }
 

@@ -14,6 +14,7 @@ import {
   readTlsFiles,
   type Consumer,
   type Counter,
+  type Histogram,
   type CreateSettings,
   type DecodedProfile,
   type MemStats,
@@ -209,6 +210,7 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
   private readonly resets: Counter;
   private readonly downloadWaits: Counter;
   private readonly lateRounds: Counter;
+  private readonly roundDuration: Histogram;
 
   /** The one decode path of the host (service.limits: the cap, the memory budget, the decode workers). */
   private readonly decoder: ProfileDecoder;
@@ -229,6 +231,7 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
     this.profiles = t.counter('profcol_receiver_profiles_total', 'Profiles scraped, by target, type and outcome (emitted, baseline, reset).');
     this.resets = t.counter('profcol_receiver_delta_resets_total', 'Cumulative profiles whose counters went backwards (a restarted target): taken as a new baseline.');
     this.lateRounds = t.counter('profcol_receiver_late_rounds_total', 'Rounds that started after their tick because the target\'s previous round was still running (one tick waits for it; a further one is skipped_busy).');
+    this.roundDuration = t.histogram('profcol_receiver_scrape_round_duration_seconds', 'Time a scrape round of a target took (every profile type, the CPU profile\'s seconds included), by outcome, in seconds.', { unit: 's' });
     this.downloadWaits = t.counter('profcol_receiver_download_waits_total', 'Answers that waited, paused, for a download slot because max_concurrent_downloads bodies were being read and decoded.');
     this.discoveryChanges = t.counter('profcol_receiver_discovery_target_changes_total', 'Targets this replica started (added) or stopped (removed) scraping, or whose labels changed (updated), because of discovery.');
     const { index, total } = config.shard;
@@ -431,6 +434,7 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
       .catch((error: unknown) => this.finishInternalError(target, error))
       .then((report) => {
         target.lastRound = { outcome: report.outcome, startedAtMs, durationMs: this.clock.now() - startedAtMs };
+        this.roundDuration.record(target.lastRound.durationMs / 1000, { outcome: report.outcome });
         return report;
       })
       .finally(() => {

@@ -150,6 +150,7 @@ export class QueuedExporter<R> implements Exporter {
       queueSize: gauge('profcol_exporter_queue_size', 'Requests held by the sending queue (waiting or being sent).'),
       queueBytes: gauge('profcol_exporter_queue_bytes', 'Encoded bytes of the requests held by the sending queue.'),
       queueCapacity: gauge('profcol_exporter_queue_capacity', 'queue_size: the requests the sending queue holds at most.'),
+      sendDuration: settings.telemetry.histogram('profcol_exporter_send_duration_seconds', 'Time one send attempt of a request took, until the destination answered, failed or the attempt timed out, by outcome (delivered, failed), in seconds.', { unit: 's' }),
     };
   }
 
@@ -388,7 +389,9 @@ export class QueuedExporter<R> implements Exporter {
     const stop = callerSignal ? AbortSignal.any([this.hardStop.signal, callerSignal]) : this.hardStop.signal;
     for (let attempt = 1; ; attempt++) {
       if (stop.aborted) return { kind: 'aborted' };
+      const attemptStarted = performance.now();
       const result = await this.attempt(request, attempt, [stop]);
+      this.m.sendDuration.record((performance.now() - attemptStarted) / 1000, { outcome: result.ok ? 'delivered' : 'failed' });
       if (result.ok) {
         this.m.sentPoints.add(items.points);
         this.m.sentBundles.add(items.bundles);

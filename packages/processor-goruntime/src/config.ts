@@ -1,6 +1,7 @@
 import { s, type Infer } from '@profcol/core';
 import { checkGcFramePattern } from './gc-frames.js';
 import { GO_METRIC_NAMES } from './metrics.js';
+import { NAMINGS } from './semconv.js';
 
 /** Upload tags and resource keys that identify one process or one upload, not a service. */
 export const DEFAULT_HIGH_CARDINALITY_KEYS: readonly string[] = ['runtime_id', 'runtime-id', 'profile_seq', 'process_id', 'pid'];
@@ -17,6 +18,16 @@ export const GoRuntimeConfig = s.object({
         'The metrics to emit (default: all 15). A metric left out is not computed at all; leaving out `prof_go_cpu_cores_gc_overhead` skips the stack walk.',
     }),
   ),
+  naming: s.enum(NAMINGS, {
+    default: 'prof_go',
+    description:
+      'Metric names: `prof_go` (the 15 `prof_go_*` gauges DataKit users know), `otel` (the OpenTelemetry semantic-convention Go runtime metrics the profiles can give — `go.goroutine.count`, `go.memory.used`, `go.memory.allocated`, `go.memory.allocations`, `go.memory.gc.cycles`, `go.cpu.time` — plus the `prof_go_*` metrics that have no convention, under their own names), or `both`.',
+  }),
+  temporality: s.enum(['cumulative', 'delta'] as const, {
+    default: 'cumulative',
+    description:
+      'How the convention counters (`naming: otel` or `both`) add up: `cumulative` (a running total per pulled target or dd-trace runtime id, starting over when it restarts; what Prometheus and VictoriaMetrics take) or `delta` (each point is the amount of its own window; no state, for backends or a Collector `deltatocumulative` processor that sum deltas). UpDownCounters are always cumulative.',
+  }),
   gc_frames: s.optional(
     s.array(s.string({ check: checkGcFramePattern }), {
       minItems: 1,

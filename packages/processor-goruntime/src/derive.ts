@@ -39,6 +39,12 @@ export interface DeriveOptions {
 
 export interface DerivedMetrics {
   values: Map<GoMetricName, number>;
+  /**
+   * For each rate (`*_per_sec`, the CPU cores): the seconds it was measured over, so that rate ×
+   * seconds is the amount in that span (what a counter adds). Contiguous spans tile time: the
+   * upload windows of one process, the rounds of one target, the time between two MemStats trailers.
+   */
+  spans: Map<GoMetricName, number>;
   omitted: { metric: GoMetricName; reason: OmitReason }[];
 }
 
@@ -105,6 +111,12 @@ const MEMSTATS_PROBLEM: Record<MemStatsOutcome['kind'], OmitReason> = {
   out_of_order: 'memstats_out_of_order',
 };
 
+/** A per-second value and the seconds it was measured over. */
+interface Rate {
+  perSecond: number;
+  seconds: number;
+}
+
 interface AllocDelta {
   bytes: number;
   objects: number;
@@ -143,6 +155,7 @@ function gcSum(decoded: DecodedProfile, valueIndex: number, isGcFrame: (function
 
 export function deriveGoMetrics(bundle: ProfileBundle, options: DeriveOptions): DerivedMetrics {
   const values = new Map<GoMetricName, number>();
+  const spans = new Map<GoMetricName, number>();
   const omitted: DerivedMetrics['omitted'] = [];
   const json = bundle.runtimeMetrics;
   const bundleWindowNs = windowNanos(bundle.window);
@@ -151,6 +164,13 @@ export function deriveGoMetrics(bundle: ProfileBundle, options: DeriveOptions): 
     if (typeof value === 'number') values.set(metric, value);
     else omitted.push({ metric, reason: value });
   };
+  /** A rate and the seconds it covers. */
+  const setRate = (metric: GoMetricName, rate: Rate | OmitReason): void => {
+    if (typeof rate === 'string') return set(metric, rate);
+    values.set(metric, rate.perSecond);
+    spans.set(metric, rate.seconds);
+  };
+  const bundleSeconds = bundleWindowNs / 1e9;
   /** metrics.json's `go_<x>` for `prof_go_<x>`. */
   const fromJson = (metric: GoMetricName): number | undefined => finiteOf(json, metric.replace(/^prof_/, ''));
 
@@ -166,17 +186,20 @@ export function deriveGoMetrics(bundle: ProfileBundle, options: DeriveOptions): 
 
   if (wants('prof_go_cpu_cores')) {
     const value = fromJson('prof_go_cpu_cores');
-    if (value !== undefined) set('prof_go_cpu_cores', value);
-    else if (cpuUsable) set('prof_go_cpu_cores', (cpuDecoded.totals[cpuIndex]! * cpuNanosPer) / cpuWindowNs);
+    // Cores over the CPU profile's window stand for the whole bundle window (dd-trace-go with a short
+    // CPUDuration samples part of it; a pulled round's profile covers cpu_seconds of it).
+    if (value !== undefined) setRate('prof_go_cpu_cores', { perSecond: value, seconds: bundleSeconds });
+    else if (cpuUsable) setRate('prof_go_cpu_cores', { perSecond: (cpuDecoded.totals[cpuIndex]! * cpuNanosPer) / cpuWindowNs, seconds: bundleSeconds });
     else set('prof_go_cpu_cores', cpuProblem());
   }
 
   if (wants('prof_go_cpu_cores_gc_overhead')) {
     // D2: the CPU profile first; a metrics.json value (never sent by dd-trace-go) only without one.
     if (cpuUsable) {
-      set('prof_go_cpu_cores_gc_overhead', (gcSum(cpuDecoded, cpuIndex, options.isGcFrame) * cpuNanosPer) / cpuWindowNs);
+      setRate('prof_go_cpu_cores_gc_overhead', { perSecond: (gcSum(cpuDecoded, cpuIndex, options.isGcFrame) * cpuNanosPer) / cpuWindowNs, seconds: bundleSeconds });
     } else {
-      set('prof_go_cpu_cores_gc_overhead', fromJson('prof_go_cpu_cores_gc_overhead') ?? cpuProblem());
+      const json = fromJson('prof_go_cpu_cores_gc_overhead');
+      setRate('prof_go_cpu_cores_gc_overhead', json !== undefined ? { perSecond: json, seconds: bundleSeconds } : cpuProblem());
     }
   }
 
@@ -184,17 +207,22 @@ export function deriveGoMetrics(bundle: ProfileBundle, options: DeriveOptions): 
   const memStats = options.memStats;
   const memDelta = memStats?.kind === 'delta' && memStats.delta.seconds > 0 ? memStats.delta : undefined;
   const memProblem: OmitReason | undefined = !memStats || memDelta ? undefined : MEMSTATS_PROBLEM[memStats.kind];
-  const perSecond = (change: number | undefined): number | undefined => (memDelta && change !== undefined ? change / memDelta.seconds : undefined);
+  const perSecond = (change: number | undefined): Rate | undefined => (memDelta && change !== undefined ? { perSecond: change / memDelta.seconds, seconds: memDelta.seconds } : undefined);
+  /** A metrics.json rate: dd-trace-go's Δ over its period, which is the upload window. */
+  const jsonRate = (metric: GoMetricName): Rate | undefined => {
+    const value = fromJson(metric);
+    return value === undefined ? undefined : { perSecond: value, seconds: bundleSeconds };
+  };
 
   // D4: heap-profile alloc deltas, the fallback for bundles that carry no MemStats trailer.
   let allocDelta: AllocDelta | OmitReason | undefined;
-  const fromHeapDelta = (pick: (delta: AllocDelta) => number) => (): number | OmitReason => {
+  const fromHeapDelta = <T>(pick: (delta: AllocDelta) => T) => (): T | OmitReason => {
     allocDelta ??= heapAllocDelta(bundle, options.decode);
     return typeof allocDelta === 'string' ? allocDelta : pick(allocDelta);
   };
 
   /** metrics.json, then MemStats, then (only when the bundle has no trailer) the profiles. */
-  const runtimeValue = (fromMetricsJson: number | undefined, fromMemStats: number | undefined, fromProfile?: () => number | OmitReason): number | OmitReason => {
+  const runtimeValue = <T>(fromMetricsJson: T | undefined, fromMemStats: T | undefined, fromProfile?: () => T | OmitReason): T | OmitReason => {
     if (fromMetricsJson !== undefined) return fromMetricsJson;
     if (fromMemStats !== undefined) return fromMemStats;
     if (memProblem) return memProblem;
@@ -203,14 +231,14 @@ export function deriveGoMetrics(bundle: ProfileBundle, options: DeriveOptions): 
   };
 
   if (wants('prof_go_alloc_bytes_per_sec')) {
-    set('prof_go_alloc_bytes_per_sec', runtimeValue(fromJson('prof_go_alloc_bytes_per_sec'), perSecond(memDelta?.allocBytes), fromHeapDelta((d) => d.bytes / d.seconds)));
+    setRate('prof_go_alloc_bytes_per_sec', runtimeValue(jsonRate('prof_go_alloc_bytes_per_sec'), perSecond(memDelta?.allocBytes), fromHeapDelta((d) => ({ perSecond: d.bytes / d.seconds, seconds: d.seconds }))));
   }
-  if (wants('prof_go_frees_per_sec')) set('prof_go_frees_per_sec', runtimeValue(fromJson('prof_go_frees_per_sec'), perSecond(memDelta?.frees)));
+  if (wants('prof_go_frees_per_sec')) setRate('prof_go_frees_per_sec', runtimeValue(jsonRate('prof_go_frees_per_sec'), perSecond(memDelta?.frees)));
   if (wants('prof_go_heap_growth_bytes_per_sec')) {
-    set('prof_go_heap_growth_bytes_per_sec', runtimeValue(fromJson('prof_go_heap_growth_bytes_per_sec'), perSecond(memDelta?.heapAllocChange)));
+    setRate('prof_go_heap_growth_bytes_per_sec', runtimeValue(jsonRate('prof_go_heap_growth_bytes_per_sec'), perSecond(memDelta?.heapAllocChange)));
   }
   if (wants('prof_go_allocs_per_sec')) {
-    set('prof_go_allocs_per_sec', runtimeValue(fromJson('prof_go_allocs_per_sec'), perSecond(memDelta?.mallocs), fromHeapDelta((d) => d.objects / d.seconds)));
+    setRate('prof_go_allocs_per_sec', runtimeValue(jsonRate('prof_go_allocs_per_sec'), perSecond(memDelta?.mallocs), fromHeapDelta((d) => ({ perSecond: d.objects / d.seconds, seconds: d.seconds }))));
   }
   if (wants('prof_go_alloc_bytes_total')) {
     // dd-trace-go sends only the rate; the total over the upload window is rate × window.
@@ -234,7 +262,7 @@ export function deriveGoMetrics(bundle: ProfileBundle, options: DeriveOptions): 
   if (wants('prof_go_blocked_time')) set('prof_go_blocked_time', fromJson('prof_go_blocked_time') ?? delaySum(['block'], 'no_block_profile'));
   if (wants('prof_go_mutex_delay_time')) set('prof_go_mutex_delay_time', fromJson('prof_go_mutex_delay_time') ?? delaySum(['mutex'], 'no_mutex_profile'));
 
-  if (wants('prof_go_gcs_per_sec')) set('prof_go_gcs_per_sec', runtimeValue(fromJson('prof_go_gcs_per_sec'), perSecond(memDelta?.gcs)));
+  if (wants('prof_go_gcs_per_sec')) setRate('prof_go_gcs_per_sec', runtimeValue(jsonRate('prof_go_gcs_per_sec'), perSecond(memDelta?.gcs)));
   if (wants('prof_go_max_gc_pause_time')) set('prof_go_max_gc_pause_time', runtimeValue(fromJson('prof_go_max_gc_pause_time'), memDelta?.maxPauseNs));
   if (wants('prof_go_gc_pause_time')) {
     // D1: dd-trace-go sends the paused fraction of its period; × the upload window gives nanoseconds.
@@ -271,5 +299,5 @@ export function deriveGoMetrics(bundle: ProfileBundle, options: DeriveOptions): 
     live('prof_go_lifetime_heap_objects', 'inuse_objects');
   }
 
-  return { values, omitted };
+  return { values, spans, omitted };
 }

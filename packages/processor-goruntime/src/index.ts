@@ -3,16 +3,20 @@ import { decodeFailureReason, ProfileDecoder } from '@profcol/pprof';
 import { GoRuntimeConfig } from './config.js';
 import { deriveGoMetrics } from './derive.js';
 import { DEFAULT_GC_FRAMES, gcFrameMatcher } from './gc-frames.js';
+import { CumulativeTotals } from './cumulative.js';
 import { MemStatsBaselines, type MemStatsOutcome } from './memstats.js';
 import { GO_METRIC_NAMES, type GoMetricName } from './metrics.js';
-import { toPoints, type LabelOptions } from './points.js';
+import { pointResource, toPoints, toSemconvPoints, type LabelOptions, type SumOptions } from './points.js';
+import { COVERED_BY_SEMCONV, semconvValues } from './semconv.js';
 
 export { GoRuntimeConfig, DEFAULT_HIGH_CARDINALITY_KEYS, PROFILER_TAG_KEYS, isProfilerTag } from './config.js';
 export { deriveGoMetrics, isDeltaProfile, type DeriveOptions, type DerivedMetrics, type OmitReason } from './derive.js';
 export { DEFAULT_GC_FRAMES, gcFrameMatcher } from './gc-frames.js';
 export { memStatsDelta, MemStatsBaselines, type MemStatsDelta, type MemStatsOutcome } from './memstats.js';
 export { GO_METRICS, GO_METRIC_NAMES, type GoMetricName, type GoMetricSpec } from './metrics.js';
-export { pointAttributes, pointResource, toPoints } from './points.js';
+export { pointAttributes, pointResource, toPoints, toSemconvPoints, type SumOptions } from './points.js';
+export { COVERED_BY_SEMCONV, NAMINGS, SEMCONV_METRICS, semconvValues, type Naming, type SemconvName, type SemconvValue } from './semconv.js';
+export { CumulativeTotals, type AddOutcome } from './cumulative.js';
 
 /** Go as the receivers resolve it (`golang`); any alias core's table maps to it (`go`) is accepted too. Everything else passes through. */
 export function isGoBundle(bundle: ProfileBundle): boolean {
@@ -49,6 +53,21 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
     'GC cycles whose pause had left the 256-entry PauseNs ring before it was read; their pauses are missing from prof_go_gc_pause_time.',
   );
 
+  const counterWindows = telemetry.counter(
+    'profcol_processor_counter_windows_total',
+    'Windows of the semantic-convention counters (naming otel or both), by metric and outcome: added to the running total, retry (the same window again: the same total re-emitted, nothing added), out_of_order (older than the last one added: not added, not emitted).',
+  );
+  const seriesStarted = telemetry.counter('profcol_processor_counter_series_started_total', 'Cumulative semantic-convention series started (a new pulled target or runtime id, or one that restarted).');
+  const seriesReset = telemetry.counter('profcol_processor_counter_series_reset_total', 'Cumulative semantic-convention series ended because their pulled target restarted (a MemStats counter went backwards) or came back after state_ttl.');
+
+  const conventional = config.naming !== 'prof_go';
+  /** Under `otel`, the prof_go_* metrics a convention metric carries are computed but not emitted. */
+  const skipped = config.naming === 'otel' ? COVERED_BY_SEMCONV : {};
+  const totals = new CumulativeTotals(config.state_ttl, () => seriesStarted.add(1));
+  const onWindow: SumOptions['onWindow'] = (outcome, metric) => {
+    counterWindows.add(1, { metric, outcome });
+    if (outcome === 'out_of_order') logger.warn({ processor: settings.id, metric }, 'goruntime: a counter window older than the last one of its series was not added (a late or reordered batch)');
+  };
   const enabled = new Set((config.metrics ?? GO_METRIC_NAMES) as GoMetricName[]);
   const isGcFrame = gcFrameMatcher(config.gc_frames ?? DEFAULT_GC_FRAMES);
   const baselines = new MemStatsBaselines(config.state_ttl);
@@ -106,8 +125,17 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
         const started = performance.now();
         const failed = await decodeNeeded(bundle);
         const decode = (profile: Profile): DecodedProfile | undefined => (failed.has(profile) ? undefined : profile.decoded);
-        const derived = deriveGoMetrics(bundle, { enabled, isGcFrame, memStats: readMemStats(bundle), decode });
-        const points = toPoints(bundle, derived.values, labels);
+        const memStats = readMemStats(bundle);
+        const derived = deriveGoMetrics(bundle, { enabled, isGcFrame, memStats, decode });
+        const resource = pointResource(bundle, labels);
+        const points = toPoints(bundle, derived.values, labels, skipped, resource);
+        if (conventional) {
+          const sourceKey = targetKey(bundle);
+          // A pulled target that restarted (or a first trailer after a silence) starts its series over with a new start time.
+          if (memStats?.kind === 'restart' || memStats?.kind === 'baseline') seriesReset.add(totals.restart(sourceKey));
+          const sums: SumOptions = { temporality: config.temporality, totals, sourceKey, nowMs: nowMs(), onWindow };
+          points.push(...toSemconvPoints(bundle, semconvValues(derived, bundle.memStats), labels, sums, resource));
+        }
         batch.metrics.push(...points);
         bundlesSeen.add(1, { outcome: 'derived' });
         deriveDuration.record((performance.now() - started) / 1000);

@@ -89,6 +89,7 @@ interface ValueInstrument extends InstrumentBase {
   readonly kind: 'counter' | 'gauge';
   readonly unit: '';
   readonly series: Map<string, CounterSeries>;
+  unscoped?: Counter;
 }
 
 interface HistogramInstrument extends InstrumentBase {
@@ -163,16 +164,21 @@ export class Telemetry implements MetricProducer {
     this.logger ??= logger;
   }
 
-  counter(name: string, description: string, baseLabels: Labels = {}): Counter {
-    const finder = this.valueSeries(this.valueInstrument(name, 'counter', description, baseLabels), baseLabels);
-    return {
+  counter(name: string, description: string, baseLabels: Labels = NO_LABELS): Counter {
+    const instrument = this.valueInstrument(name, 'counter', description, baseLabels);
+    // The host asks for its pipeline counters per batch: without scope labels one Counter (and its trie) serves every call.
+    if (baseLabels === NO_LABELS && instrument.unscoped) return instrument.unscoped;
+    const finder = this.valueSeries(instrument, baseLabels);
+    const counter: Counter = {
       add: (value = 1, labels = NO_LABELS) => {
         finder.find(labels).value += value;
       },
     };
+    if (baseLabels === NO_LABELS && instrument.kind === 'counter') instrument.unscoped = counter;
+    return counter;
   }
 
-  gauge(name: string, description: string, baseLabels: Labels = {}): Gauge {
+  gauge(name: string, description: string, baseLabels: Labels = NO_LABELS): Gauge {
     const finder = this.valueSeries(this.valueInstrument(name, 'gauge', description, baseLabels), baseLabels);
     return {
       set: (value, labels = NO_LABELS) => {
@@ -181,7 +187,7 @@ export class Telemetry implements MetricProducer {
     };
   }
 
-  histogram(name: string, description: string, options: HistogramOptions = {}, baseLabels: Labels = {}): Histogram {
+  histogram(name: string, description: string, options: HistogramOptions = {}, baseLabels: Labels = NO_LABELS): Histogram {
     const boundaries = options.boundaries ?? DURATION_BOUNDARIES_SECONDS;
     checkBoundaries(name, boundaries);
     const instrument = this.register(name, description, baseLabels, { kind: 'histogram', unit: options.unit ?? '', boundaries, series: new Map() }) as HistogramInstrument;

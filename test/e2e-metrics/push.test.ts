@@ -140,8 +140,9 @@ describe.each(NODE_RUNTIMES.map((r) => [r.label, r] as const))('profcol on %s', 
         // -spin 1 -spin-duty 0.5: busy 5 ms (of wall time) in every 10 ms, and the sleep overshoots,
         // so ≈0.45–0.5 core (measured 0.46–0.51); the allocWorker, GC, 8 contention goroutines and the
         // profiler add little. A spinner that counts wall time loses CPU on a busy machine (measured
-        // 0.37 beside a 1-core hog on 2 cores), hence 0.25; the kernel check below holds the value itself.
-        expectWithin(cores, 0.25, 0.85, `v2 prof_go_cpu_cores (upload ${upload.bundle.window.end})`);
+        // 0.37 beside a 1-core hog on 2 cores, 0.23 at a load average of 11 on 2 cores), hence 0.15;
+        // the kernel check below holds the value itself.
+        expectWithin(cores, 0.15, 0.85, `v2 prof_go_cpu_cores (upload ${upload.bundle.window.end})`);
         // What the demo really used, by the kernel's accounting over the same span (the first upload's
         // profile may start before the sampling did).
         const kernel = kernelCoresOverCpuProfile(cpu.v2!, pipeline!.data, upload.bundle);
@@ -239,10 +240,11 @@ describe.each(NODE_RUNTIMES.map((r) => [r.label, r] as const))('profcol on %s', 
         // The CPU profile covers 2 s of the 5 s window...
         expectWithin(Number(writtenProfile(pipeline!.data, upload.bundle, 'cpu').durationNanos) / 1e9, 1.9, 2.2, 'v1 cpu.pprof duration (s)');
         // ...and the cores are over those 2 s: -spin 1 at duty 0.5, ≈0.45–0.5 core (measured
-        // 0.45–0.5; 0.34 beside a 1-core hog, see v2). Divided by the 5 s window instead, they would
-        // read ≈0.2, and the kernel check below would fail.
+        // 0.45–0.5; 0.34 beside a 1-core hog, 0.23 at a load average of 11, see v2). Divided by the
+        // 5 s window instead, they would read 2/5 of the kernel's figure, and the kernel check below
+        // fails (the bound here only catches gross errors: a busy machine starves the spinner).
         const cores = upload.value('prof_go_cpu_cores');
-        expectWithin(cores, 0.25, V1.spin * V1.spinDuty + 0.35, 'v1 prof_go_cpu_cores');
+        expectWithin(cores, 0.15, V1.spin * V1.spinDuty + 0.35, 'v1 prof_go_cpu_cores');
         expect(upload.value('prof_go_cpu_cores_gc_overhead')).toBeLessThanOrEqual(cores);
         const kernel = kernelCoresOverCpuProfile(cpu.v1!, pipeline!.data, upload.bundle);
         if (kernel) {

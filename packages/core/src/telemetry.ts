@@ -6,8 +6,9 @@
  * Prometheus exporter behind `service.telemetry.metrics.address`, periodic OTLP readers under
  * `service.telemetry.metrics.readers` (see `telemetry/readers.ts`) — and it hands them
  * `MetricData` the SDK's own serializers write. What it does not take from the SDK is the
- * recording: the SDK's synchronous instruments hash the attribute set on every call
- * (a JSON.stringify of the sorted keys, measured at ~0.5 µs and ~400 bytes per `add`), and an
+ * recording: the SDK's synchronous instruments hash the attribute set on every call (a
+ * JSON.stringify of the sorted keys) — 2.7 µs per `Counter.add` and 177 young-generation GCs per
+ * million calls, against 0.16 µs and none here (`test/measure-telemetry-add.mjs`) — and an
  * upload bumps several counters, so a series here is found through a trie of the call's
  * label keys and values that allocates nothing once that label set has been seen.
  */

@@ -190,7 +190,10 @@ export function parseConfigText(text: string, file: string, env: Env = process.e
     const firstLine = new Map<string, number | undefined>();
     for (const pair of own) {
       const keyNode = isAlias(pair.key) ? resolveAlias(pair.key, at) : pair.key;
-      const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+      // A map or list as a key (`? {a: 1}`) names nothing profcol reads, and turning it into a
+      // string runs the yaml library's own conversion, which throws on a `<<` inside it.
+      if (!isScalar(keyNode)) fatal(at, pair.key, 'a key must be a plain value (a name), not a map or a list');
+      const key = String((keyNode as { value: unknown }).value);
       const keyPath = child(at, key);
       const line = lineOf(pair.key) ?? lineOf(pair.value);
       if (firstLine.has(key)) {

@@ -3,7 +3,8 @@
  * Go targets (Node HTTP servers serving real net/http/pprof responses from test/fixtures),
  * plus a dead, a garbage and a hanging target. Rounds are driven with `scrapeOnce()`.
  */
-import { shardOf, startFakePprofTarget, type FakeTarget, type RoundReport } from '@profcol/receiver-pprof';
+import { shardOf, type RoundReport } from '@profcol/receiver-pprof';
+import { startFakePprofTarget, type FakeTarget } from '@profcol/receiver-pprof/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goFixture, pullPipeline } from './helpers.js';
 

@@ -15,13 +15,9 @@ export const ddtraceReceiverFactory = defineReceiver({
 });
 
 export { ddtraceConfigSchema, type DdtraceConfig } from './config.js';
-export { DdtraceReceiver, normalisePath } from './receiver.js';
-export { UploadError, ClientGoneError, REFUSAL_STATUS, type RefusalReason } from './errors.js';
-export { MultipartParser, MultipartError, boundaryOf, type Part } from './multipart.js';
-export { interpretUpload, readUpload, classifyAttachment, parseRuntimeMetrics, legacyTypeOf, type InterpretedUpload, type ReadUpload, type UploadFormat } from './upload.js';
-export { parseTagList, splitTag, buildResource } from './tags.js';
-export { parseRfc3339Nanos } from './time.js';
-export { RecentUploads } from './dedup.js';
+export { DdtraceReceiver } from './receiver.js';
+/** Why an upload was refused, and the HTTP status each reason is answered with. */
+export { REFUSAL_STATUS, type RefusalReason } from './errors.js';
 
 export default definePlugin({
   name: '@profcol/receiver-ddtrace',

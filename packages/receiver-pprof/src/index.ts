@@ -14,12 +14,12 @@ export const pprofReceiverFactory = defineReceiver({
   create: (settings, config, next) => new PprofReceiver(settings, config, next),
 });
 
-export { pprofReceiverConfigSchema, cpuSecondsOf, normalizeTargetUrl, DEFAULT_ENABLED_TYPES, type PprofReceiverConfig, type PprofTargetConfig } from './config.js';
+export { pprofReceiverConfigSchema, DEFAULT_ENABLED_TYPES, type PprofReceiverConfig, type PprofTargetConfig } from './config.js';
 export { PprofReceiver, type PprofReceiverOptions, type RoundReport, type RoundOutcome, type ScrapeFailure } from './receiver.js';
-export { systemClock, type Clock, type ClockTimer } from './clock.js';
-export { DownloadSlots } from './slots.js';
-export { fnv1a32, shardOf } from './shard.js';
-export { httpGet, ScrapeError, type ScrapeFailureReason } from './http.js';
+export { type Clock, type ClockTimer } from './clock.js';
+/** Which replica owns a target: FNV-1a-32(url) mod total (see README, Sharding). */
+export { shardOf } from './shard.js';
+export { type ScrapeFailureReason } from './http.js';
 
 export default definePlugin({
   name: '@profcol/receiver-pprof',
@@ -27,4 +27,3 @@ export default definePlugin({
   profcol: '^1.0.0',
   components: [pprofReceiverFactory],
 });
-export { startFakePprofTarget, type FakeTarget, type FakeTargetOptions, type FakeRoute, type FakeReply, type FakeRequest } from './testing.js';

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CollectingConsumer } from '@profcol/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PprofReceiver, shardOf, startFakePprofTarget, type FakeTarget } from '../src/index.js';
+import { PprofReceiver, shardOf } from '../src/index.js';
+import { startFakePprofTarget, type FakeTarget } from '../src/testing.js';
 import { startFakeDnsServer } from './dns-server.js';
 import { collectingLogger, goFixture, ManualClock, parseConfig, roundsSettled, settings, until } from './helpers.js';
 

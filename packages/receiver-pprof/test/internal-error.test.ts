@@ -1,7 +1,8 @@
 import { CollectingConsumer } from '@profcol/core';
 import { deltaProfiles } from '@profcol/pprof';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PprofReceiver, startFakePprofTarget, type FakeTarget } from '../src/index.js';
+import { PprofReceiver } from '../src/index.js';
+import { startFakePprofTarget, type FakeTarget } from '../src/testing.js';
 import { collectingLogger, evolve, goFixture, ManualClock, parseConfig, roundsSettled, SECOND, settings, timeOf } from './helpers.js';
 
 /**

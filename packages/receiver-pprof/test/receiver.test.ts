@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { BackpressureError, CollectingConsumer, createServiceLimits, type ProfileBundle, type ServiceLimits } from '@profcol/core';
 import { summarizePprof, decodeProfile } from '@profcol/pprof';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PprofReceiver, startFakePprofTarget, type FakeRequest, type FakeRoute, type FakeTarget } from '../src/index.js';
+import { PprofReceiver } from '../src/index.js';
+import { startFakePprofTarget, type FakeRequest, type FakeRoute, type FakeTarget } from '../src/testing.js';
 import { evolve, goFixture, ManualClock, memStatsText, parseConfig, SECOND, settings, startHangingTcpServer, timeOf, until, collectingLogger, deferred, type HangingTcpServer } from './helpers.js';
 
 const HEAP_T0 = timeOf(goFixture('heap'));

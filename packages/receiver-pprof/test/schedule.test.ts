@@ -1,6 +1,8 @@
 import { CollectingConsumer } from '@profcol/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fnv1a32, PprofReceiver, startFakePprofTarget, type FakeRoute, type FakeTarget } from '../src/index.js';
+import { PprofReceiver } from '../src/index.js';
+import { fnv1a32 } from '../src/shard.js';
+import { startFakePprofTarget, type FakeRoute, type FakeTarget } from '../src/testing.js';
 import { collectingLogger, goFixture, ManualClock, parseConfig, roundsSettled, settings, until } from './helpers.js';
 
 const cleanup: (() => Promise<void>)[] = [];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fnv1a32, shardOf } from '../src/index.js';
+import { shardOf } from '../src/index.js';
+import { fnv1a32 } from '../src/shard.js';
 
 describe('shard: FNV-1a 32 of the target URL, modulo the number of replicas', () => {
   it('is the standard FNV-1a 32-bit hash', () => {

@@ -3,7 +3,8 @@
 // `acked <w> <ms>` each time consume() resolved — the moment a receiver would answer its client.
 //   env: OTLP_CONFIG (JSON exporter config), BASE (bigint ns), FROM, COUNT
 // SIGTERM shuts the exporter down (drain) and exits 0.
-import { createLogger, createTestSettings } from '@profcol/core';
+import { createLogger } from '@profcol/core';
+import { createTestSettings } from '@profcol/core/testing';
 import { otlpExporterFactory } from '@profcol/exporter-otlp';
 import { batchFor } from './points.mjs';
 

@@ -2,7 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { CollectingConsumer, createLogger, createTestSettings, type ProfileBundle, type Telemetry } from '@profcol/core';
+import { createLogger, type ProfileBundle, type Telemetry } from '@profcol/core';
+import { CollectingConsumer, createTestSettings } from '@profcol/core/testing';
 import { decodePprof, decodeProfile, decompress, sniffEncoding } from '@profcol/pprof';
 import { ddtraceConfigSchema, ddtraceReceiverFactory, type DdtraceReceiver } from '@profcol/receiver-ddtrace';
 import { expect, vi } from 'vitest';

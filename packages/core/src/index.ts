@@ -16,4 +16,3 @@ export * from './tls.js';
 export * from './exporterhelper/index.js';
 export { loadConfigFiles, parseConfigText, expandEnv, mergeTrees, PATH_SEPARATOR, type LoadedConfig, type Location, type PluginSpec } from './config/load.js';
 export { importPlugin, resolvePluginPath } from './config/resolve-plugin.js';
-export * from './testing.js';

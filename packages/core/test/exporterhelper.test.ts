@@ -7,22 +7,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  Backoff,
-  BackpressureError,
-  createQueuedExporter,
-  createTestSettings,
-  exporterHelperFields,
-  PermanentSendError,
-  RetryableSendError,
-  s,
-  type Batch,
-  type MetricPoint,
-  type QueuedExporter,
-  type RequestCodec,
-  type SendContext,
-  type TestSettings,
-} from '../src/index.js';
+import { Backoff, BackpressureError, createQueuedExporter, exporterHelperFields, PermanentSendError, RetryableSendError, s, type Batch, type MetricPoint, type QueuedExporter, type RequestCodec, type SendContext } from '../src/index.js';
+import { createTestSettings, type TestSettings } from '../src/testing.js';
 
 /** One request per metric point: its value. */
 type Request = { value: number };

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { createLogger, createTestSettings, type Logger, type MetricPoint, type ProfileBundle } from '@profcol/core';
+import { createLogger, type Logger, type MetricPoint, type ProfileBundle } from '@profcol/core';
+import { createTestSettings } from '@profcol/core/testing';
 import { createFileExporter, fileExporter, type FileConfig } from '../src/index.js';
 
 export const FIXTURES = new URL('../../../test/fixtures/', import.meta.url);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createTestSettings, renderSchemaMarkdown } from '@profcol/core';
+import { renderSchemaMarkdown } from '@profcol/core';
+import { createTestSettings } from '@profcol/core/testing';
 import { describe, expect, it } from 'vitest';
 import plugin, { mapResource, metricsUrl, sdkLanguage, OtlpExporterSchema, otlpExporterFactory, SCOPE_VERSION, toRequests } from '../src/index.js';
 import { point } from './helpers.js';

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
-import { createLogger, createTestSettings, type MetricPoint, type TestSettings } from '@profcol/core';
+import { createLogger, type MetricPoint } from '@profcol/core';
+import { createTestSettings, type TestSettings } from '@profcol/core/testing';
 import { otlpExporterFactory } from '../src/index.js';
 import type { OtlpExporter } from '../src/exporter.js';
 

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Collector, ComponentRegistry, createTestSettings, defineExtension, defineReceiver, definePlugin, loadConfigFiles, planOrThrow, s, silentLogger, Telemetry, type Batch, type Consumer } from '@profcol/core';
+import { Collector, ComponentRegistry, defineExtension, defineReceiver, definePlugin, loadConfigFiles, planOrThrow, s, silentLogger, Telemetry, type Batch, type Consumer } from '@profcol/core';
+import { createTestSettings } from '@profcol/core/testing';
 import otlpExporter from '@profcol/exporter-otlp';
 import { healthCheckConfigSchema, HealthCheckExtension } from '../src/index.js';
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createTestSettings, renderSchemaMarkdown } from '@profcol/core';
+import { renderSchemaMarkdown } from '@profcol/core';
+import { createTestSettings } from '@profcol/core/testing';
 import { healthCheckConfigSchema, HealthCheckExtension } from '../src/index.js';
 
 describe('health_check README', () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createTestSettings, renderSchemaMarkdown } from '@profcol/core';
+import { renderSchemaMarkdown } from '@profcol/core';
+import { createTestSettings } from '@profcol/core/testing';
 import { createGoRuntimeProcessor, DEFAULT_GC_FRAMES, GO_METRICS, GO_METRIC_NAMES, GoRuntimeConfig } from '../src/index.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');

@@ -6,7 +6,8 @@
  */
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BackpressureError, createLogger, createTestSettings, type Batch } from '@profcol/core';
+import { BackpressureError, createLogger, type Batch } from '@profcol/core';
+import { createTestSettings } from '@profcol/core/testing';
 import { memoryLimiterConfigSchema, MemoryLimiterProcessor, MemoryLimitError, resolveLimits, type MemoryLimiterConfig } from '../src/index.js';
 
 const MIB = 1024 * 1024;

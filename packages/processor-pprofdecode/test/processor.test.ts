@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { createServiceLimits, createTestSettings, type Batch, type Profile, type ProfileBundle } from '@profcol/core';
+import { createServiceLimits, type Batch, type Profile, type ProfileBundle } from '@profcol/core';
+import { createTestSettings } from '@profcol/core/testing';
 import { summarizePprof } from '@profcol/pprof';
 import { describe, expect, it } from 'vitest';
 import plugin, { PprofDecodeProcessor, pprofDecodeConfigSchema, pprofDecodeProcessorFactory } from '../src/index.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createTestSettings, type Batch, type MetricPoint, type ProfileBundle } from '@profcol/core';
+import { type Batch, type MetricPoint, type ProfileBundle } from '@profcol/core';
+import { createTestSettings } from '@profcol/core/testing';
 import tagsPlugin, { createTagsProcessor, tagsProcessor, type TagsOptions } from '../src/index.js';
 
 function bundle(resource: Record<string, string>, tags: Record<string, string> = {}): ProfileBundle {

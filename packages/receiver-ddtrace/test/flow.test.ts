@@ -258,7 +258,7 @@ describe('ddtrace receiver: endpoints, other tracer requests, API keys, TLS', ()
     const dir = mkdtempSync(path.join(os.tmpdir(), 'profcol-tls-'));
     const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=127.0.0.1'], { cwd: dir });
     expect(made.status, made.stderr?.toString()).toBe(0);
-    const { createTestSettings, CollectingConsumer } = await import('@profcol/core');
+    const { createTestSettings, CollectingConsumer } = await import('@profcol/core/testing');
     const { ddtraceReceiverFactory, ddtraceConfigSchema } = await import('../src/index.js');
     const settings = createTestSettings({ id: 'ddtrace/tls', kind: 'receiver', baseDir: dir });
     const config = ddtraceConfigSchema.parse({ endpoint: '127.0.0.1:0', tls: { cert_file: 'cert.pem', key_file: 'key.pem' } });

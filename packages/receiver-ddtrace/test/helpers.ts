@@ -8,7 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Writable } from 'node:stream';
-import { CollectingConsumer, createLogger, createTestSettings, type Consumer, type Logger, type ServiceLimits, type TestSettings } from '@profcol/core';
+import { createLogger, type Consumer, type Logger, type ServiceLimits } from '@profcol/core';
+import { CollectingConsumer, createTestSettings, type TestSettings } from '@profcol/core/testing';
 import { ddtraceConfigSchema, ddtraceReceiverFactory, DdtraceReceiver } from '../src/index.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CollectingConsumer } from '@profcol/core';
+import { CollectingConsumer } from '@profcol/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PprofReceiver, shardOf } from '../src/index.js';
 import { startFakePprofTarget, type FakeTarget } from '../src/testing.js';

@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackpressureError, CollectingConsumer, createServiceLimits, type ProfileBundle, type ServiceLimits } from '@profcol/core';
+import { BackpressureError, createServiceLimits, type ProfileBundle, type ServiceLimits } from '@profcol/core';
+import { CollectingConsumer } from '@profcol/core/testing';
 import { summarizePprof, decodeProfile } from '@profcol/pprof';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PprofReceiver } from '../src/index.js';

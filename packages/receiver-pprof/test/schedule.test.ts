@@ -1,4 +1,4 @@
-import { CollectingConsumer } from '@profcol/core';
+import { CollectingConsumer } from '@profcol/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PprofReceiver } from '../src/index.js';
 import { fnv1a32 } from '../src/shard.js';

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { decodeProfile, sumSamplesWhere } from '@profcol/pprof';
+import { decompressAndSummarize, sumSamplesWhere } from '@profcol/pprof';
 import { expect } from 'vitest';
 import { startProfcol, type RunningProfcol } from '../lib/profcol.js';
 import type { MetricRecord } from '@profcol/exporter-file';
@@ -189,18 +189,18 @@ service:
 export function writtenProfile(data: string, bundle: BundleLine, type: string) {
   const profile = bundle.profiles.find((p) => p.type === type);
   if (!profile) throw new Error(`bundle ${bundle.window.end} has no ${type} profile`);
-  return decodeProfile(new Uint8Array(fs.readFileSync(path.join(data, profile.path))));
+  return decompressAndSummarize(new Uint8Array(fs.readFileSync(path.join(data, profile.path))));
 }
 
 /** Σ of one sample type over the samples whose stack has a function matching `matches`. */
-export function sumWhere(profile: ReturnType<typeof decodeProfile>, sampleType: string, matches: (fn: string) => boolean): number {
+export function sumWhere(profile: ReturnType<typeof decompressAndSummarize>, sampleType: string, matches: (fn: string) => boolean): number {
   const index = profile.sampleTypes.findIndex((t) => t.type === sampleType);
   if (index < 0) throw new Error(`no sample type ${sampleType} (has ${profile.sampleTypes.map((t) => t.type).join(', ')})`);
   return sumSamplesWhere(profile.pprof, index, matches).matched;
 }
 
 /** The total of one sample type of a decoded profile. */
-export function totalOf(profile: ReturnType<typeof decodeProfile>, sampleType: string): number {
+export function totalOf(profile: ReturnType<typeof decompressAndSummarize>, sampleType: string): number {
   const index = profile.sampleTypes.findIndex((t) => t.type === sampleType);
   if (index < 0) throw new Error(`no sample type ${sampleType}`);
   return profile.totals[index]!;

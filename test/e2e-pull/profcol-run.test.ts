@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { decodeProfile, sumSamplesWhere } from '@profcol/pprof';
+import { decompressAndSummarize, sumSamplesWhere } from '@profcol/pprof';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, startProfcol, type RunningProfcol } from '../lib/profcol.js';
 import { buildGoProgram, startGoProgram, type GoProcess, type PprofTargetReady } from '../setup/go-build.js';
@@ -94,16 +94,16 @@ exporters:
 
     // The files open as pprof: CPU as received (gzip), the heap delta as raw protobuf.
     const file = (p: { path: string }) => new Uint8Array(fs.readFileSync(path.join(dir, 'data', p.path)));
-    const cpu = decodeProfile(file(second!.profiles[0]!));
+    const cpu = decompressAndSummarize(file(second!.profiles[0]!));
     const cores = sumSamplesWhere(cpu.pprof, 1, (name) => name === 'main.spinWorker').matched / Number(cpu.durationNanos);
     expect(cores).toBeGreaterThan(0.35); // one spinning goroutine, on a shared machine
     expect(cores).toBeLessThan(1.05);
     expect(second!.profiles[0]!.encoding).toBe('gzip');
     expect(second!.profiles[2]!.encoding).toBe('none');
-    const heap = decodeProfile(file(second!.profiles[2]!));
+    const heap = decompressAndSummarize(file(second!.profiles[2]!));
     expect(Number(heap.durationNanos) / 1e9).toBeGreaterThan(9);
     expect(heap.totals[3]).toBeGreaterThanOrEqual(32 * MiB);
-    const goroutines = decodeProfile(file(second!.profiles[1]!)).totals[0]!;
+    const goroutines = decompressAndSummarize(file(second!.profiles[1]!)).totals[0]!;
     expect(goroutines).toBeGreaterThanOrEqual(target.ready.expected_goroutines);
     expect(goroutines).toBeLessThanOrEqual(target.ready.expected_goroutines + 14);
 

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createLogger, type ProfileBundle, type Telemetry } from '@profcol/core';
 import { CollectingConsumer, createTestSettings } from '@profcol/core/testing';
-import { decodePprof, decodeProfile, decompress, sniffEncoding } from '@profcol/pprof';
+import { decodePprof, decompressAndSummarize, decompress, sniffEncoding } from '@profcol/pprof';
 import { ddtraceConfigSchema, ddtraceReceiverFactory, type DdtraceReceiver } from '@profcol/receiver-ddtrace';
 import { expect, vi } from 'vitest';
 
@@ -75,12 +75,12 @@ export async function startPushReceiver(config: Record<string, unknown> = {}): P
 
 /**
  * Checks that every profile and attachment of a bundle decodes on its own (not trusting what
- * the receiver attached): each profile through @profcol/pprof's decodeProfile and a full
+ * the receiver attached): each profile through @profcol/pprof's decompressAndSummarize and a full
  * pprof-format decode; `events.pprof` as pprof too; `go.trace` by its magic.
  */
 export function expectEverythingDecodes(bundle: ProfileBundle): void {
   for (const profile of bundle.profiles) {
-    const summary = decodeProfile(profile.data);
+    const summary = decompressAndSummarize(profile.data);
     expect(summary.sampleTypes.length, profile.name).toBeGreaterThan(0);
     expect(summary.sampleTypes).toEqual(profile.decoded!.sampleTypes);
     expect(summary.totals).toEqual(profile.decoded!.totals);

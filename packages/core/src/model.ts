@@ -13,7 +13,7 @@ export interface SampleType {
  * What `pprof_decode` attaches to a profile: the decompressed protobuf and the cheap
  * summary every metric needs. Later processors read this instead of decoding again.
  */
-export interface DecodedProfile {
+export interface ProfileSummary {
   /** The decompressed pprof protobuf. */
   pprof: Uint8Array;
   sampleTypes: SampleType[];
@@ -37,7 +37,7 @@ export interface Profile {
   /** The bytes as received, possibly compressed. */
   data: Uint8Array;
   /** Set once a processor decoded it (decode once, share). */
-  decoded?: DecodedProfile;
+  decoded?: ProfileSummary;
   /** True when `type`'s cumulative values were already turned into a per-window delta. */
   delta?: boolean;
   /**

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { BackpressureError } from '@profcol/core';
 import { createTestSettings } from '@profcol/core/testing';
-import { decodeProfile, sniffEncoding } from '@profcol/pprof';
+import { decompressAndSummarize, sniffEncoding } from '@profcol/pprof';
 import { afterAll, describe, expect, it } from 'vitest';
 import plugin, { fileExporter, FileWriteError, sanitizeSegment } from '../src/index.js';
 import { collectingLogger, ddtraceBundle, END, fixture, listFiles, points, readJsonLines, scrapeBundle, setup, START, removeTempDirs, tempDir, zstdRawFrame, zstdRleFrame } from './helpers.js';
@@ -249,7 +249,7 @@ describe('file exporter: profiles', () => {
     const { exporter, settings } = setup(dir);
     const bundle = scrapeBundle();
     // What pprof_decode with keep_raw: false hands on: the decoded form, and an empty data array.
-    const profiles = bundle.profiles.slice(0, 2).map((profile) => ({ ...profile, decoded: decodeProfile(profile.data), data: new Uint8Array(0) }));
+    const profiles = bundle.profiles.slice(0, 2).map((profile) => ({ ...profile, decoded: decompressAndSummarize(profile.data), data: new Uint8Array(0) }));
     await exporter.consume({ bundles: [{ ...bundle, profiles }], metrics: [] });
     const cpu = new Uint8Array(readFileSync(path.join(dir, 'payments/2026-11-24/224000.000-pprof_payments-cpu.pprof')));
     expect(cpu.byteLength).toBeGreaterThan(0);

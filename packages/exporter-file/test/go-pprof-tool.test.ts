@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ProfileBundle } from '@profcol/core';
-import { decodeProfile } from '@profcol/pprof';
+import { decompressAndSummarize } from '@profcol/pprof';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DDTRACE_SHOWS, ddtraceBundle, fixture, GO_PPROF_FIXTURES, readJsonLines, scrapeBundle, setup, removeTempDirs, tempDir, zstdRawFrame } from './helpers.js';
 
@@ -122,7 +122,7 @@ describe('every .pprof the file exporter writes opens in `go tool pprof -top`', 
   it(
     'after pprof_decode with keep_raw: false: only the decoded form is left, and that is written',
     async () => {
-      const decodedOnly = (bundle: ProfileBundle): ProfileBundle => ({ ...bundle, profiles: bundle.profiles.map((p) => ({ ...p, decoded: decodeProfile(p.data), data: new Uint8Array(0) })) });
+      const decodedOnly = (bundle: ProfileBundle): ProfileBundle => ({ ...bundle, profiles: bundle.profiles.map((p) => ({ ...p, decoded: decompressAndSummarize(p.data), data: new Uint8Array(0) })) });
       const { dir, written } = await exportAndList({}, EXPECTED, [decodedOnly(ddtraceBundle()), decodedOnly(scrapeBundle())]);
       expect(written.every((w) => w.decompressed && w.encoding === 'none')).toBe(true);
       const runs = await openAll(written.map((w) => w.file), dir);

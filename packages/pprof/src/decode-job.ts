@@ -9,7 +9,7 @@
  * The retries cost at most a third more work on a profile that compresses far better than
  * estimated, and the bound stays hard however many workers inflate at once.
  */
-import { releaseShared, tryChargeShared, type DecodedProfile } from '@profcol/core';
+import { releaseShared, tryChargeShared, type ProfileSummary } from '@profcol/core';
 import { decompress, gzipSizeHint, sniffEncoding } from './decompress.js';
 import type { Encoding } from './errors.js';
 import type { StackFilter } from './stack-filters.js';
@@ -30,7 +30,7 @@ export interface JobItem {
 export type JobFailureKind = 'too_large' | 'decompress' | 'pprof' | 'memory_budget' | 'error';
 
 export type JobResult =
-  | { ok: true; encoding: Encoding; plain: Uint8Array; decoded?: DecodedProfile }
+  | { ok: true; encoding: Encoding; plain: Uint8Array; decoded?: ProfileSummary }
   | { ok: false; encoding: Encoding; kind: JobFailureKind; message: string; decompressedBefore: number; maxBytes: number; plainBytes?: number };
 
 export interface JobBudget {

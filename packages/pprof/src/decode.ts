@@ -1,5 +1,5 @@
 /** Full decoding with pprof-format, wrapped in typed errors, plus the sniff+summarize entry point. */
-import type { DecodedProfile } from '@profcol/core';
+import type { ProfileSummary } from '@profcol/core';
 import { Profile } from 'pprof-format';
 import { decompress, type DecompressOptions } from './decompress.js';
 import { PprofDecodeError } from './errors.js';
@@ -20,13 +20,13 @@ export function decodePprof(raw: Uint8Array): Profile {
   }
 }
 
-export interface DecodeProfileOptions extends DecompressOptions {
+export interface DecompressAndSummarizeOptions extends DecompressOptions {
   /** Filters whose per-sample-type sums go to `stackTotals` (e.g. `[GC_STACK_FILTER]` for a CPU profile). */
   stackFilters?: readonly StackFilter[] | undefined;
 }
 
 /** Decompresses (by magic bytes) and summarizes a profile as received. */
-export function decodeProfile(bytes: Uint8Array, options: DecodeProfileOptions = {}): DecodedProfile {
+export function decompressAndSummarize(bytes: Uint8Array, options: DecompressAndSummarizeOptions = {}): ProfileSummary {
   return summarizePprof(decompress(bytes, options), options);
 }
 

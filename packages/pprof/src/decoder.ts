@@ -4,7 +4,7 @@
  * workers), under the process-wide memory budget and the one `max_decompressed_bytes`
  * (`service.limits`), sets `profile.decoded`, and shares a decode already under way.
  */
-import { defaultServiceLimits, MemoryBudgetError, type CreateSettings, type DecodedProfile, type Profile, type Reservation, type ServiceLimits } from '@profcol/core';
+import { defaultServiceLimits, MemoryBudgetError, type CreateSettings, type ProfileSummary, type Profile, type Reservation, type ServiceLimits } from '@profcol/core';
 import type { JobItem, JobResult, StackFilterSpec, SummarizeMode } from './decode-job.js';
 import { DecompressedTooLargeError, DecompressError, PprofDecodeError, type Encoding } from './errors.js';
 import { DecodePool, DecodeWorkerError } from './pool.js';
@@ -19,7 +19,7 @@ export interface DecodeRequest {
 }
 
 export type DecodeOutcome =
-  | { ok: true; encoding: Encoding; plain: Uint8Array; decoded?: DecodedProfile }
+  | { ok: true; encoding: Encoding; plain: Uint8Array; decoded?: ProfileSummary }
   | {
       ok: false;
       encoding: Encoding;
@@ -87,7 +87,7 @@ const pools = new WeakMap<ServiceLimits, Shared>();
 
 export class ProfileDecoder {
   private released = false;
-  private readonly inFlight = new WeakMap<Profile, Promise<DecodedProfile>>();
+  private readonly inFlight = new WeakMap<Profile, Promise<ProfileSummary>>();
 
   private constructor(
     readonly limits: ServiceLimits,
@@ -146,7 +146,7 @@ export class ProfileDecoder {
    * `profile.decoded`, decoding it first if nobody has; a decode already under way for the same
    * profile is shared. Throws the typed error (see `decodeFailureReason`) when it cannot be decoded.
    */
-  decodeOnce(profile: Profile, options: DecodeOptions = {}): Promise<DecodedProfile> {
+  decodeOnce(profile: Profile, options: DecodeOptions = {}): Promise<ProfileSummary> {
     if (profile.decoded) return Promise.resolve(profile.decoded);
     let pending = this.inFlight.get(profile);
     if (!pending) {

@@ -16,7 +16,7 @@
  * location hashes; the output copies every field but the samples and times verbatim and writes
  * one sample per distinct stack, reusing the first sample's location ids and labels.
  */
-import type { DecodedProfile } from '@profcol/core';
+import type { ProfileSummary } from '@profcol/core';
 import { PprofDecodeError } from './errors.js';
 import { summarizePprof } from './summary.js';
 import { Reader, WIRE_LEN, WIRE_VARINT } from './wire.js';
@@ -47,7 +47,7 @@ export type DeltaResult =
    * (equal to `summarizePprof(pprof)`, computed while building it). `baseline` (cur's
    * per-stack sums) is the `prev` of the next round; it is not enumerable.
    */
-  | { kind: 'delta'; pprof: Uint8Array; decoded: DecodedProfile; baseline: DeltaBaseline }
+  | { kind: 'delta'; pprof: Uint8Array; decoded: ProfileSummary; baseline: DeltaBaseline }
   /** The counters went backwards (a restarted target): take cur (`baseline`, not enumerable) as the new baseline. */
   | { kind: 'reset'; reason: string; baseline: DeltaBaseline };
 
@@ -532,7 +532,7 @@ function withBaseline<T extends object>(result: T, baseline: DeltaBaseline): T &
  * Samples only present in prev are otherwise dropped. Both results carry cur's `baseline`.
  * Throws `PprofDecodeError` when a listed type is missing or a profile is malformed.
  */
-export function deltaProfiles(prev: Uint8Array | DeltaBaseline, cur: Uint8Array | DecodedProfile, deltaTypes: string[]): DeltaResult {
+export function deltaProfiles(prev: Uint8Array | DeltaBaseline, cur: Uint8Array | ProfileSummary, deltaTypes: string[]): DeltaResult {
   checkTypes(deltaTypes);
   let before: DeltaBaseline;
   if (prev instanceof Uint8Array) before = deltaBaseline(prev, deltaTypes);

@@ -7,7 +7,7 @@ export { DecompressError, DecompressedTooLargeError, PprofDecodeError, MemStatsP
 export { sniffEncoding, decompress, DEFAULT_MAX_DECOMPRESSED_BYTES, type DecompressOptions } from './decompress.js';
 export { summarizePprof, sumSamplesWhere, type SummaryOptions } from './summary.js';
 export { GO_GC_FRAMES, GC_STACK_FILTER, checkStackPattern, type StackFilter } from './stack-filters.js';
-export { decodeProfile, decodePprof, stringAt, type DecodeProfileOptions } from './decode.js';
+export { decompressAndSummarize, decodePprof, stringAt, type DecompressAndSummarizeOptions } from './decode.js';
 export { deltaProfiles, deltaBaseline, DELTA_VALUE_TYPES, type DeltaResult, type DeltaBaseline } from './delta.js';
 export { parseMemStatsTrailer } from './memstats.js';
 export { PULL_PROFILE_TYPES, PULL_PROFILE_TYPE_NAMES, type PullProfileType, type PullProfileSpec } from './types.js';

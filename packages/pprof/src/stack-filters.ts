@@ -1,6 +1,6 @@
 /**
  * Stack filters: named sets of function-name patterns whose per-sample-type sums the summary
- * pass computes alongside the totals (`DecodedProfile.stackTotals`). A sample counts for a
+ * pass computes alongside the totals (`ProfileSummary.stackTotals`). A sample counts for a
  * filter when any line of any location of its stack (inlined frames too) belongs to a matching
  * function. The match is decided once per function, on the name's UTF-8 bytes (no string is
  * decoded), and once per location, never per frame per sample.

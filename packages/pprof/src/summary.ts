@@ -16,7 +16,7 @@
  * matching filters in an array indexed by id when ids are dense), then one walk over each
  * sample's location ids.
  */
-import type { DecodedProfile, SampleType } from '@profcol/core';
+import type { ProfileSummary, SampleType } from '@profcol/core';
 import { PprofDecodeError } from './errors.js';
 import { compileStackFilters, type FunctionMatcher, type StackFilter } from './stack-filters.js';
 import { Reader, WIRE_LEN, WIRE_VARINT, wrongWireType } from './wire.js';
@@ -495,7 +495,7 @@ function stringAt(scan: Scan, index: number, field: string, i = 0): string {
  * `stackFilters`, also `stackTotals` (for each filter, the per-type sums over the samples
  * whose stack has a matching function). `pprof` of the result is `raw` itself (not copied).
  */
-export function summarizePprof(raw: Uint8Array, options: SummaryOptions = {}): DecodedProfile {
+export function summarizePprof(raw: Uint8Array, options: SummaryOptions = {}): ProfileSummary {
   const filters = options.stackFilters && options.stackFilters.length > 0 ? options.stackFilters : undefined;
   const matchers = filters ? compileStackFilters(filters) : undefined;
   const scratch = spare ?? new Scratch();
@@ -521,7 +521,7 @@ export function summarizePprof(raw: Uint8Array, options: SummaryOptions = {}): D
   }
 }
 
-function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: DecodedProfile; scan: Scan } {
+function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: ProfileSummary; scan: Scan } {
   const buf = raw;
   const end = raw.length;
   const r = s.reader;
@@ -871,7 +871,7 @@ const scan: Scan = { raw, scratch: s, strCount, sampleCount, valuesPerSample: ma
   }
   const totalsOut = new Array<number>(sampleTypes.length);
   for (let i = 0; i < sampleTypes.length; i++) totalsOut[i] = totals[i]!;
-  const summary: DecodedProfile = { pprof: raw, sampleTypes, totals: totalsOut, sampleCount, timeNanos, durationNanos, periodType, period };
+  const summary: ProfileSummary = { pprof: raw, sampleTypes, totals: totalsOut, sampleCount, timeNanos, durationNanos, periodType, period };
   return { summary, scan };
 }
 

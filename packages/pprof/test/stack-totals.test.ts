@@ -1,6 +1,6 @@
 import { Function as PFunction, Line, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
 import { describe, expect, it } from 'vitest';
-import { GC_STACK_FILTER, GO_GC_FRAMES, PprofDecodeError, decodeProfile, summarizePprof, sumSamplesWhere, type StackFilter } from '../src/index.js';
+import { GC_STACK_FILTER, GO_GC_FRAMES, PprofDecodeError, decompressAndSummarize, summarizePprof, sumSamplesWhere, type StackFilter } from '../src/index.js';
 import { bytes, fixture, lfield, localFixture, rawGoPprof, str, varint, vfield } from './helpers.js';
 
 /** The same predicate as a StackFilter's patterns, written the obvious way. */
@@ -99,9 +99,9 @@ describe('summarizePprof with stack filters: the GC-frame sums in the summary pa
     expect(summarizePprof(fixture('ddtrace-go/cpu.pprof'), { stackFilters: [GC_STACK_FILTER] }).stackTotals).toEqual({ gc: [2, 20_000_000] });
   });
 
-  it('decodeProfile passes the filters on, from compressed bytes too (zstd without content size)', () => {
-    expect(decodeProfile(localFixture('cpu.pprof.stream.zst'), { stackFilters: [GC_STACK_FILTER] }).stackTotals).toEqual({ gc: [2, 20_000_000] });
-    expect(decodeProfile(fixture('go-pprof/profile.pprof'), { stackFilters: [GC_STACK_FILTER] }).stackTotals?.gc).toEqual(expectedTotals(rawGoPprof('profile'), GO_GC_FRAMES));
+  it('decompressAndSummarize passes the filters on, from compressed bytes too (zstd without content size)', () => {
+    expect(decompressAndSummarize(localFixture('cpu.pprof.stream.zst'), { stackFilters: [GC_STACK_FILTER] }).stackTotals).toEqual({ gc: [2, 20_000_000] });
+    expect(decompressAndSummarize(fixture('go-pprof/profile.pprof'), { stackFilters: [GC_STACK_FILTER] }).stackTotals?.gc).toEqual(expectedTotals(rawGoPprof('profile'), GO_GC_FRAMES));
   });
 
   it('matches inlined frames, counts a sample once, and leaves scavenging out (a synthetic profile)', () => {

@@ -1,7 +1,7 @@
 import { Profile } from 'pprof-format';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { PprofDecodeError, decodePprof, decodeProfile, summarizePprof, sumSamplesWhere } from '../src/index.js';
+import { PprofDecodeError, decodePprof, decompressAndSummarize, summarizePprof, sumSamplesWhere } from '../src/index.js';
 import { bytes, fixture, lfield, localFixture, rawGoPprof, str, tag, varint, vfield } from './helpers.js';
 
 
@@ -65,19 +65,19 @@ describe('summarizePprof: the reference sums of test/fixtures/README.md', () => 
   });
 
   it('go-pprof profile.pprof: cpu 9,860,000,000 ns over 5,147,616,019 ns (≈ 1.92 cores)', () => {
-    const s = decodeProfile(fixture('go-pprof/profile.pprof'));
+    const s = decompressAndSummarize(fixture('go-pprof/profile.pprof'));
     expect(s.totals[1]).toBe(9_860_000_000);
     expect(s.durationNanos).toBe(5_147_616_019n);
     expect(s.totals[1]! / Number(s.durationNanos)).toBeCloseTo(1.92, 2);
   });
 
   it('go-pprof goroutine.pprof: 16 goroutines; threadcreate.pprof: 7 threads', () => {
-    expect(decodeProfile(fixture('go-pprof/goroutine.pprof')).totals).toEqual([16]);
-    expect(decodeProfile(fixture('go-pprof/threadcreate.pprof')).totals).toEqual([7]);
+    expect(decompressAndSummarize(fixture('go-pprof/goroutine.pprof')).totals).toEqual([16]);
+    expect(decompressAndSummarize(fixture('go-pprof/threadcreate.pprof')).totals).toEqual([7]);
   });
 
   it('go-pprof heap.pprof: inuse_space 5,603,986 bytes, with the space/bytes period of 512 KiB', () => {
-    const s = decodeProfile(fixture('go-pprof/heap.pprof'));
+    const s = decompressAndSummarize(fixture('go-pprof/heap.pprof'));
     expect(s.sampleTypes.map((t) => t.type)).toEqual(['alloc_objects', 'alloc_space', 'inuse_objects', 'inuse_space']);
     expect(s.totals[3]).toBe(5_603_986);
     expect(s.periodType).toEqual({ type: 'space', unit: 'bytes' });
@@ -86,8 +86,8 @@ describe('summarizePprof: the reference sums of test/fixtures/README.md', () => 
   });
 
   it('go-pprof mutex.pprof delay 12,392,463,130 ns; block.pprof delay 119,129,273,493 ns', () => {
-    expect(decodeProfile(fixture('go-pprof/mutex.pprof')).totals[1]).toBe(12_392_463_130);
-    expect(decodeProfile(fixture('go-pprof/block.pprof')).totals[1]).toBe(119_129_273_493);
+    expect(decompressAndSummarize(fixture('go-pprof/mutex.pprof')).totals[1]).toBe(12_392_463_130);
+    expect(decompressAndSummarize(fixture('go-pprof/block.pprof')).totals[1]).toBe(119_129_273_493);
   });
 
   it('agrees with a full pprof-format decode on every fixture', () => {
@@ -109,16 +109,16 @@ describe('summarizePprof: the reference sums of test/fixtures/README.md', () => 
   });
 });
 
-describe('decodeProfile', () => {
+describe('decompressAndSummarize', () => {
   it('sniffs the compression, then summarizes: gzip, zstd without content size, raw', () => {
-    expect(decodeProfile(fixture('go-pprof/goroutine.pprof')).totals).toEqual([16]);
-    expect(decodeProfile(localFixture('goroutine.pprof.stream.zst')).totals).toEqual([16]);
-    expect(decodeProfile(localFixture('cpu.pprof.stream.zst')).totals).toEqual([607, 6_070_000_000]);
-    expect(decodeProfile(fixture('ddtrace-go/cpu.pprof')).sampleCount).toBe(332);
+    expect(decompressAndSummarize(fixture('go-pprof/goroutine.pprof')).totals).toEqual([16]);
+    expect(decompressAndSummarize(localFixture('goroutine.pprof.stream.zst')).totals).toEqual([16]);
+    expect(decompressAndSummarize(localFixture('cpu.pprof.stream.zst')).totals).toEqual([607, 6_070_000_000]);
+    expect(decompressAndSummarize(fixture('ddtrace-go/cpu.pprof')).sampleCount).toBe(332);
   });
 
   it('passes the decompression cap on', () => {
-    expect(() => decodeProfile(fixture('go-pprof/heap.pprof'), { maxBytes: 100 })).toThrow(/more than the limit of 100 bytes/);
+    expect(() => decompressAndSummarize(fixture('go-pprof/heap.pprof'), { maxBytes: 100 })).toThrow(/more than the limit of 100 bytes/);
   });
 });
 
@@ -211,7 +211,7 @@ describe('summarizePprof: malformed input gives a typed, readable error', () => 
     expect(zeros.length).toBeLessThan(32 * 1024);
     let error: unknown;
     try {
-      decodeProfile(zeros);
+      decompressAndSummarize(zeros);
     } catch (e) {
       error = e;
     }
@@ -234,8 +234,8 @@ describe('summarizePprof: malformed input gives a typed, readable error', () => 
 
   it('every real fixture still decodes: no real profile uses field number 0', () => {
     for (const name of ['cpu', 'delta-heap', 'delta-block', 'delta-mutex', 'goroutines']) expect(summarizePprof(fixture(`ddtrace-go/${name}.pprof`)).sampleTypes.length, name).toBeGreaterThan(0);
-    for (const name of ['profile', 'heap', 'allocs', 'goroutine', 'mutex', 'block', 'threadcreate']) expect(decodeProfile(fixture(`go-pprof/${name}.pprof`)).sampleTypes.length, name).toBeGreaterThan(0);
-    for (const name of ['cpu.pprof.stream.zst', 'delta-heap.pprof.sized.zst', 'goroutine.pprof.stream.zst']) expect(decodeProfile(localFixture(name)).sampleCount, name).toBeGreaterThan(0);
+    for (const name of ['profile', 'heap', 'allocs', 'goroutine', 'mutex', 'block', 'threadcreate']) expect(decompressAndSummarize(fixture(`go-pprof/${name}.pprof`)).sampleTypes.length, name).toBeGreaterThan(0);
+    for (const name of ['cpu.pprof.stream.zst', 'delta-heap.pprof.sized.zst', 'goroutine.pprof.stream.zst']) expect(decompressAndSummarize(localFixture(name)).sampleCount, name).toBeGreaterThan(0);
   });
 
   it('garbage bytes (a JSON body where a profile was expected)', () => {

@@ -5,7 +5,7 @@
  * profiles. Only profile totals are read, plus the GC-frame sums of the CPU profile (made in
  * the decoder's summary pass when it was given `GC_STACK_FILTER`, else one walk over its stacks).
  */
-import { windowSeconds, type DecodedProfile, type Profile, type ProfileBundle, type TimeWindow } from '@profcol/core';
+import { windowSeconds, type ProfileSummary, type Profile, type ProfileBundle, type TimeWindow } from '@profcol/core';
 import { GC_STACK_FILTER, sumSamplesWhere } from '@profcol/pprof';
 import { isDefaultGcFrameMatcher } from './gc-frames.js';
 import type { MemStatsOutcome } from './memstats.js';
@@ -34,7 +34,7 @@ export interface DeriveOptions {
   /** What the bundle's MemStats trailer gave against the target's previous one (pull mode). */
   memStats?: MemStatsOutcome | undefined;
   /** The decoded form of a profile, decoding it on first use; undefined when it cannot be decoded. */
-  decode: (profile: Profile) => DecodedProfile | undefined;
+  decode: (profile: Profile) => ProfileSummary | undefined;
 }
 
 export interface DerivedMetrics {
@@ -66,7 +66,7 @@ function windowNanos(window: TimeWindow): number {
  * else the bundle's window. A duration longer than the window (a profile stopped a little after
  * the window's end) leaves the window, so the reference values of a full-period upload stay.
  */
-function cpuWindowNanos(profile: Profile, decoded: DecodedProfile | undefined, bundleWindowNs: number): number {
+function cpuWindowNanos(profile: Profile, decoded: ProfileSummary | undefined, bundleWindowNs: number): number {
   if (profile.window) return windowNanos(profile.window);
   const own = decoded ? Number(decoded.durationNanos) : 0;
   return own > 0 && own < bundleWindowNs ? own : bundleWindowNs;
@@ -95,7 +95,7 @@ function pickProfile(bundle: ProfileBundle, types: readonly string[]): Profile |
   return candidates.find((p) => !baseName(p.name).includes('wait')) ?? candidates[0];
 }
 
-function sampleTypeIndex(decoded: DecodedProfile, types: readonly string[]): number {
+function sampleTypeIndex(decoded: ProfileSummary, types: readonly string[]): number {
   return decoded.sampleTypes.findIndex((t) => types.includes(t.type));
 }
 
@@ -147,7 +147,7 @@ function heapAllocDelta(bundle: ProfileBundle, decode: DeriveOptions['decode']):
  * (`stackTotals.gc`, when it was asked for the default frames), else a walk over the stacks
  * with the configured matcher (`gc_frames` set, or a profile decoded without the filter).
  */
-function gcSum(decoded: DecodedProfile, valueIndex: number, isGcFrame: (functionName: string) => boolean): number {
+function gcSum(decoded: ProfileSummary, valueIndex: number, isGcFrame: (functionName: string) => boolean): number {
   const summed = decoded.stackTotals?.[GC_STACK_FILTER.name]?.[valueIndex];
   if (summed !== undefined && isDefaultGcFrameMatcher(isGcFrame)) return summed;
   return sumSamplesWhere(decoded.pprof, valueIndex, isGcFrame).matched;

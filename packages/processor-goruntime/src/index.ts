@@ -1,4 +1,4 @@
-import { defineProcessor, definePlugin, type Batch, type CreateSettings, type DecodedProfile, type Processor, type Profile, type ProfileBundle, ownPackageVersion, resolveLanguage } from '@profcol/core';
+import { defineProcessor, definePlugin, type Batch, type CreateSettings, type ProfileSummary, type Processor, type Profile, type ProfileBundle, ownPackageVersion, resolveLanguage } from '@profcol/core';
 import { decodeFailureReason, ProfileDecoder } from '@profcol/pprof';
 import { GoRuntimeConfig } from './config.js';
 import { deriveGoMetrics } from './derive.js';
@@ -124,7 +124,7 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
         }
         const started = performance.now();
         const failed = await decodeNeeded(bundle);
-        const decode = (profile: Profile): DecodedProfile | undefined => (failed.has(profile) ? undefined : profile.decoded);
+        const decode = (profile: Profile): ProfileSummary | undefined => (failed.has(profile) ? undefined : profile.decoded);
         const memStats = readMemStats(bundle);
         const derived = deriveGoMetrics(bundle, { enabled, isGcFrame, memStats, decode });
         const resource = pointResource(bundle, labels);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { DecodedProfile, ProfileBundle } from '@profcol/core';
-import { decodeProfile, GC_STACK_FILTER, GO_GC_FRAMES, type DecodeProfileOptions } from '@profcol/pprof';
+import type { ProfileSummary, ProfileBundle } from '@profcol/core';
+import { decompressAndSummarize, GC_STACK_FILTER, GO_GC_FRAMES, type DecompressAndSummarizeOptions } from '@profcol/pprof';
 import { DEFAULT_GC_FRAMES, deriveGoMetrics, gcFrameMatcher } from '../src/index.js';
 import { cpuProfile, makeProcessor, pullBundle, type Frame } from './helpers.js';
 
@@ -147,13 +147,13 @@ describe('GC overhead from the decoder\'s summary pass (stackTotals)', () => {
   ];
 
   /** deriveGoMetrics as the pipeline runs it, with profiles decoded with or without GC_STACK_FILTER. */
-  function gcOverhead(gcFrames: readonly string[], decodeOptions: DecodeProfileOptions, adjust?: (decoded: DecodedProfile) => void): number | undefined {
+  function gcOverhead(gcFrames: readonly string[], decodeOptions: DecompressAndSummarizeOptions, adjust?: (decoded: ProfileSummary) => void): number | undefined {
     const bundle = cpuBundle(STACKS);
     const derived = deriveGoMetrics(bundle, {
       enabled: new Set(['prof_go_cpu_cores_gc_overhead']),
       isGcFrame: gcFrameMatcher(gcFrames),
       decode: (profile) => {
-        const decoded = decodeProfile(profile.data, decodeOptions);
+        const decoded = decompressAndSummarize(profile.data, decodeOptions);
         adjust?.(decoded);
         return decoded;
       },
@@ -168,13 +168,13 @@ describe('GC overhead from the decoder\'s summary pass (stackTotals)', () => {
   });
 
   it('takes the decoder\'s sum for the default frames (in any order) instead of walking the stacks again', () => {
-    const tampered = (decoded: DecodedProfile) => (decoded.stackTotals = { gc: [100, 1_000_000_000] });
+    const tampered = (decoded: ProfileSummary) => (decoded.stackTotals = { gc: [100, 1_000_000_000] });
     expect(gcOverhead(DEFAULT_GC_FRAMES, { stackFilters: [GC_STACK_FILTER] }, tampered)).toBeCloseTo(0.1, 12);
     expect(gcOverhead([...DEFAULT_GC_FRAMES].reverse(), { stackFilters: [GC_STACK_FILTER] }, tampered)).toBeCloseTo(0.1, 12);
   });
 
   it('walks the stacks with gc_frames when they differ from the default, whatever the decoder summed', () => {
-    const tampered = (decoded: DecodedProfile) => (decoded.stackTotals = { gc: [100, 1_000_000_000] });
+    const tampered = (decoded: ProfileSummary) => (decoded.stackTotals = { gc: [100, 1_000_000_000] });
     expect(gcOverhead(['runtime.bgscavenge'], { stackFilters: [GC_STACK_FILTER] }, tampered)).toBeCloseTo((13 * 0.01) / 10, 12);
     expect(gcOverhead([...DEFAULT_GC_FRAMES, 'runtime.bgscavenge'], { stackFilters: [GC_STACK_FILTER] }, tampered)).toBeCloseTo((250 * 0.01) / 10, 12);
   });

@@ -6,7 +6,7 @@
 // and a copy of it with 50x the samples). Reports the best of 7 batches: the machine may be busy.
 import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { decodeProfile, deltaBaseline, deltaProfiles, summarizePprof } from '@profcol/pprof';
+import { decompressAndSummarize, deltaBaseline, deltaProfiles, summarizePprof } from '@profcol/pprof';
 import { Label, Profile, Sample } from 'pprof-format';
 
 const root = new URL('../../../', import.meta.url);
@@ -53,23 +53,23 @@ function time(label, rounds, fn) {
 }
 
 function run(name, bodies) {
-  const raws = bodies.map((b) => decodeProfile(b).pprof);
+  const raws = bodies.map((b) => decompressAndSummarize(b).pprof);
   const baselines = raws.map((raw) => deltaBaseline(raw, TYPES));
   const deltas = raws.slice(1).map((cur, i) => deltaProfiles(raws[i], cur, TYPES)).map((r) => r.pprof);
   console.log(`${name}: ${bodies[0].length} B gzip, ${raws[0].length} B raw, ${summarizePprof(raws[0]).sampleCount} samples, delta ${deltas[0].length} B`);
-  time('(warm-up)', bodies, (i) => deltaProfiles(baselines[i], decodeProfile(bodies[i + 1]), TYPES).decoded);
+  time('(warm-up)', bodies, (i) => deltaProfiles(baselines[i], decompressAndSummarize(bodies[i + 1]), TYPES).decoded);
   // What the receiver did before baselines: the previous round's raw bytes decoded again.
   const before = time('round with raw previous bytes (decoded again)', bodies, (i) => {
-    const cur = decodeProfile(bodies[i + 1]);
+    const cur = decompressAndSummarize(bodies[i + 1]);
     return deltaProfiles(raws[i], cur.pprof, TYPES).decoded;
   });
   // What the receiver does now: a compact baseline, the current profile's summary reused,
   // the delta's summary (result.decoded) computed with it.
   const now = time('round with a DeltaBaseline (what the receiver does)', bodies, (i) => {
-    const cur = decodeProfile(bodies[i + 1]);
+    const cur = decompressAndSummarize(bodies[i + 1]);
     return deltaProfiles(baselines[i], cur, TYPES).decoded;
   });
-  time('  of which decodeProfile(body): gunzip + summarize (needed)', bodies, (i) => decodeProfile(bodies[i + 1]));
+  time('  of which decompressAndSummarize(body): gunzip + summarize (needed)', bodies, (i) => decompressAndSummarize(bodies[i + 1]));
   time('  of which summarizePprof(delta) (the delta\'s own summary)', bodies, (i) => summarizePprof(deltas[i]));
   // The floor of the previous implementation, which decoded the current profile with
   // pprof-format and encoded the delta with it (~750 µs a round on heap.pprof).

@@ -16,7 +16,7 @@ import {
   type Counter,
   type Histogram,
   type CreateSettings,
-  type DecodedProfile,
+  type ProfileSummary,
   type MemStats,
   type Profile,
   type ProfileBundle,
@@ -160,7 +160,7 @@ interface Fetched {
   spec: PullProfileSpec;
   path: string;
   body: Uint8Array;
-  decoded: DecodedProfile;
+  decoded: ProfileSummary;
   requestStartNanos: bigint;
   /** When the answer was in, on the receiver's clock. */
   receivedAtNanos: bigint;
@@ -825,7 +825,7 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
     // profiles arrive one by one, unlike an upload's.
     const [outcome] = await this.decoder.decodeAll([{ bytes: response.body, stackFilters: stackFiltersFor(spec.type) }], { signal: options.signal, reservation });
     if (!outcome!.ok) throw toScrapeError(outcome!.error);
-    const decoded: DecodedProfile = outcome!.decoded!;
+    const decoded: ProfileSummary = outcome!.decoded!;
     const expected = EXPECTED_SAMPLE_TYPES[spec.type] ?? [];
     const have = decoded.sampleTypes.map((t) => t.type);
     const missing = expected.filter((t) => !have.includes(t));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackpressureError, createServiceLimits, type ProfileBundle, type ServiceLimits } from '@profcol/core';
 import { CollectingConsumer } from '@profcol/core/testing';
-import { summarizePprof, decodeProfile } from '@profcol/pprof';
+import { summarizePprof, decompressAndSummarize } from '@profcol/pprof';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PprofReceiver } from '../src/index.js';
 import { startFakePprofTarget, type FakeRequest, type FakeRoute, type FakeTarget } from '../src/testing.js';
@@ -169,7 +169,7 @@ describe('pprof receiver: one bundle per target and round', () => {
     const heap = byType.heap!;
     expect(heap.delta).toBe(true);
     expect(heap.window).toEqual({ startNanos: HEAP_T0, endNanos: HEAP_T0 + 10n * SECOND });
-    const heapBase = decodeProfile(goFixture('heap'));
+    const heapBase = decompressAndSummarize(goFixture('heap'));
     // alloc_*: scrape 2 served twice the counters of scrape 1, so the delta equals the fixture; inuse_* is the snapshot.
     expect(heap.decoded!.totals).toEqual([heapBase.totals[0], heapBase.totals[1], 7837, 5_603_986]);
     expect(heap.decoded!.durationNanos).toBe(10n * SECOND);

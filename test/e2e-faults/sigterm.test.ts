@@ -77,7 +77,7 @@ describe('SIGTERM under load (a real profcol, real uploads in flight)', () => {
     // Nothing but an acceptance, a 503 shutting_down, or (once the listener closed) a refused connection.
     const unexpected = sent.filter((s) => !(s.answer.status === 200 || s.answer.status === 503 || s.answer.error === 'ECONNREFUSED'));
     expect(unexpected).toEqual([]);
-    // Uploads sent before the signal that it interrupted were answered, not cut.
-    expect(sent.filter((s) => s.afterSignal).length).toBeGreaterThan(0);
+    // The shutdown met the load: requests on the open keep-alive connections got 503 shutting_down (not a reset).
+    expect(sent.filter((s) => s.afterSignal && s.answer.status === 503).length).toBeGreaterThan(0);
   });
 });

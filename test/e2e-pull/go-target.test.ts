@@ -22,7 +22,6 @@ const RETAIN_MIB = 64;
 const RETAIN_CHUNK_MIB = 16;
 const ALLOC_MIB_PER_SEC = 200;
 const CPU_SECONDS = 2;
-const SECOND = 1_000_000_000n;
 
 let bin: string;
 let target: GoProcess<PprofTargetReady>;

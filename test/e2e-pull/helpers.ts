@@ -1,6 +1,6 @@
 /** Shared helpers of the pull-mode end-to-end tests. */
 import { readFileSync } from 'node:fs';
-import { type ProfileBundle } from '@profcol/core';
+import type { ProfileBundle } from '@profcol/core';
 import { createTestSettings, CollectingConsumer, type TestSettings } from '@profcol/core/testing';
 import { PprofDecodeProcessor, pprofDecodeConfigSchema } from '@profcol/processor-pprofdecode';
 import { PprofReceiver, pprofReceiverConfigSchema, type PprofReceiverConfig } from '@profcol/receiver-pprof';

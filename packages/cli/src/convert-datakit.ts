@@ -14,7 +14,7 @@
  *   are grouped into one receiver per distinct `interval` (`pprof`, `pprof/30s`, …).
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { Document, isMap, isScalar, visit, YAMLMap, type Node } from 'yaml';
+import { Document, isMap, isScalar, visit, type YAMLMap, type Node } from 'yaml';
 
 export class ConvertError extends Error {
   override name = 'ConvertError';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { type MetricPoint, type ProfileBundle } from '@profcol/core';
+import type { MetricPoint, ProfileBundle } from '@profcol/core';
 import { createTestSettings } from '@profcol/core/testing';
 import { describe, expect, it } from 'vitest';
 import plugin, { consoleExporter, createConsoleExporter, type ConsoleConfig } from '../src/index.js';

@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 /** Request arrival times relative to the first one. */
-function gaps(s: OtlpStub, arrivals: number[]): number[] {
+function gaps(_stub: OtlpStub, arrivals: number[]): number[] {
   return arrivals.slice(1).map((t, i) => t - arrivals[i]!);
 }
 

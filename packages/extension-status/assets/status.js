@@ -2,7 +2,7 @@
 // the pull targets and the services; flame graphs are drawn by d3-flame-graph (global
 // `flamegraph`, on the global `d3`) from the trees /api/flame computes, redrawn only when a
 // newer profile arrived so that a zoom survives the refresh.
-'use strict';
+
 
 const SVG = 'http://www.w3.org/2000/svg';
 const BAD_COUNTER = /refused|dropped|failed|failure|error|abandoned|aborted|corrupt|evicted|skipped/;

@@ -7,7 +7,7 @@
  * `unref`ed: they never keep the process alive, and `close()` terminates them.
  */
 import { Worker } from 'node:worker_threads';
-import { MemoryBudget, ProfcolError } from '@profcol/core';
+import { type MemoryBudget, ProfcolError } from '@profcol/core';
 import { runDecodeJob, type JobItem, type JobResult } from './decode-job.js';
 import type { JobRequest, JobResponse, WorkerInit } from './worker.js';
 

@@ -970,7 +970,7 @@ function attribute(scan: Scan, matchers: readonly FunctionMatcher[], predicate: 
     const values = s.values;
     const buf = raw;
     for (let i = 0; i < scan.sampleCount; i++) {
-      let pos = starts[i]!;
+      const pos = starts[i]!;
       const stop = ends[i]!;
       let mask = -1;
       if (locDense) mask = pos >= 0 ? idsMask(buf, pos, stop, locDense) : fieldsMask(buf, ~pos, stop, locDense);

@@ -29,10 +29,10 @@ function decodeError(raw: Uint8Array): PprofDecodeError {
   throw new Error('expected a PprofDecodeError');
 }
 
-function totalsOf(name: string, raw: Uint8Array) {
+/** The totals by `type/unit`; `_fixture` names the profile for the reader of the test. */
+function totalsOf(_fixture: string, raw: Uint8Array) {
   const summary = summarizePprof(raw);
   return Object.fromEntries(summary.sampleTypes.map((t, i) => [`${t.type}/${t.unit}`, summary.totals[i]])) as Record<string, number>;
-  void name;
 }
 
 describe('summarizePprof: the reference sums of test/fixtures/README.md', () => {

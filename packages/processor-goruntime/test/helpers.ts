@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Batch, type MemStats, type Profile, type ProfileBundle, type ServiceLimits } from '@profcol/core';
+import type { Batch, MemStats, Profile, ProfileBundle, ServiceLimits } from '@profcol/core';
 import { createTestSettings } from '@profcol/core/testing';
 import { Function as PprofFunction, Line, Location, Profile as PprofProfile, Sample, StringTable, ValueType } from 'pprof-format';
 import { createGoRuntimeProcessor, GoRuntimeConfig, type GoRuntimeOptions } from '../src/index.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Batch, type MetricPoint, type ProfileBundle } from '@profcol/core';
+import type { Batch, MetricPoint, ProfileBundle } from '@profcol/core';
 import { createTestSettings } from '@profcol/core/testing';
 import tagsPlugin, { createTagsProcessor, tagsProcessor, type TagsOptions } from '../src/index.js';
 

@@ -30,7 +30,7 @@ async function rawClient(port: number) {
   await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   const chunks: Buffer[] = [];
   let error: NodeJS.ErrnoException | undefined;
-  let waiters: (() => void)[] = [];
+  const waiters: (() => void)[] = [];
   const wake = () => waiters.splice(0).forEach((w) => w());
   socket.on('data', (chunk: Buffer) => (chunks.push(chunk), wake()));
   socket.on('error', (e) => (error = e));

@@ -16,10 +16,10 @@ export const pprofReceiverFactory = defineReceiver({
 
 export { pprofReceiverConfigSchema, DEFAULT_ENABLED_TYPES, type PprofReceiverConfig, type PprofTargetConfig } from './config.js';
 export { PprofReceiver, type PprofReceiverOptions, type RoundReport, type RoundOutcome, type ScrapeFailure } from './receiver.js';
-export { type Clock, type ClockTimer } from './clock.js';
+export type { Clock, ClockTimer } from './clock.js';
 /** Which replica owns a target: FNV-1a-32(url) mod total (see README, Sharding). */
 export { shardOf } from './shard.js';
-export { type ScrapeFailureReason } from './http.js';
+export type { ScrapeFailureReason } from './http.js';
 
 export default definePlugin({
   name: '@profcol/receiver-pprof',

@@ -7,7 +7,7 @@
  * s.object({ endpoint: s.string(), ...exporterHelperFields({ queue: { enabled: false } }) })
  * ```
  */
-import { s, type Infer } from '../schema.js';
+import { s } from '../schema.js';
 
 export interface RetryDefaults {
   enabled?: boolean;

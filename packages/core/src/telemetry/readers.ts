@@ -96,7 +96,7 @@ export class TelemetryReaders {
   private readonly pulls: { exporter: PrometheusExporter; host: string; port: number }[] = [];
   private readonly servers: http.Server[] = [];
 
-  constructor(private readonly telemetry: Telemetry, settings: TelemetryMetricsSettings, private readonly logger: Logger) {
+  constructor(telemetry: Telemetry, settings: TelemetryMetricsSettings, private readonly logger: Logger) {
     const readers: MetricReader[] = [];
     const pullAddresses: { host: string; port: number }[] = [];
     if (settings.address) pullAddresses.push(parseEndpoint(settings.address)!); // validated by the service schema

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the whole suite through turbo (build, then every package's tests, with caching) and
-// prints one closing line, `N passed, N failed, N skipped`, summed from each package's
+// prints one closing line, `N passed, N failed, N skipped` (the Biome format and lint check counting as one test), summed from each package's
 // vitest JSON report — CI reads that line, not vitest's own summary. The packages' unit tests
 // run twice: under the machine's node (`test`) and under Node 24 LTS from the npm registry
 // (`test:node24`, unless the machine's node is already 24); both reports are summed.
@@ -31,6 +31,15 @@ if (tools.status !== 0) {
   process.exit(1);
 }
 
+// Formatting and lint (Biome, biome.json): one check that counts as a test, first, because it is quick.
+const lint = spawnSync('pnpm', ['exec', 'biome', 'ci', '--colors=off', '.'], { cwd: root, stdio: 'inherit' });
+const lintPassed = lint.status === 0;
+console.log(
+  lintPassed
+    ? 'format and lint (biome ci): clean'
+    : 'format and lint (biome ci): FAILED — run `pnpm format` to fix the formatting, then see the lint findings above',
+);
+
 // Node 24 is installed once here rather than by the packages' test:node24 tasks at once. When it
 // cannot be had, those tasks fail and their missing reports count as failures below.
 if (!onNode24) {
@@ -45,8 +54,8 @@ const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', FORCE_COLOR: proces
 const tasks = onNode24 ? ['build', 'test'] : ['build', 'test', 'test:node24'];
 const turbo = spawnSync('pnpm', ['exec', 'turbo', 'run', ...tasks, '--continue', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit', env });
 
-let passed = 0;
-let failed = 0;
+let passed = lintPassed ? 1 : 0;
+let failed = lintPassed ? 0 : 1;
 let skipped = 0;
 const missing = [];
 const runs = [];

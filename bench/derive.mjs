@@ -28,7 +28,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as zlib from 'node:zlib';
-import { GC_STACK_FILTER, GO_GC_FRAMES, decompressAndSummarize, decompress, decompressZstdWith, summarizePprof, sumSamplesWhere, zstdBackends } from '@profcol/pprof';
+import {
+  GC_STACK_FILTER,
+  GO_GC_FRAMES,
+  decompressAndSummarize,
+  decompress,
+  decompressZstdWith,
+  summarizePprof,
+  sumSamplesWhere,
+  zstdBackends,
+} from '@profcol/pprof';
 import { benchCacheDir, buildGo, goVersion } from './lib/cache.mjs';
 import { formatNumber, parseArgs, report, row } from './lib/results.mjs';
 
@@ -127,13 +136,22 @@ function zstdRows(profiles) {
       rows.push(row(`zstd decode: ${name}`, null, 'ms', null, { note: 'zstd CLI not installed (apt-get install -y zstd): no zstd rows' }));
       continue;
     }
-    const label = { node: 'runtime zlib.zstdDecompressSync', native: '@toondepauw/node-zstd native (its frame declares a content size)', wasm: 'libzstd wasm driver', js: 'fzstd (pure JS)' };
+    const label = {
+      node: 'runtime zlib.zstdDecompressSync',
+      native: '@toondepauw/node-zstd native (its frame declares a content size)',
+      wasm: 'libzstd wasm driver',
+      js: 'fzstd (pure JS)',
+    };
     const decoders = zstdBackends().map((b) => [`@profcol/pprof ${label[b]}`, () => decompressZstdWith(b, b === 'native' ? sized : frame, MAX)]);
     for (const [label, fn] of decoders) if (!same(fn(), raw)) throw new Error(`${label}: wrong output for ${name}`);
     const wasmMs = zstdBackends().includes('wasm') ? time(() => decompressZstdWith('wasm', frame, MAX)) : undefined;
     for (const [label, fn] of decoders) {
       const ms = label.includes('wasm') && wasmMs !== undefined ? wasmMs : time(fn);
-      rows.push(row(`zstd decode (${env}): ${name}, ${label}`, ms, 'ms', wasmMs !== undefined ? ['libzstd wasm driver, same run', wasmMs, 'ms'] : null, { note: `${formatNumber(raw.length / 1e6 / (ms / 1000))} MB/s` }));
+      rows.push(
+        row(`zstd decode (${env}): ${name}, ${label}`, ms, 'ms', wasmMs !== undefined ? ['libzstd wasm driver, same run', wasmMs, 'ms'] : null, {
+          note: `${formatNumber(raw.length / 1e6 / (ms / 1000))} MB/s`,
+        }),
+      );
     }
     if (extra.mongodb) {
       // Asynchronous only (a thread-pool job per call), so it cannot serve the synchronous decoder; timed for the record.
@@ -155,7 +173,15 @@ async function mongoRows() {
       calls++;
     }
     const ms = (performance.now() - start) / calls;
-    rows.push(row(`zstd decode (${env}): ${name}, @mongodb-js/zstd (native, async only, no output cap)`, ms, 'ms', wasmMs !== undefined ? ['libzstd wasm driver, same run', wasmMs, 'ms'] : null, { note: `${formatNumber(raw.length / 1e6 / (ms / 1000))} MB/s` }));
+    rows.push(
+      row(
+        `zstd decode (${env}): ${name}, @mongodb-js/zstd (native, async only, no output cap)`,
+        ms,
+        'ms',
+        wasmMs !== undefined ? ['libzstd wasm driver, same run', wasmMs, 'ms'] : null,
+        { note: `${formatNumber(raw.length / 1e6 / (ms / 1000))} MB/s` },
+      ),
+    );
   }
 }
 
@@ -171,7 +197,11 @@ if (zstdOnly) {
 const bin = buildGo(path.join(here, 'go-summary'), '.', 'go-summary');
 const files = [];
 for (const dir of ['ddtrace-go', 'go-pprof']) {
-  for (const name of fs.readdirSync(path.join(fixtures, dir)).filter((f) => f.endsWith('.pprof')).sort()) files.push([`${dir}/${name}`, path.join(fixtures, dir, name)]);
+  for (const name of fs
+    .readdirSync(path.join(fixtures, dir))
+    .filter((f) => f.endsWith('.pprof'))
+    .sort())
+    files.push([`${dir}/${name}`, path.join(fixtures, dir, name)]);
 }
 const synthetic = syntheticProfiles(bin);
 files.push(...synthetic);
@@ -206,11 +236,17 @@ for (const [i, [name, file]] of files.entries()) {
   const ms = time(() => summarizePprof(raw, deriveOptions));
   const ratio = go.ms_per_parse_and_sum / ms;
   rows.push(
-    row(`derive: ${name} (${formatNumber(raw.length)} B raw, ${formatNumber(derived.sampleCount)} samples${isCpu ? ', + GC frames' : ''})`, ms, 'ms', ['Go profile.Parse + sum, same bytes', go.ms_per_parse_and_sum, 'ms'], {
-      goal: '>= 8x faster than Go',
-      pass: ratio >= 8,
-      note: `${formatNumber(ratio)}x faster (${fmtMs(ms)} vs ${fmtMs(go.ms_per_parse_and_sum)})`,
-    }),
+    row(
+      `derive: ${name} (${formatNumber(raw.length)} B raw, ${formatNumber(derived.sampleCount)} samples${isCpu ? ', + GC frames' : ''})`,
+      ms,
+      'ms',
+      ['Go profile.Parse + sum, same bytes', go.ms_per_parse_and_sum, 'ms'],
+      {
+        goal: '>= 8x faster than Go',
+        pass: ratio >= 8,
+        note: `${formatNumber(ratio)}x faster (${fmtMs(ms)} vs ${fmtMs(go.ms_per_parse_and_sum)})`,
+      },
+    ),
   );
 }
 
@@ -242,7 +278,15 @@ for (const [name, raw] of syntheticRaws) {
   if (fflate) {
     if (!same(fflate.gunzipSync(gz), raw)) throw new Error('fflate: wrong output');
     const ms = time(() => fflate.gunzipSync(gz));
-    rows.push(row(`gunzip: ${name}, fflate ${createRequire(path.join(path.resolve(process.env.PROFCOL_BENCH_CANDIDATES), 'x.js'))('fflate/package.json').version}`, ms, 'ms', ['node:zlib gunzipSync, same run', nodeMs, 'ms'], { note: `${formatNumber(ms / nodeMs)}x node:zlib's time` }));
+    rows.push(
+      row(
+        `gunzip: ${name}, fflate ${createRequire(path.join(path.resolve(process.env.PROFCOL_BENCH_CANDIDATES), 'x.js'))('fflate/package.json').version}`,
+        ms,
+        'ms',
+        ['node:zlib gunzipSync, same run', nodeMs, 'ms'],
+        { note: `${formatNumber(ms / nodeMs)}x node:zlib's time` },
+      ),
+    );
   }
 }
 
@@ -252,10 +296,15 @@ await mongoRows();
 const alt = process.env.PROFCOL_ALT_NODE;
 if (alt) {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-derive-')), 'zstd.json');
-  const child = spawnSync(alt, [fileURLToPath(import.meta.url), '--zstd-only', `--json=${out}`, `--min-ms=${minMs}`, ...(smoke ? ['--smoke'] : [])], { stdio: ['ignore', 'ignore', 'inherit'], env: process.env });
+  const child = spawnSync(alt, [fileURLToPath(import.meta.url), '--zstd-only', `--json=${out}`, `--min-ms=${minMs}`, ...(smoke ? ['--smoke'] : [])], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: process.env,
+  });
   if (child.status === 0) rows.push(...JSON.parse(fs.readFileSync(out, 'utf8')).rows);
   else rows.push(row(`zstd decode under ${alt}`, null, 'ms', null, { note: `failed: exit ${child.status}` }));
 }
 
-console.log(`${new Date().toISOString()}: ${env}, ${goVersion() ?? 'no Go'}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${os.platform()}/${os.arch()}; zstd backends: ${zstdBackends().join(', ')}; zlib zstd: ${typeof zlib.zstdDecompressSync === 'function'}`);
+console.log(
+  `${new Date().toISOString()}: ${env}, ${goVersion() ?? 'no Go'}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${os.platform()}/${os.arch()}; zstd backends: ${zstdBackends().join(', ')}; zlib zstd: ${typeof zlib.zstdDecompressSync === 'function'}`,
+);
 report('derive', rows, { json });

@@ -95,7 +95,9 @@ async function burst({ label, count, attachment, receiverExtra }) {
     const ok = answers.statuses['200'] ?? 0;
     const counted = (code) => answers.statuses[code] ?? 0;
     const otherStatuses = Object.entries(answers.statuses).filter(([code]) => !['200', '429', '503', '413'].includes(code));
-    console.error(`${label}: ${JSON.stringify(answers)}; before ${(before.rssBytes / MiB).toFixed(0)} MiB, peak ${(peak / MiB).toFixed(0)} MiB, after ${after ? (after.rssBytes / MiB).toFixed(0) : '–'} MiB, alive ${alive}`);
+    console.error(
+      `${label}: ${JSON.stringify(answers)}; before ${(before.rssBytes / MiB).toFixed(0)} MiB, peak ${(peak / MiB).toFixed(0)} MiB, after ${after ? (after.rssBytes / MiB).toFixed(0) : '–'} MiB, alive ${alive}`,
+    );
     const limit = BUDGET_MIB + OVERHEAD_MIB;
     return [
       row(`${label}: peak RSS`, peak / MiB, 'MiB', ['RSS before the burst', before.rssBytes / MiB], {

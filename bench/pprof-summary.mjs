@@ -16,7 +16,6 @@ import { time } from './timing.mjs';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
 
-
 function synthetic() {
   let a = 42;
   const rnd = () => {
@@ -28,8 +27,16 @@ function synthetic() {
   const st = new StringTable();
   const fns = [];
   const locs = [];
-  for (let i = 1; i <= 1500; i++) fns.push(new PFunction({ id: i, name: st.dedup(`github.com/acme/svc/pkg${i % 40}.(*T${i}).Method${i}`), filename: st.dedup(`/src/pkg${i % 40}/file${i % 200}.go`) }));
-  for (let i = 1; i <= 3000; i++) locs.push(new Location({ id: i, mappingId: 1, address: 0x400000 + i * 16, line: [new Line({ functionId: 1 + (i % 1500), line: 10 + (i % 300) })] }));
+  for (let i = 1; i <= 1500; i++)
+    fns.push(
+      new PFunction({
+        id: i,
+        name: st.dedup(`github.com/acme/svc/pkg${i % 40}.(*T${i}).Method${i}`),
+        filename: st.dedup(`/src/pkg${i % 40}/file${i % 200}.go`),
+      }),
+    );
+  for (let i = 1; i <= 3000; i++)
+    locs.push(new Location({ id: i, mappingId: 1, address: 0x400000 + i * 16, line: [new Line({ functionId: 1 + (i % 1500), line: 10 + (i % 300) })] }));
   const k1 = st.dedup('span id');
   const k2 = st.dedup('trace endpoint');
   const samples = [];
@@ -38,12 +45,28 @@ function synthetic() {
     const ids = [];
     for (let d = 0; d < depth; d++) ids.push(1 + Math.floor(rnd() * 3000));
     const n = 1 + Math.floor(rnd() * 3);
-    samples.push(new Sample({ locationId: ids, value: [n, n * 10_000_000], label: [new Label({ key: k1, str: st.dedup(String(Math.floor(rnd() * 1e12))) }), new Label({ key: k2, str: st.dedup(`GET /api/v${i % 50}`) })] }));
+    samples.push(
+      new Sample({
+        locationId: ids,
+        value: [n, n * 10_000_000],
+        label: [new Label({ key: k1, str: st.dedup(String(Math.floor(rnd() * 1e12))) }), new Label({ key: k2, str: st.dedup(`GET /api/v${i % 50}`) })],
+      }),
+    );
   }
   return new Profile({
-    sampleType: [new ValueType({ type: st.dedup('samples'), unit: st.dedup('count') }), new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') })],
-    sample: samples, mapping: [new Mapping({ id: 1, memoryStart: 0x400000, memoryLimit: 0x900000, filename: st.dedup('/bin/svc') })], location: locs, function: fns, stringTable: st,
-    timeNanos: 1_700_000_000_000_000_000n, durationNanos: 60_000_000_000, periodType: new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') }), period: 10_000_000,
+    sampleType: [
+      new ValueType({ type: st.dedup('samples'), unit: st.dedup('count') }),
+      new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') }),
+    ],
+    sample: samples,
+    mapping: [new Mapping({ id: 1, memoryStart: 0x400000, memoryLimit: 0x900000, filename: st.dedup('/bin/svc') })],
+    location: locs,
+    function: fns,
+    stringTable: st,
+    timeNanos: 1_700_000_000_000_000_000n,
+    durationNanos: 60_000_000_000,
+    periodType: new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') }),
+    period: 10_000_000,
   }).encode();
 }
 
@@ -64,7 +87,9 @@ for (const [name, raw] of inputs) {
   const summary = summarizePprof(raw);
   const fast = time(() => summarizePprof(raw));
   const full = time(() => Profile.decode(raw));
-  console.log(`| ${name} | ${raw.length.toLocaleString('en')} | ${summary.sampleCount.toLocaleString('en')} | ${fmt(fast)} | ${fmt(full)} | ${(full / fast).toFixed(0)}x |`);
+  console.log(
+    `| ${name} | ${raw.length.toLocaleString('en')} | ${summary.sampleCount.toLocaleString('en')} | ${fmt(fast)} | ${fmt(full)} | ${(full / fast).toFixed(0)}x |`,
+  );
 }
 
 function fmt(ms) {

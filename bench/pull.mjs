@@ -29,10 +29,12 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Profile } from 'pprof-format';
 
-const args = Object.fromEntries(process.argv.slice(2).map((a) => {
-  const [k, v] = a.replace(/^--/, '').split('=');
-  return [k, v ?? true];
-}));
+const args = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k, v ?? true];
+  }),
+);
 const SMOKE = Boolean(args.smoke);
 const TARGETS = Number(args.targets ?? (SMOKE ? 20 : 1000));
 const INTERVAL_S = 10; // the receiver's default; the warm-up is one interval
@@ -45,7 +47,8 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 const goDir = path.join(root, 'bench/pull-targets');
 const fixtures = path.join(root, 'test/fixtures/go-pprof');
 const cacheDir = path.join(
-  process.env.PROFCOL_CACHE_DIR || (process.env.XDG_CACHE_HOME ? path.join(process.env.XDG_CACHE_HOME, 'profcol') : path.join(os.homedir(), '.cache', 'profcol')),
+  process.env.PROFCOL_CACHE_DIR ||
+    (process.env.XDG_CACHE_HOME ? path.join(process.env.XDG_CACHE_HOME, 'profcol') : path.join(os.homedir(), '.cache', 'profcol')),
   'bench',
 );
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -54,7 +57,10 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }
 function buildTargets() {
   const h = createHash('sha256');
   h.update(execFileSync(GO, ['version'], { encoding: 'utf8' }));
-  for (const name of fs.readdirSync(goDir).filter((n) => n === 'go.mod' || n === 'go.sum' || n.endsWith('.go')).sort()) {
+  for (const name of fs
+    .readdirSync(goDir)
+    .filter((n) => n === 'go.mod' || n === 'go.sum' || n.endsWith('.go'))
+    .sort()) {
     h.update(`${name}\0`);
     h.update(fs.readFileSync(path.join(goDir, name)));
   }
@@ -101,13 +107,33 @@ function memStatsText() {
     '1: 4096 [2: 8192] @ 0x4a1b2c 0x4a1d3e 0x43c4f1',
     '',
     '# runtime.MemStats',
-    '# Alloc = 8431416', '# TotalAlloc = 8611576', '# Sys = 17144072', '# Lookups = 0', '# Mallocs = 2858', '# Frees = 79',
-    '# HeapAlloc = 8431416', '# HeapSys = 11567104', '# HeapIdle = 2637824', '# HeapInuse = 8929280', '# HeapReleased = 2580480', '# HeapObjects = 2779',
-    '# Stack = 360448 / 360448', '# MSpan = 106560 / 114240', '# MCache = 4832 / 15704', '# BuckHashSys = 1446107', '# GCSys = 2664072', '# OtherSys = 1031053',
-    '# NextGC = 12894320', '# LastGC = 1795559541880966178',
+    '# Alloc = 8431416',
+    '# TotalAlloc = 8611576',
+    '# Sys = 17144072',
+    '# Lookups = 0',
+    '# Mallocs = 2858',
+    '# Frees = 79',
+    '# HeapAlloc = 8431416',
+    '# HeapSys = 11567104',
+    '# HeapIdle = 2637824',
+    '# HeapInuse = 8929280',
+    '# HeapReleased = 2580480',
+    '# HeapObjects = 2779',
+    '# Stack = 360448 / 360448',
+    '# MSpan = 106560 / 114240',
+    '# MCache = 4832 / 15704',
+    '# BuckHashSys = 1446107',
+    '# GCSys = 2664072',
+    '# OtherSys = 1031053',
+    '# NextGC = 12894320',
+    '# LastGC = 1795559541880966178',
     `# PauseNs = ${ring([433864, 192101, 233558, 167164])}`,
     `# PauseEnd = ${ring([1795559541874722360n, 1795559541875874663n, 1795559541876824455n, 1795559541880966178n])}`,
-    '# NumGC = 4', '# NumForcedGC = 2', '# GCCPUFraction = 0.07', '# DebugGC = false', '# MaxRSS = 20000000',
+    '# NumGC = 4',
+    '# NumForcedGC = 2',
+    '# GCCPUFraction = 0.07',
+    '# DebugGC = false',
+    '# MaxRSS = 20000000',
     '',
   ].join('\n');
 }
@@ -218,24 +244,32 @@ try {
   fs.writeFileSync(configFile, config);
   const log = fs.openSync(path.join(work, 'profcol.log'), 'w');
   const nodeArgs = (process.env.PROFCOL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const profcol = spawn(process.execPath, [...nodeArgs, path.join(root, 'packages/cli/dist/bin.js'), 'run', '--config', configFile], { cwd: work, stdio: ['ignore', log, log] });
+  const profcol = spawn(process.execPath, [...nodeArgs, path.join(root, 'packages/cli/dist/bin.js'), 'run', '--config', configFile], {
+    cwd: work,
+    stdio: ['ignore', log, log],
+  });
   children.push(profcol);
   let port;
   for (let i = 0; i < 300 && port === undefined; i++) {
-    if (profcol.exitCode !== null) throw new Error(`profcol run exited with ${profcol.exitCode}:\n${fs.readFileSync(path.join(work, 'profcol.log'), 'utf8').slice(-3000)}`);
+    if (profcol.exitCode !== null)
+      throw new Error(`profcol run exited with ${profcol.exitCode}:\n${fs.readFileSync(path.join(work, 'profcol.log'), 'utf8').slice(-3000)}`);
     await sleep(100);
     port = listeningPort(profcol.pid);
   }
   if (port === undefined) throw new Error('profcol run never served its own metrics');
 
-  console.error(`${TARGETS} targets on ports ${ports[0]}…, profcol pid ${profcol.pid} (metrics on :${port}); warm-up ${INTERVAL_S} s, then a ${WINDOW_S} s window`);
+  console.error(
+    `${TARGETS} targets on ports ${ports[0]}…, profcol pid ${profcol.pid} (metrics on :${port}); warm-up ${INTERVAL_S} s, then a ${WINDOW_S} s window`,
+  );
   await sleep(INTERVAL_S * 1000);
   const before = { at: performance.now(), cpu: cpuSeconds(profcol.pid), targetsCpu: cpuSeconds(targets.pid), metrics: await scrapeMetrics(port) };
   await sleep(WINDOW_S * 1000);
   const after = { at: performance.now(), cpu: cpuSeconds(profcol.pid), targetsCpu: cpuSeconds(targets.pid), metrics: await scrapeMetrics(port) };
   const peakRssMiB = statusKiB(profcol.pid, 'VmHWM') / 1024;
   const targetsRssMiB = statusKiB(targets.pid, 'VmHWM') / 1024;
-  const metricLines = fs.existsSync(path.join(work, 'data/metrics.jsonl')) ? fs.readFileSync(path.join(work, 'data/metrics.jsonl'), 'utf8').split('\n').length - 1 : 0;
+  const metricLines = fs.existsSync(path.join(work, 'data/metrics.jsonl'))
+    ? fs.readFileSync(path.join(work, 'data/metrics.jsonl'), 'utf8').split('\n').length - 1
+    : 0;
 
   const wallS = (after.at - before.at) / 1000;
   const m = (key) => diff(after.metrics, before.metrics, `profcol_receiver_scrapes_total:${key}`);
@@ -263,13 +297,13 @@ try {
       note: `${skippedBusy} skipped_busy, ${failed} failed/refused/backing off, ${requestFailures} failed requests; ${(completed / wallS).toFixed(1)} rounds/s achieved vs ${(TARGETS / INTERVAL_S).toFixed(1)} scheduled (issue 9 measured the previous default, max_concurrent_scrapes: 16, at 96 of 5,000 rounds in 50 s with 1,000 targets; that knob is gone); deltas emitted in the window: heap ${deltas[0]}, mutex ${deltas[1]}, block ${deltas[2]}; ${downloadWaits} answers waited for a download slot; ${metricLines} metric lines written in all`,
     },
     {
-      figure: 'rounds that started late (the target\'s previous round still ran at the tick)',
+      figure: "rounds that started late (the target's previous round still ran at the tick)",
       value: late,
       unit: 'rounds',
       baseline: { name: 'rounds completed', value: completed, unit: 'rounds' },
       goal: null,
       pass: null,
-      note: 'a late round starts when the previous one ends (at most one tick waits, as with Go\'s time.Ticker); a round lasts cpu_seconds (9 s) plus its requests and decoding, so this counts the rounds whose target or whose profcol was slower than the 1 s left in the interval',
+      note: "a late round starts when the previous one ends (at most one tick waits, as with Go's time.Ticker); a round lasts cpu_seconds (9 s) plus its requests and decoding, so this counts the rounds whose target or whose profcol was slower than the 1 s left in the interval",
     },
     {
       figure: 'profcol CPU (utime + stime ÷ wall time over the window)',
@@ -291,10 +325,15 @@ try {
     },
   ];
 
-  console.log(`\n${new Date().toISOString()}: Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${os.platform()}/${os.arch()}${SMOKE ? ' (smoke)' : ''}\n`);
+  console.log(
+    `\n${new Date().toISOString()}: Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${os.platform()}/${os.arch()}${SMOKE ? ' (smoke)' : ''}\n`,
+  );
   console.log('| figure | value | baseline (same run) | goal | pass |');
   console.log('| --- | --- | --- | --- | --- |');
-  for (const r of rows) console.log(`| ${r.figure} | ${r.value} ${r.unit} | ${r.baseline.name}: ${r.baseline.value} ${r.baseline.unit} | ${r.goal ?? '(reported)'} | ${r.pass === null ? '' : r.pass ? 'yes' : 'NO'} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.figure} | ${r.value} ${r.unit} | ${r.baseline.name}: ${r.baseline.value} ${r.baseline.unit} | ${r.goal ?? '(reported)'} | ${r.pass === null ? '' : r.pass ? 'yes' : 'NO'} |`,
+    );
   console.log(`\n${rows[0].note}`);
   if (args.json) fs.writeFileSync(String(args.json), JSON.stringify({ name: 'pull', rows }, null, 2) + '\n');
   // A run that measured exits 0 whatever the figures (the bench contract): rounds off schedule are a

@@ -85,7 +85,9 @@ async function startPushProfcol() {
   return Object.assign(await startPushPipeline(), { name: 'profcol' });
 }
 
-console.error(`push: ${bodyKiB.toFixed(1)} KiB dd-trace-go v2 upload; ${seconds}s per phase after ${warmupS}s warm-up; ${os.cpus().length} cores; Node ${process.version}; ${goVersion() ?? 'no Go'}`);
+console.error(
+  `push: ${bodyKiB.toFixed(1)} KiB dd-trace-go v2 upload; ${seconds}s per phase after ${warmupS}s warm-up; ${os.cpus().length} cores; Node ${process.version}; ${goVersion() ?? 'no Go'}`,
+);
 
 // 1. The ceiling, and which generator costs less CPU per request.
 const bare = await startListening('bare', process.execPath, [path.join(here, 'load', 'bare-server.mjs')]);
@@ -145,15 +147,23 @@ const rows = [
     note: `${profcolClosed.refused} refused (429/503), ${profcolClosed.other + profcolClosed.transportErrors} other failures; ${accepted ? (points / accepted).toFixed(1) : 0} metric points per accepted upload`,
   }),
   ...(goClosed
-    ? [row(`${closed}: profcol uploads/s vs Go`, profcolClosed.okPerS, 'uploads/s', [GO, goClosed.okPerS], { note: `profcol ÷ Go = ${(profcolClosed.okPerS / goClosed.okPerS).toFixed(2)}x; the issue measured Go at 718–857/s` })]
+    ? [
+        row(`${closed}: profcol uploads/s vs Go`, profcolClosed.okPerS, 'uploads/s', [GO, goClosed.okPerS], {
+          note: `profcol ÷ Go = ${(profcolClosed.okPerS / goClosed.okPerS).toFixed(2)}x; the issue measured Go at 718–857/s`,
+        }),
+      ]
     : []),
   row(`${closed}: profcol p50`, profcolClosed.latencyMs.p50, 'ms', [BARE, bareClosed.latencyMs.p50], { note: latencyNote }),
-  row(`${closed}: profcol p99`, profcolClosed.latencyMs.p99, 'ms', [BARE, bareClosed.latencyMs.p99], { note: `p90 ${profcolClosed.latencyMs.p90.toFixed(1)} ms` }),
+  row(`${closed}: profcol p99`, profcolClosed.latencyMs.p99, 'ms', [BARE, bareClosed.latencyMs.p99], {
+    note: `p90 ${profcolClosed.latencyMs.p90.toFixed(1)} ms`,
+  }),
   row(`${closed}: profcol CPU`, profcolClosed.serverCores, 'cores', [BARE, bareClosed.serverCores], {
     note: `of ${os.cpus().length}; ${goClosed ? `Go server ${goClosed.serverCores.toFixed(2)} cores; ` : ''}generator took ${profcolClosed.generatorCores.toFixed(2)} cores`,
   }),
   row(`${closed}: profcol peak RSS`, profcolClosed.serverPeakRssBytes / MiB, 'MiB', [BARE, bareClosed.serverPeakRssBytes / MiB]),
-  row(`${open}: profcol achieved rate`, profcolOpen.okPerS, 'uploads/s', [BARE, bareOpen.okPerS], { note: `${profcolOpen.counted} due in ${seconds}s; generator skipped ${profcolOpen.skippedAtCap} at its in-flight cap` }),
+  row(`${open}: profcol achieved rate`, profcolOpen.okPerS, 'uploads/s', [BARE, bareOpen.okPerS], {
+    note: `${profcolOpen.counted} due in ${seconds}s; generator skipped ${profcolOpen.skippedAtCap} at its in-flight cap`,
+  }),
   row(`${open}: profcol p99`, profcolOpen.latencyMs.p99, 'ms', [BARE, bareOpen.latencyMs.p99], {
     goal: `< ${GOAL_P99_MS} ms`,
     pass: profcolOpen.okPerS > 0 && profcolOpen.latencyMs.p99 < GOAL_P99_MS,
@@ -172,9 +182,15 @@ const rows = [
   row(`${open}: profcol CPU`, profcolOpen.serverCores, 'cores', [BARE, bareOpen.serverCores]),
   ...(bareByGenerator[other]
     ? [
-        row(`load generator CPU per request (${generator}, chosen)`, bareByGenerator[generator].generatorMsPerRequest, 'ms', [`${other} generator, same run`, bareByGenerator[other].generatorMsPerRequest], {
-          note: `against the bare server, closed loop; ${bareByGenerator[generator].generatorCores.toFixed(2)} vs ${bareByGenerator[other].generatorCores.toFixed(2)} cores`,
-        }),
+        row(
+          `load generator CPU per request (${generator}, chosen)`,
+          bareByGenerator[generator].generatorMsPerRequest,
+          'ms',
+          [`${other} generator, same run`, bareByGenerator[other].generatorMsPerRequest],
+          {
+            note: `against the bare server, closed loop; ${bareByGenerator[generator].generatorCores.toFixed(2)} vs ${bareByGenerator[other].generatorCores.toFixed(2)} cores`,
+          },
+        ),
       ]
     : []),
 ];

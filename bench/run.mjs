@@ -38,7 +38,9 @@ if (options['no-build'] !== true) {
   console.error('building: pnpm exec tsc -b');
   const built = spawnSync('pnpm', ['exec', 'tsc', '-b'], { cwd: repoRoot, stdio: 'inherit' });
   if (built.error || built.status !== 0) {
-    console.error(`bench: the build failed (${built.error?.message ?? `tsc -b exited ${built.status}`}); run \`pnpm install --frozen-lockfile\` first, then \`pnpm exec tsc -b\` to see why`);
+    console.error(
+      `bench: the build failed (${built.error?.message ?? `tsc -b exited ${built.status}`}); run \`pnpm install --frozen-lockfile\` first, then \`pnpm exec tsc -b\` to see why`,
+    );
     process.exit(1);
   }
 }
@@ -49,7 +51,16 @@ for (const bench of BENCHES.filter((b) => !only || only.includes(b.name))) {
   const file = path.join(here, `${bench.name}.mjs`);
   // The 1-minute load average when the bench starts: above the core count, other work shared the
   // machine, and only same-run comparisons with the baselines mean anything.
-  const entry = { name: bench.name, what: bench.what, file: path.relative(repoRoot, file), status: 'ok', exitCode: null, seconds: 0, loadAverage1m: os.loadavg()[0], rows: [] };
+  const entry = {
+    name: bench.name,
+    what: bench.what,
+    file: path.relative(repoRoot, file),
+    status: 'ok',
+    exitCode: null,
+    seconds: 0,
+    loadAverage1m: os.loadavg()[0],
+    rows: [],
+  };
   results.push(entry);
   if (!fs.existsSync(file)) {
     entry.status = 'missing';
@@ -106,7 +117,9 @@ const machine = {
 const title = `pnpm bench${smoke ? ' --smoke' : ''}: ${new Date().toISOString()}, ${machine.cpus} cores (${machine.cpuModel}), ${machine.node}, ${machine.go ?? 'no Go'}`;
 console.log(`\n## ${title}\n\nEvery baseline was measured in the same run, on the same machine.\n\n${markdownTable(rows, { bench: true })}\n`);
 console.log(`load average (1 min) as each bench started: ${results.map((b) => `${b.name} ${b.loadAverage1m.toFixed(1)}`).join(', ')} (${machine.cpus} cores)`);
-console.log(`benches: ${ran} ran, ${problems.filter((b) => b.status === 'failed').length} failed, ${problems.filter((b) => b.status === 'missing').length} missing${problems.length ? ` (${problems.map((b) => `${b.name}: ${b.status}`).join(', ')})` : ''}`);
+console.log(
+  `benches: ${ran} ran, ${problems.filter((b) => b.status === 'failed').length} failed, ${problems.filter((b) => b.status === 'missing').length} missing${problems.length ? ` (${problems.map((b) => `${b.name}: ${b.status}`).join(', ')})` : ''}`,
+);
 console.log(`goals: ${met} met, ${missed} missed`);
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, `${JSON.stringify({ title, date: new Date().toISOString(), smoke, machine, goals: { met, missed }, benches: results }, null, 2)}\n`);

@@ -34,7 +34,13 @@ const PACKAGES = {
   },
   'receiver-ddtrace': async (fc) => {
     const [multipart, upload, errors, core, pprof] = await Promise.all(
-      [dist('receiver-ddtrace', 'multipart.js'), dist('receiver-ddtrace', 'upload.js'), dist('receiver-ddtrace', 'errors.js'), dist('core', 'index.js'), dist('pprof', 'index.js')].map((m) => import(m)),
+      [
+        dist('receiver-ddtrace', 'multipart.js'),
+        dist('receiver-ddtrace', 'upload.js'),
+        dist('receiver-ddtrace', 'errors.js'),
+        dist('core', 'index.js'),
+        dist('pprof', 'index.js'),
+      ].map((m) => import(m)),
     );
     // Decoding on this thread (no decode workers), under the 8 MiB cap the package's own test uses.
     const decoder = pprof.ProfileDecoder.for({ limits: core.createServiceLimits({ decodeWorkers: 0, maxDecompressedBytes: 8 << 20 }) });
@@ -101,7 +107,8 @@ function parseArgs(argv) {
     if (key === 'target') options.target = value;
     else if (['cases', 'seed', 'deadline-ms', 'heap-mb', 'batch'].includes(key) && Number.isInteger(number) && number >= 0) {
       options[key.replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = number;
-    } else throw new Error(`fuzz: --${key}=${value}: expected --cases, --seed, --deadline-ms, --heap-mb or --batch with a non-negative integer, or --target=TEXT`);
+    } else
+      throw new Error(`fuzz: --${key}=${value}: expected --cases, --seed, --deadline-ms, --heap-mb or --batch with a non-negative integer, or --target=TEXT`);
   }
   return options;
 }
@@ -192,7 +199,9 @@ async function main() {
     process.exit(2);
   }
   const perTarget = Math.ceil(options.cases / targetCount);
-  console.log(`fuzz: ${options.cases} cases over ${targetCount} targets (${perTarget} each), seed ${options.seed}, a case may take ${options.deadlineMs} ms (node ${process.version})`);
+  console.log(
+    `fuzz: ${options.cases} cases over ${targetCount} targets (${perTarget} each), seed ${options.seed}, a case may take ${options.deadlineMs} ms (node ${process.version})`,
+  );
   const rows = [];
   const problems = [];
   const startedAll = Date.now();
@@ -209,11 +218,23 @@ async function main() {
         row.cases += result.hung || result.crashed ? result.numRuns + 1 : result.numRuns;
         if (result.hung || result.crashed) {
           row.hangs++;
-          problems.push({ target: row.target, kind: result.hung ? `hang (no case finished in ${options.deadlineMs} ms)` : `crash (${result.crashed})`, seed, path: result.path });
+          problems.push({
+            target: row.target,
+            kind: result.hung ? `hang (no case finished in ${options.deadlineMs} ms)` : `crash (${result.crashed})`,
+            seed,
+            path: result.path,
+          });
           await worker.restart();
         } else if (result.failed) {
           row.failures++;
-          problems.push({ target: row.target, kind: 'property failed', seed: result.seed, path: result.path, counterexample: result.counterexample, error: result.error });
+          problems.push({
+            target: row.target,
+            kind: 'property failed',
+            seed: result.seed,
+            path: result.path,
+            counterexample: result.counterexample,
+            error: result.error,
+          });
           // The batch ended at its failure; the rest of its cases run in the next batches.
         } else if (result.numRuns < runs) {
           throw new Error(`fuzz: ${row.target} ran ${result.numRuns} of ${runs} cases without failing (fast-check skipped cases?)`);
@@ -221,7 +242,9 @@ async function main() {
       }
       row.ms = Date.now() - started;
       rows.push(row);
-      console.log(`  ${row.target.padEnd(44)} ${String(row.cases).padStart(7)} cases  ${String(row.failures).padStart(3)} failed  ${String(row.hangs).padStart(3)} hung  ${(row.ms / 1000).toFixed(1).padStart(6)} s`);
+      console.log(
+        `  ${row.target.padEnd(44)} ${String(row.cases).padStart(7)} cases  ${String(row.failures).padStart(3)} failed  ${String(row.hangs).padStart(3)} hung  ${(row.ms / 1000).toFixed(1).padStart(6)} s`,
+      );
       targetIndex++;
     }
     await worker.stop();
@@ -234,7 +257,9 @@ async function main() {
   const total = rows.reduce((n, r) => n + r.cases, 0);
   const failed = rows.reduce((n, r) => n + r.failures, 0);
   const hung = rows.reduce((n, r) => n + r.hangs, 0);
-  console.log(`\nfuzz: ${total} cases, ${rows.length} targets, ${failed} failed, ${hung} hung or crashed, seed ${options.seed}, ${((Date.now() - startedAll) / 1000).toFixed(1)} s`);
+  console.log(
+    `\nfuzz: ${total} cases, ${rows.length} targets, ${failed} failed, ${hung} hung or crashed, seed ${options.seed}, ${((Date.now() - startedAll) / 1000).toFixed(1)} s`,
+  );
   process.exitCode = failed + hung > 0 ? 1 : 0;
 }
 

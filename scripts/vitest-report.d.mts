@@ -6,4 +6,9 @@ export interface VitestJsonReport {
   testResults: { name: string; status: string; message?: string; assertionResults: { status: string }[] }[];
 }
 /** What one vitest JSON report counts towards `pnpm test`'s closing line (see vitest-report.mjs). */
-export function countVitestReport(report: VitestJsonReport): { passed: number; failed: number; skipped: number; brokenFiles: { name: string; message: string }[] };
+export function countVitestReport(report: VitestJsonReport): {
+  passed: number;
+  failed: number;
+  skipped: number;
+  brokenFiles: { name: string; message: string }[];
+};

@@ -114,7 +114,8 @@ export async function waitForFileText(file, text, child, timeoutMs = 20_000) {
   for (;;) {
     const content = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
     if (content.includes(text)) return;
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${child.spawnfile} exited (${child.exitCode ?? child.signalCode}) before writing "${text}" to ${file}:\n${content.slice(-3000)}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${child.spawnfile} exited (${child.exitCode ?? child.signalCode}) before writing "${text}" to ${file}:\n${content.slice(-3000)}`);
     if (Date.now() > deadline) throw new Error(`no "${text}" in ${file} within ${timeoutMs} ms:\n${content.slice(-3000)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -10,7 +10,21 @@
  */
 
 /** Values a blown-up length or count takes: just past the end, and what overflows 31, 32, 53 and 64 bits. */
-export const HUGE_VARINTS = [1, 127, 128, 16_383, 16_384, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x1_0000_0000, 2 ** 53 - 1, 2 ** 53, 2n ** 63n, 2n ** 64n - 1n];
+export const HUGE_VARINTS = [
+  1,
+  127,
+  128,
+  16_383,
+  16_384,
+  0x7fff_ffff,
+  0x8000_0000,
+  0xffff_ffff,
+  0x1_0000_0000,
+  2 ** 53 - 1,
+  2 ** 53,
+  2n ** 63n,
+  2n ** 64n - 1n,
+];
 
 /** Encodes an unsigned varint (values past 2^64 are truncated to 64 bits, as protobuf does). */
 export function varint(value) {
@@ -177,7 +191,11 @@ export function byteEdit(fc) {
   const fraction = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
   const someBytes = fc.oneof(
     fc.uint8Array({ minLength: 1, maxLength: 16 }),
-    fc.constantFrom(...[[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], [0x80, 0x80, 0x80, 0x80], [0], [0x0d, 0x0a], [0x0d, 0x0a, 0x0d, 0x0a]].map((b) => Uint8Array.from(b))),
+    fc.constantFrom(
+      ...[[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], [0x80, 0x80, 0x80, 0x80], [0], [0x0d, 0x0a], [0x0d, 0x0a, 0x0d, 0x0a]].map((b) =>
+        Uint8Array.from(b),
+      ),
+    ),
   );
   return fc.oneof(
     { weight: 4, arbitrary: fc.record({ op: fc.constant('flip'), at: fraction, bit: fc.integer({ min: 0, max: 7 }) }) },
@@ -185,7 +203,10 @@ export function byteEdit(fc) {
     { weight: 2, arbitrary: fc.record({ op: fc.constant('truncate'), at: fraction }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('insert'), at: fraction, bytes: someBytes }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('delete'), at: fraction, length: fc.integer({ min: 1, max: 64 }) }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant('repeat'), at: fraction, length: fc.integer({ min: 1, max: 256 }), times: fc.integer({ min: 1, max: 4 }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ op: fc.constant('repeat'), at: fraction, length: fc.integer({ min: 1, max: 256 }), times: fc.integer({ min: 1, max: 4 }) }),
+    },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('splice'), at: fraction, seed: fc.nat(), from: fraction }) },
   );
 }
@@ -207,13 +228,11 @@ export function protobufEdit(fc) {
  * the real fixture in the mix, so "valid input → agrees with the reference" is tested too.
  */
 export function mutatedBytes(fc, seeds, { edits = byteEdit(fc), maxEdits = 4 } = {}) {
-  return fc
-    .record({ seed: fc.nat({ max: seeds.length - 1 }), edits: fc.array(edits, { maxLength: maxEdits }) })
-    .map(({ seed, edits: list }) => {
-      let bytes = seeds[seed];
-      for (const edit of list) bytes = applyEdit(bytes, edit, seeds);
-      return bytes;
-    });
+  return fc.record({ seed: fc.nat({ max: seeds.length - 1 }), edits: fc.array(edits, { maxLength: maxEdits }) }).map(({ seed, edits: list }) => {
+    let bytes = seeds[seed];
+    for (const edit of list) bytes = applyEdit(bytes, edit, seeds);
+    return bytes;
+  });
 }
 
 /** The typed errors a target may throw; anything else is a failure of the property. */

@@ -8,7 +8,9 @@ export const SUITE_SEED = Number(process.env.PROFCOL_FUZZ_SEED ?? 20261201);
 /** Registers one `it` per target with `describe`/`it` of the calling test file. */
 export function fuzzSuite({ fc, it, targets, runs }) {
   for (const target of targets) {
-    const property = target.async ? fc.asyncProperty(target.arbitrary, (input) => target.check(input)) : fc.property(target.arbitrary, (input) => target.check(input));
+    const property = target.async
+      ? fc.asyncProperty(target.arbitrary, (input) => target.check(input))
+      : fc.property(target.arbitrary, (input) => target.check(input));
     it(target.feature, () => fc.assert(property, { numRuns: runs, seed: SUITE_SEED }));
   }
 }

@@ -6,12 +6,7 @@
  * later runs reuse ~/.cache/profcol/backends and take a few seconds.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  startOtelCollector,
-  startVictoriaMetrics,
-  type OtelCollector,
-  type VictoriaMetrics,
-} from './index.js';
+import { startOtelCollector, startVictoriaMetrics, type OtelCollector, type VictoriaMetrics } from './index.js';
 
 const BUILD_AND_START_TIMEOUT = 30 * 60_000;
 
@@ -28,11 +23,7 @@ function varint(n: number | bigint): number[] {
   return out;
 }
 const tag = (field: number, wire: number): number[] => varint((field << 3) | wire);
-const bytesField = (field: number, payload: Uint8Array | number[]): number[] => [
-  ...tag(field, 2),
-  ...varint(payload.length),
-  ...payload,
-];
+const bytesField = (field: number, payload: Uint8Array | number[]): number[] => [...tag(field, 2), ...varint(payload.length), ...payload];
 const strField = (field: number, s: string): number[] => bytesField(field, [...Buffer.from(s, 'utf8')]);
 function fixed64Field(field: number, v: bigint): number[] {
   const b = Buffer.alloc(8);
@@ -58,11 +49,7 @@ interface Gauge {
 
 /** ExportMetricsServiceRequest with one gauge data point, protobuf-encoded. */
 function gaugeRequestProtobuf(g: Gauge): Uint8Array {
-  const dp = [
-    ...Object.entries(g.attributes).flatMap(([k, v]) => bytesField(7, kv(k, v))),
-    ...fixed64Field(3, g.timeUnixNano),
-    ...doubleField(4, g.value),
-  ];
+  const dp = [...Object.entries(g.attributes).flatMap(([k, v]) => bytesField(7, kv(k, v))), ...fixed64Field(3, g.timeUnixNano), ...doubleField(4, g.value)];
   const metric = [...strField(1, g.name), ...strField(3, g.unit), ...bytesField(5, bytesField(1, dp))];
   const scopeMetrics = [...bytesField(1, strField(1, 'profcol.smoke')), ...bytesField(2, metric)];
   const resource = Object.entries(g.resource).flatMap(([k, v]) => bytesField(1, kv(k, v)));

@@ -90,7 +90,10 @@ function runBuild(name: BackendName, opts: EnsureBackendOptions): Promise<string
         reject(new Error(`build.sh ${name} failed (code ${code}, signal ${signal})\n${stderrTail}`));
         return;
       }
-      const lines = stdout.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+      const lines = stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.length > 0);
       const bin = lines[lines.length - 1];
       if (!bin || !isAbsolute(bin) || !existsSync(bin)) {
         reject(new Error(`build.sh ${name} printed no usable binary path (last line: ${JSON.stringify(bin)})\n${stderrTail}`));
@@ -391,8 +394,7 @@ export async function startOtelCollector(opts: OtelCollectorOptions = {}): Promi
       binary,
       readMetrics,
       readPoints,
-      waitForPoints: (pred = (p) => p.length > 0, timeoutMs = 10_000) =>
-        pollUntil(readPoints, pred, timeoutMs, 'collector output'),
+      waitForPoints: (pred = (p) => p.length > 0, timeoutMs = 10_000) => pollUntil(readPoints, pred, timeoutMs, 'collector output'),
       logs: proc.logs,
       async stop() {
         await stopProc(proc);
@@ -522,10 +524,7 @@ export function flattenOtlpMetrics(payloads: any[]): FlatPoint[] {
           const data = m[type] ?? {};
           for (const dp of data.dataPoints ?? []) {
             const value =
-              dp.asDouble !== undefined ? Number(dp.asDouble)
-              : dp.asInt !== undefined ? Number(dp.asInt)
-              : dp.sum !== undefined ? Number(dp.sum)
-              : undefined;
+              dp.asDouble !== undefined ? Number(dp.asDouble) : dp.asInt !== undefined ? Number(dp.asInt) : dp.sum !== undefined ? Number(dp.sum) : undefined;
             const row: FlatPoint = {
               name: m.name,
               unit: m.unit ?? '',
@@ -817,10 +816,7 @@ export async function startVictoriaMetrics(opts: VictoriaMetricsOptions = {}): P
       if (r.status !== 'success') throw new Error(`query ${promql}: ${r.errorType ?? ''} ${r.error ?? JSON.stringify(r)}`);
       return r.data.result as PromSample[];
     };
-    const exportSeries = async (
-      match: string | string[],
-      e: { start?: number | Date; end?: number | Date } = {},
-    ): Promise<ExportedSeries[]> => {
+    const exportSeries = async (match: string | string[], e: { start?: number | Date; end?: number | Date } = {}): Promise<ExportedSeries[]> => {
       await flush();
       const params = new URLSearchParams();
       for (const m of Array.isArray(match) ? match : [match]) params.append('match[]', m);

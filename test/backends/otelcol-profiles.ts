@@ -45,7 +45,13 @@ export async function startProfilesCollector(options: { startTimeoutMs?: number 
       await writeFile(configFile, JSON.stringify(config, null, 2) + '\n');
       const proc = startProc(binary, ['--config', configFile, '--feature-gates=service.profilesSupport'], workDir, keep ? undefined : workDir);
       try {
-        await waitReady(proc, 'otelcol (profiles)', (logs) => (logs.includes('Everything is ready') ? `http://127.0.0.1:${healthPort}/` : undefined), options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, (status) => status === 200);
+        await waitReady(
+          proc,
+          'otelcol (profiles)',
+          (logs) => (logs.includes('Everything is ready') ? `http://127.0.0.1:${healthPort}/` : undefined),
+          options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+          (status) => status === 200,
+        );
       } catch (error) {
         await stopProc(proc, 1000);
         throw error;

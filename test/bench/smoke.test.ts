@@ -30,7 +30,11 @@ describe('pnpm bench --smoke', () => {
   // take about a minute and a half in all.
   it('runs every bench, and each gives finite figures beside finite baselines', { timeout: 10 * 60_000 }, () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-bench-smoke-')), 'smoke.json');
-    const run = spawnSync(process.execPath, ['bench/run.mjs', '--smoke', '--no-build', `--out=${out}`], { cwd: repoRoot, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const run = spawnSync(process.execPath, ['bench/run.mjs', '--smoke', '--no-build', `--out=${out}`], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     expect(fs.existsSync(out), `run.mjs wrote no ${out}; exit ${run.status}\n${run.stderr.slice(-4000)}`).toBe(true);
     const written = JSON.parse(fs.readFileSync(out, 'utf8')) as { benches: BenchResult[]; goals: { met: number; missed: number } };
 
@@ -38,7 +42,10 @@ describe('pnpm bench --smoke', () => {
     for (const bench of written.benches) {
       expect(bench.status, `${bench.name}: ${bench.error ?? ''}\n${run.stderr.slice(-4000)}`).toBe('ok');
       expect(bench.rows.length, `${bench.name} has no rows`).toBeGreaterThan(0);
-      expect(bench.rows.some((r) => r.baseline !== null), `${bench.name}: no figure has a baseline`).toBe(true);
+      expect(
+        bench.rows.some((r) => r.baseline !== null),
+        `${bench.name}: no figure has a baseline`,
+      ).toBe(true);
       for (const row of bench.rows) {
         const where = `${bench.name}: "${row.figure}"`;
         expect(row.figure, where).toMatch(/\S/);

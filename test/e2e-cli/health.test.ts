@@ -42,7 +42,11 @@ describe('profcol run: health and memory', () => {
     const running = await startProfcol([...pipeline.configs, limited], { cwd: dir });
     try {
       const upload = ddtraceJsUpload();
-      const response = await fetch(`http://${pipeline.ddtrace}/profiling/v1/input`, { method: 'POST', headers: { 'content-type': upload.contentType }, body: upload.body });
+      const response = await fetch(`http://${pipeline.ddtrace}/profiling/v1/input`, {
+        method: 'POST',
+        headers: { 'content-type': upload.contentType },
+        body: upload.body,
+      });
       expect([response.status, response.headers.get('retry-after')]).toEqual([503, '1']);
       expect(await response.json()).toMatchObject({ reason: 'memory_limit' });
       const own = await (await fetch(pipeline.metricsUrl)).text();

@@ -17,7 +17,11 @@ let work: string;
 let installed: string;
 
 function run(command: string, args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' } });
+  const result = spawnSync(command, args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' },
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -57,7 +61,16 @@ describe('the profcol command', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const types = (JSON.parse(stdout) as { kind: string; type: string; origin: string }[]).map((c) => `${c.kind}/${c.type}`);
-    for (const expected of ['receiver/ddtrace', 'receiver/pprof', 'processor/pprof_decode', 'processor/goruntime', 'processor/tags', 'exporter/otlp', 'exporter/file', 'exporter/console']) {
+    for (const expected of [
+      'receiver/ddtrace',
+      'receiver/pprof',
+      'processor/pprof_decode',
+      'processor/goruntime',
+      'processor/tags',
+      'exporter/otlp',
+      'exporter/file',
+      'exporter/console',
+    ]) {
       expect(types).toContain(expected);
     }
   });

@@ -62,7 +62,8 @@ describe('1,000 concurrent connections to the ddtrace receiver (a real profcol, 
     const idleStillOpen = sockets.filter((s) => !s.destroyed && s.readyState === 'open').length;
 
     const first = new Map<string, number>();
-    for (const answers of results) first.set(String(answers[0]!.status ?? answers[0]!.error), (first.get(String(answers[0]!.status ?? answers[0]!.error)) ?? 0) + 1);
+    for (const answers of results)
+      first.set(String(answers[0]!.status ?? answers[0]!.error), (first.get(String(answers[0]!.status ?? answers[0]!.error)) ?? 0) + 1);
     const notAccepted = results.filter((answers) => answers.at(-1)!.status !== 200);
     console.log(
       `1,000 connections: ${UPLOADING} uploads, first answers ${JSON.stringify(Object.fromEntries(first))}, ` +

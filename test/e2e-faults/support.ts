@@ -32,7 +32,14 @@ export interface Answer {
 export function postUpload(port: number, payload: Buffer, agent: http.Agent | false): Promise<Answer> {
   return new Promise((resolve) => {
     const request = http.request(
-      { host: '127.0.0.1', port, method: 'POST', path: '/profiling/v1/input', agent, headers: { 'content-type': contentType, 'content-length': payload.length } },
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/profiling/v1/input',
+        agent,
+        headers: { 'content-type': contentType, 'content-length': payload.length },
+      },
       (response) => {
         response.resume();
         response.on('end', () => {

@@ -48,7 +48,9 @@ service:
     expect(stderr).toContain('the configuration has 3 errors');
     expect(stderr).toContain('exporters::file::dirctory: unknown key "dirctory" (did you mean "directory"?) (pipeline.yaml:8)');
     expect(stderr).toMatch(/exporters::console::verbosity: "loud" is not one of .* \(pipeline\.yaml:10\)/);
-    expect(stderr).toContain('service::pipelines::go::receivers::1: references undefined receiver "pprof/payments" (define it under receivers:) (pipeline.yaml:14)');
+    expect(stderr).toContain(
+      'service::pipelines::go::receivers::1: references undefined receiver "pprof/payments" (define it under receivers:) (pipeline.yaml:14)',
+    );
   });
 
   it('merges several --config files in order', () => {
@@ -65,7 +67,19 @@ describe('profcol components', () => {
     expect(code).toBe(0);
     const rows = JSON.parse(stdout) as { kind: string; type: string; package: string; version: string; stability: string; origin: string }[];
     expect(rows.map((r) => `${r.kind}/${r.type}`).sort()).toEqual(
-      ['exporter/console', 'exporter/file', 'exporter/otlp', 'extension/health_check', 'extension/status', 'processor/goruntime', 'processor/memory_limiter', 'processor/pprof_decode', 'processor/tags', 'receiver/ddtrace', 'receiver/pprof'].sort(),
+      [
+        'exporter/console',
+        'exporter/file',
+        'exporter/otlp',
+        'extension/health_check',
+        'extension/status',
+        'processor/goruntime',
+        'processor/memory_limiter',
+        'processor/pprof_decode',
+        'processor/tags',
+        'receiver/ddtrace',
+        'receiver/pprof',
+      ].sort(),
     );
     for (const row of rows) {
       expect(row.package).toMatch(/^@profcol\//);
@@ -104,7 +118,11 @@ describe('profcol run', () => {
     running.proc.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     try {
       const upload = ddtraceJsUpload();
-      const response = await fetch(`http://${pipeline.ddtrace}/profiling/v1/input`, { method: 'POST', headers: { 'content-type': upload.contentType }, body: upload.body });
+      const response = await fetch(`http://${pipeline.ddtrace}/profiling/v1/input`, {
+        method: 'POST',
+        headers: { 'content-type': upload.contentType },
+        body: upload.body,
+      });
       expect(response.status).toBe(200);
       await expect.poll(() => fs.existsSync(path.join(dir, 'data', 'bundles.jsonl')), { timeout: 10_000 }).toBe(true);
       const pprofFiles = fs.readdirSync(path.join(dir, 'data'), { recursive: true }).filter((f) => String(f).endsWith('.pprof'));
@@ -130,7 +148,12 @@ describe('profcol run', () => {
     const metricsFile = path.join(dir, 'data', 'metrics.jsonl');
     const cpuPoints = () =>
       fs.existsSync(metricsFile)
-        ? fs.readFileSync(metricsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { name: string; value: number; attributes: Record<string, string> }).filter((p) => p.name === 'prof_go_cpu_cores')
+        ? fs
+            .readFileSync(metricsFile, 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { name: string; value: number; attributes: Record<string, string> })
+            .filter((p) => p.name === 'prof_go_cpu_cores')
         : [];
     try {
       await expect.poll(() => cpuPoints().length, { timeout: 30_000, interval: 500 }).toBeGreaterThanOrEqual(1);
@@ -141,7 +164,11 @@ describe('profcol run', () => {
     const point = cpuPoints()[0]!;
     expect(point.attributes).toMatchObject({ service: 'ddtrace-demo-v2', env: 'e2e', version: '1.2.3', language: 'golang' });
     expect(point.value).toBeGreaterThan(0);
-    const bundles = fs.readFileSync(path.join(dir, 'data', 'bundles.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { source: string; profiles: { type: string }[] });
+    const bundles = fs
+      .readFileSync(path.join(dir, 'data', 'bundles.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { source: string; profiles: { type: string }[] });
     expect(bundles[0]!.source).toBe('ddtrace');
     expect(bundles[0]!.profiles.map((p) => p.type).sort()).toEqual(['block', 'cpu', 'goroutine', 'heap', 'mutex']);
   });
@@ -173,7 +200,11 @@ service:
     const sender = async () => {
       while (!stopping) {
         try {
-          const response = await fetch(`http://127.0.0.1:${port}/profiling/v1/input`, { method: 'POST', headers: { 'content-type': upload.contentType }, body: upload.body });
+          const response = await fetch(`http://127.0.0.1:${port}/profiling/v1/input`, {
+            method: 'POST',
+            headers: { 'content-type': upload.contentType },
+            body: upload.body,
+          });
           if (response.status === 200) acknowledged++;
           else refused++;
         } catch {
@@ -191,7 +222,10 @@ service:
     expect(acknowledged).toBeGreaterThan(5);
     // The senders went on past the signal: those requests were refused (503 or no listener), not acknowledged.
     expect(refused).toBeGreaterThan(0);
-    const written = fs.readFileSync(path.join(dir, 'data', 'bundles.jsonl'), 'utf8').trim().split('\n').length;
+    const written = fs
+      .readFileSync(path.join(dir, 'data', 'bundles.jsonl'), 'utf8')
+      .trim()
+      .split('\n').length;
     expect(written).toBe(acknowledged);
   });
 });

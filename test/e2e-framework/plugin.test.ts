@@ -56,7 +56,11 @@ describe('a third-party plugin installed from a tarball', () => {
     const running = await startProfcol(['profcol.yaml'], { cwd: appDir });
     try {
       const upload = ddtraceJsUpload();
-      const response = await fetch(`http://127.0.0.1:${port}/profiling/v1/input`, { method: 'POST', headers: { 'content-type': upload.contentType }, body: upload.body });
+      const response = await fetch(`http://127.0.0.1:${port}/profiling/v1/input`, {
+        method: 'POST',
+        headers: { 'content-type': upload.contentType },
+        body: upload.body,
+      });
       expect(response.status).toBe(200);
       await running.waitForLog((l) => l.msg === 'greeted');
       expect(fs.readFileSync(greetings, 'utf8')).toMatch(/^hello \S+ from ddtrace: .*wall/m);

@@ -81,7 +81,14 @@ describe('the Helm chart', () => {
   });
 
   it('runs pull as a StatefulSet whose pods take shard.index from their ordinal and shard.total from the replica count', () => {
-    const objects = template('--set', 'pull.enabled=true', '--set', 'pull.replicas=3', '--set-json', 'pull.targets=[{"url":"http://checkout.shop.svc:6060","service":"checkout"}]');
+    const objects = template(
+      '--set',
+      'pull.enabled=true',
+      '--set',
+      'pull.replicas=3',
+      '--set-json',
+      'pull.targets=[{"url":"http://checkout.shop.svc:6060","service":"checkout"}]',
+    );
     const statefulSet = find(objects, 'StatefulSet', 'shop-profcol-pull');
     expect(statefulSet.spec.replicas).toBe(3);
     const env = statefulSet.spec.template.spec.containers[0].env;

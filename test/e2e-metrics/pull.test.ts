@@ -53,7 +53,10 @@ async function waitForRounds(pipeline: Pipeline, perService: Record<string, numb
   await waitUntil(
     () => Object.entries(perService).every(([service, n]) => count(service) >= n),
     timeoutMs,
-    () => Object.entries(perService).map(([service, n]) => `${n} rounds of ${service} (have ${count(service)})`).join(', '),
+    () =>
+      Object.entries(perService)
+        .map(([service, n]) => `${n} rounds of ${service} (have ${count(service)})`)
+        .join(', '),
   );
 }
 
@@ -83,14 +86,20 @@ describe.each(TOOLCHAINS.map((t) => [t.label, t.toolchain] as const))('pprof-tar
     beforeAll(async () => {
       const bin = await buildGoProgram('pprof-target', { toolchain });
       target = await startGoProgram<PprofTargetReady>(bin, [
-        '-addr', '127.0.0.1:0',
-        '-spin', String(FLAGS.spin),
-        '-parked', String(FLAGS.parked),
-        '-retain-mib', String(FLAGS.retainMiB),
+        '-addr',
+        '127.0.0.1:0',
+        '-spin',
+        String(FLAGS.spin),
+        '-parked',
+        String(FLAGS.parked),
+        '-retain-mib',
+        String(FLAGS.retainMiB),
         // 16 MiB chunks: Go's 512 KiB heap sampling leaves a chunk of c bytes out with probability
         // e^(-c / 512 KiB), e^-8 for the default 4 MiB (one of 16 chunks missing in ~1 run in 200).
-        '-retain-chunk-kib', String(FLAGS.retainChunkMiB * 1024),
-        '-alloc-mib-per-sec', String(FLAGS.allocMiBPerSec),
+        '-retain-chunk-kib',
+        String(FLAGS.retainChunkMiB * 1024),
+        '-alloc-mib-per-sec',
+        String(FLAGS.allocMiBPerSec),
       ]);
       expect(target.ready.go_version, 'the target runs the Go it was built with').toBe(toolchain ?? machineGo);
       sampler = new CpuSampler(target.ready.pid);
@@ -119,7 +128,9 @@ describe.each(TOOLCHAINS.map((t) => [t.label, t.toolchain] as const))('pprof-tar
         // The CPU profile's own window (3 s), not the 10 s round.
         expectWithin(kernel!.seconds, 2.9, 3.2, 'CPU profile span (s)');
         const cores = round.value('prof_go_cpu_cores');
-        console.log(`pull round ending ${round.bundle.window.end}: prof_go_cpu_cores ${cores.toFixed(4)}, kernel ${kernel!.cores.toFixed(4)} over ${kernel!.seconds.toFixed(2)} s`);
+        console.log(
+          `pull round ending ${round.bundle.window.end}: prof_go_cpu_cores ${cores.toFixed(4)}, kernel ${kernel!.cores.toFixed(4)} over ${kernel!.seconds.toFixed(2)} s`,
+        );
         expectSameCores(cores, kernel!.cores, `prof_go_cpu_cores (round ending ${round.bundle.window.end})`);
       }
     });
@@ -128,7 +139,7 @@ describe.each(TOOLCHAINS.map((t) => [t.label, t.toolchain] as const))('pprof-tar
       expect([...list[0]!.points.keys()].sort()).toEqual(['prof_go_cpu_cores', 'prof_go_cpu_cores_gc_overhead', 'prof_go_num_goroutine']);
     });
 
-    it('rounds 2 and 3 give all 15 metrics, in UCUM units, stamped with the round window, with the target\'s attributes', () => {
+    it("rounds 2 and 3 give all 15 metrics, in UCUM units, stamped with the round window, with the target's attributes", () => {
       expect(list.length).toBeGreaterThanOrEqual(3);
       for (const [i, round] of list.entries()) {
         expectWellFormed(round, { service: SERVICE, env: 'e2e', version: '2.0.0', host: target.ready.addr, language: 'golang', suite: 'e2e-metrics' });
@@ -143,7 +154,7 @@ describe.each(TOOLCHAINS.map((t) => [t.label, t.toolchain] as const))('pprof-tar
 
     it('measures what the target does, in every full round', () => {
       const expected = target.ready.expected_goroutines; // baseline (main, watchdog, workers) + 50 parked
-    const goMinor = Number(/^go1\.(\d+)/.exec(target.ready.go_version)?.[1]);
+      const goMinor = Number(/^go1\.(\d+)/.exec(target.ready.go_version)?.[1]);
       expect(target.ready.parked).toBe(FLAGS.parked);
       for (const round of list.slice(1)) {
         const W = round.seconds;
@@ -173,7 +184,10 @@ describe.each(TOOLCHAINS.map((t) => [t.label, t.toolchain] as const))('pprof-tar
         // a function of the program (main.*) are exactly its expected goroutines.
         const profile = writtenProfile(pipeline!.data, round.bundle, 'goroutine');
         expect(totalOf(profile, 'goroutine')).toBe(goroutines);
-        expect(sumWhere(profile, 'goroutine', (fn) => fn.startsWith('main.')), 'goroutines in main.*').toBe(expected);
+        expect(
+          sumWhere(profile, 'goroutine', (fn) => fn.startsWith('main.')),
+          'goroutines in main.*',
+        ).toBe(expected);
 
         // Live heap (inuse_space of the heap profile): 64 MiB retained in 16 MiB chunks, each sampled
         // (all but certainly, see -retain-chunk-kib above), scaled to ≥ its size; runtime.GC() ran before the ready line.

@@ -40,14 +40,20 @@ import {
 /** ddtrace-demo-v2's known behaviour (flags below; see test/go/README.md). */
 const V2 = { spin: 1, spinDuty: 0.5, retainMiB: 64, retainChunkMiB: 16, allocMiBPerSec: 40, parked: 100 };
 const V2_ARGS = [
-  '-spin', String(V2.spin),
-  '-spin-duty', String(V2.spinDuty),
-  '-retain-mib', String(V2.retainMiB),
+  '-spin',
+  String(V2.spin),
+  '-spin-duty',
+  String(V2.spinDuty),
+  '-retain-mib',
+  String(V2.retainMiB),
   // 16 MiB chunks: Go's 512 KiB heap sampling leaves a chunk of c bytes out with probability
   // e^(-c / 512 KiB), e^-8 for 4 MiB (one of 16 chunks missing in ~1 run in 200 of the pull tests).
-  '-retain-chunk-kib', String(V2.retainChunkMiB * 1024),
-  '-alloc-mib-per-sec', String(V2.allocMiBPerSec),
-  '-parked', String(V2.parked),
+  '-retain-chunk-kib',
+  String(V2.retainChunkMiB * 1024),
+  '-alloc-mib-per-sec',
+  String(V2.allocMiBPerSec),
+  '-parked',
+  String(V2.parked),
 ];
 /**
  * ddtrace-demo-v1 with its defaults (spin 1 at duty 0.5, 32 MiB retained, 10 MiB/s, 20 parked),
@@ -102,7 +108,7 @@ describe.each(NODE_RUNTIMES.map((r) => [r.label, r] as const))('profcol on %s', 
   describe('push: dd-trace-go v2.12.0 (ddtrace-demo-v2) → ddtrace → goruntime → metrics.jsonl', () => {
     const uploads = () => rounds(pipeline!.data, (b) => b.resource.service === 'ddtrace-demo-v2');
 
-    it('gives all 15 metrics for every upload, in UCUM units, stamped with the upload window, with the upload\'s attributes and no per-process ones', () => {
+    it("gives all 15 metrics for every upload, in UCUM units, stamped with the upload window, with the upload's attributes and no per-process ones", () => {
       const list = uploads();
       console.log(describeRounds('v2 upload', list));
       expect(list.length).toBeGreaterThanOrEqual(V2_UPLOADS);
@@ -147,7 +153,9 @@ describe.each(NODE_RUNTIMES.map((r) => [r.label, r] as const))('profcol on %s', 
         // profile may start before the sampling did).
         const kernel = kernelCoresOverCpuProfile(cpu.v2!, pipeline!.data, upload.bundle);
         if (kernel) {
-          console.log(`v2 upload ending ${upload.bundle.window.end}: prof_go_cpu_cores ${cores.toFixed(4)}, kernel ${kernel.cores.toFixed(4)} over ${kernel.seconds.toFixed(2)} s`);
+          console.log(
+            `v2 upload ending ${upload.bundle.window.end}: prof_go_cpu_cores ${cores.toFixed(4)}, kernel ${kernel.cores.toFixed(4)} over ${kernel.seconds.toFixed(2)} s`,
+          );
           expectSameCores(cores, kernel.cores, `v2 prof_go_cpu_cores (upload ${upload.bundle.window.end})`);
           compared++;
         }
@@ -171,7 +179,12 @@ describe.each(NODE_RUNTIMES.map((r) => [r.label, r] as const))('profcol on %s', 
         expectWithin(upload.value('prof_go_lifetime_heap_bytes'), V2.retainMiB * MiB, (V2.retainMiB + 32) * MiB, 'v2 prof_go_lifetime_heap_bytes');
         // ...and the heap profile behind the value holds the retained bytes in main.retainHeap (±1 %).
         const heap = writtenProfile(pipeline!.data, upload.bundle, 'heap');
-        expectWithin(sumWhere(heap, 'inuse_space', (fn) => fn === 'main.retainHeap') / MiB, V2.retainMiB * 0.99, V2.retainMiB * 1.01, 'v2 main.retainHeap inuse MiB');
+        expectWithin(
+          sumWhere(heap, 'inuse_space', (fn) => fn === 'main.retainHeap') / MiB,
+          V2.retainMiB * 0.99,
+          V2.retainMiB * 1.01,
+          'v2 main.retainHeap inuse MiB',
+        );
         // 4 chunks of 16 MiB at least; the rest are small objects estimated from few samples (each
         // stands for ≈512 KiB ÷ its size objects). Bound: [4, 10^6].
         expectWithin(upload.value('prof_go_lifetime_heap_objects'), V2.retainMiB / V2.retainChunkMiB, 1e6, 'v2 prof_go_lifetime_heap_objects');
@@ -248,7 +261,9 @@ describe.each(NODE_RUNTIMES.map((r) => [r.label, r] as const))('profcol on %s', 
         expect(upload.value('prof_go_cpu_cores_gc_overhead')).toBeLessThanOrEqual(cores);
         const kernel = kernelCoresOverCpuProfile(cpu.v1!, pipeline!.data, upload.bundle);
         if (kernel) {
-          console.log(`v1 upload ending ${upload.bundle.window.end}: prof_go_cpu_cores ${cores.toFixed(4)}, kernel ${kernel.cores.toFixed(4)} over ${kernel.seconds.toFixed(2)} s`);
+          console.log(
+            `v1 upload ending ${upload.bundle.window.end}: prof_go_cpu_cores ${cores.toFixed(4)}, kernel ${kernel.cores.toFixed(4)} over ${kernel.seconds.toFixed(2)} s`,
+          );
           expectSameCores(cores, kernel.cores, `v1 prof_go_cpu_cores (upload ${upload.bundle.window.end})`);
           compared++;
         }

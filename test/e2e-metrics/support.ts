@@ -301,6 +301,9 @@ export function expectWellFormed(round: Round, attributes: Record<string, string
 export function describeRounds(label: string, list: Round[]): string {
   const short = (v: number) => (Math.abs(v) >= 1000 ? v.toExponential(3) : Number(v.toPrecision(4)).toString());
   return list
-    .map((round, i) => `${label} #${i + 1} (${round.seconds.toFixed(2)} s): ${[...round.points.values()].map((p) => `${p.name.replace(/^prof_go_/, '')}=${short(p.value ?? NaN)}`).join(' ')}`)
+    .map(
+      (round, i) =>
+        `${label} #${i + 1} (${round.seconds.toFixed(2)} s): ${[...round.points.values()].map((p) => `${p.name.replace(/^prof_go_/, '')}=${short(p.value ?? NaN)}`).join(' ')}`,
+    )
     .join('\n');
 }

@@ -80,7 +80,18 @@ describe(`otlp_profiles → the real OpenTelemetry Collector (OTLP profiles ${OT
     const col = await startProfilesCollector();
     cleanup.push(() => col.stop());
     const [demoBin, targetBin] = await Promise.all([buildGoProgram('ddtrace-demo-v2'), buildGoProgram('pprof-target')]);
-    const target = await startGoProgram<PprofTargetReady>(targetBin, ['-addr', '127.0.0.1:0', '-spin', '1', '-parked', '4', '-retain-mib', '16', '-alloc-mib-per-sec', '8']);
+    const target = await startGoProgram<PprofTargetReady>(targetBin, [
+      '-addr',
+      '127.0.0.1:0',
+      '-spin',
+      '1',
+      '-parked',
+      '4',
+      '-retain-mib',
+      '16',
+      '-alloc-mib-per-sec',
+      '8',
+    ]);
     cleanup.push(() => target.stop());
 
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'profcol-e2e-otlp-profiles-'));
@@ -97,7 +108,15 @@ describe(`otlp_profiles → the real OpenTelemetry Collector (OTLP profiles ${OT
             interval: '10s',
             cpu_seconds: 2,
             jitter: '0s',
-            targets: [{ url: `http://${target.ready.addr}`, service: 'go-demo', env: 'e2e', version: '0.0.0', enabled_types: ['cpu', 'goroutine', 'heap', 'mutex', 'block'] }],
+            targets: [
+              {
+                url: `http://${target.ready.addr}`,
+                service: 'go-demo',
+                env: 'e2e',
+                version: '0.0.0',
+                enabled_types: ['cpu', 'goroutine', 'heap', 'mutex', 'block'],
+              },
+            ],
           },
         },
         processors: { pprof_decode: {} },
@@ -113,40 +132,57 @@ describe(`otlp_profiles → the real OpenTelemetry Collector (OTLP profiles ${OT
     );
     const run = await startProfcol([config], { cwd: dir });
     cleanup.push(() => run.stop());
-    const demo = await startGoProgram<DdtraceDemoReady>(demoBin, [], { PROFCOL_AGENT_ADDR: `127.0.0.1:${ddtracePort}`, PROFCOL_PERIOD: '2s', PROFCOL_EXIT_AFTER: '120s' });
+    const demo = await startGoProgram<DdtraceDemoReady>(demoBin, [], {
+      PROFCOL_AGENT_ADDR: `127.0.0.1:${ddtracePort}`,
+      PROFCOL_PERIOD: '2s',
+      PROFCOL_EXIT_AFTER: '120s',
+    });
     cleanup.push(() => demo.stop());
 
     // Two uploads and two pull rounds (the pull deltas of heap, mutex and block need a second round).
     const enough = (profiles: RebuiltProfile[], service: string) => {
       const ofService = profiles.filter((p) => p.resource['service.name'] === service);
-      return TYPES.every((type) => ofService.filter((p) => p.attributes['profcol.profile.type'] === type).length >= 1) && ofService.filter((p) => p.attributes['profcol.profile.type'] === 'cpu').length >= 2;
+      return (
+        TYPES.every((type) => ofService.filter((p) => p.attributes['profcol.profile.type'] === type).length >= 1) &&
+        ofService.filter((p) => p.attributes['profcol.profile.type'] === 'cpu').length >= 2
+      );
     };
-    await vi.waitFor(async () => {
-      const lines = await col.readLines();
-      const profiles = await collectorProfiles(lines);
-      const seen = profiles.map((p) => `${String(p.resource['service.name'])} ${String(p.attributes['profcol.profile.type'])}`);
-      const problems = run.logs.filter((l) => Number(l['level']) >= 40).map((l) => String(l['msg']));
-      // On a timeout the message shows what the Collector has and what profcol complained about.
-      expect({ ready: enough(profiles, 'ddtrace-demo-v2') && enough(profiles, 'go-demo'), requests: lines.length, seen, problems }).toMatchObject({ ready: true });
-    }, { timeout: 90_000, interval: 500 });
+    await vi.waitFor(
+      async () => {
+        const lines = await col.readLines();
+        const profiles = await collectorProfiles(lines);
+        const seen = profiles.map((p) => `${String(p.resource['service.name'])} ${String(p.attributes['profcol.profile.type'])}`);
+        const problems = run.logs.filter((l) => Number(l['level']) >= 40).map((l) => String(l['msg']));
+        // On a timeout the message shows what the Collector has and what profcol complained about.
+        expect({ ready: enough(profiles, 'ddtrace-demo-v2') && enough(profiles, 'go-demo'), requests: lines.length, seen, problems }).toMatchObject({
+          ready: true,
+        });
+      },
+      { timeout: 90_000, interval: 500 },
+    );
     await demo.stop();
     // A clean stop drains the exporters: everything profcol received has been sent.
     expect(await run.stop()).toBe(0);
 
     const received = await receivedProfiles(path.join(dir, 'data'), ['ddtrace-demo-v2', 'go-demo']);
     let profiles: RebuiltProfile[] = [];
-    await vi.waitFor(async () => {
-      // The file exporter flushes every 100 ms.
-      profiles = await collectorProfiles(await col.readLines());
-      expect(profiles.length).toBeGreaterThanOrEqual(received.length);
-    }, { timeout: 10_000, interval: 200 });
+    await vi.waitFor(
+      async () => {
+        // The file exporter flushes every 100 ms.
+        profiles = await collectorProfiles(await col.readLines());
+        expect(profiles.length).toBeGreaterThanOrEqual(received.length);
+      },
+      { timeout: 10_000, interval: 200 },
+    );
     expect(profiles.length).toBe(received.length);
 
     for (const service of ['ddtrace-demo-v2', 'go-demo']) {
       expect([...new Set(received.filter((r) => r.service === service).map((r) => r.type))].sort(), service).toEqual(TYPES);
     }
     for (const r of received) {
-      const matches = profiles.filter((p) => p.resource['service.name'] === r.service && p.attributes['profcol.profile.type'] === r.type && p.pprof.timeNanos === BigInt(r.summary.timeNanos));
+      const matches = profiles.filter(
+        (p) => p.resource['service.name'] === r.service && p.attributes['profcol.profile.type'] === r.type && p.pprof.timeNanos === BigInt(r.summary.timeNanos),
+      );
       expect(matches.length, r.file).toBe(1);
       const sent = matches[0]!;
       const summary = summarizePprof(sent.pprof.encode());
@@ -154,14 +190,22 @@ describe(`otlp_profiles → the real OpenTelemetry Collector (OTLP profiles ${OT
       expect(summary.sampleCount, r.file).toBe(r.summary.sampleCount);
       expect(summary.totals, r.file).toEqual(r.summary.totals);
       // One OTLP profile per sample type, each with every sample.
-      expect(sent.otlp.map((p) => p.samples.length), r.file).toEqual(r.summary.sampleTypes.map(() => r.summary.sampleCount));
+      expect(
+        sent.otlp.map((p) => p.samples.length),
+        r.file,
+      ).toEqual(r.summary.sampleTypes.map(() => r.summary.sampleCount));
       expect(sent.scope.name).toBe('profcol');
       expect(functionNames(sent.pprof), r.file).toEqual(functionNames(r.pprof));
     }
     // The Go program's own functions are in the stacks (the delta types may be empty in one window, not in all).
     for (const service of ['ddtrace-demo-v2', 'go-demo']) {
       for (const type of TYPES) {
-        const own = profiles.filter((p) => p.resource['service.name'] === service && p.attributes['profcol.profile.type'] === type && [...functionNames(p.pprof)].some((name) => OWN_FUNCTIONS[type]!.test(name)));
+        const own = profiles.filter(
+          (p) =>
+            p.resource['service.name'] === service &&
+            p.attributes['profcol.profile.type'] === type &&
+            [...functionNames(p.pprof)].some((name) => OWN_FUNCTIONS[type]!.test(name)),
+        );
         expect(own.length, `${service} ${type}`).toBeGreaterThan(0);
       }
     }
@@ -183,7 +227,12 @@ describe(`otlp_profiles → the real OpenTelemetry Collector (OTLP profiles ${OT
     }
     const pull = profiles.filter((p) => p.resource['service.name'] === 'go-demo');
     for (const p of pull) {
-      expect(p.resource).toMatchObject({ 'service.name': 'go-demo', 'deployment.environment.name': 'e2e', 'service.version': '0.0.0', 'service.instance.id': `http://${target.ready.addr}` });
+      expect(p.resource).toMatchObject({
+        'service.name': 'go-demo',
+        'deployment.environment.name': 'e2e',
+        'service.version': '0.0.0',
+        'service.instance.id': `http://${target.ready.addr}`,
+      });
     }
     // dd-trace's span and endpoint labels would be sample attributes; the demo traces nothing, so the CPU samples carry none here (see the round-trip unit test for labels).
   });

@@ -15,7 +15,13 @@ if (!config.ok) {
 }
 const settings = createTestSettings({ id: 'otlp', kind: 'exporter', logger: createLogger({ level: 'info', format: 'json', destination: process.stderr }) });
 const exporter = otlpExporterFactory.create(settings, config.value);
-const stats = () => ({ sent: settings.registry.value('profcol_exporter_sent_metric_points_total'), queue: settings.registry.value('profcol_exporter_queue_size'), replayed: settings.registry.value('profcol_exporter_queue_replayed_requests_total'), corrupt: settings.registry.value('profcol_exporter_queue_corrupt_files_total'), dropped: settings.registry.value('profcol_exporter_send_failed_metric_points_total') });
+const stats = () => ({
+  sent: settings.registry.value('profcol_exporter_sent_metric_points_total'),
+  queue: settings.registry.value('profcol_exporter_queue_size'),
+  replayed: settings.registry.value('profcol_exporter_queue_replayed_requests_total'),
+  corrupt: settings.registry.value('profcol_exporter_queue_corrupt_files_total'),
+  dropped: settings.registry.value('profcol_exporter_send_failed_metric_points_total'),
+});
 const say = (line) => process.stdout.write(line + '\n');
 
 process.on('SIGTERM', async () => {

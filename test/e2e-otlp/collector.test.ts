@@ -68,23 +68,28 @@ function expectEveryPoint(batches: Batch[], received: FlatPoint[]): { duplicates
 }
 
 describe('otlp exporter → real OpenTelemetry Collector', () => {
-  it.for(['http/protobuf', 'http/json'] as const)('every point sent over %s is in the collector’s output with its name, unit, value, timestamps and resource', async (protocol, ctx) => {
-    backend.need(ctx);
-    const col = await collector();
-    const h = await otlp({ endpoint: col.otlpHttpEndpoint, protocol });
-    const base = baseNanos();
-    const batches = Array.from({ length: 50 }, (_, w) => batchFor(base, w));
-    const total = batches.reduce((n, b) => n + b.metrics.length, 0);
-    const started = performance.now();
-    for (const batch of batches) await h.exporter.consume(batch);
-    await until(() => h.counter('profcol_exporter_sent_metric_points_total') === total, 30_000, `${total} points accepted`);
-    const ms = performance.now() - started;
-    const received = await col.waitForPoints((p) => p.length >= total, 15_000);
-    const { duplicates } = expectEveryPoint(batches, received);
-    expect(duplicates).toBe(0);
-    expect(h.counter('profcol_exporter_send_failed_metric_points_total')).toBe(0);
-    console.log(`[e2e-otlp] collector ${protocol}: ${total} points in ${batches.length} batches (${h.counter('profcol_exporter_sent_requests_total')} requests) accepted in ${ms.toFixed(0)} ms`);
-  });
+  it.for(['http/protobuf', 'http/json'] as const)(
+    'every point sent over %s is in the collector’s output with its name, unit, value, timestamps and resource',
+    async (protocol, ctx) => {
+      backend.need(ctx);
+      const col = await collector();
+      const h = await otlp({ endpoint: col.otlpHttpEndpoint, protocol });
+      const base = baseNanos();
+      const batches = Array.from({ length: 50 }, (_, w) => batchFor(base, w));
+      const total = batches.reduce((n, b) => n + b.metrics.length, 0);
+      const started = performance.now();
+      for (const batch of batches) await h.exporter.consume(batch);
+      await until(() => h.counter('profcol_exporter_sent_metric_points_total') === total, 30_000, `${total} points accepted`);
+      const ms = performance.now() - started;
+      const received = await col.waitForPoints((p) => p.length >= total, 15_000);
+      const { duplicates } = expectEveryPoint(batches, received);
+      expect(duplicates).toBe(0);
+      expect(h.counter('profcol_exporter_send_failed_metric_points_total')).toBe(0);
+      console.log(
+        `[e2e-otlp] collector ${protocol}: ${total} points in ${batches.length} batches (${h.counter('profcol_exporter_sent_requests_total')} requests) accepted in ${ms.toFixed(0)} ms`,
+      );
+    },
+  );
 
   it('delivers everything once a collector that was down at start comes up', async (ctx) => {
     backend.need(ctx);
@@ -118,7 +123,12 @@ describe('otlp exporter → real OpenTelemetry Collector', () => {
     await send(0, 10);
     await first.waitForPoints((p) => p.length >= 120, 15_000);
     await first.stop(); // the collector flushes what it accepted, then exits
-    const before = flattenOtlpMetrics((await fs.readFile(first.outputFile, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+    const before = flattenOtlpMetrics(
+      (await fs.readFile(first.outputFile, 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    );
     await fs.rm(first.workDir, { recursive: true, force: true });
 
     const downAt = Date.now();
@@ -131,6 +141,8 @@ describe('otlp exporter → real OpenTelemetry Collector', () => {
     const after = await second.waitForPoints((p) => before.length + p.length >= 360, 30_000);
     const { duplicates } = expectEveryPoint(batches, [...before, ...after]);
     expect(h.counter('profcol_exporter_send_failed_metric_points_total')).toBe(0);
-    console.log(`[e2e-otlp] collector down ${downMs} ms mid-run: 360/360 points delivered, ${duplicates} duplicates, ${h.counter('profcol_exporter_retries_total')} retries`);
+    console.log(
+      `[e2e-otlp] collector down ${downMs} ms mid-run: 360/360 points delivered, ${duplicates} duplicates, ${h.counter('profcol_exporter_retries_total')} retries`,
+    );
   });
 });

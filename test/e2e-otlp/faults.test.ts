@@ -72,7 +72,11 @@ describe('otlp exporter under injected faults (real collector behind a fault pro
     proxy.decide = (i) => (i % 4 === 1 ? { kind: 'fault', status: 500, body: 'internal error: disk full' } : undefined);
     const batches = batchesOf(10);
     for (const b of batches) await h.exporter.consume(b);
-    await until(() => h.counter('profcol_exporter_sent_metric_points_total') + h.counter('profcol_exporter_send_failed_metric_points_total') === 120, 15_000, 'every point accounted for');
+    await until(
+      () => h.counter('profcol_exporter_sent_metric_points_total') + h.counter('profcol_exporter_send_failed_metric_points_total') === 120,
+      15_000,
+      'every point accounted for',
+    );
     const failed = proxy.log.filter((e) => e.status === 500).length;
     expect(h.counter('profcol_exporter_send_failed_metric_points_total', { reason: 'http_500' })).toBe(failed * 6);
     expect(h.logs.filter((l) => String(l['msg']).includes('answered 500 Internal Server Error: internal error: disk full'))).toHaveLength(failed);
@@ -82,7 +86,9 @@ describe('otlp exporter under injected faults (real collector behind a fault pro
 
   it('retries 500s when they are listed in retryable_status_codes, and then nothing is lost', async (ctx) => {
     backend.need(ctx);
-    const { col, proxy, h } = await setup({ retry_on_failure: { initial_interval: '50ms', max_interval: '200ms', retryable_status_codes: [429, 500, 502, 503, 504] } });
+    const { col, proxy, h } = await setup({
+      retry_on_failure: { initial_interval: '50ms', max_interval: '200ms', retryable_status_codes: [429, 500, 502, 503, 504] },
+    });
     proxy.decide = (i) => (i < 15 ? { kind: 'fault', status: 500 } : undefined);
     const batches = batchesOf(10);
     for (const b of batches) await h.exporter.consume(b);

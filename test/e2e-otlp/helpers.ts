@@ -78,7 +78,12 @@ export async function startOtlp(config: Record<string, unknown>, baseDir?: strin
       cb();
     },
   });
-  const settings = createTestSettings({ id: 'otlp', kind: 'exporter', logger: createLogger({ level: 'debug', format: 'json', destination }), ...(baseDir ? { baseDir } : {}) });
+  const settings = createTestSettings({
+    id: 'otlp',
+    kind: 'exporter',
+    logger: createLogger({ level: 'debug', format: 'json', destination }),
+    ...(baseDir ? { baseDir } : {}),
+  });
   const parsed = otlpExporterFactory.config.parse(config);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const exporter = otlpExporterFactory.create(settings, parsed.value) as OtlpExporter;

@@ -30,7 +30,9 @@ describe('pipelines/otlp.yaml', () => {
     expect(exporterConfig({}).endpoint).toBe('http://localhost:4318');
     const config = exporterConfig({ OTLP_ENDPOINT: 'https://otlp.example:4318' });
     expect(config).toMatchObject({ endpoint: 'https://otlp.example:4318', protocol: 'http/protobuf', sending_queue: { storage: './data/otlp-queue' } });
-    const pipelines = (loadConfigFiles([pipeline], {}).tree['service'] as { pipelines: Record<string, { receivers: string[]; processors: string[]; exporters: string[] }> }).pipelines;
+    const pipelines = (
+      loadConfigFiles([pipeline], {}).tree['service'] as { pipelines: Record<string, { receivers: string[]; processors: string[]; exporters: string[] }> }
+    ).pipelines;
     expect(pipelines['go']).toEqual({ receivers: ['ddtrace', 'pprof'], processors: ['pprof_decode', 'goruntime', 'tags'], exporters: ['otlp'] });
   });
 
@@ -87,7 +89,9 @@ describe('pipelines/otlp.yaml', () => {
       expect(BigInt(p.timeUnixNano!)).toBeGreaterThan(startedNanos - 60_000_000_000n);
     }
     const kinds = [...new Set(ours.map((p) => `${p.name} ${p.unit} ${p.type}`))].sort();
-    console.log(`[e2e-otlp] profcol run → collector: ${ours.length} points, ${kinds.length} metrics:\n  ${kinds.join('\n  ')}\n  resource: ${JSON.stringify(ours[0]!.resource)}`);
+    console.log(
+      `[e2e-otlp] profcol run → collector: ${ours.length} points, ${kinds.length} metrics:\n  ${kinds.join('\n  ')}\n  resource: ${JSON.stringify(ours[0]!.resource)}`,
+    );
     expect(await run.stop()).toBe(0);
   });
 });

@@ -13,7 +13,16 @@ export const METRICS = [
 
 /** Two profiled services (resources as the ddtrace receiver fills them). */
 export const RESOURCES = [
-  { service: 'checkout', env: 'e2e', version: '1.4.2', host: 'web-1', language: 'go', runtime_version: 'go1.22.4', runtime_id: '7d1c0f6e-checkout', profile_seq: '1' },
+  {
+    service: 'checkout',
+    env: 'e2e',
+    version: '1.4.2',
+    host: 'web-1',
+    language: 'go',
+    runtime_version: 'go1.22.4',
+    runtime_id: '7d1c0f6e-checkout',
+    profile_seq: '1',
+  },
   { service: 'payments', env: 'e2e', version: '0.9.0', host: 'web-2', language: 'golang', runtime_id: '3b9a2c11-payments' },
 ];
 

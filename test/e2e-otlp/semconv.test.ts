@@ -36,7 +36,10 @@ interface BundleLine {
 async function readTarget(addr: string, pid: number): Promise<{ atMs: number; counters: TargetCounters; cpuSeconds: number }> {
   const response = await fetch(`http://${addr}/debug/target`);
   // utime + stime of /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux): what the kernel charged the target.
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = fs
+    .readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / 100;
   return { atMs: Date.now(), counters: (await response.json()) as TargetCounters, cpuSeconds };
 }
@@ -44,7 +47,11 @@ async function readTarget(addr: string, pid: number): Promise<{ atMs: number; co
 function readBundles(data: string): BundleLine[] {
   const file = path.join(data, 'bundles.jsonl');
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as BundleLine);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as BundleLine);
 }
 
 function within(value: number, low: number, high: number, what: string): void {
@@ -62,7 +69,16 @@ describe('goruntime naming: otel → real Collector and VictoriaMetrics', () => 
     const col = await startOtelCollector();
     cleanup.push(() => col.stop());
     const target = await startGoProgram<PprofTargetReady>(await buildGoProgram('pprof-target'), [
-      '-addr', '127.0.0.1:0', '-spin', '1', '-parked', '20', '-alloc-mib-per-sec', '20', '-mutex=false', '-block=false',
+      '-addr',
+      '127.0.0.1:0',
+      '-spin',
+      '1',
+      '-parked',
+      '20',
+      '-alloc-mib-per-sec',
+      '20',
+      '-mutex=false',
+      '-block=false',
     ]);
     cleanup.push(() => target.stop());
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-e2e-semconv-'));
@@ -112,11 +128,22 @@ service:
     console.log(`allocWorker: ${(programRate / MiB).toFixed(2)} MiB/s over ${((after.atMs - before.atMs) / 1000).toFixed(1)} s; ${bundles.length} rounds`);
 
     // --- VictoriaMetrics, under Prometheus naming -------------------------------------------
-    const series = await vm.waitForSeries('{__name__=~"go_.*"}', (s) => s.some((x) => x.metric['__name__'] === 'go_memory_allocated_bytes_total' && x.values.length >= ROUNDS - 1), 20_000);
+    const series = await vm.waitForSeries(
+      '{__name__=~"go_.*"}',
+      (s) => s.some((x) => x.metric['__name__'] === 'go_memory_allocated_bytes_total' && x.values.length >= ROUNDS - 1),
+      20_000,
+    );
     const names = [...new Set(series.map((s) => s.metric['__name__']))].sort();
     console.log(`VictoriaMetrics series: ${names.join(', ')}`);
     expect(names).toEqual(
-      expect.arrayContaining(['go_cpu_time_seconds_total', 'go_goroutine_count', 'go_memory_allocated_bytes_total', 'go_memory_allocations_total', 'go_memory_gc_cycles_total', 'go_memory_used_bytes']),
+      expect.arrayContaining([
+        'go_cpu_time_seconds_total',
+        'go_goroutine_count',
+        'go_memory_allocated_bytes_total',
+        'go_memory_allocations_total',
+        'go_memory_gc_cycles_total',
+        'go_memory_used_bytes',
+      ]),
     );
     expect(names.some((name) => name.startsWith('prof_go_alloc') || name.startsWith('prof_go_cpu_cores'))).toBe(false);
 
@@ -130,7 +157,9 @@ service:
     // counts what serving the scrapes allocates in the target (measured 1.02–1.03× in e2e-metrics).
     const at = allocated.timestamps.at(-1)! / 1000;
     const [rate] = await vm.query('rate(go_memory_allocated_bytes_total[35s])', { time: at });
-    console.log(`rate(go_memory_allocated_bytes_total[35s]) = ${(Number(rate!.value[1]) / MiB).toFixed(3)} MiB/s (${(Number(rate!.value[1]) / programRate).toFixed(4)}× the allocWorker's own count)`);
+    console.log(
+      `rate(go_memory_allocated_bytes_total[35s]) = ${(Number(rate!.value[1]) / MiB).toFixed(3)} MiB/s (${(Number(rate!.value[1]) / programRate).toFixed(4)}× the allocWorker's own count)`,
+    );
     within(Number(rate!.value[1]) / programRate, 0.97, 1.15, 'rate(go_memory_allocated_bytes_total) ÷ the allocWorker rate');
 
     // go.cpu.time: the kernel's CPU time of the target over the run, in cores. -spin 1 keeps a goroutine
@@ -138,8 +167,10 @@ service:
     // CPU profile samples 3 s of each 10 s round and stands for the round: ±30 % for a load that varies.
     const kernelCores = (after.cpuSeconds - before.cpuSeconds) / ((after.atMs - before.atMs) / 1000);
     const cores = await vm.query('sum(rate(go_cpu_time_seconds_total[35s]))', { time: at });
-    console.log(`sum(rate(go_cpu_time_seconds_total[35s])) = ${Number(cores[0]!.value[1]).toFixed(4)} cores; the kernel charged the target ${kernelCores.toFixed(4)} cores over the run`);
-    within(Number(cores[0]!.value[1]) / kernelCores, 0.7, 1.3, 'sum(rate(go_cpu_time_seconds_total)) ÷ the kernel\'s cores');
+    console.log(
+      `sum(rate(go_cpu_time_seconds_total[35s])) = ${Number(cores[0]!.value[1]).toFixed(4)} cores; the kernel charged the target ${kernelCores.toFixed(4)} cores over the run`,
+    );
+    within(Number(cores[0]!.value[1]) / kernelCores, 0.7, 1.3, "sum(rate(go_cpu_time_seconds_total)) ÷ the kernel's cores");
     const states = await vm.query('sum by (go_cpu_state) (rate(go_cpu_time_seconds_total[35s]))', { time: at });
     expect(states.map((s) => s.metric['go_cpu_state']).sort()).toEqual(['gc', 'user']);
 
@@ -162,9 +193,21 @@ service:
       for (const p of wire(name)) expect(p, name).toMatchObject({ type: 'sum', isMonotonic: true, aggregationTemporality: 2 });
     }
     for (const name of ['go.goroutine.count', 'go.memory.used']) {
-      for (const p of wire(name)) expect({ type: p.type, monotonic: p.isMonotonic ?? false, temporality: p.aggregationTemporality }, name).toEqual({ type: 'sum', monotonic: false, temporality: 2 });
+      for (const p of wire(name))
+        expect({ type: p.type, monotonic: p.isMonotonic ?? false, temporality: p.aggregationTemporality }, name).toEqual({
+          type: 'sum',
+          monotonic: false,
+          temporality: 2,
+        });
     }
-    expect(Object.fromEntries(['go.memory.allocated', 'go.memory.allocations', 'go.memory.gc.cycles', 'go.cpu.time', 'go.goroutine.count', 'go.memory.used'].map((n) => [n, wire(n)[0]!.unit]))).toEqual({
+    expect(
+      Object.fromEntries(
+        ['go.memory.allocated', 'go.memory.allocations', 'go.memory.gc.cycles', 'go.cpu.time', 'go.goroutine.count', 'go.memory.used'].map((n) => [
+          n,
+          wire(n)[0]!.unit,
+        ]),
+      ),
+    ).toEqual({
       'go.memory.allocated': 'By',
       'go.memory.allocations': '{allocation}',
       'go.memory.gc.cycles': '{gc_cycle}',

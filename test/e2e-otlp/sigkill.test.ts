@@ -44,7 +44,11 @@ interface Child {
 }
 
 function runChild(env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [path.join(here, 'child-exporter.mjs')], { cwd: here, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [path.join(here, 'child-exporter.mjs')], {
+    cwd: here,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   let buffered = '';
   const child: Child = {
@@ -137,7 +141,10 @@ describe('otlp exporter killed with SIGKILL and restarted (persistent queue, rea
     const acked = [...run1.acked, ...run2.acked];
     const base = BigInt(env.BASE);
     const expected = acked.flatMap((w) => batchFor(base, w).metrics.map((p) => pointKey(p.name, p.resource['service']!, p.timeNanos)));
-    await col.waitForPoints((points) => new Set(points.map((p) => pointKey(p.name, String(p.resource['service.name']), p.timeUnixNano!))).size >= expected.length, 20_000);
+    await col.waitForPoints(
+      (points) => new Set(points.map((p) => pointKey(p.name, String(p.resource['service.name']), p.timeUnixNano!))).size >= expected.length,
+      20_000,
+    );
     const counts = new Map<string, number>();
     for (const p of await col.readPoints()) {
       const key = pointKey(p.name, String(p.resource['service.name']), p.timeUnixNano!);

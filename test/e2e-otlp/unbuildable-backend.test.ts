@@ -21,7 +21,10 @@ describe('a real backend that cannot be built', () => {
   it('in CI (CI=true), fails every test that needs it, with the build error, and pnpm test counts them as failed', () => {
     const { report, output } = runVitest(fixtureDir, { ...noGo, CI: 'true' });
     const tests = report.testResults.flatMap((file) => file.assertionResults) as { title: string; status: string; failureMessages: string[] }[];
-    expect(tests.map((t) => [t.title, t.status]), output).toEqual([
+    expect(
+      tests.map((t) => [t.title, t.status]),
+      output,
+    ).toEqual([
       ['exports to the Collector', 'failed'],
       ['exports to the Collector again', 'failed'],
     ]);
@@ -35,7 +38,10 @@ describe('a real backend that cannot be built', () => {
   it('outside CI, skips every test that needs it and prints why', () => {
     const { report, output } = runVitest(fixtureDir, { ...noGo, CI: undefined });
     const tests = report.testResults.flatMap((file) => file.assertionResults);
-    expect(tests.map((t) => t.status), output).toEqual(['skipped', 'skipped']);
+    expect(
+      tests.map((t) => t.status),
+      output,
+    ).toEqual(['skipped', 'skipped']);
     expect(output).toContain('otelcol could not be built; the tests that need it are skipped (outside CI)');
     expect(output).toContain(`go not found (GO=${noGo.GO})`);
     expect(countVitestReport(report)).toMatchObject({ passed: 0, failed: 0, skipped: 2 });

@@ -57,7 +57,10 @@ describe('otlp exporter → real VictoriaMetrics', () => {
     const result = await vm.query('prof_go_goroutines{service.name="checkout"}', { time: at });
     expect(result.map((r) => Number(r.value[1]))).toEqual([(windows - 1) * 1000 + 2 + 0.25]);
     const cores = await vm.query('sum by (service.name) (prof_go_cpu_cores)', { time: at });
-    expect(Object.fromEntries(cores.map((r) => [r.metric['service.name'], Number(r.value[1])]))).toEqual({ checkout: (windows - 1) * 1000 + 0.25, payments: (windows - 1) * 1000 + 100 + 0.25 });
+    expect(Object.fromEntries(cores.map((r) => [r.metric['service.name'], Number(r.value[1])]))).toEqual({
+      checkout: (windows - 1) * 1000 + 0.25,
+      payments: (windows - 1) * 1000 + 100 + 0.25,
+    });
   });
 
   it('gets a real 400 for OTLP JSON (this VictoriaMetrics takes protobuf only): a counted drop with the backend’s message, never retried', async (ctx) => {

@@ -28,7 +28,22 @@ let target: GoProcess<PprofTargetReady>;
 let url: string;
 
 async function startTarget(addr = '127.0.0.1:0'): Promise<GoProcess<PprofTargetReady>> {
-  return startGoProgram<PprofTargetReady>(bin, ['-addr', addr, '-spin', '1', '-parked', String(PARKED), '-retain-mib', String(RETAIN_MIB), '-retain-chunk-kib', String(RETAIN_CHUNK_MIB * 1024), '-alloc-mib-per-sec', String(ALLOC_MIB_PER_SEC), '-mutex', '-block']);
+  return startGoProgram<PprofTargetReady>(bin, [
+    '-addr',
+    addr,
+    '-spin',
+    '1',
+    '-parked',
+    String(PARKED),
+    '-retain-mib',
+    String(RETAIN_MIB),
+    '-retain-chunk-kib',
+    String(RETAIN_CHUNK_MIB * 1024),
+    '-alloc-mib-per-sec',
+    String(ALLOC_MIB_PER_SEC),
+    '-mutex',
+    '-block',
+  ]);
 }
 
 beforeAll(async () => {
@@ -152,7 +167,10 @@ describe('pull mode against a real Go program (test/go/pprof-target)', () => {
       expect(profileOf(second, 'allocs').delta).toBe(true);
 
       // Mutex and block: deltas with the contending workers on their stacks.
-      for (const [type, fn] of [['mutex', 'main.mutexWorker'], ['block', 'main.blockConsumer']] as const) {
+      for (const [type, fn] of [
+        ['mutex', 'main.mutexWorker'],
+        ['block', 'main.blockConsumer'],
+      ] as const) {
         const profile = profileOf(second, type);
         expect(profile.delta).toBe(true);
         expect(totalOf(second, type, 'contentions')).toBeGreaterThan(0);
@@ -183,7 +201,12 @@ describe('pull mode against a real Go program (test/go/pprof-target)', () => {
   it('a restarted target (same address, counters back near zero) starts a new baseline instead of negative deltas', async () => {
     const port = await freePort();
     let own = await startTarget(`127.0.0.1:${port}`);
-    const { receiver, sink, registry } = pullPipeline({ targets: [{ url: `http://127.0.0.1:${port}`, service: 'restart' }], enabled_types: ['heap', 'goroutine'], memstats: false, cpu_seconds: 1 });
+    const { receiver, sink, registry } = pullPipeline({
+      targets: [{ url: `http://127.0.0.1:${port}`, service: 'restart' }],
+      enabled_types: ['heap', 'goroutine'],
+      memstats: false,
+      cpu_seconds: 1,
+    });
     try {
       await receiver.scrapeOnce(); // baseline
       await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -207,7 +230,7 @@ describe('pull mode against a real Go program (test/go/pprof-target)', () => {
     }
   });
 
-  it('the target\'s own exclusive CPU profiler: a second scraper\'s CPU request is refused (500) and reported, the rest of its round goes on', async () => {
+  it("the target's own exclusive CPU profiler: a second scraper's CPU request is refused (500) and reported, the rest of its round goes on", async () => {
     const a = pullPipeline({ targets: [{ url }], enabled_types: ['cpu'], memstats: false, cpu_seconds: 2 }, 'pprof/a');
     const b = pullPipeline({ targets: [{ url }], enabled_types: ['cpu', 'goroutine'], memstats: false, cpu_seconds: 1 }, 'pprof/b');
     try {
@@ -215,7 +238,13 @@ describe('pull mode against a real Go program (test/go/pprof-target)', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       const [refused] = await b.receiver.scrapeOnce();
       expect(refused!.outcome).toBe('partial');
-      expect(refused!.failures).toEqual([{ type: 'cpu', reason: 'http_status', message: expect.stringMatching(/returned HTTP 500: Could not enable CPU profiling: cpu profiling already in use/) }]);
+      expect(refused!.failures).toEqual([
+        {
+          type: 'cpu',
+          reason: 'http_status',
+          message: expect.stringMatching(/returned HTTP 500: Could not enable CPU profiling: cpu profiling already in use/),
+        },
+      ]);
       expect(refused!.emitted).toEqual(['goroutine']);
       expect((await first)[0]!.outcome).toBe('success');
     } finally {

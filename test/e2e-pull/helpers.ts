@@ -29,7 +29,12 @@ export function pullPipeline(config: Record<string, unknown>, id = 'pprof') {
   if (!decodeConfig.ok) throw new Error('pprof_decode defaults do not parse');
   const decode = new PprofDecodeProcessor(processorSettings, decodeConfig.value);
   const sink = new CollectingConsumer();
-  const receiver = new PprofReceiver(receiverSettings, parseReceiverConfig(config), { consume: async (batch) => sink.consume(await decode.process(batch)) }, { autoStart: false });
+  const receiver = new PprofReceiver(
+    receiverSettings,
+    parseReceiverConfig(config),
+    { consume: async (batch) => sink.consume(await decode.process(batch)) },
+    { autoStart: false },
+  );
   return { receiver, sink, registry: receiverSettings.registry, decodeRegistry: processorSettings.registry };
 }
 

@@ -25,7 +25,14 @@ const ROUTES = {
   '/debug/pprof/mutex': goFixture('mutex'),
   '/debug/pprof/block': goFixture('block'),
 };
-const PATHS_PER_ROUND = ['/debug/pprof/profile?seconds=1', '/debug/pprof/goroutine', '/debug/pprof/heap', '/debug/pprof/heap?debug=1', '/debug/pprof/mutex', '/debug/pprof/block'];
+const PATHS_PER_ROUND = [
+  '/debug/pprof/profile?seconds=1',
+  '/debug/pprof/goroutine',
+  '/debug/pprof/heap',
+  '/debug/pprof/heap?debug=1',
+  '/debug/pprof/mutex',
+  '/debug/pprof/block',
+];
 const TIMEOUT_MS = 1500;
 
 let healthy: FakeTarget[];
@@ -64,7 +71,9 @@ describe('sharding 33 targets over 3 replicas', () => {
 
       for (let round = 1; round <= 2; round++) {
         const started = Date.now();
-        const healthyDone = Promise.all(replicas.map((r) => r.sink.waitFor(round * owned[replicas.indexOf(r)]!.filter((u) => healthy.some((h) => h.url === u)).length, 10_000))).then(() => Date.now() - started);
+        const healthyDone = Promise.all(
+          replicas.map((r) => r.sink.waitFor(round * owned[replicas.indexOf(r)]!.filter((u) => healthy.some((h) => h.url === u)).length, 10_000)),
+        ).then(() => Date.now() - started);
         const reports: RoundReport[] = (await Promise.all(replicas.map((r) => r.receiver.scrapeOnce()))).flat();
         const elapsed = Date.now() - started;
 
@@ -84,8 +93,18 @@ describe('sharding 33 targets over 3 replicas', () => {
           expect(byUrl.get(garbage.url)!.outcome).toBe('failed');
           expect(new Set(byUrl.get(garbage.url)!.failures.map((f) => f.reason))).toEqual(new Set(['pprof', 'memstats']));
           expect(byUrl.get(hanging.url)!.outcome).toBe('failed');
-          expect(byUrl.get(hanging.url)!.failures.map((f) => [f.type, f.reason]).sort()).toEqual([
-            ['block', 'timeout'], ['cpu', 'timeout'], ['goroutine', 'timeout'], ['heap', 'timeout'], ['memstats', 'timeout'], ['mutex', 'timeout'],
+          expect(
+            byUrl
+              .get(hanging.url)!
+              .failures.map((f) => [f.type, f.reason])
+              .sort(),
+          ).toEqual([
+            ['block', 'timeout'],
+            ['cpu', 'timeout'],
+            ['goroutine', 'timeout'],
+            ['heap', 'timeout'],
+            ['memstats', 'timeout'],
+            ['mutex', 'timeout'],
           ]);
           expect(hanging.requests.sort()).toEqual([...PATHS_PER_ROUND].sort());
           // The hanging target's CPU request waits timeout + cpu_seconds; the healthy ones were all delivered long before.
@@ -106,7 +125,13 @@ describe('sharding 33 targets over 3 replicas', () => {
       const round2 = replicas.flatMap((r) => r.sink.bundles.slice(r.sink.bundles.length / 2));
       expect(new Set(round2.map((b) => b.resource.instance))).toEqual(new Set(healthy.map((t) => t.url)));
       for (const bundle of round2) {
-        expect(bundle.profiles.map((p) => [p.type, p.delta ?? false])).toEqual([['cpu', false], ['goroutine', false], ['heap', true], ['mutex', true], ['block', true]]);
+        expect(bundle.profiles.map((p) => [p.type, p.delta ?? false])).toEqual([
+          ['cpu', false],
+          ['goroutine', false],
+          ['heap', true],
+          ['mutex', true],
+          ['block', true],
+        ]);
         expect(bundle.memStats!.values.Alloc).toBe(1000);
         expect(bundle.source).toMatch(/^pprof\/replica[012]$/);
       }

@@ -24,7 +24,11 @@ describe.each(CASES)('dd-trace-go $profiler uploads ($program)', ({ program, pro
   it(`are all accepted (200), every attachment decoded (${pprof}, metrics.json ${metrics}) and the resource right`, async () => {
     const bin = await buildGoProgram(program);
     receiver = await startPushReceiver({ keep_attachments: true });
-    demo = await startGoProgram<DdtraceDemoReady>(bin, [], { PROFCOL_AGENT_ADDR: `127.0.0.1:${receiver.port}`, PROFCOL_PERIOD: '2s', PROFCOL_EXIT_AFTER: '60s' });
+    demo = await startGoProgram<DdtraceDemoReady>(bin, [], {
+      PROFCOL_AGENT_ADDR: `127.0.0.1:${receiver.port}`,
+      PROFCOL_PERIOD: '2s',
+      PROFCOL_EXIT_AFTER: '60s',
+    });
     expect(demo.ready.dd_trace_go_version).toBe(profiler);
     await receiver.waitForAccepted(2, 30_000);
     await demo.stop();
@@ -49,7 +53,13 @@ describe.each(CASES)('dd-trace-go $profiler uploads ($program)', ({ program, pro
       const seconds = Number(bundle.window.endNanos - bundle.window.startNanos) / 1e9;
       expect(seconds).toBeGreaterThan(1.5);
       expect(seconds).toBeLessThan(5);
-      expect(bundle.profiles.map((p) => `${p.type}${p.delta ? ' (delta)' : ''}`).sort()).toEqual(['block (delta)', 'cpu', 'goroutine', 'heap (delta)', 'mutex (delta)']);
+      expect(bundle.profiles.map((p) => `${p.type}${p.delta ? ' (delta)' : ''}`).sort()).toEqual([
+        'block (delta)',
+        'cpu',
+        'goroutine',
+        'heap (delta)',
+        'mutex (delta)',
+      ]);
       for (const profile of bundle.profiles) expect(sniffEncoding(profile.data), profile.name).toBe(pprof);
       expectEverythingDecodes(bundle);
       expect(total(bundle, 'cpu', 'cpu')).toBeGreaterThan(0);

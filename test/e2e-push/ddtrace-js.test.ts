@@ -38,19 +38,22 @@ describe.each(CASES.map((c) => [c.label, c] as const))('dd-trace-js uploads on %
     if (runtime.major !== undefined) expect(nodeVersion.startsWith(`v${runtime.major}.`), `${node} is ${nodeVersion}`).toBe(true);
     const service = `e2e-js-${setting ?? `default-${runtime.major ?? 'machine'}`}`;
     receiver = await startPushReceiver({ keep_attachments: true });
-    app = await startJsApp({
-      DD_PROFILING_ENABLED: 'true',
-      DD_TRACE_AGENT_URL: receiver.url,
-      DD_PROFILING_UPLOAD_PERIOD: '2',
-      ...(setting ? { DD_PROFILING_DEBUG_UPLOAD_COMPRESSION: setting } : {}),
-      DD_SERVICE: service,
-      DD_ENV: 'e2e',
-      DD_VERSION: '3.4.5',
-      DD_TAGS: 'team:profcol,suite:e2e-push',
-      DD_REMOTE_CONFIGURATION_ENABLED: 'false',
-      DD_INSTRUMENTATION_TELEMETRY_ENABLED: 'false',
-      DD_TRACE_STARTUP_LOGS: 'false',
-    }, node);
+    app = await startJsApp(
+      {
+        DD_PROFILING_ENABLED: 'true',
+        DD_TRACE_AGENT_URL: receiver.url,
+        DD_PROFILING_UPLOAD_PERIOD: '2',
+        ...(setting ? { DD_PROFILING_DEBUG_UPLOAD_COMPRESSION: setting } : {}),
+        DD_SERVICE: service,
+        DD_ENV: 'e2e',
+        DD_VERSION: '3.4.5',
+        DD_TAGS: 'team:profcol,suite:e2e-push',
+        DD_REMOTE_CONFIGURATION_ENABLED: 'false',
+        DD_INSTRUMENTATION_TELEMETRY_ENABLED: 'false',
+        DD_TRACE_STARTUP_LOGS: 'false',
+      },
+      node,
+    );
     await receiver.waitForAccepted(2, 30_000);
     await app.stop();
 

@@ -66,7 +66,10 @@ export async function startPushReceiver(config: Record<string, unknown> = {}): P
     accepted,
     problems,
     waitForAccepted: (count, timeoutMs) =>
-      vi.waitFor(() => expect(settings.registry.value('profcol_receiver_accepted_uploads_total')).toBeGreaterThanOrEqual(count), { timeout: timeoutMs, interval: 100 }),
+      vi.waitFor(() => expect(settings.registry.value('profcol_receiver_accepted_uploads_total')).toBeGreaterThanOrEqual(count), {
+        timeout: timeoutMs,
+        interval: 100,
+      }),
     stop: async () => {
       await receiver.shutdown();
     },
@@ -114,7 +117,11 @@ export interface Child {
  * ready line; `node` is the binary (default: the one running the tests).
  */
 export async function startJsApp(env: Record<string, string>, node: string = process.execPath): Promise<Child> {
-  const child = spawn(node, ['-r', 'dd-trace/init', 'e2e-push/js-app.cjs'], { cwd: TEST_DIR, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(node, ['-r', 'dd-trace/init', 'e2e-push/js-app.cjs'], {
+    cwd: TEST_DIR,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));

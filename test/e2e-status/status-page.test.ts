@@ -53,7 +53,11 @@ describe('status page in headless Chromium, profcol on the default pipeline', ()
       JSON.stringify({
         receivers: {
           ddtrace: { endpoint: ddtraceAddr },
-          pprof: { jitter: '0s', bearer_token: SECRET_TOKEN, targets: [{ url: `http://${pullTarget.ready.addr}`, service: PULL_SERVICE, env: 'e2e', version: '2.0.0' }] },
+          pprof: {
+            jitter: '0s',
+            bearer_token: SECRET_TOKEN,
+            targets: [{ url: `http://${pullTarget.ready.addr}`, service: PULL_SERVICE, env: 'e2e', version: '2.0.0' }],
+          },
         },
         extensions: { status: { endpoint: `127.0.0.1:${statusPort}`, refresh: '500ms' } },
         service: { telemetry: { metrics: { address: `127.0.0.1:${metricsPort}` } } },
@@ -94,7 +98,9 @@ describe('status page in headless Chromium, profcol on the default pipeline', ()
     const boxes = page.locator('#pipelines svg g.component');
     await expect.poll(() => boxes.count()).toBe(6);
     const drawn = await boxes.evaluateAll((gs) => gs.map((g) => `${g.getAttribute('data-kind')} ${g.querySelector('.id')!.textContent}`));
-    expect(drawn.sort()).toEqual(['exporter console', 'exporter file', 'processor goruntime', 'processor pprof_decode', 'receiver ddtrace', 'receiver pprof'].sort());
+    expect(drawn.sort()).toEqual(
+      ['exporter console', 'exporter file', 'processor goruntime', 'processor pprof_decode', 'receiver ddtrace', 'receiver pprof'].sort(),
+    );
     expect(await page.locator('#pipelines svg path.arrow').count(), 'arrows ddtrace/pprof → pprof_decode → goruntime → console/file').toBe(2 + 1 + 2);
   });
 
@@ -102,7 +108,11 @@ describe('status page in headless Chromium, profcol on the default pipeline', ()
     const acceptedText = () => page.locator('#pipelines g.component[data-id="ddtrace"] text.counter').allTextContents();
     const accepted = (lines: string[]) => Number(/^accepted_uploads\s+([\d,]+)$/m.exec(lines.join('\n'))?.[1]?.replaceAll(',', '') ?? 0);
     expect(accepted(await acceptedText()), 'nothing uploaded yet').toBe(0);
-    pushDemo = await startGoProgram<DdtraceDemoReady>(pushBin, ['-spin', '1', '-spin-duty', '1'], { PROFCOL_AGENT_ADDR: ddtraceAddr, PROFCOL_PERIOD: '5s', PROFCOL_EXIT_AFTER: '120s' });
+    pushDemo = await startGoProgram<DdtraceDemoReady>(pushBin, ['-spin', '1', '-spin-duty', '1'], {
+      PROFCOL_AGENT_ADDR: ddtraceAddr,
+      PROFCOL_PERIOD: '5s',
+      PROFCOL_EXIT_AFTER: '120s',
+    });
     await expect.poll(async () => accepted(await acceptedText()), { timeout: 60_000, intervals: [500] }).toBeGreaterThanOrEqual(1);
   });
 
@@ -115,7 +125,7 @@ describe('status page in headless Chromium, profcol on the default pipeline', ()
     expect(await card.locator('.service-head').textContent()).toContain('env e2e');
   });
 
-  it('draws a CPU flame graph of the pushing service whose frames are named after the Go program\'s functions', async () => {
+  it("draws a CPU flame graph of the pushing service whose frames are named after the Go program's functions", async () => {
     const flame = page.locator(`article.service[data-service="${PUSH_SERVICE}"] .flame-panel[data-type="cpu"] .flame`);
     const busy = flame.locator(`svg g.frame[name="${BUSY_LOOP}"]`);
     await expect.poll(() => busy.count(), { timeout: 30_000, intervals: [500] }).toBeGreaterThanOrEqual(1);
@@ -145,7 +155,7 @@ describe('status page in headless Chromium, profcol on the default pipeline', ()
     expect(names.has(BUSY_LOOP)).toBe(true);
   });
 
-  it('shows the pull target\'s last round, and the pulled service with its flame graph', async () => {
+  it("shows the pull target's last round, and the pulled service with its flame graph", async () => {
     const row = page.locator('#targets tr[data-target]');
     // The first round emits the CPU and goroutine profiles; heap, mutex and block become baselines.
     await expect.poll(() => row.locator('td').nth(3).textContent(), { timeout: 45_000, intervals: [500] }).toMatch(/^(success|partial)$/);
@@ -153,7 +163,9 @@ describe('status page in headless Chromium, profcol on the default pipeline', ()
     expect(await row.locator('td').nth(6).textContent(), 'no backoff').toBe('no');
     expect(await row.locator('td').nth(7).textContent()).toMatch(/^(now|in .+)$/);
     const card = page.locator(`article.service[data-service="${PULL_SERVICE}"]`);
-    await expect.poll(() => card.locator(`.flame-panel[data-type="cpu"] svg g.frame[name="${BUSY_LOOP}"]`).count(), { timeout: 30_000, intervals: [500] }).toBeGreaterThanOrEqual(1);
+    await expect
+      .poll(() => card.locator(`.flame-panel[data-type="cpu"] svg g.frame[name="${BUSY_LOOP}"]`).count(), { timeout: 30_000, intervals: [500] })
+      .toBeGreaterThanOrEqual(1);
     expect(await card.locator('tr[data-metric^="prof_go_"]').count()).toBeGreaterThanOrEqual(3);
   });
 

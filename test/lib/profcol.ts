@@ -77,14 +77,27 @@ export async function defaultPipelineOnFreePorts(dir: string): Promise<DefaultPi
   const after = addressesOf(loadConfigFiles([defaults, override], {}).tree);
   const unmoved = [...before].filter(([key, value]) => after.get(key) === value).map(([key, value]) => `${key}: ${String(value)}`);
   if (unmoved.length > 0) {
-    throw new Error(`pipelines/default.yaml has addresses that defaultPipelineOnFreePorts (test/lib/profcol.ts) does not move to a free port: ${unmoved.join(', ')}; add them to its override`);
+    throw new Error(
+      `pipelines/default.yaml has addresses that defaultPipelineOnFreePorts (test/lib/profcol.ts) does not move to a free port: ${unmoved.join(', ')}; add them to its override`,
+    );
   }
-  return { configs: [defaults, override], ddtrace: `127.0.0.1:${ddtracePort}`, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, statusUrl: `http://127.0.0.1:${statusPort}/`, healthUrl: `http://127.0.0.1:${healthPort}/` };
+  return {
+    configs: [defaults, override],
+    ddtrace: `127.0.0.1:${ddtracePort}`,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    statusUrl: `http://127.0.0.1:${statusPort}/`,
+    healthUrl: `http://127.0.0.1:${healthPort}/`,
+  };
 }
 
 /** Runs a profcol command to completion. */
 export function profcol(args: string[], options: { cwd?: string; env?: Record<string, string>; node?: string } = {}) {
-  const result = spawnSync(options.node ?? process.execPath, [profcolBin, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(options.node ?? process.execPath, [profcolBin, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -104,7 +117,11 @@ export interface RunningProfcol {
  */
 export async function startProfcol(configs: string[], options: { cwd?: string; env?: Record<string, string>; node?: string } = {}): Promise<RunningProfcol> {
   const args = ['run', ...configs.flatMap((c) => ['--config', c]), '--log-format', 'json'];
-  const proc = spawn(options.node ?? process.execPath, [profcolBin, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(options.node ?? process.execPath, [profcolBin, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: Record<string, unknown>[] = [];
   const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   let buffered = '';
@@ -131,9 +148,14 @@ export async function startProfcol(configs: string[], options: { cwd?: string; e
     const seen = logs.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr}\nlogs: ${logs.map((l) => JSON.stringify(l)).join('\n')}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr}\nlogs: ${logs.map((l) => JSON.stringify(l)).join('\n')}`)),
+        timeoutMs,
+      );
       waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-      void exited.then((code) => reject(new Error(`profcol exited with ${code} before the log line; stderr: ${stderr}\nlogs: ${logs.map((l) => JSON.stringify(l)).join('\n')}`)));
+      void exited.then((code) =>
+        reject(new Error(`profcol exited with ${code} before the log line; stderr: ${stderr}\nlogs: ${logs.map((l) => JSON.stringify(l)).join('\n')}`)),
+      );
     });
   };
   await waitForLog((l) => l.msg === 'profcol is running');

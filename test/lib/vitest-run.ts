@@ -13,7 +13,17 @@ export function runVitest(dir: string, env: Record<string, string | undefined>):
   const reportFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-vitest-report-')), 'report.json');
   const run = spawnSync(
     process.execPath,
-    [path.join(repoRoot, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--root', dir, '--config', path.join(dir, 'vitest.config.mjs'), '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`],
+    [
+      path.join(repoRoot, 'node_modules', 'vitest', 'vitest.mjs'),
+      'run',
+      '--root',
+      dir,
+      '--config',
+      path.join(dir, 'vitest.config.mjs'),
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${reportFile}`,
+    ],
     { cwd: dir, env: childEnv, encoding: 'utf8', timeout: 120_000 },
   );
   const output = `${run.stdout}\n${run.stderr}`;

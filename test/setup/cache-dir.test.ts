@@ -64,15 +64,23 @@ fs.appendFileSync(${JSON.stringify(path.join(scratch, 'probes.jsonl'))}, JSON.st
     fs.writeFileSync(path.join(scratch, 'pnpm-lock.yaml'), lock.join('\n') + '\n');
 
     const given = { PROFCOL_CACHE_DIR: path.join(scratch, 'given cache'), XDG_CACHE_HOME: path.join(scratch, 'given xdg') };
-    const turbo = spawnSync(path.join(repoRoot, 'node_modules', '.bin', 'turbo'), ['run', ...taskNames, '--force', '--concurrency=1', '--output-logs=errors-only'], {
-      cwd: scratch,
-      env: { ...process.env, ...given, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const turbo = spawnSync(
+      path.join(repoRoot, 'node_modules', '.bin', 'turbo'),
+      ['run', ...taskNames, '--force', '--concurrency=1', '--output-logs=errors-only'],
+      {
+        cwd: scratch,
+        env: { ...process.env, ...given, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
     expect(turbo.status, `turbo run ${taskNames.join(' ')} in ${scratch}:\n${turbo.stdout}\n${turbo.stderr}`).toBe(0);
 
-    const probes = fs.readFileSync(path.join(scratch, 'probes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Probe);
+    const probes = fs
+      .readFileSync(path.join(scratch, 'probes.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Probe);
     const ran = probes.map((p) => `${p.pkg}#${p.task}`).sort();
     expect(ran).toEqual(packageNames.flatMap((pkg) => taskNames.map((task) => `${pkg}#${task}`)).sort());
     for (const probe of probes) {

@@ -43,10 +43,15 @@ function tryFile(file: string): string | undefined {
 
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: INSTALL_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${cmd} ${args.join(' ')} failed: ${error.message}\n${String(stderr).slice(-2000)}`));
-      else resolve(String(stdout));
-    });
+    execFile(
+      cmd,
+      args,
+      { timeout: INSTALL_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${cmd} ${args.join(' ')} failed: ${error.message}\n${String(stderr).slice(-2000)}`));
+        else resolve(String(stdout));
+      },
+    );
   });
 }
 
@@ -59,7 +64,9 @@ export function ensureChromium(): Promise<string> {
     if (existing) return existing;
     const apt = onPath('apt-get');
     if (!apt || process.getuid?.() !== 0) {
-      throw new Error('the browser test needs Chromium: install Debian\'s package (apt-get install -y chromium) or set PROFCOL_CHROMIUM to a Chromium binary; the test installs it itself only when run as root on a system with apt-get');
+      throw new Error(
+        "the browser test needs Chromium: install Debian's package (apt-get install -y chromium) or set PROFCOL_CHROMIUM to a Chromium binary; the test installs it itself only when run as root on a system with apt-get",
+      );
     }
     try {
       await run(apt, ['install', '-y', '-q', 'chromium']);

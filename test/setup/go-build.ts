@@ -131,8 +131,16 @@ export async function localReplaces(dir: string): Promise<LocalReplace[]> {
     if (arrow < 0) continue;
     const unquote = (t: string | undefined): string => (t ?? '').replace(/^"(.*)"$/, '$1');
     const module = unquote(spec.slice(0, arrow).trim().split(/\s+/)[0]);
-    const target = unquote(spec.slice(arrow + 2).trim().split(/\s+/)[0]);
-    const local = target.startsWith('./') || target.startsWith('../') || isAbsolute(target) ||
+    const target = unquote(
+      spec
+        .slice(arrow + 2)
+        .trim()
+        .split(/\s+/)[0],
+    );
+    const local =
+      target.startsWith('./') ||
+      target.startsWith('../') ||
+      isAbsolute(target) ||
       (process.platform === 'win32' && (target.startsWith('.\\') || target.startsWith('..\\')));
     if (module && local) out.push({ module, path: target, dir: resolve(dir, target) });
   }
@@ -243,7 +251,9 @@ export interface GoBuildOptions {
 
 async function buildUncached(name: string, toolchain: string | undefined): Promise<string> {
   if (toolchain !== undefined && !/^go1\.\d+(\.\d+)?$/.test(toolchain)) {
-    throw new Error(`buildGoProgram(${JSON.stringify(name)}): toolchain ${JSON.stringify(toolchain)} is not a Go release as GOTOOLCHAIN takes it (e.g. go1.21.13)`);
+    throw new Error(
+      `buildGoProgram(${JSON.stringify(name)}): toolchain ${JSON.stringify(toolchain)} is not a Go release as GOTOOLCHAIN takes it (e.g. go1.21.13)`,
+    );
   }
   const dir = programDir(name);
   try {
@@ -403,12 +413,7 @@ const CAP = 256 * 1024;
  * (`{"ready":true,...}` on stdout). Rejects (and kills the process) if it
  * exits first or the banner does not arrive in time.
  */
-export function startGoProgram<R = any>(
-  bin: string,
-  args: string[],
-  env?: Record<string, string>,
-  opts: StartOptions = {},
-): Promise<GoProcess<R>> {
+export function startGoProgram<R = any>(bin: string, args: string[], env?: Record<string, string>, opts: StartOptions = {}): Promise<GoProcess<R>> {
   const readyTimeoutMs = opts.readyTimeoutMs ?? (Number(process.env['PROFCOL_GO_READY_TIMEOUT_MS']) || 20_000);
   const killGraceMs = opts.killGraceMs ?? 3000;
   installExitHook();
@@ -467,7 +472,9 @@ export function startGoProgram<R = any>(
       clearTimeout(timer);
       void stop().then(() => {
         const tail = err.trim().split('\n').slice(-30).join('\n');
-        reject(new Error(`${bin} ${args.join(' ')}: ${why}${tail ? `\n--- stderr (tail) ---\n${tail}` : ''}${out ? `\n--- stdout ---\n${out.slice(0, 4000)}` : ''}`));
+        reject(
+          new Error(`${bin} ${args.join(' ')}: ${why}${tail ? `\n--- stderr (tail) ---\n${tail}` : ''}${out ? `\n--- stdout ---\n${out.slice(0, 4000)}` : ''}`),
+        );
       });
     };
     const timer = setTimeout(() => fail(`no ready line within ${readyTimeoutMs} ms`), readyTimeoutMs);

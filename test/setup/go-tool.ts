@@ -14,7 +14,12 @@ const BUILD_TIMEOUT_MS = 20 * 60_000;
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeout: number): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { env, timeout, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${cmd} ${args.join(' ')} failed: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? `'${cmd}' not found on PATH (set PROFCOL_GO)` : error.message}\n${String(stderr).trim()}`));
+      if (error)
+        reject(
+          new Error(
+            `${cmd} ${args.join(' ')} failed: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? `'${cmd}' not found on PATH (set PROFCOL_GO)` : error.message}\n${String(stderr).trim()}`,
+          ),
+        );
       else resolve(String(stdout));
     });
   });

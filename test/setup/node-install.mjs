@@ -50,10 +50,15 @@ export async function installNode(major, cacheDir = profcolCacheDir()) {
   await fsp.mkdir(tmpDir, { recursive: true });
   try {
     await fsp.writeFile(join(tmpDir, 'package.json'), JSON.stringify({ name: `profcol-node-${major}`, private: true }));
-    await run('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock', '--prefix', tmpDir, `node@${major}`], { cwd: tmpDir, timeout: INSTALL_TIMEOUT_MS });
+    await run('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock', '--prefix', tmpDir, `node@${major}`], {
+      cwd: tmpDir,
+      timeout: INSTALL_TIMEOUT_MS,
+    });
     const version = await versionOf(join(tmpDir, 'node_modules', '.bin', 'node'));
     if (!wanted(version)) {
-      throw new Error(`npm install node@${major} in ${tmpDir} gave no Node ${major} binary at node_modules/.bin/node (it says ${version ?? 'nothing'}); the tests need the npm registry`);
+      throw new Error(
+        `npm install node@${major} in ${tmpDir} gave no Node ${major} binary at node_modules/.bin/node (it says ${version ?? 'nothing'}); the tests need the npm registry`,
+      );
     }
     if (wanted(await versionOf(finalBin))) return finalBin; // another install finished first
     await fsp.rm(finalDir, { recursive: true, force: true }); // a broken earlier install

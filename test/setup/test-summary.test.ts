@@ -14,6 +14,8 @@ describe("pnpm test's closing line", () => {
     expect(report.numPendingTests).toBe(1);
     const counts = countVitestReport(report);
     expect(counts).toMatchObject({ passed: 0, failed: 1, skipped: 1 });
-    expect(counts.brokenFiles.map((f) => [f.name.endsWith('setup-throws.check.ts'), f.message])).toEqual([[true, expect.stringContaining('go build failed: cannot find module')]]);
+    expect(counts.brokenFiles.map((f) => [f.name.endsWith('setup-throws.check.ts'), f.message])).toEqual([
+      [true, expect.stringContaining('go build failed: cannot find module')],
+    ]);
   });
 });

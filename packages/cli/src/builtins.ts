@@ -13,4 +13,17 @@ import ddtraceReceiver from '@profcol/receiver-ddtrace';
 import pprofReceiver from '@profcol/receiver-pprof';
 import type { Plugin } from '@profcol/core';
 
-export const builtinPlugins: Plugin[] = [ddtraceReceiver, pprofReceiver, pprofDecode, goruntime, tags, otlpExporter, otlpProfilesExporter, fileExporter, consoleExporter, statusExtension, healthCheckExtension, memoryLimiter];
+export const builtinPlugins: Plugin[] = [
+  ddtraceReceiver,
+  pprofReceiver,
+  pprofDecode,
+  goruntime,
+  tags,
+  otlpExporter,
+  otlpProfilesExporter,
+  fileExporter,
+  consoleExporter,
+  statusExtension,
+  healthCheckExtension,
+  memoryLimiter,
+];

@@ -52,7 +52,8 @@ function tomlValue(value: unknown): string {
 }
 
 function stringList(value: unknown, where: string): string[] {
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new ConvertError(`${where}: expected a list of strings, got ${tomlValue(value)}`);
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
+    throw new ConvertError(`${where}: expected a list of strings, got ${tomlValue(value)}`);
   return value;
 }
 
@@ -60,7 +61,8 @@ function stringTable(value: unknown, where: string): Record<string, string> {
   if (!isTable(value)) throw new ConvertError(`${where}: expected a table of strings`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new ConvertError(`${where}.${k}: expected a string, got ${tomlValue(v)}`);
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+      throw new ConvertError(`${where}.${k}: expected a string, got ${tomlValue(v)}`);
     out[k] = String(v);
   }
   return out;
@@ -137,14 +139,18 @@ export function convertDataKitProfileConf(toml: string, source = 'profile.conf')
       });
     }
     if (profile.generate_metrics !== undefined) {
-      if (typeof profile.generate_metrics !== 'boolean') throw new ConvertError(`${source}: ${where}.generate_metrics: expected true or false, got ${tomlValue(profile.generate_metrics)}`);
+      if (typeof profile.generate_metrics !== 'boolean')
+        throw new ConvertError(`${source}: ${where}.generate_metrics: expected true or false, got ${tomlValue(profile.generate_metrics)}`);
       generateMetrics = profile.generate_metrics;
     }
     if (profile.tags !== undefined) Object.assign(globalTags, stringTable(profile.tags, `${source}: ${where}.tags`));
     for (const [key, value] of Object.entries(profile)) {
       if (PROFILE_KEYS.has(key)) continue;
       const what = Array.isArray(value) && value.every(isTable) ? `[[${where}.${key}]] (${value.length})` : `${where}.${key} = ${tomlValue(value)}`;
-      notes.push({ section: 'receivers', text: `not carried over: ${what}${key === 'pyroscope' ? ' — profcol pulls only Go net/http/pprof targets' : ': profcol has no equivalent'}.` });
+      notes.push({
+        section: 'receivers',
+        text: `not carried over: ${what}${key === 'pyroscope' ? ' — profcol pulls only Go net/http/pprof targets' : ': profcol has no equivalent'}.`,
+      });
     }
     const goList: unknown[] = Array.isArray(profile.go) ? profile.go : profile.go === undefined ? [] : [profile.go];
     goList.forEach((go, g) => {
@@ -161,7 +167,8 @@ export function convertDataKitProfileConf(toml: string, source = 'profile.conf')
       if (go.enabled_types !== undefined) target.enabled_types = stringList(go.enabled_types, `${source}: ${goWhere}.enabled_types`);
       if (go.tags !== undefined) target.tags = stringTable(go.tags, `${source}: ${goWhere}.tags`);
       for (const [key, value] of Object.entries(go)) {
-        if (!GO_KEYS.has(key)) notes.push({ section: 'receivers', text: `not carried over: ${goWhere}.${key} = ${tomlValue(value)}: the pprof receiver has no equivalent.` });
+        if (!GO_KEYS.has(key))
+          notes.push({ section: 'receivers', text: `not carried over: ${goWhere}.${key} = ${tomlValue(value)}: the pprof receiver has no equivalent.` });
       }
       const id = receiverIdFor(interval, intervals);
       receiverInterval.set(id, interval);
@@ -179,7 +186,11 @@ export function convertDataKitProfileConf(toml: string, source = 'profile.conf')
   const processors: Record<string, unknown> = { pprof_decode: {} };
   if (Object.keys(globalTags).length > 0) processors.tags = { set: globalTags };
   if (generateMetrics) processors.goruntime = {};
-  else notes.push({ section: 'processors', text: 'generate_metrics = false: no goruntime processor, so no prof_go_* metrics; profiles are still written by the file exporter.' });
+  else
+    notes.push({
+      section: 'processors',
+      text: 'generate_metrics = false: no goruntime processor, so no prof_go_* metrics; profiles are still written by the file exporter.',
+    });
 
   const config = {
     receivers,

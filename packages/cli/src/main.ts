@@ -1,7 +1,21 @@
 /** The `profcol` command: run, validate, components, schema, convert. */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { Collector, configJsonSchema, createLogger, formatIssue, HOST_API_VERSION, LOG_FORMATS, LOG_LEVELS, ownPackageVersion, loadConfigFiles, planPipelines, type ConfigIssue, type Logger, type Plan } from '@profcol/core';
+import {
+  Collector,
+  configJsonSchema,
+  createLogger,
+  formatIssue,
+  HOST_API_VERSION,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  ownPackageVersion,
+  loadConfigFiles,
+  planPipelines,
+  type ConfigIssue,
+  type Logger,
+  type Plan,
+} from '@profcol/core';
 import { convertDataKitProfileConf, ConvertError } from './convert-datakit.js';
 import { buildRegistry } from './registry.js';
 
@@ -119,7 +133,10 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     io.stdout.write(`${HELP[command]}\n`);
     return 0;
   }
-  for (const [flag, allowed] of [['log-level', LOG_LEVELS], ['log-format', LOG_FORMATS]] as const) {
+  for (const [flag, allowed] of [
+    ['log-level', LOG_LEVELS],
+    ['log-format', LOG_FORMATS],
+  ] as const) {
     const value = values[flag];
     if (value !== undefined && !(allowed as readonly string[]).includes(value)) {
       io.stderr.write(`profcol ${command}: --${flag} "${value}" is not one of ${allowed.join(', ')}\n`);
@@ -140,8 +157,12 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     return 1;
   }
   if (command === 'validate') {
-    const pipelines = plan.pipelines.map((p) => `${p.name} (${p.receivers.join(', ')} → ${p.processors.join(', ') || 'no processors'} → ${p.exporters.join(', ')})`);
-    io.stdout.write(`configuration is valid: ${plan.pipelines.length} ${plan.pipelines.length === 1 ? 'pipeline' : 'pipelines'}\n${pipelines.map((p) => `  ${p}\n`).join('')}`);
+    const pipelines = plan.pipelines.map(
+      (p) => `${p.name} (${p.receivers.join(', ')} → ${p.processors.join(', ') || 'no processors'} → ${p.exporters.join(', ')})`,
+    );
+    io.stdout.write(
+      `configuration is valid: ${plan.pipelines.length} ${plan.pipelines.length === 1 ? 'pipeline' : 'pipelines'}\n${pipelines.map((p) => `  ${p}\n`).join('')}`,
+    );
     return 0;
   }
   const logs = plan.service.telemetry.logs;
@@ -176,7 +197,9 @@ async function run(plan: Plan, logger: Logger): Promise<number> {
 async function convert(args: string[], io: CliIo): Promise<number> {
   const [from, file, ...rest] = args;
   if (from !== 'datakit' || !file || rest.length > 0) {
-    io.stderr.write(`profcol convert: expected 'datakit FILE'${from && from !== 'datakit' ? ` (unknown format "${from}"; known: datakit)` : ''}\n\n${HELP.convert}\n`);
+    io.stderr.write(
+      `profcol convert: expected 'datakit FILE'${from && from !== 'datakit' ? ` (unknown format "${from}"; known: datakit)` : ''}\n\n${HELP.convert}\n`,
+    );
     return 2;
   }
   let text: string;
@@ -232,7 +255,8 @@ async function components(files: string[], json: boolean, io: CliIo): Promise<nu
     const header = { kind: 'KIND', type: 'TYPE', package: 'PACKAGE', version: 'VERSION', stability: 'STABILITY', origin: 'ORIGIN', description: 'DESCRIPTION' };
     const columns = Object.keys(header) as (keyof typeof header)[];
     const widths = columns.map((c) => Math.max(header[c].length, ...rows.map((r) => r[c].length)));
-    for (const row of [header, ...rows]) io.stdout.write(`${columns.map((c, i) => (i === columns.length - 1 ? row[c] : row[c].padEnd(widths[i]!))).join('  ')}\n`);
+    for (const row of [header, ...rows])
+      io.stdout.write(`${columns.map((c, i) => (i === columns.length - 1 ? row[c] : row[c].padEnd(widths[i]!))).join('  ')}\n`);
   }
   if (issues.length > 0) {
     printIssues(io, issues, files);

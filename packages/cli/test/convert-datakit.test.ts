@@ -34,7 +34,9 @@ describe('profcol convert datakit', () => {
     const file = tmp('pipeline.yaml', await convertSample());
     const { plan, issues } = await prepare([file], {});
     expect(issues).toEqual([]);
-    expect(plan!.pipelines.map((p) => [p.name, p.receivers, p.processors, p.exporters])).toEqual([['go', ['ddtrace', 'pprof', 'pprof/30s'], ['pprof_decode', 'goruntime'], ['file']]]);
+    expect(plan!.pipelines.map((p) => [p.name, p.receivers, p.processors, p.exporters])).toEqual([
+      ['go', ['ddtrace', 'pprof', 'pprof/30s'], ['pprof_decode', 'goruntime'], ['file']],
+    ]);
   });
 
   it('carries every Go pull target over with its service, env, version, types and tags, one receiver per interval', async () => {
@@ -42,7 +44,16 @@ describe('profcol convert datakit', () => {
     expect(config.receivers.ddtrace).toEqual({ endpoint: 'localhost:9529' });
     expect(config.receivers.pprof).toEqual({
       interval: '10s',
-      targets: [{ url: 'http://localhost:6060', service: 'go-demo', env: 'dev', version: '0.0.0', enabled_types: ['cpu', 'goroutine', 'heap', 'mutex', 'block'], tags: { team: 'payments' } }],
+      targets: [
+        {
+          url: 'http://localhost:6060',
+          service: 'go-demo',
+          env: 'dev',
+          version: '0.0.0',
+          enabled_types: ['cpu', 'goroutine', 'heap', 'mutex', 'block'],
+          tags: { team: 'payments' },
+        },
+      ],
     });
     expect(config.receivers['pprof/30s']).toEqual({
       interval: '30s',
@@ -54,7 +65,15 @@ describe('profcol convert datakit', () => {
     const text = await convertSample();
     expect(text).toMatch(/# inputs\.profile\.election = true: profcol has no leader election/);
     const withExtras = convertDataKitProfileConf(
-      ['[[inputs.profile]]', 'body_limit = 10', '[[inputs.profile.pyroscope]]', 'url = "0.0.0.0:4040"', '[[inputs.profile.go]]', 'url = "http://a:6060"', 'timeout = "5s"'].join('\n'),
+      [
+        '[[inputs.profile]]',
+        'body_limit = 10',
+        '[[inputs.profile.pyroscope]]',
+        'url = "0.0.0.0:4040"',
+        '[[inputs.profile.go]]',
+        'url = "http://a:6060"',
+        'timeout = "5s"',
+      ].join('\n'),
     );
     expect(withExtras).toContain('# not carried over: inputs.profile.body_limit = 10: profcol has no equivalent.');
     expect(withExtras).toMatch(/# not carried over: \[\[inputs\.profile\.pyroscope\]\] \(1\) — profcol pulls only Go net\/http\/pprof\n# +targets\./);
@@ -62,7 +81,15 @@ describe('profcol convert datakit', () => {
   });
 
   it('keeps custom endpoints, sets [inputs.profile.tags] with a tags processor, and leaves goruntime out when generate_metrics = false', async () => {
-    const text = convertDataKitProfileConf(['[[inputs.profile]]', 'endpoints = ["/profiling/v1/input", "/custom/input"]', 'generate_metrics = false', '[inputs.profile.tags]', 'cluster = "eu-1"'].join('\n'));
+    const text = convertDataKitProfileConf(
+      [
+        '[[inputs.profile]]',
+        'endpoints = ["/profiling/v1/input", "/custom/input"]',
+        'generate_metrics = false',
+        '[inputs.profile.tags]',
+        'cluster = "eu-1"',
+      ].join('\n'),
+    );
     const config = parse(text);
     expect(config.receivers).toEqual({ ddtrace: { endpoint: 'localhost:9529', endpoints: ['/profiling/v1/input', '/custom/input'] } });
     expect(config.processors).toEqual({ pprof_decode: {}, tags: { set: { cluster: 'eu-1' } } });
@@ -84,9 +111,15 @@ describe('profcol convert datakit', () => {
 
   it('names what is wrong with a file it cannot convert', async () => {
     expect(() => convertDataKitProfileConf('[[inputs.profile]\nx = 1', 'bad.conf')).toThrow(/^bad\.conf:1:\d+: not valid TOML/);
-    expect(() => convertDataKitProfileConf('[[inputs.cpu]]\npercpu = true', 'cpu.conf')).toThrow(new ConvertError('cpu.conf: no [[inputs.profile]] section: this is not a DataKit profile input configuration'));
-    expect(() => convertDataKitProfileConf('[[inputs.profile]]\n[[inputs.profile.go]]\nservice = "x"', 'p.conf')).toThrow('p.conf: inputs.profile.go[0].url is required');
-    expect(() => convertDataKitProfileConf('[[inputs.profile]]\n[[inputs.profile.go]]\nurl = "http://a"\nenabled_types = "cpu"', 'p.conf')).toThrow('p.conf: inputs.profile.go[0].enabled_types: expected a list of strings, got "cpu"');
+    expect(() => convertDataKitProfileConf('[[inputs.cpu]]\npercpu = true', 'cpu.conf')).toThrow(
+      new ConvertError('cpu.conf: no [[inputs.profile]] section: this is not a DataKit profile input configuration'),
+    );
+    expect(() => convertDataKitProfileConf('[[inputs.profile]]\n[[inputs.profile.go]]\nservice = "x"', 'p.conf')).toThrow(
+      'p.conf: inputs.profile.go[0].url is required',
+    );
+    expect(() => convertDataKitProfileConf('[[inputs.profile]]\n[[inputs.profile.go]]\nurl = "http://a"\nenabled_types = "cpu"', 'p.conf')).toThrow(
+      'p.conf: inputs.profile.go[0].enabled_types: expected a list of strings, got "cpu"',
+    );
     const { out, io } = capture();
     expect(await main(['convert', 'datakit', '/nonexistent/profile.conf'], io)).toBe(1);
     expect(out.stderr).toBe('profcol convert: cannot read /nonexistent/profile.conf: ENOENT\n');

@@ -54,7 +54,13 @@ describe('profcol schema', () => {
     const pprof = (schema as any).properties.receivers.properties.pprof;
     expect(pprof.properties.interval.default).toBe('10s');
     expect(pprof.properties.interval.description).toMatch(/scrape rounds/);
-    expect(validate({ receivers: { pprof: { interval: '${env:INTERVAL}', targets: [{ url: 'http://localhost:6060', service: 'go-demo' }] } }, exporters: { console: {} }, service: { pipelines: { p: { receivers: ['pprof'], exporters: ['console'] } } } })).toBe(true);
+    expect(
+      validate({
+        receivers: { pprof: { interval: '${env:INTERVAL}', targets: [{ url: 'http://localhost:6060', service: 'go-demo' }] } },
+        exporters: { console: {} },
+        service: { pipelines: { p: { receivers: ['pprof'], exporters: ['console'] } } },
+      }),
+    ).toBe(true);
   });
 
   it('is committed as profcol.schema.json, up to date (regenerate: pnpm exec profcol schema > profcol.schema.json)', async () => {

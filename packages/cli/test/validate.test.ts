@@ -21,7 +21,14 @@ function writeFiles(files: Record<string, string>): (name: string) => string {
 async function validate(files: string[], env: Record<string, string> = {}) {
   const { out, io } = capture(env);
   const code = await main(['validate', ...files.flatMap((file) => ['--config', file])], io);
-  return { code, out, errors: out.stderr.split('\n').filter((line) => line.startsWith('  ')).map((line) => line.trim()) };
+  return {
+    code,
+    out,
+    errors: out.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('  '))
+      .map((line) => line.trim()),
+  };
 }
 
 const PIPELINE = `
@@ -48,10 +55,14 @@ describe('profcol validate', () => {
   });
 
   it('suggests the top-level key and the component type that were probably meant', async () => {
-    const file = writeFiles({ 'p.yaml': PIPELINE.replace('receivers:\n  ddtrace', 'recievers:\n  ddtrace').replace('  goruntime: {}', '  goruntme: {}') })('p.yaml');
+    const file = writeFiles({ 'p.yaml': PIPELINE.replace('receivers:\n  ddtrace', 'recievers:\n  ddtrace').replace('  goruntime: {}', '  goruntme: {}') })(
+      'p.yaml',
+    );
     const { code, errors } = await validate([file]);
     expect(code).toBe(1);
-    expect(errors[0]).toBe(`recievers: unknown top-level key "recievers" (did you mean "receivers"?) (expected one of plugins, receivers, processors, exporters, extensions, service) (${file}:2)`);
+    expect(errors[0]).toBe(
+      `recievers: unknown top-level key "recievers" (did you mean "receivers"?) (expected one of plugins, receivers, processors, exporters, extensions, service) (${file}:2)`,
+    );
     expect(errors[1]).toMatch(/^processors::goruntme: unknown processor type "goruntme" \(did you mean "goruntime"\?\) \(known: .*\) \(.*p\.yaml:5\)$/);
   });
 
@@ -72,7 +83,10 @@ describe('profcol validate', () => {
 
   it('lists errors in file:line order, file by file as given', async () => {
     const at = writeFiles({
-      'a.yaml': PIPELINE.replace('  console: {}', '  console: { verbosity: loud }').replace('      exporters: [console]', '      exporters: [console, nowhere]'),
+      'a.yaml': PIPELINE.replace('  console: {}', '  console: { verbosity: loud }').replace(
+        '      exporters: [console]',
+        '      exporters: [console, nowhere]',
+      ),
       'b.yaml': 'receivers:\n  ddtrace:\n    endpoint: 1\n    max_request_bytes: lots\n',
     });
     const { errors } = await validate([at('a.yaml'), at('b.yaml')]);
@@ -86,7 +100,9 @@ describe('profcol validate', () => {
   });
 
   it('never prints a value that came from the environment: it is named by its variable', async () => {
-    const file = writeFiles({ 'p.yaml': PIPELINE.replace('  ddtrace: {}', '  ddtrace:\n    endpoint: "${env:SECRET}"\n    api_keys: "${env:SECRET}"') })('p.yaml');
+    const file = writeFiles({ 'p.yaml': PIPELINE.replace('  ddtrace: {}', '  ddtrace:\n    endpoint: "${env:SECRET}"\n    api_keys: "${env:SECRET}"') })(
+      'p.yaml',
+    );
     const { code, out, errors } = await validate([file], { SECRET: 'TopSecret-123456' });
     expect(code).toBe(1);
     expect(errors).toEqual([

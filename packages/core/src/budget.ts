@@ -139,7 +139,10 @@ export class MemoryBudget {
   /** The shared counter, handed to worker threads (`tryChargeShared`, `releaseShared`). */
   readonly counter: BigInt64Array;
 
-  constructor(readonly limitBytes: number, counter?: BigInt64Array) {
+  constructor(
+    readonly limitBytes: number,
+    counter?: BigInt64Array,
+  ) {
     this.counter = counter ?? new BigInt64Array(new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT));
   }
 

@@ -26,7 +26,10 @@ export function formatIssue(issue: ConfigIssue): string {
 export class ConfigError extends ProfcolError {
   readonly issues: ConfigIssue[];
   constructor(issues: ConfigIssue[]) {
-    super('config', `invalid configuration (${issues.length} ${issues.length === 1 ? 'error' : 'errors'}):\n` + issues.map((i) => `  ${formatIssue(i)}`).join('\n'));
+    super(
+      'config',
+      `invalid configuration (${issues.length} ${issues.length === 1 ? 'error' : 'errors'}):\n` + issues.map((i) => `  ${formatIssue(i)}`).join('\n'),
+    );
     this.issues = issues;
   }
 }

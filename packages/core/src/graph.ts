@@ -21,7 +21,8 @@ const OtlpTelemetryExporter = s.object({
   protocol: s.enum(['http/protobuf', 'http/json'] as const, { default: 'http/protobuf', description: 'OTLP encoding (OTLP/HTTP only).' }),
   endpoint: s.string({
     description: 'OTLP/HTTP URL; a URL without a path gets `/v1/metrics`.',
-    check: (value) => (/^https?:\/\/[^/]/.test(value) && URL.canParse(value) ? undefined : `"${value}" is not an http:// or https:// URL (for example http://localhost:4318)`),
+    check: (value) =>
+      /^https?:\/\/[^/]/.test(value) && URL.canParse(value) ? undefined : `"${value}" is not an http:// or https:// URL (for example http://localhost:4318)`,
   }),
   headers: s.record(s.string(), { default: {}, secret: true, description: 'Headers sent with every export (credentials: never logged).' }),
   compression: s.enum(['gzip', 'none'] as const, { default: 'none', description: 'Request body compression.' }),
@@ -51,7 +52,12 @@ const TelemetryReader = s.object(
     ),
   },
   {
-    check: (reader) => (reader.periodic && reader.pull ? 'a reader is either periodic or pull, not both' : !reader.periodic && !reader.pull ? 'expected periodic: or pull:' : undefined),
+    check: (reader) =>
+      reader.periodic && reader.pull
+        ? 'a reader is either periodic or pull, not both'
+        : !reader.periodic && !reader.pull
+          ? 'expected periodic: or pull:'
+          : undefined,
   },
 );
 
@@ -73,13 +79,15 @@ export const ServiceConfig = s.object({
     metrics: s.object({
       address: s.optional(
         s.string({
-          description: 'host:port (or [v6]:port) serving profcol\'s own metrics at /metrics (Prometheus text), the shorthand of a `pull` reader. Off when unset.',
+          description:
+            "host:port (or [v6]:port) serving profcol's own metrics at /metrics (Prometheus text), the shorthand of a `pull` reader. Off when unset.",
           check: (value) => (parseEndpoint(value) ? undefined : `"${value}" is not a listen address (expected host:port, :port or [v6]:port)`),
         }),
       ),
       readers: s.array(TelemetryReader, {
         default: [],
-        description: 'More readers of the own metrics, as the OpenTelemetry Collector\'s `service.telemetry.metrics.readers`: `periodic` pushes them over OTLP/HTTP, `pull` serves them in Prometheus text.',
+        description:
+          "More readers of the own metrics, as the OpenTelemetry Collector's `service.telemetry.metrics.readers`: `periodic` pushes them over OTLP/HTTP, `pull` serves them in Prometheus text.",
       }),
     }),
   }),
@@ -100,7 +108,10 @@ export const ServiceConfig = s.object({
       }),
       decode_workers: s.any({
         default: 'auto',
-        check: (value) => (value === 'auto' || (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 64) ? undefined : `expected "auto" or a whole number from 0 to 64, got ${JSON.stringify(value)}`),
+        check: (value) =>
+          value === 'auto' || (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 64)
+            ? undefined
+            : `expected "auto" or a whole number from 0 to 64, got ${JSON.stringify(value)}`,
         description:
           'Worker threads that decompress and summarize large profiles (more than 256 KiB compressed or 2 MiB decompressed) on other cores; smaller ones are decoded on the event loop, where they cost less than the round trip. `auto`: one per core, at most 4. `0` decodes everything on the event loop.',
       }),
@@ -152,7 +163,8 @@ export function planPipelines(loaded: LoadedConfig, registry: ComponentRegistry)
   };
 
   for (const key of Object.keys(loaded.tree)) {
-    if (!TOP_LEVEL_KEYS.includes(key)) report([key], `unknown top-level key "${key}"${didYouMean(key, TOP_LEVEL_KEYS)} (expected one of ${TOP_LEVEL_KEYS.join(', ')})`);
+    if (!TOP_LEVEL_KEYS.includes(key))
+      report([key], `unknown top-level key "${key}"${didYouMean(key, TOP_LEVEL_KEYS)} (expected one of ${TOP_LEVEL_KEYS.join(', ')})`);
   }
 
   const components = new Map<string, PlannedComponent>();
@@ -171,7 +183,10 @@ export function planPipelines(loaded: LoadedConfig, registry: ComponentRegistry)
       const registered = registry.get(kind, parsedId.type);
       if (!registered) {
         const known = registry.typesOf(kind);
-        report([section, id], `unknown ${kind} type "${parsedId.type}"${didYouMean(parsedId.type, known)} (known: ${known.join(', ') || 'none'}; third-party types need their package under plugins:)`);
+        report(
+          [section, id],
+          `unknown ${kind} type "${parsedId.type}"${didYouMean(parsedId.type, known)} (known: ${known.join(', ') || 'none'}; third-party types need their package under plugins:)`,
+        );
         continue;
       }
       const result = registered.factory.config.parse(rawConfig ?? undefined);
@@ -195,10 +210,15 @@ export function planPipelines(loaded: LoadedConfig, registry: ComponentRegistry)
   const pipelines: PlannedPipeline[] = [];
   if (Object.keys(service.pipelines).length === 0) report(['service', 'pipelines'], 'no pipeline is defined; nothing would run');
   for (const [name, pipeline] of Object.entries(service.pipelines)) {
-    for (const [section, kind] of [['receivers', 'receiver'], ['processors', 'processor'], ['exporters', 'exporter']] as const) {
+    for (const [section, kind] of [
+      ['receivers', 'receiver'],
+      ['processors', 'processor'],
+      ['exporters', 'exporter'],
+    ] as const) {
       const ids = pipeline[section];
       ids.forEach((id, index) => {
-        if (!defined(section, kind, id)) report(['service', 'pipelines', name, section, String(index)], `references undefined ${kind} "${id}" (define it under ${section}:)`);
+        if (!defined(section, kind, id))
+          report(['service', 'pipelines', name, section, String(index)], `references undefined ${kind} "${id}" (define it under ${section}:)`);
         else if (ids.indexOf(id) !== index) report(['service', 'pipelines', name, section, String(index)], `lists ${kind} "${id}" twice`);
       });
     }

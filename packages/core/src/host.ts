@@ -3,7 +3,19 @@
  * starts them (extensions, exporters, processors, then receivers) and stops them in
  * reverse, draining in-flight batches before exporters flush.
  */
-import type { BatchObserver, Component, ComponentKind, ConsumeOptions, Consumer, Exporter, Host, HostState, PipelineDescription, Processor, Receiver } from './component.js';
+import type {
+  BatchObserver,
+  Component,
+  ComponentKind,
+  ConsumeOptions,
+  Consumer,
+  Exporter,
+  Host,
+  HostState,
+  PipelineDescription,
+  Processor,
+  Receiver,
+} from './component.js';
 import { createServiceLimits, type ServiceLimits } from './budget.js';
 import { BackpressureError } from './errors.js';
 import { componentKey, type Plan, type PlannedComponent, type PlannedPipeline } from './graph.js';
@@ -17,7 +29,11 @@ import { TelemetryReaders, ownTelemetryResource } from './telemetry/readers.js';
 class Managed {
   private started = false;
   private stopped = false;
-  constructor(readonly kind: ComponentKind, readonly id: string, readonly component: Component) {}
+  constructor(
+    readonly kind: ComponentKind,
+    readonly id: string,
+    readonly component: Component,
+  ) {}
   async start(host: Host): Promise<void> {
     if (this.started) return;
     await this.component.start?.(host);
@@ -62,16 +78,22 @@ class Pipeline implements Consumer {
         try {
           current = await processor.process(current, options);
         } catch (error) {
-          this.telemetry.counter('profcol_pipeline_refused_batches_total', 'Batches a pipeline refused, by reason.').add(1, { ...labels, reason: 'processor_error', processor: id });
+          this.telemetry
+            .counter('profcol_pipeline_refused_batches_total', 'Batches a pipeline refused, by reason.')
+            .add(1, { ...labels, reason: 'processor_error', processor: id });
           this.logger.warn({ pipeline: this.name, processor: id, err: error }, 'processor rejected a batch');
           throw error;
         }
       }
       if (current.bundles.length === 0 && current.metrics.length === 0) return;
       const results = await Promise.allSettled(this.exporters.map(({ exporter }) => exporter.consume(current, options)));
-      const failures = results.flatMap((result, index) => (result.status === 'rejected' ? [{ id: this.exporters[index]!.id, error: result.reason as unknown }] : []));
+      const failures = results.flatMap((result, index) =>
+        result.status === 'rejected' ? [{ id: this.exporters[index]!.id, error: result.reason as unknown }] : [],
+      );
       for (const failure of failures) {
-        this.telemetry.counter('profcol_exporter_refused_batches_total', 'Batches an exporter refused (the receiver is told and may retry).').add(1, { ...labels, exporter: failure.id });
+        this.telemetry
+          .counter('profcol_exporter_refused_batches_total', 'Batches an exporter refused (the receiver is told and may retry).')
+          .add(1, { ...labels, exporter: failure.id });
         this.logger.warn({ pipeline: this.name, exporter: failure.id, err: failure.error }, 'exporter refused a batch');
       }
       if (failures.length > 0) throw failures.find((f) => f.error instanceof BackpressureError)?.error ?? failures[0]!.error;
@@ -80,7 +102,12 @@ class Pipeline implements Consumer {
           observe(this.name, current);
         } catch (error) {
           // An observer (the status page) must never fail a batch the exporters took.
-          this.telemetry.counter('profcol_pipeline_observer_errors_total', 'Batch observers (extensions such as status) that threw on a delivered batch; the batch was not affected.').add(1, labels);
+          this.telemetry
+            .counter(
+              'profcol_pipeline_observer_errors_total',
+              'Batch observers (extensions such as status) that threw on a delivered batch; the batch was not affected.',
+            )
+            .add(1, labels);
           this.logger.warn({ pipeline: this.name, err: error }, 'a batch observer threw; the batch was delivered anyway');
         }
       }
@@ -154,7 +181,10 @@ export class Collector implements Host {
   /** `service.limits`, one set shared by every component of this collector. */
   readonly limits: ServiceLimits;
 
-  constructor(private readonly plan: Plan, options: CollectorOptions = {}) {
+  constructor(
+    private readonly plan: Plan,
+    options: CollectorOptions = {},
+  ) {
     this.logger = options.logger ?? silentLogger();
     this.telemetry = options.telemetry ?? new Telemetry({ logger: this.logger, resource: ownTelemetryResource(ownPackageVersion(import.meta.url)) });
     this.telemetry.useLogger(this.logger);
@@ -236,7 +266,14 @@ export class Collector implements Host {
       const receiver: Receiver = planned.factory.create(this.settingsFor(planned), planned.config, new FanOut(pipelines));
       this.receivers.push(new Managed('receiver', id, receiver));
     }
-    const used = new Set([...plan.pipelines.flatMap((p) => [...p.receivers.map((r) => `receiver:${r}`), ...p.processors.map((r) => `processor:${r}`), ...p.exporters.map((r) => `exporter:${r}`)]), ...plan.service.extensions.map((e) => `extension:${e}`)]);
+    const used = new Set([
+      ...plan.pipelines.flatMap((p) => [
+        ...p.receivers.map((r) => `receiver:${r}`),
+        ...p.processors.map((r) => `processor:${r}`),
+        ...p.exporters.map((r) => `exporter:${r}`),
+      ]),
+      ...plan.service.extensions.map((e) => `extension:${e}`),
+    ]);
     for (const key of plan.components.keys()) {
       if (!used.has(key)) this.logger.warn({ component: key }, 'component is configured but no pipeline uses it; it will not run');
     }
@@ -272,7 +309,10 @@ export class Collector implements Host {
       throw error;
     }
     this.stateValue = 'running';
-    this.logger.info({ pipelines: this.pipelines.map((p) => p.name), receivers: this.receivers.map((r) => r.id), exporters: this.exporters.map((e) => e.id) }, 'profcol is running');
+    this.logger.info(
+      { pipelines: this.pipelines.map((p) => p.name), receivers: this.receivers.map((r) => r.id), exporters: this.exporters.map((e) => e.id) },
+      'profcol is running',
+    );
   }
 
   /** Stops receivers, drains in-flight batches, then stops processors, exporters and extensions. Safe to call twice. */

@@ -10,7 +10,18 @@
 import type { ComponentKind } from './component.js';
 import { ServiceConfig } from './graph.js';
 import type { ComponentRegistry } from './plugin.js';
-import { ArraySchema, BooleanSchema, BytesSchema, DurationSchema, EnumSchema, NumberSchema, ObjectSchema, RecordSchema, StringSchema, type Schema } from './schema.js';
+import {
+  ArraySchema,
+  BooleanSchema,
+  BytesSchema,
+  DurationSchema,
+  EnumSchema,
+  NumberSchema,
+  ObjectSchema,
+  RecordSchema,
+  StringSchema,
+  type Schema,
+} from './schema.js';
 
 export type JsonSchema = { [key: string]: unknown };
 
@@ -53,10 +64,14 @@ export function jsonSchemaOf(schema: Schema<unknown>): JsonSchema {
   if (schema instanceof BooleanSchema) return annotate(schema, scalar({ type: 'boolean' }));
   if (schema instanceof NumberSchema) {
     const { min, max, integer } = schema.options;
-    return annotate(schema, scalar({ type: integer ? 'integer' : 'number', ...(min !== undefined ? { minimum: min } : {}), ...(max !== undefined ? { maximum: max } : {}) }));
+    return annotate(
+      schema,
+      scalar({ type: integer ? 'integer' : 'number', ...(min !== undefined ? { minimum: min } : {}), ...(max !== undefined ? { maximum: max } : {}) }),
+    );
   }
   if (schema instanceof DurationSchema) return annotate(schema, { anyOf: [{ type: 'string', pattern: DURATION_PATTERN }, { const: 0 }, ENV_REFERENCE] });
-  if (schema instanceof BytesSchema) return annotate(schema, { anyOf: [{ type: 'string', pattern: BYTES_PATTERN }, { type: 'integer', minimum: 0 }, ENV_REFERENCE] });
+  if (schema instanceof BytesSchema)
+    return annotate(schema, { anyOf: [{ type: 'string', pattern: BYTES_PATTERN }, { type: 'integer', minimum: 0 }, ENV_REFERENCE] });
   return annotate(schema, {});
 }
 

@@ -53,7 +53,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const usePretty = format === 'pretty' || (format === 'auto' && (destination as NodeJS.WriteStream).isTTY === true);
   if (usePretty) {
     // Synchronous so that nothing logged just before exit is lost.
-    return pino({ ...common, level }, pretty({ sync: true, destination: destination as NodeJS.WritableStream & { fd?: number }, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }));
+    return pino(
+      { ...common, level },
+      pretty({ sync: true, destination: destination as NodeJS.WritableStream & { fd?: number }, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }),
+    );
   }
   return pino({ ...common, level, base: undefined }, destination as NodeJS.WritableStream & { write(msg: string): void });
 }

@@ -24,7 +24,11 @@ export function definePlugin(plugin: Plugin): Plugin {
 }
 
 export class PluginError extends ProfcolError {
-  constructor(readonly plugin: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly plugin: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super('plugin', `plugin "${plugin}": ${message}`, options);
   }
 }
@@ -48,7 +52,14 @@ export function checkPlugin(value: unknown, label: string): Plugin {
   }
   plugin.components.forEach((component, index) => {
     const c = component as Partial<ComponentFactory> | null;
-    if (!c || typeof c !== 'object' || !COMPONENT_KINDS.includes(c.kind as ComponentKind) || typeof c.type !== 'string' || typeof c.create !== 'function' || !c.config) {
+    if (
+      !c ||
+      typeof c !== 'object' ||
+      !COMPONENT_KINDS.includes(c.kind as ComponentKind) ||
+      typeof c.type !== 'string' ||
+      typeof c.create !== 'function' ||
+      !c.config
+    ) {
       throw new PluginError(label, `components[${index}] is not a component factory (needs kind, type, stability, config, create)`);
     }
   });
@@ -83,11 +94,15 @@ export class ComponentRegistry {
   }
 
   typesOf(kind: ComponentKind): string[] {
-    return this.list().filter((e) => e.factory.kind === kind).map((e) => e.factory.type);
+    return this.list()
+      .filter((e) => e.factory.kind === kind)
+      .map((e) => e.factory.type);
   }
 
   list(): RegisteredComponent[] {
-    return [...this.entries.values()].sort((a, b) => COMPONENT_KINDS.indexOf(a.factory.kind) - COMPONENT_KINDS.indexOf(b.factory.kind) || a.factory.type.localeCompare(b.factory.type));
+    return [...this.entries.values()].sort(
+      (a, b) => COMPONENT_KINDS.indexOf(a.factory.kind) - COMPONENT_KINDS.indexOf(b.factory.kind) || a.factory.type.localeCompare(b.factory.type),
+    );
   }
 }
 

@@ -250,7 +250,10 @@ export class BytesSchema extends Schema<number> {
 
 export class EnumSchema<T extends string> extends Schema<T> {
   readonly typeName: string;
-  constructor(readonly values: readonly T[], options: SchemaOptions<T> = {}) {
+  constructor(
+    readonly values: readonly T[],
+    options: SchemaOptions<T> = {},
+  ) {
     super(options);
     this.typeName = values.map((v) => JSON.stringify(v)).join(' \\| ');
   }
@@ -266,7 +269,10 @@ export interface ArrayOptions<T> extends SchemaOptions<T[]> {
 }
 
 export class ArraySchema<T> extends Schema<T[]> {
-  constructor(readonly item: Schema<T>, readonly options: ArrayOptions<T> = {}) {
+  constructor(
+    readonly item: Schema<T>,
+    readonly options: ArrayOptions<T> = {},
+  ) {
     super(options);
   }
   get typeName(): string {
@@ -293,7 +299,10 @@ export class ArraySchema<T> extends Schema<T[]> {
 }
 
 export class RecordSchema<V> extends Schema<Record<string, V>> {
-  constructor(readonly value: Schema<V>, options: SchemaOptions<Record<string, V>> = {}) {
+  constructor(
+    readonly value: Schema<V>,
+    options: SchemaOptions<Record<string, V>> = {},
+  ) {
     super(options);
   }
   get typeName(): string {
@@ -330,7 +339,10 @@ export interface ObjectOptions<T> extends SchemaOptions<T> {
 export class ObjectSchema<S extends Shape> extends Schema<ObjectOf<S>> {
   readonly typeName: string = 'map';
   readonly moved: Record<string, string>;
-  constructor(readonly shape: S, options: ObjectOptions<ObjectOf<S>> = {}) {
+  constructor(
+    readonly shape: S,
+    options: ObjectOptions<ObjectOf<S>> = {},
+  ) {
     super(options);
     this.moved = options.moved ?? {};
   }

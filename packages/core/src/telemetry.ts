@@ -191,13 +191,26 @@ export class Telemetry implements MetricProducer {
   histogram(name: string, description: string, options: HistogramOptions = {}, baseLabels: Labels = NO_LABELS): Histogram {
     const boundaries = options.boundaries ?? DURATION_BOUNDARIES_SECONDS;
     checkBoundaries(name, boundaries);
-    const instrument = this.register(name, description, baseLabels, { kind: 'histogram', unit: options.unit ?? '', boundaries, series: new Map() }) as HistogramInstrument;
+    const instrument = this.register(name, description, baseLabels, {
+      kind: 'histogram',
+      unit: options.unit ?? '',
+      boundaries,
+      series: new Map(),
+    }) as HistogramInstrument;
     const finder = new SeriesFinder<HistogramSeries>((labels) => {
       const all = { ...baseLabels, ...labels };
       const key = seriesKey(all);
       let series = instrument.series.get(key);
       if (!series) {
-        series = { labels: all, startTime: hrTime(), counts: new Array<number>(instrument.boundaries.length + 1).fill(0), count: 0, sum: 0, min: Infinity, max: -Infinity };
+        series = {
+          labels: all,
+          startTime: hrTime(),
+          counts: new Array<number>(instrument.boundaries.length + 1).fill(0),
+          count: 0,
+          sum: 0,
+          min: Infinity,
+          max: -Infinity,
+        };
         instrument.series.set(key, series);
       }
       return series;
@@ -306,7 +319,12 @@ export class Telemetry implements MetricProducer {
    * are created, so two of them giving one name two meanings is caught here, before anything
    * is recorded: the exposition has one HELP per name and OTLP backends one description.
    */
-  private register(name: string, description: string, by: Labels, shape: Omit<ValueInstrument, keyof InstrumentBase> | Omit<HistogramInstrument, keyof InstrumentBase>): Instrument {
+  private register(
+    name: string,
+    description: string,
+    by: Labels,
+    shape: Omit<ValueInstrument, keyof InstrumentBase> | Omit<HistogramInstrument, keyof InstrumentBase>,
+  ): Instrument {
     const existing = this.instruments.get(name);
     if (!existing) {
       const created = { name, description, registeredBy: by, ...shape } as Instrument;
@@ -318,7 +336,8 @@ export class Telemetry implements MetricProducer {
     if (existing.description !== description) differences.push(`description ${JSON.stringify(existing.description)} then ${JSON.stringify(description)}`);
     if (existing.kind === 'histogram' && shape.kind === 'histogram') {
       if (existing.unit !== shape.unit) differences.push(`unit "${existing.unit}" then "${shape.unit}"`);
-      if (existing.boundaries.join() !== shape.boundaries.join()) differences.push(`boundaries [${existing.boundaries.join(', ')}] then [${shape.boundaries.join(', ')}]`);
+      if (existing.boundaries.join() !== shape.boundaries.join())
+        differences.push(`boundaries [${existing.boundaries.join(', ')}] then [${shape.boundaries.join(', ')}]`);
     }
     if (differences.length > 0) this.conflict(name, existing.registeredBy, by, differences);
     if (existing.kind !== shape.kind) {
@@ -330,7 +349,12 @@ export class Telemetry implements MetricProducer {
   }
 
   private conflict(name: string, first: Labels, second: Labels, differences: string[]): void {
-    const who = (labels: Labels) => (Object.keys(labels).length ? Object.entries(labels).map(([k, v]) => `${k} ${v}`).join(', ') : 'the host');
+    const who = (labels: Labels) =>
+      Object.keys(labels).length
+        ? Object.entries(labels)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')
+        : 'the host';
     const message =
       `own metric "${name}" is registered by ${who(first)} and again by ${who(second)} with a different meaning (${differences.join('; ')}); ` +
       'one name must mean one thing in the exposition and over OTLP: give the second its own name, or use the same description';
@@ -376,8 +400,14 @@ function toMetricData(instrument: Instrument, endTime: HrTime): MetricData {
       })),
     };
   }
-  const dataPoints = [...instrument.series.values()].map((series) => ({ startTime: series.startTime, endTime, attributes: series.labels, value: series.value }));
-  if (instrument.kind === 'gauge') return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints };
+  const dataPoints = [...instrument.series.values()].map((series) => ({
+    startTime: series.startTime,
+    endTime,
+    attributes: series.labels,
+    value: series.value,
+  }));
+  if (instrument.kind === 'gauge')
+    return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints };
   return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints };
 }
 

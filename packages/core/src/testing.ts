@@ -11,7 +11,14 @@ export interface TestSettings extends CreateSettings {
   host: Host;
 }
 
-export function createTestSettings(options: { id: string; kind: ComponentKind; logger?: Logger; baseDir?: string; pipeline?: string; limits?: ServiceLimits }): TestSettings {
+export function createTestSettings(options: {
+  id: string;
+  kind: ComponentKind;
+  logger?: Logger;
+  baseDir?: string;
+  pipeline?: string;
+  limits?: ServiceLimits;
+}): TestSettings {
   // A second registration of one name with another description fails the test at once.
   const registry = new Telemetry({ onConflict: 'throw' });
   const logger = options.logger ?? silentLogger();

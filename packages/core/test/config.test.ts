@@ -48,7 +48,10 @@ describe('loading configuration files', () => {
   it('collects plugins from every file, each resolving from its own folder', () => {
     const dir = writeFiles({ 'a.yaml': 'plugins: ["@acme/a"]\n', 'b.yaml': 'plugins: [./local-plugin]\n' });
     const loaded = loadConfigFiles([path.join(dir, 'a.yaml'), path.join(dir, 'b.yaml')], {});
-    expect(loaded.plugins.map((p) => [p.specifier, p.fromDir])).toEqual([['@acme/a', dir], ['./local-plugin', dir]]);
+    expect(loaded.plugins.map((p) => [p.specifier, p.fromDir])).toEqual([
+      ['@acme/a', dir],
+      ['./local-plugin', dir],
+    ]);
     expect(loaded.tree).not.toHaveProperty('plugins');
   });
   it('reports a YAML syntax error with its line instead of throwing', () => {
@@ -80,7 +83,7 @@ describe('YAML anchors, aliases and merge keys', () => {
     expect(receivers['pprof/b']).not.toBe(receivers['pprof/a']);
   });
 
-  it('merges maps with <<: the map\'s own keys win, then the earlier of several merged maps', () => {
+  it("merges maps with <<: the map's own keys win, then the earlier of several merged maps", () => {
     const yaml = [
       'defaults: &defaults',
       '  interval: 10s',
@@ -149,7 +152,9 @@ describe('duplicate keys', () => {
   // here if that check came back.
   it('are reported with both lines, and the rest of the file is still read', () => {
     const parsed = parseConfigText('receivers:\n  pprof:\n    interval: 10s\n    timeout: 2s\n    interval: 20s\nexporters:\n  console: {}\n', 'p.yaml', {});
-    expect(parsed.issues).toEqual([{ path: 'receivers::pprof::interval', file: 'p.yaml', line: 5, message: '"interval" appears twice in one map (first at line 3); keep one' }]);
+    expect(parsed.issues).toEqual([
+      { path: 'receivers::pprof::interval', file: 'p.yaml', line: 5, message: '"interval" appears twice in one map (first at line 3); keep one' },
+    ]);
     expect(parsed.tree).toEqual({ receivers: { pprof: { interval: '10s', timeout: '2s' } }, exporters: { console: {} } });
   });
 });

@@ -7,7 +7,20 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Backoff, BackpressureError, createQueuedExporter, exporterHelperFields, PermanentSendError, RetryableSendError, s, type Batch, type MetricPoint, type QueuedExporter, type RequestCodec, type SendContext } from '../src/index.js';
+import {
+  Backoff,
+  BackpressureError,
+  createQueuedExporter,
+  exporterHelperFields,
+  PermanentSendError,
+  RetryableSendError,
+  s,
+  type Batch,
+  type MetricPoint,
+  type QueuedExporter,
+  type RequestCodec,
+  type SendContext,
+} from '../src/index.js';
 import { createTestSettings, type TestSettings } from '../src/testing.js';
 
 /** One request per metric point: its value. */
@@ -242,7 +255,15 @@ describe('exporter helper: persistent queue (sending_queue.storage)', () => {
     if (!parsed.ok) throw new Error('config');
     const settings = createTestSettings({ id: 'demo', kind: 'exporter' });
     expect(() =>
-      createQueuedExporter<Request>({ settings, config: parsed.value, name: 'demo', destination: 'x', toRequests: () => [], itemsOf: () => ({}), send: async () => undefined }),
+      createQueuedExporter<Request>({
+        settings,
+        config: parsed.value,
+        name: 'demo',
+        destination: 'x',
+        toRequests: () => [],
+        itemsOf: () => ({}),
+        send: async () => undefined,
+      }),
     ).toThrow(/exporters::demo::sending_queue::storage: this exporter cannot persist its requests/);
   });
 });

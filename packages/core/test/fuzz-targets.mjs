@@ -26,7 +26,34 @@ const EXTRA_SEEDS = [
   'receivers:\n  ddtrace: {}\n  ddtrace: {}\nservice: $${env:SECRET}\n',
 ];
 
-const TOKENS = ['&a ', '*a', '<<: *a\n', '${env:SECRET}', '${env:', '${env:SECRET:-x}', '$$', ': ', '- ', '\n  ', '\t', '{', '}', '[', ']', '"', "'", '!!binary ', '%YAML 1.2\n---\n', '? ', '\n---\n', '#', '|\n', '>-\n', '\u0000', '\uFEFF'];
+const TOKENS = [
+  '&a ',
+  '*a',
+  '<<: *a\n',
+  '${env:SECRET}',
+  '${env:',
+  '${env:SECRET:-x}',
+  '$$',
+  ': ',
+  '- ',
+  '\n  ',
+  '\t',
+  '{',
+  '}',
+  '[',
+  ']',
+  '"',
+  "'",
+  '!!binary ',
+  '%YAML 1.2\n---\n',
+  '? ',
+  '\n---\n',
+  '#',
+  '|\n',
+  '>-\n',
+  '\u0000',
+  '\uFEFF',
+];
 
 function fail(message) {
   throw new Error(message);
@@ -36,7 +63,12 @@ function fail(message) {
 export function configFuzzTargets({ fc, core }) {
   const { parseConfigText, loadConfigFiles, planPipelines, ComponentRegistry, definePlugin, defineReceiver, defineExporter, s, HOST_API_VERSION } = core;
   const encoder = new TextEncoder();
-  const seeds = [...readdirSync(pipelines).filter((f) => f.endsWith('.yaml')).map((f) => readFileSync(new URL(f, pipelines), 'utf8')), ...EXTRA_SEEDS].map((t) => encoder.encode(t));
+  const seeds = [
+    ...readdirSync(pipelines)
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => readFileSync(new URL(f, pipelines), 'utf8')),
+    ...EXTRA_SEEDS,
+  ].map((t) => encoder.encode(t));
   const env = { SECRET, SECRET_ENDPOINT: `${SECRET}:9529`, OTLP_ENDPOINT: `http://${SECRET}` };
 
   // Two components with the shapes that carry secrets (the ddtrace receiver's api_keys, the otlp exporter's headers).
@@ -50,7 +82,11 @@ export function configFuzzTargets({ fc, core }) {
         defineReceiver({
           type: 'ddtrace',
           stability: 'development',
-          config: s.object({ endpoint: s.string({ default: 'localhost:9529' }), api_keys: s.array(s.string(), { default: [], secret: true }), interval: s.duration({ default: '10s' }) }),
+          config: s.object({
+            endpoint: s.string({ default: 'localhost:9529' }),
+            api_keys: s.array(s.string(), { default: [], secret: true }),
+            interval: s.duration({ default: '10s' }),
+          }),
           create: () => ({ start() {}, shutdown() {} }),
         }),
         defineExporter({
@@ -65,7 +101,14 @@ export function configFuzzTargets({ fc, core }) {
 
   const edit = fc.oneof(
     { weight: 2, arbitrary: byteEdit(fc) },
-    { weight: 3, arbitrary: fc.record({ op: fc.constant('insert'), at: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), bytes: fc.constantFrom(...TOKENS).map((t) => encoder.encode(t)) }) },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        op: fc.constant('insert'),
+        at: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        bytes: fc.constantFrom(...TOKENS).map((t) => encoder.encode(t)),
+      }),
+    },
   );
   const recipe = fc.record({ seed: fc.nat({ max: seeds.length - 1 }), edits: fc.array(edit, { maxLength: 5 }) });
   const textOf = (r) => new TextDecoder().decode(r.edits.reduce((bytes, e) => applyEdit(bytes, e, seeds), seeds[r.seed]));
@@ -77,7 +120,8 @@ export function configFuzzTargets({ fc, core }) {
       if (issue.message.includes(SECRET)) fail(`an issue shows the value of an environment variable: ${issue.message}`);
       if (issue.file !== undefined && !files.includes(issue.file)) fail(`an issue names file ${issue.file}, not one of ${files.join(', ')}`);
       const lines = text.split('\n').length + 1;
-      if (issue.line !== undefined && !(Number.isInteger(issue.line) && issue.line >= 1 && issue.line <= lines)) fail(`an issue points at line ${issue.line} of a ${lines}-line file`);
+      if (issue.line !== undefined && !(Number.isInteger(issue.line) && issue.line >= 1 && issue.line <= lines))
+        fail(`an issue points at line ${issue.line} of a ${lines}-line file`);
     }
   };
 
@@ -95,7 +139,8 @@ export function configFuzzTargets({ fc, core }) {
           fail(`parseConfigText threw ${error?.constructor?.name}: ${error?.message}`);
         }
         checkIssues(parsed.issues, ['fuzz.yaml'], text);
-        if (r.edits.length === 0 && r.seed < seeds.length - 2 && parsed.issues.length > 0) fail(`an unedited seed has issues: ${parsed.issues.map((i) => i.message).join('; ')}`);
+        if (r.edits.length === 0 && r.seed < seeds.length - 2 && parsed.issues.length > 0)
+          fail(`an unedited seed has issues: ${parsed.issues.map((i) => i.message).join('; ')}`);
       },
     },
     {

@@ -15,6 +15,8 @@ describe('configuration loader under fuzzed YAML', () => {
 describe('configuration keys that are maps or lists', () => {
   it.each(['? <<: *a\nx: 1\n', 'receivers:\n  ? [a, b]\n  : 1\n'])('are an issue at their line, not an exception: %j', (text) => {
     const parsed = core.parseConfigText(text, 'keys.yaml', {});
-    expect(parsed.issues).toEqual([expect.objectContaining({ message: 'a key must be a plain value (a name), not a map or a list', file: 'keys.yaml', line: text.startsWith('?') ? 1 : 2 })]);
+    expect(parsed.issues).toEqual([
+      expect.objectContaining({ message: 'a key must be a plain value (a name), not a map or a list', file: 'keys.yaml', line: text.startsWith('?') ? 1 : 2 }),
+    ]);
   });
 });

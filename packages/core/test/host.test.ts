@@ -50,7 +50,12 @@ describe('pipeline graph', () => {
     await recorder.receivers.get('source')!.consume(bundleBatch());
     expect(recorder.exported.get('sink/a')!.map((b) => b.bundles[0]!.tags.stamped)).toEqual(['first']);
     // sink/b is shared by both pipelines (fan-in) and sees each pipeline's own copy.
-    expect(recorder.exported.get('sink/b')!.map((b) => b.bundles[0]!.tags.stamped).sort()).toEqual(['first', 'second']);
+    expect(
+      recorder.exported
+        .get('sink/b')!
+        .map((b) => b.bundles[0]!.tags.stamped)
+        .sort(),
+    ).toEqual(['first', 'second']);
     await recorder.receivers.get('source/extra')!.consume(bundleBatch());
     expect(recorder.exported.get('sink/a')).toHaveLength(1);
     expect(recorder.exported.get('sink/b')).toHaveLength(3);
@@ -78,12 +83,18 @@ describe('pipeline graph', () => {
     await collector.shutdown();
     const kinds = recorder.events.map((e) => e.split(' ').slice(0, 2).join(' '));
     expect(kinds).toEqual([
-      'start exporter', 'start exporter',
-      'start processor', 'start processor',
-      'start receiver', 'start receiver',
-      'stop receiver', 'stop receiver',
-      'stop processor', 'stop processor',
-      'stop exporter', 'stop exporter',
+      'start exporter',
+      'start exporter',
+      'start processor',
+      'start processor',
+      'start receiver',
+      'start receiver',
+      'stop receiver',
+      'stop receiver',
+      'stop processor',
+      'stop processor',
+      'stop exporter',
+      'stop exporter',
     ]);
   });
 
@@ -196,7 +207,10 @@ service:
 
   it('never echoes a value that came from the environment, even when it has the wrong type', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-host-'));
-    fs.writeFileSync(path.join(dir, 'p.yaml'), `${TWO_PIPELINES}  extensions: "\${env:SECRET}"\n  telemetry:\n    metrics:\n      address: "key-\${env:SECRET}"\n`);
+    fs.writeFileSync(
+      path.join(dir, 'p.yaml'),
+      `${TWO_PIPELINES}  extensions: "\${env:SECRET}"\n  telemetry:\n    metrics:\n      address: "key-\${env:SECRET}"\n`,
+    );
     const registry = new ComponentRegistry();
     registry.register(testPlugin(newRecorder()));
     const { issues } = planPipelines(loadConfigFiles([path.join(dir, 'p.yaml')], { SECRET: 'TopSecret-123456' }), registry);
@@ -230,7 +244,9 @@ describe("profcol's own metrics", () => {
   it('listens on an IPv6 address', async () => {
     const recorder = newRecorder();
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const collector = new Collector(planFrom(TWO_PIPELINES.replace('service:\n', `service:\n  telemetry:\n    metrics:\n      address: "[::1]:${port}"\n`), recorder));
+    const collector = new Collector(
+      planFrom(TWO_PIPELINES.replace('service:\n', `service:\n  telemetry:\n    metrics:\n      address: "[::1]:${port}"\n`), recorder),
+    );
     await collector.start();
     await recorder.receivers.get('source')!.consume(bundleBatch());
     expect(await (await fetch(`http://[::1]:${port}/metrics`)).text()).toContain('profcol_pipeline_bundles_total{pipeline="first"} 1');

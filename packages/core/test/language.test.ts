@@ -4,9 +4,29 @@ import { isCanonicalLanguage, LANGUAGE_ALIASES, LANGUAGES, resolveLanguage } fro
 describe('language names (one table for every component)', () => {
   it('maps every alias, trimmed and case-insensitively, to its canonical name', () => {
     const cases: Record<string, string> = {
-      go: 'golang', golang: 'golang', java: 'java', jvm: 'java', kotlin: 'java', scala: 'java', python: 'python',
-      javascript: 'nodejs', js: 'nodejs', node: 'nodejs', nodejs: 'nodejs', 'node.js': 'nodejs', dotnet: 'dotnet', '.net': 'dotnet',
-      'c#': 'dotnet', csharp: 'dotnet', ruby: 'ruby', php: 'php', cpp: 'cpp', 'c++': 'cpp', cplusplus: 'cpp', rust: 'rust', 'pyroscope-rs': 'rust',
+      go: 'golang',
+      golang: 'golang',
+      java: 'java',
+      jvm: 'java',
+      kotlin: 'java',
+      scala: 'java',
+      python: 'python',
+      javascript: 'nodejs',
+      js: 'nodejs',
+      node: 'nodejs',
+      nodejs: 'nodejs',
+      'node.js': 'nodejs',
+      dotnet: 'dotnet',
+      '.net': 'dotnet',
+      'c#': 'dotnet',
+      csharp: 'dotnet',
+      ruby: 'ruby',
+      php: 'php',
+      cpp: 'cpp',
+      'c++': 'cpp',
+      cplusplus: 'cpp',
+      rust: 'rust',
+      'pyroscope-rs': 'rust',
     };
     expect(LANGUAGE_ALIASES).toEqual(cases);
     for (const [alias, language] of Object.entries(cases)) {

@@ -57,7 +57,10 @@ describe('log lines', () => {
     registry.register(definePlugin({ name: '@test/chatty', version: '1.0.0', profcol: '^1.0.0', components: [chatty] }));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-logger-'));
     const file = path.join(dir, 'pipeline.yaml');
-    fs.writeFileSync(file, 'receivers:\n  chatty: {}\n  source: {}\nexporters:\n  sink: { full: true }\nservice:\n  pipelines:\n    main:\n      receivers: [chatty, source]\n      exporters: [sink]\n');
+    fs.writeFileSync(
+      file,
+      'receivers:\n  chatty: {}\n  source: {}\nexporters:\n  sink: { full: true }\nservice:\n  pipelines:\n    main:\n      receivers: [chatty, source]\n      exporters: [sink]\n',
+    );
     const collector = new Collector(planOrThrow(loadConfigFiles([file], {}), registry), { logger });
     await collector.start();
     await expect(recorder.receivers.get('source')!.consume(bundleBatch())).rejects.toThrow('sink is full');

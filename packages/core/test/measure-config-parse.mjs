@@ -8,7 +8,7 @@ function generate(megabytes) {
   const parts = ['receivers:\n'];
   let size = parts[0].length;
   for (let i = 0; size < megabytes * 1024 * 1024; i++) {
-    const entry = `  pprof/t${i}:\n    interval: 10s\n    targets:\n      - url: http://10.0.${i >> 8 & 255}.${i & 255}:6060\n`;
+    const entry = `  pprof/t${i}:\n    interval: 10s\n    targets:\n      - url: http://10.0.${(i >> 8) & 255}.${i & 255}:6060\n`;
     parts.push(entry);
     size += entry.length;
   }
@@ -25,5 +25,7 @@ for (const mb of process.argv.slice(2).map(Number)) {
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   // CPU time is the figure to compare on a shared machine; wall time grows with its load.
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  console.log(`${mb} MB (${Object.keys(parsed.tree.receivers ?? {}).length} receivers): ${cpuSeconds.toFixed(2)} s CPU, ${(ms / 1000).toFixed(2)} s wall, ${parsed.issues.length} issues`);
+  console.log(
+    `${mb} MB (${Object.keys(parsed.tree.receivers ?? {}).length} receivers): ${cpuSeconds.toFixed(2)} s CPU, ${(ms / 1000).toFixed(2)} s wall, ${parsed.issues.length} issues`,
+  );
 }

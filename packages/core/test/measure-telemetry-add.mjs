@@ -51,7 +51,9 @@ if (process.argv[2]) {
   await suite('former hand-written Telemetry', new Old());
 }
 // A reader, or the SDK records nothing at all.
-const provider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 3_600_000 })] });
+const provider = new MeterProvider({
+  readers: [new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 3_600_000 })],
+});
 const meter = provider.getMeter('measure');
 const sdkCounter = meter.createCounter('profcol_receiver_refused_uploads_total');
 const sdkHistogram = meter.createHistogram('profcol_receiver_upload_duration_seconds', { unit: 's' });

@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { ComponentRegistry, HOST_API_VERSION, checkPlugin, importPlugin } from '../src/index.js';
 import { newRecorder, testPlugin } from './support.js';
 
-function pluginDir(source: string, manifest: Record<string, unknown> = { name: '@acme/profcol-x', type: 'module', exports: { '.': { import: './index.js' } } }): string {
+function pluginDir(
+  source: string,
+  manifest: Record<string, unknown> = { name: '@acme/profcol-x', type: 'module', exports: { '.': { import: './index.js' } } },
+): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-plugin-'));
   const dir = path.join(root, 'node_modules', String(manifest.name));
   fs.mkdirSync(dir, { recursive: true });
@@ -39,18 +42,24 @@ describe('plugins', () => {
   });
 
   it('says where it looked for a missing package', async () => {
-    await expect(importPlugin({ specifier: '@acme/missing', fromDir: os.tmpdir(), location: undefined })).rejects.toThrow(/plugin "@acme\/missing": package not found in node_modules/);
+    await expect(importPlugin({ specifier: '@acme/missing', fromDir: os.tmpdir(), location: undefined })).rejects.toThrow(
+      /plugin "@acme\/missing": package not found in node_modules/,
+    );
   });
 
   it('names what is malformed', () => {
     expect(() => checkPlugin({ name: 'x', version: '1.0.0' }, 'x')).toThrow('plugin "x": malformed plugin: missing or invalid "profcol", "components"');
-    expect(() => checkPlugin({ name: 'x', version: '1', profcol: '^1', components: [{ kind: 'exporter' }] }, 'x')).toThrow(/components\[0\] is not a component factory/);
+    expect(() => checkPlugin({ name: 'x', version: '1', profcol: '^1', components: [{ kind: 'exporter' }] }, 'x')).toThrow(
+      /components\[0\] is not a component factory/,
+    );
     expect(() => checkPlugin(undefined, 'x')).toThrow(/default export is not a plugin object/);
   });
 
   it('refuses two plugins that provide the same component type', () => {
     const registry = new ComponentRegistry();
     registry.register(testPlugin(newRecorder()));
-    expect(() => registry.register({ ...testPlugin(newRecorder()), name: '@other/plugin' })).toThrow('plugin "@other/plugin": receiver type "source" is already provided by "@test/plugin"');
+    expect(() => registry.register({ ...testPlugin(newRecorder()), name: '@other/plugin' })).toThrow(
+      'plugin "@other/plugin": receiver type "source" is already provided by "@test/plugin"',
+    );
   });
 });

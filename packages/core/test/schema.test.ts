@@ -16,7 +16,14 @@ describe('config schemas', () => {
     const result = Receiver.parse({ endpoint: '0.0.0.0:9529', targets: [{ url: 'http://a:6060' }] });
     expect(result).toEqual({
       ok: true,
-      value: { endpoint: '0.0.0.0:9529', interval: 10_000, max_request_bytes: 32 * 1024 * 1024, protocol: 'http/protobuf', targets: [{ url: 'http://a:6060', tags: {} }], retries: 3 },
+      value: {
+        endpoint: '0.0.0.0:9529',
+        interval: 10_000,
+        max_request_bytes: 32 * 1024 * 1024,
+        protocol: 'http/protobuf',
+        targets: [{ url: 'http://a:6060', tags: {} }],
+        retries: 3,
+      },
     });
   });
   it('reads durations, sizes and numbers written as text (as ${env:...} yields)', () => {
@@ -40,7 +47,10 @@ describe('config schemas', () => {
   });
   it('explains values of the wrong kind', () => {
     const result = Receiver.parse({ targets: 'http://a', max_request_bytes: 'lots' });
-    expect(!result.ok && result.issues.map((i) => i.message)).toEqual(['"lots" is not a size (expected e.g. 1048576, 512KiB, 32MiB, 1GB)', 'expected a list, got "http://a"']);
+    expect(!result.ok && result.issues.map((i) => i.message)).toEqual([
+      '"lots" is not a size (expected e.g. 1048576, 512KiB, 32MiB, 1GB)',
+      'expected a list, got "http://a"',
+    ]);
   });
   it('renders the README table from the same schema', () => {
     const table = renderSchemaMarkdown(Receiver);

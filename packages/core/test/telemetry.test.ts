@@ -16,7 +16,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function serve(telemetry: Telemetry, settings: Partial<TelemetryMetricsSettings> = { address: '127.0.0.1:0' }): Promise<{ url: string; readers: TelemetryReaders }> {
+async function serve(
+  telemetry: Telemetry,
+  settings: Partial<TelemetryMetricsSettings> = { address: '127.0.0.1:0' },
+): Promise<{ url: string; readers: TelemetryReaders }> {
   const readers = new TelemetryReaders(telemetry, { readers: [], ...settings }, silent);
   await readers.start();
   cleanups.push(() => readers.shutdown());
@@ -43,13 +46,17 @@ describe('own metrics in Prometheus text (the SDK Prometheus exporter at service
     accepted.add(2, { format: 'v4' });
     accepted.add(1, { format: 'v3' });
     telemetry.scoped({ exporter: 'otlp' }).gauge('profcol_exporter_queue_size', 'Requests held by the sending queue (waiting or being sent).').set(7);
-    telemetry.counter('profcol_pipeline_bundles_total', 'Profile bundles delivered to the exporters of a pipeline.').add(5, { pipeline: 'go', note: 'a "quoted"\\value' });
+    telemetry
+      .counter('profcol_pipeline_bundles_total', 'Profile bundles delivered to the exporters of a pipeline.')
+      .add(5, { pipeline: 'go', note: 'a "quoted"\\value' });
 
     const response = await fetch((await serve(telemetry)).url);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await response.text();
-    expect(text).toContain('# HELP profcol_receiver_accepted_uploads_total dd-trace uploads accepted by the pipeline, by format (v4, v3, v1).\n# TYPE profcol_receiver_accepted_uploads_total counter\n');
+    expect(text).toContain(
+      '# HELP profcol_receiver_accepted_uploads_total dd-trace uploads accepted by the pipeline, by format (v4, v3, v1).\n# TYPE profcol_receiver_accepted_uploads_total counter\n',
+    );
     expect(text).toContain('# TYPE profcol_exporter_queue_size gauge\n');
     const values = samples(text);
     expect(values.get('profcol_receiver_accepted_uploads_total{receiver="ddtrace",format="v4"}')).toBe(3);
@@ -64,8 +71,18 @@ describe('own metrics in Prometheus text (the SDK Prometheus exporter at service
   it('exposes every name exactly as registered: counters ending in _total, gauges, bytes and sizes, no unit suffix added', async () => {
     const telemetry = new Telemetry();
     // Names the e2e tests, the status page and the health check read today.
-    const counters = ['profcol_receiver_refused_uploads_total', 'profcol_exporter_sent_metric_points_total', 'profcol_processor_memory_limiter_refused_batches_total', 'profcol_receiver_scrapes_total'];
-    const gauges = ['profcol_exporter_queue_size', 'profcol_exporter_queue_bytes', 'profcol_receiver_uploads_in_flight', 'profcol_processor_memory_limiter_limit_bytes'];
+    const counters = [
+      'profcol_receiver_refused_uploads_total',
+      'profcol_exporter_sent_metric_points_total',
+      'profcol_processor_memory_limiter_refused_batches_total',
+      'profcol_receiver_scrapes_total',
+    ];
+    const gauges = [
+      'profcol_exporter_queue_size',
+      'profcol_exporter_queue_bytes',
+      'profcol_receiver_uploads_in_flight',
+      'profcol_processor_memory_limiter_limit_bytes',
+    ];
     for (const name of counters) telemetry.counter(name, `counter ${name}`).add(1);
     for (const name of gauges) telemetry.gauge(name, `gauge ${name}`).set(1);
     telemetry.histogram('profcol_receiver_upload_duration_seconds', 'upload duration', { unit: 's' }).record(0.01);
@@ -80,7 +97,9 @@ describe('own metrics in Prometheus text (the SDK Prometheus exporter at service
 
   it("serves a histogram's count, sum and cumulative buckets with le labels", async () => {
     const telemetry = new Telemetry();
-    const rounds = telemetry.scoped({ receiver: 'pprof' }).histogram('profcol_receiver_scrape_round_duration_seconds', 'Scrape round duration.', { unit: 's', boundaries: [0.1, 1, 10] });
+    const rounds = telemetry
+      .scoped({ receiver: 'pprof' })
+      .histogram('profcol_receiver_scrape_round_duration_seconds', 'Scrape round duration.', { unit: 's', boundaries: [0.1, 1, 10] });
     for (const seconds of [0.05, 0.1, 0.7, 9.5, 42]) rounds.record(seconds, { outcome: 'success' });
     rounds.record(3, { outcome: 'failed' });
 
@@ -88,7 +107,8 @@ describe('own metrics in Prometheus text (the SDK Prometheus exporter at service
     expect(text).toContain('# TYPE profcol_receiver_scrape_round_duration_seconds histogram\n');
     expect(text).toContain('# UNIT profcol_receiver_scrape_round_duration_seconds s\n');
     const values = samples(text);
-    const series = (suffix: string, extra = '') => values.get(`profcol_receiver_scrape_round_duration_seconds_${suffix}{receiver="pprof",outcome="success"${extra}}`);
+    const series = (suffix: string, extra = '') =>
+      values.get(`profcol_receiver_scrape_round_duration_seconds_${suffix}{receiver="pprof",outcome="success"${extra}}`);
     expect(series('count')).toBe(5);
     expect(series('sum')).toBeCloseTo(0.05 + 0.1 + 0.7 + 9.5 + 42);
     // Upper bounds are inclusive: 0.1 lands in le="0.1".
@@ -120,11 +140,13 @@ async function otlpEndpoint(status = 200): Promise<{ url: string; requests: { pa
   const requests: { path: string; headers: http.IncomingHttpHeaders; body: Buffer }[] = [];
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
-    request.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
-      const raw = Buffer.concat(chunks);
-      requests.push({ path: request.url ?? '', headers: request.headers, body: request.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(raw) : raw });
-      response.writeHead(status, { 'content-type': 'application/x-protobuf' }).end();
-    });
+    request
+      .on('data', (c: Buffer) => chunks.push(c))
+      .on('end', () => {
+        const raw = Buffer.concat(chunks);
+        requests.push({ path: request.url ?? '', headers: request.headers, body: request.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(raw) : raw });
+        response.writeHead(status, { 'content-type': 'application/x-protobuf' }).end();
+      });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
@@ -145,7 +167,9 @@ describe('own metrics over OTLP (service.telemetry.metrics.readers: periodic)', 
     const collector = new Collector(planOrThrow(loadConfigFiles([path.join(dir, 'p.yaml')], {}), registry));
     await collector.start();
     collector.telemetry.scoped({ receiver: 'source' }).counter('profcol_receiver_accepted_uploads_total', 'Uploads accepted.').add(4, { format: 'v4' });
-    const exports = collector.telemetry.scoped({ exporter: 'otlp' }).histogram('profcol_exporter_send_duration_seconds', 'Send attempt duration.', { unit: 's', boundaries: [0.01, 0.1] });
+    const exports = collector.telemetry
+      .scoped({ exporter: 'otlp' })
+      .histogram('profcol_exporter_send_duration_seconds', 'Send attempt duration.', { unit: 's', boundaries: [0.01, 0.1] });
     exports.record(0.005, { outcome: 'delivered' });
     exports.record(0.05, { outcome: 'delivered' });
     collector.telemetry.gauge('profcol_exporter_queue_size', 'Requests held.').set(3);
@@ -171,7 +195,12 @@ describe('own metrics over OTLP (service.telemetry.metrics.readers: periodic)', 
     expect(byName.get('profcol_exporter_queue_size')).toMatchObject({ type: 'gauge', points: [expect.objectContaining({ value: 3 })] });
     const histogram = byName.get('profcol_exporter_send_duration_seconds')!;
     expect(histogram).toMatchObject({ type: 'histogram', unit: 's', temporality: 2, description: 'Send attempt duration.' });
-    expect(histogram.points[0]).toMatchObject({ attributes: { exporter: 'otlp', outcome: 'delivered' }, count: 2, explicitBounds: [0.01, 0.1], bucketCounts: [1, 1, 0] });
+    expect(histogram.points[0]).toMatchObject({
+      attributes: { exporter: 'otlp', outcome: 'delivered' },
+      count: 2,
+      explicitBounds: [0.01, 0.1],
+      bucketCounts: [1, 1, 0],
+    });
     expect(histogram.points[0]!.sum).toBeCloseTo(0.055);
   });
 
@@ -179,10 +208,22 @@ describe('own metrics over OTLP (service.telemetry.metrics.readers: periodic)', 
     const backend = await otlpEndpoint();
     const telemetry = new Telemetry();
     telemetry.counter('profcol_receiver_accepted_uploads_total', 'accepted').add(2, { format: 'v4' });
-    const { readers } = await serve(telemetry, { readers: [{ periodic: { interval: 3_600_000, timeout: 5000, exporter: { otlp: { protocol: 'http/json', endpoint: `${backend.url}/otlp/v1/metrics`, headers: {}, compression: 'none' } } } }] });
+    const { readers } = await serve(telemetry, {
+      readers: [
+        {
+          periodic: {
+            interval: 3_600_000,
+            timeout: 5000,
+            exporter: { otlp: { protocol: 'http/json', endpoint: `${backend.url}/otlp/v1/metrics`, headers: {}, compression: 'none' } },
+          },
+        },
+      ],
+    });
     await readers.shutdown();
     expect(backend.requests.map((r) => r.path)).toEqual(['/otlp/v1/metrics']);
-    const body = JSON.parse(backend.requests[0]!.body.toString()) as { resourceMetrics: { scopeMetrics: { metrics: { name: string; sum: { dataPoints: { asDouble: number }[] } }[] }[] }[] };
+    const body = JSON.parse(backend.requests[0]!.body.toString()) as {
+      resourceMetrics: { scopeMetrics: { metrics: { name: string; sum: { dataPoints: { asDouble: number }[] } }[] }[] }[];
+    };
     const metric = body.resourceMetrics[0]!.scopeMetrics[0]!.metrics.find((m) => m.name === 'profcol_receiver_accepted_uploads_total');
     expect(metric!.sum.dataPoints[0]!.asDouble).toBe(2);
   });
@@ -192,7 +233,21 @@ describe('own metrics over OTLP (service.telemetry.metrics.readers: periodic)', 
     const telemetry = new Telemetry();
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
-    const readers = new TelemetryReaders(telemetry, { readers: [{ periodic: { interval: 3_600_000, timeout: 5000, exporter: { otlp: { protocol: 'http/protobuf', endpoint: backend.url, headers: { authorization: 'Bearer s3cr3t' }, compression: 'none' } } } }] }, logger);
+    const readers = new TelemetryReaders(
+      telemetry,
+      {
+        readers: [
+          {
+            periodic: {
+              interval: 3_600_000,
+              timeout: 5000,
+              exporter: { otlp: { protocol: 'http/protobuf', endpoint: backend.url, headers: { authorization: 'Bearer s3cr3t' }, compression: 'none' } },
+            },
+          },
+        ],
+      },
+      logger,
+    );
     await readers.start();
     await readers.shutdown();
     expect(backend.requests).toHaveLength(1);
@@ -222,7 +277,8 @@ describe('one name, one meaning', () => {
   it('fails at registration when a second component gives a name another description, naming both', () => {
     const telemetry = new Telemetry({ onConflict: 'throw' });
     telemetry.scoped({ processor: 'pprof_decode' }).counter('profcol_processor_decode_failed_profiles_total', 'Profiles removed from their bundle.');
-    const second = () => telemetry.scoped({ processor: 'goruntime' }).counter('profcol_processor_decode_failed_profiles_total', 'Profiles passed on undecoded.');
+    const second = () =>
+      telemetry.scoped({ processor: 'goruntime' }).counter('profcol_processor_decode_failed_profiles_total', 'Profiles passed on undecoded.');
     expect(second).toThrow(TelemetryConflictError);
     expect(second).toThrow(
       'own metric "profcol_processor_decode_failed_profiles_total" is registered by processor pprof_decode and again by processor goruntime with a different meaning (description "Profiles removed from their bundle." then "Profiles passed on undecoded.")',

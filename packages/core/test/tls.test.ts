@@ -22,7 +22,9 @@ describe('readTlsFiles', () => {
     expect(error).toBeInstanceOf(ProfcolError);
     expect((error as ProfcolError).kind).toBe('config');
     expect((error as Error).message).toBe(`receivers::pprof::tls::ca_file: ${path.join(dir, 'missing.pem')} cannot be read (ENOENT); expected a PEM file`);
-    await expect(readTlsFiles(dir, { cert_file: '.', key_file: 'key.pem' }, 'exporters::otlp::tls')).rejects.toThrow(/^exporters::otlp::tls::cert_file: .* cannot be read \(EISDIR\); expected a PEM file$/);
+    await expect(readTlsFiles(dir, { cert_file: '.', key_file: 'key.pem' }, 'exporters::otlp::tls')).rejects.toThrow(
+      /^exporters::otlp::tls::cert_file: .* cannot be read \(EISDIR\); expected a PEM file$/,
+    );
   });
 
   it('refuses half a client certificate before reading anything', async () => {

@@ -131,7 +131,13 @@ export function formatBundle(bundle: ProfileBundle, verbosity: Verbosity): strin
       : '(not decoded)';
     return [printable(profile.type), printable(profile.name), profileSize(profile), detail];
   });
-  if (bundle.runtimeMetrics) rows.push(['metrics.json', '', '', formatPairs(Object.fromEntries(Object.entries(bundle.runtimeMetrics).map(([k, v]) => [k, formatNumber(v).replaceAll(',', '')])))]);
+  if (bundle.runtimeMetrics)
+    rows.push([
+      'metrics.json',
+      '',
+      '',
+      formatPairs(Object.fromEntries(Object.entries(bundle.runtimeMetrics).map(([k, v]) => [k, formatNumber(v).replaceAll(',', '')]))),
+    ]);
   rows.push(['resource', '', '', formatPairs(bundle.resource)]);
   if (Object.keys(bundle.tags).length > 0) rows.push(['tags', '', '', formatPairs(bundle.tags)]);
   lines.push(...alignRows(rows, new Set([2])).map((line) => `    ${line}`));

@@ -7,7 +7,7 @@ export const ConsoleConfig = s.object({
   verbosity: s.enum(['basic', 'detailed'] as const, {
     default: 'basic',
     description:
-      '`basic`: one line per profile bundle and a table of metric points with their service and attributes. `detailed`: adds each profile\'s sample types and totals (once `pprof_decode` ran), the runtime metrics, and every resource attribute and tag.',
+      "`basic`: one line per profile bundle and a table of metric points with their service and attributes. `detailed`: adds each profile's sample types and totals (once `pprof_decode` ran), the runtime metrics, and every resource attribute and tag.",
   }),
   output: s.enum(['stdout', 'stderr'] as const, {
     default: 'stdout',
@@ -32,7 +32,10 @@ export function createConsoleExporter(settings: CreateSettings, config: ConsoleC
   const sentBundles = settings.telemetry.counter('profcol_exporter_sent_bundles_total', 'Profile bundles an exporter delivered.');
   const sentPoints = settings.telemetry.counter('profcol_exporter_sent_metric_points_total', 'Metric points an exporter delivered.');
   const failedBundles = settings.telemetry.counter('profcol_exporter_send_failed_bundles_total', 'Profile bundles an exporter failed to deliver, by reason.');
-  const failedPoints = settings.telemetry.counter('profcol_exporter_send_failed_metric_points_total', 'Metric points an exporter failed to deliver, by reason.');
+  const failedPoints = settings.telemetry.counter(
+    'profcol_exporter_send_failed_metric_points_total',
+    'Metric points an exporter failed to deliver, by reason.',
+  );
   let streamError: Error | undefined;
   // Without a listener an asynchronous EPIPE on stdout would crash the process.
   const onError = (error: Error): void => {
@@ -63,7 +66,10 @@ export function createConsoleExporter(settings: CreateSettings, config: ConsoleC
         const reason = (error as NodeJS.ErrnoException).code ?? 'write';
         failedBundles.add(batch.bundles.length, { reason });
         failedPoints.add(batch.metrics.length, { reason });
-        settings.logger.warn({ exporter: settings.id, err: error, bundles: batch.bundles.length, points: batch.metrics.length }, 'console exporter could not print a batch');
+        settings.logger.warn(
+          { exporter: settings.id, err: error, bundles: batch.bundles.length, points: batch.metrics.length },
+          'console exporter could not print a batch',
+        );
       }
     },
     shutdown(): void {
@@ -83,4 +89,9 @@ export const consoleExporter = defineExporter({
   create: (settings, config) => createConsoleExporter(settings, config),
 });
 
-export default definePlugin({ name: '@profcol/exporter-console', version: ownPackageVersion(import.meta.url), profcol: '^1.0.0', components: [consoleExporter] });
+export default definePlugin({
+  name: '@profcol/exporter-console',
+  version: ownPackageVersion(import.meta.url),
+  profcol: '^1.0.0',
+  components: [consoleExporter],
+});

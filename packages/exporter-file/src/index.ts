@@ -43,7 +43,7 @@ export const FileConfig = s.object({
   write_profiles: s.boolean({
     default: true,
     description:
-      'Write each profile to `<directory>/<service>/<YYYY-MM-DD>/<HHMMSS.fff>-<source>-<type>.pprof` (UTC, the start of the bundle\'s window); when that name is taken, `…-<type>-<run>-<n>.pprof`.',
+      "Write each profile to `<directory>/<service>/<YYYY-MM-DD>/<HHMMSS.fff>-<source>-<type>.pprof` (UTC, the start of the bundle's window); when that name is taken, `…-<type>-<run>-<n>.pprof`.",
   }),
   decompress: s.boolean({
     default: false,
@@ -52,7 +52,8 @@ export const FileConfig = s.object({
   }),
   write_bundles: s.boolean({
     default: true,
-    description: 'Append one JSON line per bundle to `<directory>/bundles.jsonl`: source, resource, tags, window, runtime metrics, and each profile with the path it was written to.',
+    description:
+      'Append one JSON line per bundle to `<directory>/bundles.jsonl`: source, resource, tags, window, runtime metrics, and each profile with the path it was written to.',
   }),
   write_metrics: s.boolean({
     default: true,
@@ -110,12 +111,27 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
   const counters = {
     files: telemetry.counter('profcol_exporter_file_written_files_total', 'Profile files the file exporter created.'),
     bytes: telemetry.counter('profcol_exporter_file_written_bytes_total', 'Bytes the file exporter wrote, by file kind (pprof, metrics, bundles).'),
-    writeErrors: telemetry.counter('profcol_exporter_file_write_errors_total', 'Writes the file exporter could not do, by errno (MAX_BYTES: refused by max_bytes).'),
-    quotaRefusals: telemetry.counter('profcol_exporter_file_quota_refusals_total', 'Writes refused because the directory holds max_bytes, by file kind (pprof, metrics, bundles).'),
+    writeErrors: telemetry.counter(
+      'profcol_exporter_file_write_errors_total',
+      'Writes the file exporter could not do, by errno (MAX_BYTES: refused by max_bytes).',
+    ),
+    quotaRefusals: telemetry.counter(
+      'profcol_exporter_file_quota_refusals_total',
+      'Writes refused because the directory holds max_bytes, by file kind (pprof, metrics, bundles).',
+    ),
     rotations: telemetry.counter('profcol_exporter_file_rotations_total', 'JSON Lines files rotated for size, by file kind.'),
-    repairs: telemetry.counter('profcol_exporter_file_repaired_lines_total', 'Torn last lines (of a process killed mid-append) cut off a JSON Lines file at its first append, by file kind.'),
-    decompressFailures: telemetry.counter('profcol_exporter_file_decompress_failures_total', 'Profiles written as received because they could not be decompressed, by reason.'),
-    skipped: telemetry.counter('profcol_exporter_file_skipped_profiles_total', 'Profiles not written because there was nothing to write, by reason (empty: no bytes and no decoded form).'),
+    repairs: telemetry.counter(
+      'profcol_exporter_file_repaired_lines_total',
+      'Torn last lines (of a process killed mid-append) cut off a JSON Lines file at its first append, by file kind.',
+    ),
+    decompressFailures: telemetry.counter(
+      'profcol_exporter_file_decompress_failures_total',
+      'Profiles written as received because they could not be decompressed, by reason.',
+    ),
+    skipped: telemetry.counter(
+      'profcol_exporter_file_skipped_profiles_total',
+      'Profiles not written because there was nothing to write, by reason (empty: no bytes and no decoded form).',
+    ),
   };
   const quota = config.max_bytes > 0 ? new DirectoryQuota(root, config.max_bytes) : undefined;
 
@@ -135,7 +151,10 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
       onRepair: (file, removedBytes) => {
         counters.repairs.add(1, { file: base });
         quota?.giveBack(removedBytes);
-        logger.warn({ exporter: id, file, removedBytes }, `cut a torn last line off ${base}.jsonl (left by a process stopped in the middle of an append; that batch was never acknowledged)`);
+        logger.warn(
+          { exporter: id, file, removedBytes },
+          `cut a torn last line off ${base}.jsonl (left by a process stopped in the middle of an append; that batch was never acknowledged)`,
+        );
       },
     });
   const metricsFile = jsonl('metrics');
@@ -154,7 +173,12 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
   function takeQuota(bytes: number, file: string, kind: 'pprof' | 'metrics' | 'bundles'): void {
     if (!quota || quota.tryTake(bytes)) return;
     counters.quotaRefusals.add(1, { file: kind });
-    throw new FileWriteError(id, kind === 'pprof' ? 'write' : 'append to', file, Object.assign(new Error(`max_bytes ${quota.maxBytes} reached (${quota.usedBytes} used, ${bytes} more needed)`), { code: 'MAX_BYTES' }));
+    throw new FileWriteError(
+      id,
+      kind === 'pprof' ? 'write' : 'append to',
+      file,
+      Object.assign(new Error(`max_bytes ${quota.maxBytes} reached (${quota.usedBytes} used, ${bytes} more needed)`), { code: 'MAX_BYTES' }),
+    );
   }
 
   async function ensureFolder(folder: string): Promise<void> {
@@ -229,7 +253,12 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
       }
       return file;
     }
-    throw new FileWriteError(id, 'write', path.join(folder, profileFileName(time, source, type)), Object.assign(new Error('100 unique names were taken'), { code: 'EEXIST' }));
+    throw new FileWriteError(
+      id,
+      'write',
+      path.join(folder, profileFileName(time, source, type)),
+      Object.assign(new Error('100 unique names were taken'), { code: 'EEXIST' }),
+    );
   }
 
   /** Nothing to write: no bytes as received and no decoded form. Counted and logged, never a 0-byte file. */
@@ -261,7 +290,9 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
 
   /** Writes the profiles of a bundle not written yet; throws the first failure (the rest are still tried). */
   async function writeProfiles(bundle: ProfileBundle, outcomes: ProfileOutcome[]): Promise<void> {
-    const toWrite = bundle.profiles.flatMap((profile, index) => (outcomes[index]!.path || outcomes[index]!.skipped ? [] : [{ profile, outcome: outcomes[index]! }]));
+    const toWrite = bundle.profiles.flatMap((profile, index) =>
+      outcomes[index]!.path || outcomes[index]!.skipped ? [] : [{ profile, outcome: outcomes[index]! }],
+    );
     if (toWrite.length === 0) return;
     const { date, time } = dateAndTime(bundle.window.startNanos);
     const folder = path.join(root, serviceFolder(bundle.resource['service']), date);
@@ -284,7 +315,12 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
           throw error;
         }
         delete outcome.error;
-        Object.assign(outcome, { path: portable(path.relative(root, file)), writtenBytes: bytes.byteLength, decompressed, ...(recompressed ? { recompressed } : {}) });
+        Object.assign(outcome, {
+          path: portable(path.relative(root, file)),
+          writtenBytes: bytes.byteLength,
+          decompressed,
+          ...(recompressed ? { recompressed } : {}),
+        });
         if (decompressError) outcome.decompressError = decompressError;
         counters.files.add(1);
         counters.bytes.add(bytes.byteLength, { file: 'pprof' });
@@ -327,7 +363,12 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
   }
 
   async function send(request: FileRequest): Promise<void> {
-    if (request.kind === 'metrics') return appendLines(metricsFile, 'metrics', request.points.map((point) => JSON.stringify(metricRecord(point))));
+    if (request.kind === 'metrics')
+      return appendLines(
+        metricsFile,
+        'metrics',
+        request.points.map((point) => JSON.stringify(metricRecord(point))),
+      );
     const outcomes = (request.outcomes ??= initialOutcomes(request.bundle));
     if (config.write_profiles) await writeProfiles(request.bundle, outcomes);
     if (config.write_bundles) await appendLines(bundlesFile, 'bundles', [JSON.stringify(bundleRecord(request.bundle, outcomes))]);

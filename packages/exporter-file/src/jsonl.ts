@@ -202,7 +202,10 @@ export class RotatingJsonlFile {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' || code === 'ENOENT') throw error;
-      const taken = await access(target).then(() => true, () => false);
+      const taken = await access(target).then(
+        () => true,
+        () => false,
+      );
       if (taken) throw Object.assign(new Error(`${target} exists`), { code: 'EEXIST' });
       await rename(this.path, target);
       return;
@@ -220,7 +223,10 @@ export class RotatingJsonlFile {
       .sort((a, b) => (a.stamp === b.stamp ? a.n - b.n : a.stamp < b.stamp ? -1 : 1));
     for (const old of rotated.slice(0, Math.max(0, rotated.length - this.options.maxFiles))) {
       const file = path.join(this.options.directory, old.name);
-      const bytes = await stat(file).then((s) => s.size, () => 0);
+      const bytes = await stat(file).then(
+        (s) => s.size,
+        () => 0,
+      );
       await unlink(file).then(
         () => this.options.onPruned?.(file, bytes),
         (error: unknown) => this.options.onPruneError?.(file, error),

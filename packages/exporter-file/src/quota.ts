@@ -9,7 +9,10 @@ import path from 'node:path';
 
 export class DirectoryQuota {
   private used = 0;
-  constructor(readonly directory: string, readonly maxBytes: number) {}
+  constructor(
+    readonly directory: string,
+    readonly maxBytes: number,
+  ) {}
 
   /** Counts what the directory holds already (the files of earlier runs). */
   async scan(): Promise<number> {
@@ -45,7 +48,11 @@ async function sizeOf(folder: string): Promise<number> {
   for (const entry of entries) {
     const full = path.join(folder, entry.name);
     if (entry.isDirectory()) total += await sizeOf(full);
-    else if (entry.isFile()) total += await stat(full).then((s) => s.size, () => 0);
+    else if (entry.isFile())
+      total += await stat(full).then(
+        (s) => s.size,
+        () => 0,
+      );
   }
   return total;
 }

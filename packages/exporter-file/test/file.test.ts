@@ -7,7 +7,22 @@ import { createTestSettings } from '@profcol/core/testing';
 import { decompressAndSummarize, sniffEncoding } from '@profcol/pprof';
 import { afterAll, describe, expect, it } from 'vitest';
 import plugin, { fileExporter, FileWriteError, sanitizeSegment } from '../src/index.js';
-import { collectingLogger, ddtraceBundle, END, fixture, listFiles, points, readJsonLines, scrapeBundle, setup, START, removeTempDirs, tempDir, zstdRawFrame, zstdRleFrame } from './helpers.js';
+import {
+  collectingLogger,
+  ddtraceBundle,
+  END,
+  fixture,
+  listFiles,
+  points,
+  readJsonLines,
+  scrapeBundle,
+  setup,
+  START,
+  removeTempDirs,
+  tempDir,
+  zstdRawFrame,
+  zstdRleFrame,
+} from './helpers.js';
 
 afterAll(removeTempDirs);
 
@@ -30,7 +45,14 @@ describe('file exporter: configuration', () => {
         max_files: 0,
         // The exporter helper: off by default, so consume() resolves once the batch is on disk.
         timeout: 30_000,
-        retry_on_failure: { enabled: false, initial_interval: 5_000, max_interval: 30_000, max_elapsed_time: 300_000, multiplier: 1.5, randomization_factor: 0.5 },
+        retry_on_failure: {
+          enabled: false,
+          initial_interval: 5_000,
+          max_interval: 30_000,
+          max_elapsed_time: 300_000,
+          multiplier: 1.5,
+          randomization_factor: 0.5,
+        },
         sending_queue: { enabled: false, num_consumers: 4, queue_size: 1000 },
         drain_timeout: 10_000,
       },
@@ -150,7 +172,13 @@ describe('file exporter: profiles', () => {
     const { exporter } = setup(dir);
     const hostile = ['../../etc', '/etc/passwd', '..', 'evil\nname\u001b[2J', 'metrics.jsonl', ''];
     await exporter.consume({
-      bundles: hostile.map((service) => ddtraceBundle({ resource: { service }, source: 'pprof/../x', profiles: [{ type: '../type', name: 'p', data: fixture('ddtrace-go/delta-mutex.pprof') }] })),
+      bundles: hostile.map((service) =>
+        ddtraceBundle({
+          resource: { service },
+          source: 'pprof/../x',
+          profiles: [{ type: '../type', name: 'p', data: fixture('ddtrace-go/delta-mutex.pprof') }],
+        }),
+      ),
       metrics: [],
     });
     expect(await listFiles(dir)).toEqual([
@@ -198,7 +226,12 @@ describe('file exporter: profiles', () => {
     expect(sniffEncoding(written)).toBe('gzip');
     expect(new Uint8Array(gunzipSync(written))).toEqual(raw);
     const [line] = readJsonLines(path.join(dir, 'bundles.jsonl'));
-    expect((line!['profiles'] as Record<string, unknown>[])[0]).toMatchObject({ encoding: 'zstd', decompressed: false, recompressed: 'gzip', writtenBytes: written.length });
+    expect((line!['profiles'] as Record<string, unknown>[])[0]).toMatchObject({
+      encoding: 'zstd',
+      decompressed: false,
+      recompressed: 'gzip',
+      writtenBytes: written.length,
+    });
   });
 
   it('writes a small zstd upload that inflates to 8 MiB as a small file, not 8 MiB', async () => {
@@ -255,9 +288,17 @@ describe('file exporter: profiles', () => {
     expect(cpu.byteLength).toBeGreaterThan(0);
     expect(cpu).toEqual(new Uint8Array(gunzipSync(fixture('go-pprof/profile.pprof'))));
     const [line] = readJsonLines(path.join(dir, 'bundles.jsonl'));
-    expect((line!['profiles'] as unknown[])[1]).toMatchObject({ type: 'heap', bytes: 0, encoding: 'none', decompressed: true, writtenBytes: profiles[1]!.decoded.pprof.byteLength });
+    expect((line!['profiles'] as unknown[])[1]).toMatchObject({
+      type: 'heap',
+      bytes: 0,
+      encoding: 'none',
+      decompressed: true,
+      writtenBytes: profiles[1]!.decoded.pprof.byteLength,
+    });
     expect(settings.registry.value('profcol_exporter_file_written_files_total', { exporter: 'file' })).toBe(2);
-    expect(settings.registry.value('profcol_exporter_file_written_bytes_total', { exporter: 'file', file: 'pprof' })).toBe(profiles[0]!.decoded.pprof.byteLength + profiles[1]!.decoded.pprof.byteLength);
+    expect(settings.registry.value('profcol_exporter_file_written_bytes_total', { exporter: 'file', file: 'pprof' })).toBe(
+      profiles[0]!.decoded.pprof.byteLength + profiles[1]!.decoded.pprof.byteLength,
+    );
   });
 
   it('skips a profile with neither bytes nor a decoded form: no file, counted and logged with a reason', async () => {
@@ -266,7 +307,14 @@ describe('file exporter: profiles', () => {
     const { exporter, settings } = setup(dir, {}, log.logger);
     const raw = fixture('ddtrace-go/cpu.pprof');
     await exporter.consume({
-      bundles: [ddtraceBundle({ profiles: [{ type: 'cpu', name: 'cpu.pprof', data: raw }, { type: 'heap', name: 'delta-heap.pprof', data: new Uint8Array(0) }] })],
+      bundles: [
+        ddtraceBundle({
+          profiles: [
+            { type: 'cpu', name: 'cpu.pprof', data: raw },
+            { type: 'heap', name: 'delta-heap.pprof', data: new Uint8Array(0) },
+          ],
+        }),
+      ],
       metrics: [],
     });
     expect(await listFiles(dir)).toEqual(['bundles.jsonl', 'go-demo/2026-11-24/224000.000-ddtrace-cpu.pprof']);
@@ -295,7 +343,16 @@ describe('file exporter: metrics.jsonl', () => {
   it('writes one JSON object per metric point, with RFC 3339 nanosecond times and nanoseconds as strings', async () => {
     const dir = await tempDir();
     const { exporter, settings } = setup(dir);
-    const point = { ...points(1)[0]!, name: 'prof_go_alloc_bytes_total', unit: 'By', kind: 'sum' as const, monotonic: true, value: 13_966_184, timeNanos: END + 123n, attributes: { a: 'b' } };
+    const point = {
+      ...points(1)[0]!,
+      name: 'prof_go_alloc_bytes_total',
+      unit: 'By',
+      kind: 'sum' as const,
+      monotonic: true,
+      value: 13_966_184,
+      timeNanos: END + 123n,
+      attributes: { a: 'b' },
+    };
     await exporter.consume({ bundles: [], metrics: [point] });
     expect(readJsonLines(path.join(dir, 'metrics.jsonl'))).toEqual([
       {
@@ -373,17 +430,25 @@ describe('file exporter: errors and lifecycle', () => {
     const file = path.join(await tempDir(), 'data');
     writeFileSync(file, 'not a folder');
     const { exporter, settings } = setup(file);
-    const error = await exporter.start!(settings.host).then(() => undefined, (e: unknown) => e);
+    const error = await exporter.start!(settings.host).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(FileWriteError);
     expect(error).toMatchObject({ kind: 'file_write', path: file, errno: 'EEXIST' });
-    expect((error as Error).message).toBe(`exporters::file: cannot create folder ${file}: EEXIST (a file is in the way of a folder); "directory" must be a folder profcol can create and write to`);
+    expect((error as Error).message).toBe(
+      `exporters::file: cannot create folder ${file}: EEXIST (a file is in the way of a folder); "directory" must be a folder profcol can create and write to`,
+    );
   });
 
   it('rejects a batch it cannot write, naming the path and errno, and counts it', async () => {
     const file = path.join(await tempDir(), 'data');
     writeFileSync(file, 'not a folder');
     const { exporter, settings } = setup(file);
-    const error = await exporter.consume({ bundles: [ddtraceBundle()], metrics: points(3) }).then(() => undefined, (e: unknown) => e);
+    const error = await exporter.consume({ bundles: [ddtraceBundle()], metrics: points(3) }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(FileWriteError);
     expect(error).toMatchObject({ path: path.join(file, 'go-demo', '2026-11-24'), errno: 'ENOTDIR' });
     expect((error as Error).message).toContain(`cannot create folder ${path.join(file, 'go-demo', '2026-11-24')}: ENOTDIR`);

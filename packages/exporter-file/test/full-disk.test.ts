@@ -40,7 +40,10 @@ describe('JSON Lines on a disk that fills up', () => {
     const file = new RotatingJsonlFile({ exporterId: 'file', directory: dir, base: 'metrics', maxFileBytes: 1 << 20, maxFiles: 0, fs: disk });
     await file.append(line(1));
     disk.full = true;
-    const failed = await file.append(line(2) + line(3)).then(() => undefined, (e: unknown) => e);
+    const failed = await file.append(line(2) + line(3)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(failed).toBeInstanceOf(FileWriteError);
     expect(failed).toMatchObject({ errno: 'ENOSPC' });
     disk.full = false;
@@ -103,61 +106,67 @@ afterAll(() => {
   if (typeof tmpfs !== 'string') tmpfs.unmount();
 });
 
-describe.skipIf(typeof tmpfs === 'string')(`file exporter on a real full disk (256 KiB tmpfs)${typeof tmpfs === 'string' ? ` — skipped: ${tmpfs}` : ''}`, () => {
-  const root = typeof tmpfs === 'string' ? '' : tmpfs.dir;
+describe.skipIf(typeof tmpfs === 'string')(
+  `file exporter on a real full disk (256 KiB tmpfs)${typeof tmpfs === 'string' ? ` — skipped: ${tmpfs}` : ''}`,
+  () => {
+    const root = typeof tmpfs === 'string' ? '' : tmpfs.dir;
 
-  /** Fills the tmpfs with a file until it has no room left; removing it frees the space. */
-  async function fill(filler: string): Promise<void> {
-    await rm(filler, { force: true });
-    const chunk = new Uint8Array(4096);
-    for (;;) {
-      try {
-        await appendFile(filler, chunk);
-      } catch {
-        return;
+    /** Fills the tmpfs with a file until it has no room left; removing it frees the space. */
+    async function fill(filler: string): Promise<void> {
+      await rm(filler, { force: true });
+      const chunk = new Uint8Array(4096);
+      for (;;) {
+        try {
+          await appendFile(filler, chunk);
+        } catch {
+          return;
+        }
       }
     }
-  }
 
-  it('refuses batches while the disk is full, and every acknowledged point is in metrics.jsonl once space is freed — each line readable', async () => {
-    const dir = path.join(root, 'refuse');
-    await mkdir(dir, { recursive: true });
-    const { exporter, settings } = setup(dir, { write_bundles: false, max_bytes: 0 });
-    await exporter.start!(settings.host);
-    await exporter.consume({ bundles: [], metrics: points(5, 'before') });
-    await fill(path.join(root, 'filler'));
-    let refused = 0;
-    for (let i = 0; i < 20; i++) await exporter.consume({ bundles: [], metrics: points(200, 'while-full') }).catch((e: unknown) => (expect(e).toMatchObject({ errno: 'ENOSPC' }), refused++));
-    expect(refused).toBe(20);
-    await rm(path.join(root, 'filler'));
-    await exporter.consume({ bundles: [], metrics: points(5, 'after') });
-    await exporter.shutdown!();
-    const text = await readFile(path.join(dir, 'metrics.jsonl'), 'utf8');
-    const records = readJsonLines(path.join(dir, 'metrics.jsonl'));
-    expect(text.endsWith('\n')).toBe(true);
-    expect(records.map((r) => (r['resource'] as { service: string }).service)).toEqual([...Array(5).fill('before'), ...Array(5).fill('after')]);
-    expect(settings.registry.value('profcol_exporter_send_failed_metric_points_total', { reason: 'ENOSPC' })).toBe(20 * 200);
-  });
-
-  it('with the sending queue and retries, acknowledges, retries through the full disk and writes every point once space is freed', async () => {
-    const dir = path.join(root, 'queue');
-    await mkdir(dir, { recursive: true });
-    await fill(path.join(root, 'filler'));
-    const { exporter, settings } = setup(dir, {
-      write_bundles: false,
-      max_bytes: 0,
-      sending_queue: { enabled: true, num_consumers: 1 },
-      retry_on_failure: { enabled: true, initial_interval: '10ms', max_interval: '50ms', max_elapsed_time: '0s' },
+    it('refuses batches while the disk is full, and every acknowledged point is in metrics.jsonl once space is freed — each line readable', async () => {
+      const dir = path.join(root, 'refuse');
+      await mkdir(dir, { recursive: true });
+      const { exporter, settings } = setup(dir, { write_bundles: false, max_bytes: 0 });
+      await exporter.start!(settings.host);
+      await exporter.consume({ bundles: [], metrics: points(5, 'before') });
+      await fill(path.join(root, 'filler'));
+      let refused = 0;
+      for (let i = 0; i < 20; i++)
+        await exporter
+          .consume({ bundles: [], metrics: points(200, 'while-full') })
+          .catch((e: unknown) => (expect(e).toMatchObject({ errno: 'ENOSPC' }), refused++));
+      expect(refused).toBe(20);
+      await rm(path.join(root, 'filler'));
+      await exporter.consume({ bundles: [], metrics: points(5, 'after') });
+      await exporter.shutdown!();
+      const text = await readFile(path.join(dir, 'metrics.jsonl'), 'utf8');
+      const records = readJsonLines(path.join(dir, 'metrics.jsonl'));
+      expect(text.endsWith('\n')).toBe(true);
+      expect(records.map((r) => (r['resource'] as { service: string }).service)).toEqual([...Array(5).fill('before'), ...Array(5).fill('after')]);
+      expect(settings.registry.value('profcol_exporter_send_failed_metric_points_total', { reason: 'ENOSPC' })).toBe(20 * 200);
     });
-    await exporter.start!(settings.host);
-    for (let i = 0; i < 10; i++) await exporter.consume({ bundles: [], metrics: points(40, `batch-${i}`) });
-    while (settings.registry.value('profcol_exporter_retries_total', { reason: 'ENOSPC' }) < 3) await new Promise((r) => setTimeout(r, 10));
-    await rm(path.join(root, 'filler'));
-    while (settings.registry.value('profcol_exporter_sent_metric_points_total') < 400) await new Promise((r) => setTimeout(r, 10));
-    await exporter.shutdown!();
-    const records = readJsonLines(path.join(dir, 'metrics.jsonl'));
-    expect(records).toHaveLength(400);
-    expect(new Set(records.map((r) => (r['resource'] as { service: string }).service)).size).toBe(10);
-    expect(settings.registry.value('profcol_exporter_send_failed_metric_points_total')).toBe(0);
-  });
-});
+
+    it('with the sending queue and retries, acknowledges, retries through the full disk and writes every point once space is freed', async () => {
+      const dir = path.join(root, 'queue');
+      await mkdir(dir, { recursive: true });
+      await fill(path.join(root, 'filler'));
+      const { exporter, settings } = setup(dir, {
+        write_bundles: false,
+        max_bytes: 0,
+        sending_queue: { enabled: true, num_consumers: 1 },
+        retry_on_failure: { enabled: true, initial_interval: '10ms', max_interval: '50ms', max_elapsed_time: '0s' },
+      });
+      await exporter.start!(settings.host);
+      for (let i = 0; i < 10; i++) await exporter.consume({ bundles: [], metrics: points(40, `batch-${i}`) });
+      while (settings.registry.value('profcol_exporter_retries_total', { reason: 'ENOSPC' }) < 3) await new Promise((r) => setTimeout(r, 10));
+      await rm(path.join(root, 'filler'));
+      while (settings.registry.value('profcol_exporter_sent_metric_points_total') < 400) await new Promise((r) => setTimeout(r, 10));
+      await exporter.shutdown!();
+      const records = readJsonLines(path.join(dir, 'metrics.jsonl'));
+      expect(records).toHaveLength(400);
+      expect(new Set(records.map((r) => (r['resource'] as { service: string }).service)).size).toBe(10);
+      expect(settings.registry.value('profcol_exporter_send_failed_metric_points_total')).toBe(0);
+    });
+  },
+);

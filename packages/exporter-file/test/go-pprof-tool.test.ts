@@ -9,7 +9,18 @@ import { promisify } from 'node:util';
 import type { ProfileBundle } from '@profcol/core';
 import { decompressAndSummarize } from '@profcol/pprof';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DDTRACE_SHOWS, ddtraceBundle, fixture, GO_PPROF_FIXTURES, readJsonLines, scrapeBundle, setup, removeTempDirs, tempDir, zstdRawFrame } from './helpers.js';
+import {
+  DDTRACE_SHOWS,
+  ddtraceBundle,
+  fixture,
+  GO_PPROF_FIXTURES,
+  readJsonLines,
+  scrapeBundle,
+  setup,
+  removeTempDirs,
+  tempDir,
+  zstdRawFrame,
+} from './helpers.js';
 
 afterAll(removeTempDirs);
 
@@ -49,7 +60,11 @@ async function openAll(files: string[], scratch: string): Promise<PprofRun[]> {
 }
 
 /** Exports the bundles and returns each written file with the sample type pprof must show. */
-async function exportAndList(config: Record<string, unknown>, expectations: { service: string; type: string; shows: string }[], bundles = [ddtraceBundle(), scrapeBundle()]) {
+async function exportAndList(
+  config: Record<string, unknown>,
+  expectations: { service: string; type: string; shows: string }[],
+  bundles = [ddtraceBundle(), scrapeBundle()],
+) {
   const dir = await tempDir();
   const { exporter } = setup(dir, config);
   await exporter.consume({ bundles, metrics: [] });
@@ -71,67 +86,63 @@ const EXPECTED = [
 ];
 
 describe('every .pprof the file exporter writes opens in `go tool pprof -top`', () => {
-  it(
-    'the check can fail: pprof refuses a file that is not a profile',
-    async () => {
-      const dir = await tempDir();
-      const bogus = path.join(dir, 'bogus.pprof');
-      writeFileSync(bogus, 'this is not a profile');
-      const result = await goToolPprofTop(bogus, dir);
-      expect(result.code).not.toBe(0);
-    },
-    60_000,
-  );
+  it('the check can fail: pprof refuses a file that is not a profile', async () => {
+    const dir = await tempDir();
+    const bogus = path.join(dir, 'bogus.pprof');
+    writeFileSync(bogus, 'this is not a profile');
+    const result = await goToolPprofTop(bogus, dir);
+    expect(result.code).not.toBe(0);
+  }, 60_000);
 
-  it(
-    'as received: gzip bodies from net/http/pprof and raw protobuf from dd-trace-go',
-    async () => {
-      const { dir, written } = await exportAndList({}, EXPECTED);
-      expect(new Set(written.map((w) => w.encoding))).toEqual(new Set(['gzip', 'none']));
-      expect(written.every((w) => !w.decompressed)).toBe(true);
-      const runs = await openAll(written.map((w) => w.file), dir);
-      for (const w of written) {
-        const result = runs.find((r) => r.file === w.file)!;
-        expect({ file: w.path, code: result.code }).toEqual({ file: w.path, code: 0 });
-        expect(result.output, w.path).toContain(`Type: ${w.shows}`);
-      }
-    },
-    180_000,
-  );
+  it('as received: gzip bodies from net/http/pprof and raw protobuf from dd-trace-go', async () => {
+    const { dir, written } = await exportAndList({}, EXPECTED);
+    expect(new Set(written.map((w) => w.encoding))).toEqual(new Set(['gzip', 'none']));
+    expect(written.every((w) => !w.decompressed)).toBe(true);
+    const runs = await openAll(
+      written.map((w) => w.file),
+      dir,
+    );
+    for (const w of written) {
+      const result = runs.find((r) => r.file === w.file)!;
+      expect({ file: w.path, code: result.code }).toEqual({ file: w.path, code: 0 });
+      expect(result.output, w.path).toContain(`Type: ${w.shows}`);
+    }
+  }, 180_000);
 
-  it(
-    'with decompress: true, and a zstd profile decompressed because pprof cannot read zstd',
-    async () => {
-      const zstdBundle = ddtraceBundle({
-        resource: { service: 'zstd-demo' },
-        profiles: [{ type: 'cpu', name: 'cpu.pprof', data: zstdRawFrame(fixture('ddtrace-go/cpu.pprof')) }],
-      });
-      const expectations = [...EXPECTED, { service: 'zstd-demo', type: 'cpu', shows: 'cpu' }];
-      const { dir, written } = await exportAndList({ decompress: true }, expectations, [ddtraceBundle(), scrapeBundle(), zstdBundle]);
-      expect(written.filter((w) => w.encoding !== 'none').every((w) => w.decompressed)).toBe(true);
-      const runs = await openAll(written.map((w) => w.file), dir);
-      for (const w of written) {
-        const result = runs.find((r) => r.file === w.file)!;
-        expect({ file: w.path, code: result.code }).toEqual({ file: w.path, code: 0 });
-        expect(result.output, w.path).toContain(`Type: ${w.shows}`);
-      }
-    },
-    180_000,
-  );
+  it('with decompress: true, and a zstd profile decompressed because pprof cannot read zstd', async () => {
+    const zstdBundle = ddtraceBundle({
+      resource: { service: 'zstd-demo' },
+      profiles: [{ type: 'cpu', name: 'cpu.pprof', data: zstdRawFrame(fixture('ddtrace-go/cpu.pprof')) }],
+    });
+    const expectations = [...EXPECTED, { service: 'zstd-demo', type: 'cpu', shows: 'cpu' }];
+    const { dir, written } = await exportAndList({ decompress: true }, expectations, [ddtraceBundle(), scrapeBundle(), zstdBundle]);
+    expect(written.filter((w) => w.encoding !== 'none').every((w) => w.decompressed)).toBe(true);
+    const runs = await openAll(
+      written.map((w) => w.file),
+      dir,
+    );
+    for (const w of written) {
+      const result = runs.find((r) => r.file === w.file)!;
+      expect({ file: w.path, code: result.code }).toEqual({ file: w.path, code: 0 });
+      expect(result.output, w.path).toContain(`Type: ${w.shows}`);
+    }
+  }, 180_000);
 
-  it(
-    'after pprof_decode with keep_raw: false: only the decoded form is left, and that is written',
-    async () => {
-      const decodedOnly = (bundle: ProfileBundle): ProfileBundle => ({ ...bundle, profiles: bundle.profiles.map((p) => ({ ...p, decoded: decompressAndSummarize(p.data), data: new Uint8Array(0) })) });
-      const { dir, written } = await exportAndList({}, EXPECTED, [decodedOnly(ddtraceBundle()), decodedOnly(scrapeBundle())]);
-      expect(written.every((w) => w.decompressed && w.encoding === 'none')).toBe(true);
-      const runs = await openAll(written.map((w) => w.file), dir);
-      for (const w of written) {
-        const result = runs.find((r) => r.file === w.file)!;
-        expect({ file: w.path, code: result.code }).toEqual({ file: w.path, code: 0 });
-        expect(result.output, w.path).toContain(`Type: ${w.shows}`);
-      }
-    },
-    180_000,
-  );
+  it('after pprof_decode with keep_raw: false: only the decoded form is left, and that is written', async () => {
+    const decodedOnly = (bundle: ProfileBundle): ProfileBundle => ({
+      ...bundle,
+      profiles: bundle.profiles.map((p) => ({ ...p, decoded: decompressAndSummarize(p.data), data: new Uint8Array(0) })),
+    });
+    const { dir, written } = await exportAndList({}, EXPECTED, [decodedOnly(ddtraceBundle()), decodedOnly(scrapeBundle())]);
+    expect(written.every((w) => w.decompressed && w.encoding === 'none')).toBe(true);
+    const runs = await openAll(
+      written.map((w) => w.file),
+      dir,
+    );
+    for (const w of written) {
+      const result = runs.find((r) => r.file === w.file)!;
+      expect({ file: w.path, code: result.code }).toEqual({ file: w.path, code: 0 });
+      expect(result.output, w.path).toContain(`Type: ${w.shows}`);
+    }
+  }, 180_000);
 });

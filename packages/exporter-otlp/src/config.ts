@@ -11,7 +11,8 @@ export const RetrySchema = s.object(
     ...retryOnFailureFields(),
     retryable_status_codes: s.array(s.integer({ min: 400, max: 599 }), {
       default: [429, 502, 503, 504],
-      description: 'HTTP statuses that are retried (besides timeouts and network errors). The OTLP specification retries only the default four; any other error status is a permanent, counted drop.',
+      description:
+        'HTTP statuses that are retried (besides timeouts and network errors). The OTLP specification retries only the default four; any other error status is a permanent, counted drop.',
     }),
   },
   { default: {}, description: 'Retries of a request the backend could not take now.' },
@@ -19,12 +20,15 @@ export const RetrySchema = s.object(
 
 export const QueueSchema = sendingQueueSchema();
 
-export const TlsSchema = s.object({
-  ca_file: s.optional(s.string({ description: 'PEM file of the CA(s) to trust instead of the system ones.' })),
-  cert_file: s.optional(s.string({ description: 'PEM client certificate (mutual TLS); needs `key_file`.' })),
-  key_file: s.optional(s.string({ description: 'PEM private key of `cert_file`.' })),
-  insecure_skip_verify: s.boolean({ default: false, description: 'Do not verify the server certificate (testing only).' }),
-}, { default: {}, description: 'TLS of an `https://` endpoint.', check: (tls) => tlsPairProblem(tls.cert_file, tls.key_file) });
+export const TlsSchema = s.object(
+  {
+    ca_file: s.optional(s.string({ description: 'PEM file of the CA(s) to trust instead of the system ones.' })),
+    cert_file: s.optional(s.string({ description: 'PEM client certificate (mutual TLS); needs `key_file`.' })),
+    key_file: s.optional(s.string({ description: 'PEM private key of `cert_file`.' })),
+    insecure_skip_verify: s.boolean({ default: false, description: 'Do not verify the server certificate (testing only).' }),
+  },
+  { default: {}, description: 'TLS of an `https://` endpoint.', check: (tls) => tlsPairProblem(tls.cert_file, tls.key_file) },
+);
 
 export const OtlpExporterSchema = s.object({
   endpoint: s.string({

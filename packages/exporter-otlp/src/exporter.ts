@@ -1,6 +1,18 @@
 import http from 'node:http';
 import https from 'node:https';
-import { createQueuedExporter, PermanentSendError, ProfcolError, readTlsFiles, RetryableSendError, type Batch, type ConsumeOptions, type CreateSettings, type Exporter, type Host, type QueuedExporter } from '@profcol/core';
+import {
+  createQueuedExporter,
+  PermanentSendError,
+  ProfcolError,
+  readTlsFiles,
+  RetryableSendError,
+  type Batch,
+  type ConsumeOptions,
+  type CreateSettings,
+  type Exporter,
+  type Host,
+  type QueuedExporter,
+} from '@profcol/core';
 import { metricsUrl, type OtlpExporterConfig } from './config.js';
 import { toRequests, toResourceMetrics, type ExportRequest } from './convert.js';
 import { OtlpSender } from './sender.js';
@@ -24,9 +36,15 @@ export class OtlpExporter implements Exporter {
   private agent: http.Agent | undefined;
   private readonly helper: QueuedExporter<ExportRequest>;
 
-  constructor(private readonly settings: CreateSettings, private readonly config: OtlpExporterConfig) {
+  constructor(
+    private readonly settings: CreateSettings,
+    private readonly config: OtlpExporterConfig,
+  ) {
     this.url = metricsUrl(config);
-    const failedPoints = settings.telemetry.counter('profcol_exporter_send_failed_metric_points_total', 'Metric points an exporter failed to deliver, by reason.');
+    const failedPoints = settings.telemetry.counter(
+      'profcol_exporter_send_failed_metric_points_total',
+      'Metric points an exporter failed to deliver, by reason.',
+    );
     this.helper = createQueuedExporter<ExportRequest>({
       settings,
       config,
@@ -50,7 +68,10 @@ export class OtlpExporter implements Exporter {
           concurrency: Math.max(64, config.sending_queue.num_consumers * 2),
           onPartialSuccess: (rejected, message) => {
             failedPoints.add(rejected, { reason: 'partial_success' });
-            settings.logger.warn({ exporter: settings.id, rejectedDataPoints: rejected, message }, 'the OTLP backend accepted a request but rejected some of its points');
+            settings.logger.warn(
+              { exporter: settings.id, rejectedDataPoints: rejected, message },
+              'the OTLP backend accepted a request but rejected some of its points',
+            );
           },
         });
       },
@@ -78,7 +99,13 @@ export class OtlpExporter implements Exporter {
     await this.helper.start(host);
     const queue = this.config.sending_queue;
     this.settings.logger.info(
-      { exporter: this.settings.id, url: this.url, protocol: this.config.protocol, compression: this.config.compression, queue: queue.enabled ? { size: queue.queue_size, consumers: queue.num_consumers, storage: this.helper.storageDir ?? null } : false },
+      {
+        exporter: this.settings.id,
+        url: this.url,
+        protocol: this.config.protocol,
+        compression: this.config.compression,
+        queue: queue.enabled ? { size: queue.queue_size, consumers: queue.num_consumers, storage: this.helper.storageDir ?? null } : false,
+      },
       'OTLP exporter started',
     );
   }
@@ -106,9 +133,16 @@ export class OtlpExporter implements Exporter {
     const { ca, cert, key } = await readTlsFiles(this.settings.baseDir, tls, `exporters::${this.settings.id}::tls`);
     const options = { keepAlive: true, maxSockets: Math.max(this.config.sending_queue.num_consumers, 16) };
     if (new URL(this.url).protocol === 'https:') {
-      return new https.Agent({ ...options, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), rejectUnauthorized: !tls.insecure_skip_verify });
+      return new https.Agent({
+        ...options,
+        ...(ca ? { ca } : {}),
+        ...(cert ? { cert } : {}),
+        ...(key ? { key } : {}),
+        rejectUnauthorized: !tls.insecure_skip_verify,
+      });
     }
-    if (ca || cert || tls.insecure_skip_verify) this.settings.logger.warn({ exporter: this.settings.id, url: this.url }, 'tls settings are ignored for an http:// endpoint');
+    if (ca || cert || tls.insecure_skip_verify)
+      this.settings.logger.warn({ exporter: this.settings.id, url: this.url }, 'tls settings are ignored for an http:// endpoint');
     return new http.Agent(options);
   }
 }

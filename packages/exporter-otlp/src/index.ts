@@ -21,4 +21,9 @@ export { toRequests, toResourceMetrics, type ExportRequest } from './convert.js'
 export { CorruptFileError, StorageError } from './storage.js';
 export { SCOPE_NAME, SCOPE_VERSION } from './version.js';
 
-export default definePlugin({ name: '@profcol/exporter-otlp', version: ownPackageVersion(import.meta.url), profcol: '^1.0.0', components: [otlpExporterFactory] });
+export default definePlugin({
+  name: '@profcol/exporter-otlp',
+  version: ownPackageVersion(import.meta.url),
+  profcol: '^1.0.0',
+  components: [otlpExporterFactory],
+});

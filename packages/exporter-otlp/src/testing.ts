@@ -87,7 +87,10 @@ export async function startOtlpStub(options: OtlpStubOptions = {}): Promise<Otlp
     async waitFor(predicate, timeoutMs = 10_000, what = 'condition') {
       const deadline = Date.now() + timeoutMs;
       while (!predicate()) {
-        if (Date.now() > deadline) throw new Error(`OTLP stub: waited ${timeoutMs} ms for ${what}; ${requests.length} requests so far (statuses ${requests.map((r) => r.status).join(',')})`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `OTLP stub: waited ${timeoutMs} ms for ${what}; ${requests.length} requests so far (statuses ${requests.map((r) => r.status).join(',')})`,
+          );
         await new Promise((r) => setTimeout(r, 10));
       }
     },
@@ -132,7 +135,16 @@ export async function startOtlpStub(options: OtlpStubOptions = {}): Promise<Otlp
   };
 
   const server = options.tls
-    ? https.createServer({ key: options.tls.key, cert: options.tls.cert, ...(options.tls.ca ? { ca: options.tls.ca } : {}), requestCert: options.tls.requestCert ?? false, rejectUnauthorized: options.tls.requestCert ?? false }, handler)
+    ? https.createServer(
+        {
+          key: options.tls.key,
+          cert: options.tls.cert,
+          ...(options.tls.ca ? { ca: options.tls.ca } : {}),
+          requestCert: options.tls.requestCert ?? false,
+          rejectUnauthorized: options.tls.requestCert ?? false,
+        },
+        handler,
+      )
     : http.createServer(handler);
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -196,7 +208,10 @@ function jsonAttributes(list: JsonKeyValue[] | undefined): Record<string, Attrib
 
 export function decodeJsonRequest(text: string): ReceivedPoint[] {
   const request = JSON.parse(text) as {
-    resourceMetrics?: { resource?: { attributes?: JsonKeyValue[] }; scopeMetrics?: { scope?: { name?: string; version?: string }; metrics?: JsonMetric[] }[] }[];
+    resourceMetrics?: {
+      resource?: { attributes?: JsonKeyValue[] };
+      scopeMetrics?: { scope?: { name?: string; version?: string }; metrics?: JsonMetric[] }[];
+    }[];
   };
   const out: ReceivedPoint[] = [];
   for (const rm of request.resourceMetrics ?? []) {
@@ -281,7 +296,9 @@ function pbAnyValue(bytes: Uint8Array): AttributeValue {
       case 4:
         return view(f.fixed64!).getFloat64(0, true);
       case 5:
-        return fields(f.bytes!).filter((x) => x.no === 1).map((x) => pbAnyValue(x.bytes!));
+        return fields(f.bytes!)
+          .filter((x) => x.no === 1)
+          .map((x) => pbAnyValue(x.bytes!));
       case 6:
         return pbAttributes(fields(f.bytes!).filter((x) => x.no === 1));
       case 7:
@@ -321,7 +338,9 @@ export function decodeProtobufRequest(bytes: Uint8Array): ReceivedPoint[] {
         const gauge = mf.find((f) => f.no === 5);
         const sum = mf.find((f) => f.no === 7);
         const body = fields((gauge ?? sum)?.bytes ?? new Uint8Array());
-        const sumInfo = sum ? { temporality: Number(body.find((f) => f.no === 2)?.varint ?? 0n), monotonic: (body.find((f) => f.no === 3)?.varint ?? 0n) !== 0n } : {};
+        const sumInfo = sum
+          ? { temporality: Number(body.find((f) => f.no === 2)?.varint ?? 0n), monotonic: (body.find((f) => f.no === 3)?.varint ?? 0n) !== 0n }
+          : {};
         for (const dp of body.filter((f) => f.no === 1)) {
           const df = fields(dp.bytes!);
           const u64 = (no: number) => {

@@ -39,7 +39,19 @@ export interface TransportOptions {
 }
 
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
-const NETWORK_ERROR_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED', 'EADDRNOTAVAIL', 'UND_ERR_SOCKET']);
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ECONNABORTED',
+  'EADDRNOTAVAIL',
+  'UND_ERR_SOCKET',
+]);
 
 /** `Retry-After` as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
@@ -133,7 +145,12 @@ export class HttpTransport implements IExporterTransport {
         this.active.delete(entry);
         resolve(response);
       };
-      const fail = (error: OtlpSendError) => finish(error.retryable ? { status: 'retryable', error, ...(error.retryAfterMs !== undefined ? { retryInMillis: error.retryAfterMs } : {}) } : { status: 'failure', error });
+      const fail = (error: OtlpSendError) =>
+        finish(
+          error.retryable
+            ? { status: 'retryable', error, ...(error.retryAfterMs !== undefined ? { retryInMillis: error.retryAfterMs } : {}) }
+            : { status: 'failure', error },
+        );
 
       const req = request(url, { method: 'POST', headers, agent: options.agent }, (res) => {
         const chunks: Buffer[] = [];
@@ -155,7 +172,9 @@ export class HttpTransport implements IExporterTransport {
           const retryable = options.retryableStatusCodes.includes(status);
           const retryAfterMs = parseRetryAfter(res.headers['retry-after'] as string | undefined);
           const message = `${options.url} answered ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}${said ? `: ${said}` : ''}`;
-          fail(new OtlpSendError(message, { reason: `http_${status}`, retryable, status, body: said, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }));
+          fail(
+            new OtlpSendError(message, { reason: `http_${status}`, retryable, status, body: said, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }),
+          );
         });
       });
       const entry = { req, fail };

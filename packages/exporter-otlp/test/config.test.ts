@@ -15,7 +15,15 @@ describe('otlp exporter configuration', () => {
       timeout: 30_000,
       headers: {},
       tls: { insecure_skip_verify: false },
-      retry_on_failure: { enabled: true, initial_interval: 5000, max_interval: 30_000, max_elapsed_time: 300_000, multiplier: 1.5, randomization_factor: 0.5, retryable_status_codes: [429, 502, 503, 504] },
+      retry_on_failure: {
+        enabled: true,
+        initial_interval: 5000,
+        max_interval: 30_000,
+        max_elapsed_time: 300_000,
+        multiplier: 1.5,
+        randomization_factor: 0.5,
+        retryable_status_codes: [429, 502, 503, 504],
+      },
       sending_queue: { enabled: true, num_consumers: 10, queue_size: 1000 },
       drain_timeout: 10_000,
       resource_drop: ['profile_seq'],
@@ -29,7 +37,13 @@ describe('otlp exporter configuration', () => {
   });
 
   it('reports every mistake with its path', () => {
-    const parsed = OtlpExporterSchema.parse({ endpoint: 'localhost:4318', protocol: 'grpc', compression: 'zstd', sending_queue: { queue_size: 0, storge: './q' }, retry_on_failure: { randomization_factor: 2 } });
+    const parsed = OtlpExporterSchema.parse({
+      endpoint: 'localhost:4318',
+      protocol: 'grpc',
+      compression: 'zstd',
+      sending_queue: { queue_size: 0, storge: './q' },
+      retry_on_failure: { randomization_factor: 2 },
+    });
     expect(parsed.ok).toBe(false);
     const issues = parsed.ok ? [] : parsed.issues.map((i) => `${i.path.join('::')}: ${i.message}`);
     expect(issues).toEqual(
@@ -62,7 +76,18 @@ describe('otlp exporter configuration', () => {
 describe('resource mapping', () => {
   it('renames profcol’s keys to OpenTelemetry semantic conventions and keeps the others', () => {
     expect(
-      mapResource({ service: 's', version: 'v', env: 'e', host: 'h', language: 'go', runtime: 'go', runtime_version: 'go1.22', runtime_id: 'r', process_id: '7', team: 't' }),
+      mapResource({
+        service: 's',
+        version: 'v',
+        env: 'e',
+        host: 'h',
+        language: 'go',
+        runtime: 'go',
+        runtime_version: 'go1.22',
+        runtime_id: 'r',
+        process_id: '7',
+        team: 't',
+      }),
     ).toEqual({
       'service.name': 's',
       'service.version': 'v',
@@ -87,7 +112,18 @@ describe('resource mapping', () => {
   it('maps every canonical language, and resolves any other name through core’s alias table', () => {
     const canonical = { golang: 'go', java: 'java', python: 'python', nodejs: 'nodejs', dotnet: 'dotnet', ruby: 'ruby', php: 'php', cpp: 'cpp', rust: 'rust' };
     for (const [name, semconv] of Object.entries(canonical)) expect(sdkLanguage(name)).toBe(semconv);
-    const aliases = { go: 'go', js: 'nodejs', 'Node.js': 'nodejs', kotlin: 'java', scala: 'java', csharp: 'dotnet', 'c#': 'dotnet', '.NET': 'dotnet', cplusplus: 'cpp', 'pyroscope-rs': 'rust' };
+    const aliases = {
+      go: 'go',
+      js: 'nodejs',
+      'Node.js': 'nodejs',
+      kotlin: 'java',
+      scala: 'java',
+      csharp: 'dotnet',
+      'c#': 'dotnet',
+      '.NET': 'dotnet',
+      cplusplus: 'cpp',
+      'pyroscope-rs': 'rust',
+    };
     for (const [name, semconv] of Object.entries(aliases)) expect(sdkLanguage(name)).toBe(semconv);
     // Names core does not know are kept (lowercased): the semantic conventions have erlang and swift, too.
     expect(['Erlang', 'swift', 'unknown'].map(sdkLanguage)).toEqual(['erlang', 'swift', 'unknown']);
@@ -112,7 +148,10 @@ describe('otlp exporter own metrics', () => {
     const names = [...settings.registry.renderPrometheus().matchAll(/^# HELP (\S+)/gm)].map((m) => m[1]!);
     expect(names).toContain('profcol_exporter_sent_metric_points_total');
     expect(names).toContain('profcol_exporter_send_failed_metric_points_total');
-    expect(names.filter((n) => /points/.test(n)).sort()).toEqual(['profcol_exporter_send_failed_metric_points_total', 'profcol_exporter_sent_metric_points_total']);
+    expect(names.filter((n) => /points/.test(n)).sort()).toEqual([
+      'profcol_exporter_send_failed_metric_points_total',
+      'profcol_exporter_sent_metric_points_total',
+    ]);
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     for (const name of names) expect(readme).toContain(`| \`${name}\``);
   });

@@ -6,7 +6,16 @@ describe('otlp request persistence form', () => {
   it('keeps a sum’s temporality, monotonicity and series start through a restart of the queue', () => {
     const [request] = toRequests([
       point({ name: 'go.memory.gc.cycles', unit: '{gc_cycle}', kind: 'sum', monotonic: true, temporality: 'delta', value: 3, startTimeNanos: T0 - 10n }),
-      point({ name: 'go.cpu.time', unit: 's', kind: 'sum', monotonic: true, temporality: 'cumulative', value: 12.5, startTimeNanos: T0 - 600n, attributes: { 'go.cpu.state': 'gc' } }),
+      point({
+        name: 'go.cpu.time',
+        unit: 's',
+        kind: 'sum',
+        monotonic: true,
+        temporality: 'cumulative',
+        value: 12.5,
+        startTimeNanos: T0 - 600n,
+        attributes: { 'go.cpu.state': 'gc' },
+      }),
     ]);
     const back = decodeRequest(encodeRequest(request!));
     expect(back.points.map((p) => [p.name, p.kind, p.monotonic, p.temporality, p.startTimeNanos, p.value])).toEqual([
@@ -16,7 +25,11 @@ describe('otlp request persistence form', () => {
   });
 
   it('refuses a stored point whose temporality it does not know, rather than sending it as something else', () => {
-    const text = JSON.stringify({ v: 1, resource: {}, points: [{ name: 'x', unit: '1', kind: 'sum', temporality: 'sideways', value: 1, timeNanos: '1', attributes: {} }] });
+    const text = JSON.stringify({
+      v: 1,
+      resource: {},
+      points: [{ name: 'x', unit: '1', kind: 'sum', temporality: 'sideways', value: 1, timeNanos: '1', attributes: {} }],
+    });
     expect(() => decodeRequest(text)).toThrow(/malformed point/);
   });
 });

@@ -69,7 +69,15 @@ describe.each(['http/protobuf', 'http/json'] as const)('otlp exporter over %s', 
     await harness.exporter.consume({
       bundles: [],
       metrics: [
-        point({ name: 'go.memory.allocated', unit: 'By', kind: 'sum', monotonic: true, temporality: 'delta', value: 4096, startTimeNanos: T0 - 10_000_000_000n }),
+        point({
+          name: 'go.memory.allocated',
+          unit: 'By',
+          kind: 'sum',
+          monotonic: true,
+          temporality: 'delta',
+          value: 4096,
+          startTimeNanos: T0 - 10_000_000_000n,
+        }),
         point({ name: 'go.memory.allocated', unit: 'By', kind: 'sum', monotonic: true, temporality: 'cumulative', value: 65536, startTimeNanos: seriesStart }),
         point({ name: 'go.goroutine.count', unit: '{goroutine}', kind: 'sum', monotonic: false, value: 12, startTimeNanos: seriesStart }),
       ],
@@ -86,7 +94,24 @@ describe.each(['http/protobuf', 'http/json'] as const)('otlp exporter over %s', 
 
   it('maps the resource to semantic conventions and names profcol in the scope, not the resource', async () => {
     harness = await startExporter({ endpoint: stub.url, protocol });
-    await harness.exporter.consume({ bundles: [], metrics: [point({ resource: { service: 'checkout', env: 'prod', version: '1.2.3', host: 'web-1', language: 'golang', runtime_version: 'go1.22.4', runtime_id: 'a1b2', profile_seq: '17', team: 'payments' } })] });
+    await harness.exporter.consume({
+      bundles: [],
+      metrics: [
+        point({
+          resource: {
+            service: 'checkout',
+            env: 'prod',
+            version: '1.2.3',
+            host: 'web-1',
+            language: 'golang',
+            runtime_version: 'go1.22.4',
+            runtime_id: 'a1b2',
+            profile_seq: '17',
+            team: 'payments',
+          },
+        }),
+      ],
+    });
     await stub.waitForAccepted(1);
     const received = stub.accepted[0]!;
     expect(received.resource).toEqual({
@@ -109,11 +134,19 @@ describe.each(['http/protobuf', 'http/json'] as const)('otlp exporter over %s', 
     const b = { service: 'b' };
     await harness.exporter.consume({
       bundles: [],
-      metrics: [point({ resource: a, value: 1, attributes: { type: 'x' } }), point({ resource: b, value: 2 }), point({ resource: a, value: 3, attributes: { type: 'y' } })],
+      metrics: [
+        point({ resource: a, value: 1, attributes: { type: 'x' } }),
+        point({ resource: b, value: 2 }),
+        point({ resource: a, value: 3, attributes: { type: 'y' } }),
+      ],
     });
     await stub.waitForAccepted(3);
     expect(stub.requests).toHaveLength(2);
-    const perRequest = stub.requests.map((r) => ({ service: r.points[0]!.resource['service.name'], values: r.points.map((p) => p.value), attrs: r.points.map((p) => p.attributes) }));
+    const perRequest = stub.requests.map((r) => ({
+      service: r.points[0]!.resource['service.name'],
+      values: r.points.map((p) => p.value),
+      attrs: r.points.map((p) => p.attributes),
+    }));
     expect(perRequest).toContainEqual({ service: 'a', values: [1, 3], attrs: [{ type: 'x' }, { type: 'y' }] });
     expect(perRequest).toContainEqual({ service: 'b', values: [2], attrs: [{}] });
     await until(() => harness!.counter('profcol_exporter_sent_metric_points_total') === 3);
@@ -123,7 +156,12 @@ describe.each(['http/protobuf', 'http/json'] as const)('otlp exporter over %s', 
 
 describe('otlp exporter options', () => {
   it('sends uncompressed with compression: none, adds configured headers, and uses metrics_endpoint as is', async () => {
-    harness = await startExporter({ endpoint: 'http://127.0.0.1:1', metrics_endpoint: `${stub.url}/custom/path`, compression: 'none', headers: { Authorization: 'Bearer s3cret', 'X-Scope-OrgID': 'team-a' } });
+    harness = await startExporter({
+      endpoint: 'http://127.0.0.1:1',
+      metrics_endpoint: `${stub.url}/custom/path`,
+      compression: 'none',
+      headers: { Authorization: 'Bearer s3cret', 'X-Scope-OrgID': 'team-a' },
+    });
     await harness.exporter.consume({ bundles: [], metrics: [point()] });
     await stub.waitForAccepted(1);
     const request = stub.requests[0]!;
@@ -135,13 +173,20 @@ describe('otlp exporter options', () => {
 
   it('ignores batches without metric points (profile bundles are for other exporters)', async () => {
     harness = await startExporter({ endpoint: stub.url });
-    await harness.exporter.consume({ bundles: [{ source: 'ddtrace', resource: {}, tags: {}, window: { startNanos: 0n, endNanos: 1n }, profiles: [] }], metrics: [] });
+    await harness.exporter.consume({
+      bundles: [{ source: 'ddtrace', resource: {}, tags: {}, window: { startNanos: 0n, endNanos: 1n }, profiles: [] }],
+      metrics: [],
+    });
     await harness.exporter.shutdown();
     expect(stub.requests).toHaveLength(0);
   });
 
   it('counts and logs points the backend rejected in a partial success', async () => {
-    stub.reply = () => ({ status: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ partialSuccess: { rejectedDataPoints: '2', errorMessage: 'out of order samples' } }) });
+    stub.reply = () => ({
+      status: 200,
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ partialSuccess: { rejectedDataPoints: '2', errorMessage: 'out of order samples' } }),
+    });
     harness = await startExporter({ endpoint: stub.url, protocol: 'http/json' });
     await harness.exporter.consume({ bundles: [], metrics: [point(), point({ value: 1 })] });
     await harness.exporter.shutdown();

@@ -22,7 +22,9 @@ export function point(overrides: Partial<MetricPoint> = {}): MetricPoint {
 
 /** `n` distinct points (distinct values and timestamps) of one resource. */
 export function points(n: number, resource: Record<string, string> = { service: 'checkout' }, offset = 0): MetricPoint[] {
-  return Array.from({ length: n }, (_, i) => point({ name: 'prof_go_heap_alloc_bytes', unit: 'By', value: offset + i, timeNanos: T0 + BigInt((offset + i) * 1_000_000_000), resource }));
+  return Array.from({ length: n }, (_, i) =>
+    point({ name: 'prof_go_heap_alloc_bytes', unit: 'By', value: offset + i, timeNanos: T0 + BigInt((offset + i) * 1_000_000_000), resource }),
+  );
 }
 
 export interface Harness {

@@ -37,7 +37,8 @@ async function deadPort(): Promise<number> {
   return probe.port;
 }
 
-const queueFiles = async (sub = 'otlp') => (await fs.readdir(path.join(dir, 'queue', sub)).catch(() => [] as string[])).filter((n) => n.endsWith('.otlpq')).sort();
+const queueFiles = async (sub = 'otlp') =>
+  (await fs.readdir(path.join(dir, 'queue', sub)).catch(() => [] as string[])).filter((n) => n.endsWith('.otlpq')).sort();
 
 describe('sending_queue', () => {
   it('refuses a batch with BackpressureError once queue_size requests are held, and takes batches again once it drained', async () => {
@@ -63,7 +64,8 @@ describe('sending_queue', () => {
     const h = await exporter({ endpoint: `http://127.0.0.1:${await deadPort()}`, retry_on_failure: FAST_RETRY, sending_queue: { max_bytes: '2KiB' } });
     await h.exporter.consume({ bundles: [], metrics: points(5) });
     let refused: unknown;
-    for (let i = 0; i < 50 && !refused; i++) await h.exporter.consume({ bundles: [], metrics: points(5, { service: 'checkout' }, i * 5) }).catch((e: unknown) => (refused = e));
+    for (let i = 0; i < 50 && !refused; i++)
+      await h.exporter.consume({ bundles: [], metrics: points(5, { service: 'checkout' }, i * 5) }).catch((e: unknown) => (refused = e));
     expect(refused).toBeInstanceOf(BackpressureError);
     expect(String(refused)).toMatch(/of 2048 bytes/);
     expect(h.counter('profcol_exporter_queue_bytes')).toBeLessThanOrEqual(2048);

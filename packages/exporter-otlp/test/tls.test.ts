@@ -19,7 +19,23 @@ beforeAll(async () => {
   ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=profcol test CA');
   await fs.writeFile(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
   ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-  ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext');
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'server.ext',
+  );
   ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=profcol');
   ssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.pem', '-days', '2');
   const read = (name: string) => fs.readFile(path.join(dir, name));
@@ -51,7 +67,9 @@ describe('tls', () => {
     await harness.exporter.consume({ bundles: [], metrics: [point()] });
     await until(() => harness!.counter('profcol_exporter_send_failed_attempts_total') > 0);
     expect(stub.requests).toHaveLength(0);
-    expect(harness.settings.registry.snapshot().find((s) => s.name === 'profcol_exporter_send_failed_attempts_total')?.labels['reason']).toMatch(/CERT|SIGNED|VERIFY/);
+    expect(harness.settings.registry.snapshot().find((s) => s.name === 'profcol_exporter_send_failed_attempts_total')?.labels['reason']).toMatch(
+      /CERT|SIGNED|VERIFY/,
+    );
   });
 
   it('skips verification with insecure_skip_verify', async () => {
@@ -63,7 +81,10 @@ describe('tls', () => {
 
   it('presents a client certificate (cert_file + key_file) to a server that requires one', async () => {
     stub = await startOtlpStub({ tls: { key: pem.serverKey, cert: pem.serverCert, ca: pem.caCert, requestCert: true } });
-    harness = await startExporter({ ...base, endpoint: stub.url, tls: { ca_file: 'ca.pem', cert_file: 'client.pem', key_file: 'client.key' } }, { baseDir: dir });
+    harness = await startExporter(
+      { ...base, endpoint: stub.url, tls: { ca_file: 'ca.pem', cert_file: 'client.pem', key_file: 'client.key' } },
+      { baseDir: dir },
+    );
     await harness.exporter.consume({ bundles: [], metrics: [point()] });
     await stub.waitForAccepted(1);
     await harness.exporter.shutdown();

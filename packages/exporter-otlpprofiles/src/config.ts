@@ -11,7 +11,9 @@ export const OtlpProfilesExporterSchema = s.object({
     description: `Base URL of the OTLP/HTTP receiver; \`${PROFILES_PATH}\` is appended (as the Collector’s \`otlphttp\` exporter does).`,
     check: checkUrl,
   }),
-  profiles_endpoint: s.optional(s.string({ description: `Full URL for profiles, used as is instead of \`endpoint\` + \`${PROFILES_PATH}\`.`, check: checkUrl })),
+  profiles_endpoint: s.optional(
+    s.string({ description: `Full URL for profiles, used as is instead of \`endpoint\` + \`${PROFILES_PATH}\`.`, check: checkUrl }),
+  ),
   headers: s.record(s.string(), { default: {}, description: 'Extra request headers (e.g. `Authorization: Bearer ${env:TOKEN}`).' }),
   compression: s.enum(['gzip', 'none'] as const, { default: 'gzip', description: 'Request body compression.' }),
   tls: s.object(
@@ -30,7 +32,8 @@ export const OtlpProfilesExporterSchema = s.object({
       ...sendingQueueFields({ queue_size: 100, num_consumers: 4 }),
       max_bytes: s.bytes({
         default: '64MiB',
-        description: 'Refuse new batches (backpressure) once the queued requests take this much (encoded protobuf, before gzip). An empty queue always takes one bundle, however large.',
+        description:
+          'Refuse new batches (backpressure) once the queued requests take this much (encoded protobuf, before gzip). An empty queue always takes one bundle, however large.',
       }),
     },
     { default: {}, description: 'Requests (one per bundle) waiting to be sent; bounded, pushing back when full.' },
@@ -40,7 +43,8 @@ export const OtlpProfilesExporterSchema = s.object({
       ...retryOnFailureFields(),
       retryable_status_codes: s.array(s.integer({ min: 400, max: 599 }), {
         default: [429, 502, 503, 504],
-        description: 'HTTP statuses that are retried (besides timeouts and network errors), as the OTLP specification says; any other error status is a permanent, counted drop.',
+        description:
+          'HTTP statuses that are retried (besides timeouts and network errors), as the OTLP specification says; any other error status is a permanent, counted drop.',
       }),
     },
     { default: {}, description: 'Retries of a request the backend could not take now.' },

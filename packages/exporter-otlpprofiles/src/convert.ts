@@ -15,9 +15,20 @@ import type { ProfileBundle, Profile as BundleProfile } from '@profcol/core';
 import { mapResource } from '@profcol/exporter-otlp';
 import type { Profile as Pprof } from 'pprof-format';
 import { DictionaryBuilder, type AttributeValue, type LineInput } from './dictionary.js';
-import { ExportProfilesServiceRequestSchema, type ExportProfilesServiceRequest } from './gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
+import {
+  ExportProfilesServiceRequestSchema,
+  type ExportProfilesServiceRequest,
+} from './gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
 import { AnyValueSchema, InstrumentationScopeSchema, KeyValueSchema } from './gen/opentelemetry/proto/common/v1/common_pb.js';
-import { ProfileSchema, ResourceProfilesSchema, SampleSchema, ScopeProfilesSchema, ValueTypeSchema, type Profile, type Sample } from './gen/opentelemetry/proto/profiles/v1development/profiles_pb.js';
+import {
+  ProfileSchema,
+  ResourceProfilesSchema,
+  SampleSchema,
+  ScopeProfilesSchema,
+  ValueTypeSchema,
+  type Profile,
+  type Sample,
+} from './gen/opentelemetry/proto/profiles/v1development/profiles_pb.js';
 import { ResourceSchema } from './gen/opentelemetry/proto/resource/v1/resource_pb.js';
 import { SCOPE_NAME, SCOPE_VERSION } from './version.js';
 
@@ -65,7 +76,9 @@ const num = (value: number | bigint): bigint => (typeof value === 'bigint' ? val
 
 /** The resource of a bundle as OTLP attributes, with the same semantic-convention names the `otlp` exporter gives metrics. */
 export function resourceAttributes(resource: Record<string, string>, drop: readonly string[]) {
-  return Object.entries(mapResource(resource, drop)).map(([key, value]) => create(KeyValueSchema, { key, value: create(AnyValueSchema, { value: { case: 'stringValue', value } }) }));
+  return Object.entries(mapResource(resource, drop)).map(([key, value]) =>
+    create(KeyValueSchema, { key, value: create(AnyValueSchema, { value: { case: 'stringValue', value } }) }),
+  );
 }
 
 /** Converts the decoded profiles of one bundle into one OTLP request. */
@@ -87,7 +100,10 @@ export function convertBundle(bundle: ProfileBundle, inputs: readonly DecodedInp
     const attributes = profileAttributes(dict, bundle, profile, pprof);
     const strings = pprof.stringTable.strings;
     const periodType = pprof.periodType
-      ? create(ValueTypeSchema, { typeStrindex: dict.string(strings[Number(pprof.periodType.type)] ?? ''), unitStrindex: dict.string(strings[Number(pprof.periodType.unit)] ?? '') })
+      ? create(ValueTypeSchema, {
+          typeStrindex: dict.string(strings[Number(pprof.periodType.type)] ?? ''),
+          unitStrindex: dict.string(strings[Number(pprof.periodType.unit)] ?? ''),
+        })
       : undefined;
     pprof.sampleType.forEach((sampleType, t) => {
       profiles.push(
@@ -147,7 +163,11 @@ function convertPprof(dict: DictionaryBuilder, pprof: Pprof, options: { goFrames
   const frameAttributes = options.goFrames ? [dict.attribute(FRAME_TYPE, { kind: 'string', value: 'go' })] : [];
   const locations = new Map<string, number>();
   for (const loc of pprof.location) {
-    const lines: LineInput[] = loc.line.map((line) => ({ functionIndex: functions.get(String(line.functionId)) ?? 0, line: num(line.line), column: num(line.column) }));
+    const lines: LineInput[] = loc.line.map((line) => ({
+      functionIndex: functions.get(String(line.functionId)) ?? 0,
+      line: num(line.line),
+      column: num(line.column),
+    }));
     locations.set(String(loc.id), dict.location(mappings.get(String(loc.mappingId)) ?? 0, num(loc.address), lines, frameAttributes));
   }
 

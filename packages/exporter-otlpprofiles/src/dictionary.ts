@@ -20,7 +20,11 @@ import {
 } from './gen/opentelemetry/proto/profiles/v1development/profiles_pb.js';
 
 /** An attribute value as the converter makes them. */
-export type AttributeValue = { kind: 'string'; value: string } | { kind: 'int'; value: bigint } | { kind: 'bool'; value: boolean } | { kind: 'strings'; value: string[] };
+export type AttributeValue =
+  | { kind: 'string'; value: string }
+  | { kind: 'int'; value: bigint }
+  | { kind: 'bool'; value: boolean }
+  | { kind: 'strings'; value: string[] };
 
 export interface LineInput {
   functionIndex: number;
@@ -64,7 +68,10 @@ export class DictionaryBuilder {
     const id = `${key}\u0000${unit}\u0000${value.kind}\u0000${value.kind === 'strings' ? JSON.stringify(value.value) : String(value.value)}`;
     let index = this.attributes.get(id);
     if (index === undefined) {
-      index = this.dictionary.attributeTable.push(create(KeyValueAndUnitSchema, { keyStrindex: this.string(key), unitStrindex: unit === '' ? 0 : this.string(unit), value: anyValue(value) })) - 1;
+      index =
+        this.dictionary.attributeTable.push(
+          create(KeyValueAndUnitSchema, { keyStrindex: this.string(key), unitStrindex: unit === '' ? 0 : this.string(unit), value: anyValue(value) }),
+        ) - 1;
       this.attributes.set(id, index);
     }
     return index;
@@ -77,7 +84,10 @@ export class DictionaryBuilder {
     const id = `${nameIndex},${systemIndex},${fileIndex},${startLine}`;
     let index = this.functions.get(id);
     if (index === undefined) {
-      index = this.dictionary.functionTable.push(create(FunctionSchema, { nameStrindex: nameIndex, systemNameStrindex: systemIndex, filenameStrindex: fileIndex, startLine })) - 1;
+      index =
+        this.dictionary.functionTable.push(
+          create(FunctionSchema, { nameStrindex: nameIndex, systemNameStrindex: systemIndex, filenameStrindex: fileIndex, startLine }),
+        ) - 1;
       this.functions.set(id, index);
     }
     return index;
@@ -88,7 +98,8 @@ export class DictionaryBuilder {
     const id = `${memoryStart},${memoryLimit},${fileOffset},${fileIndex},${attributeIndices.join(' ')}`;
     let index = this.mappings.get(id);
     if (index === undefined) {
-      index = this.dictionary.mappingTable.push(create(MappingSchema, { memoryStart, memoryLimit, fileOffset, filenameStrindex: fileIndex, attributeIndices })) - 1;
+      index =
+        this.dictionary.mappingTable.push(create(MappingSchema, { memoryStart, memoryLimit, fileOffset, filenameStrindex: fileIndex, attributeIndices })) - 1;
       this.mappings.set(id, index);
     }
     return index;
@@ -100,7 +111,12 @@ export class DictionaryBuilder {
     if (index === undefined) {
       index =
         this.dictionary.locationTable.push(
-          create(LocationSchema, { mappingIndex, address, attributeIndices, lines: lines.map((l) => create(LineSchema, { functionIndex: l.functionIndex, line: l.line, column: l.column })) }),
+          create(LocationSchema, {
+            mappingIndex,
+            address,
+            attributeIndices,
+            lines: lines.map((l) => create(LineSchema, { functionIndex: l.functionIndex, line: l.line, column: l.column })),
+          }),
         ) - 1;
       this.locations.set(id, index);
     }

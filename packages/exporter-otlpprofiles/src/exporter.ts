@@ -58,17 +58,35 @@ export class OtlpProfilesExporter implements Exporter {
   private agent: http.Agent | undefined;
   private readonly m;
 
-  constructor(private readonly settings: CreateSettings, private readonly config: OtlpProfilesExporterConfig) {
+  constructor(
+    private readonly settings: CreateSettings,
+    private readonly config: OtlpProfilesExporterConfig,
+  ) {
     this.url = profilesUrl(config);
     this.decoder = ProfileDecoder.for(settings);
     const { telemetry } = settings;
     this.m = {
       converted: telemetry.counter('profcol_exporter_otlp_profiles_converted_total', 'OTLP profiles made from pprof profiles (one per sample type).'),
-      samples: telemetry.counter('profcol_exporter_otlp_profiles_converted_samples_total', 'pprof samples converted to OTLP (each once, whatever its number of sample types).'),
-      skipped: telemetry.counter('profcol_exporter_otlp_profiles_skipped_profiles_total', 'pprof profiles not exported because they cannot be decoded, by reason (too_large, decompress, pprof, ...).'),
-      refused: telemetry.counter('profcol_exporter_otlp_profiles_refused_bundles_total', 'Bundles refused with backpressure before conversion, by reason (memory_budget: service.limits.memory had no room to convert them).'),
-      labels: telemetry.counter('profcol_exporter_otlp_profiles_dropped_labels_total', 'pprof labels not exported, by reason (duplicate_key: OTLP attribute keys are unique per sample).'),
-      rejected: telemetry.counter('profcol_exporter_otlp_profiles_rejected_profiles_total', 'Profiles the backend accepted the request of but rejected (OTLP partial success).'),
+      samples: telemetry.counter(
+        'profcol_exporter_otlp_profiles_converted_samples_total',
+        'pprof samples converted to OTLP (each once, whatever its number of sample types).',
+      ),
+      skipped: telemetry.counter(
+        'profcol_exporter_otlp_profiles_skipped_profiles_total',
+        'pprof profiles not exported because they cannot be decoded, by reason (too_large, decompress, pprof, ...).',
+      ),
+      refused: telemetry.counter(
+        'profcol_exporter_otlp_profiles_refused_bundles_total',
+        'Bundles refused with backpressure before conversion, by reason (memory_budget: service.limits.memory had no room to convert them).',
+      ),
+      labels: telemetry.counter(
+        'profcol_exporter_otlp_profiles_dropped_labels_total',
+        'pprof labels not exported, by reason (duplicate_key: OTLP attribute keys are unique per sample).',
+      ),
+      rejected: telemetry.counter(
+        'profcol_exporter_otlp_profiles_rejected_profiles_total',
+        'Profiles the backend accepted the request of but rejected (OTLP partial success).',
+      ),
     };
     this.helper = createQueuedExporter<ProfilesRequest>({
       settings,
@@ -85,7 +103,10 @@ export class OtlpProfilesExporter implements Exporter {
         const partial = await this.sender.send(request.body, signal);
         if (partial) {
           this.m.rejected.add(partial.rejectedProfiles);
-          settings.logger.warn({ exporter: settings.id, rejectedProfiles: partial.rejectedProfiles, message: partial.message }, 'the OTLP backend accepted a profiles request but rejected some of its profiles');
+          settings.logger.warn(
+            { exporter: settings.id, rejectedProfiles: partial.rejectedProfiles, message: partial.message },
+            'the OTLP backend accepted a profiles request but rejected some of its profiles',
+          );
         }
       },
       start: async () => {
@@ -110,7 +131,14 @@ export class OtlpProfilesExporter implements Exporter {
     await this.helper.start(host);
     const queue = this.config.sending_queue;
     this.settings.logger.info(
-      { exporter: this.settings.id, url: this.url, compression: this.config.compression, queue: queue.enabled ? { size: queue.queue_size, max_bytes: queue.max_bytes, consumers: queue.num_consumers, storage: this.helper.storageDir ?? null } : false },
+      {
+        exporter: this.settings.id,
+        url: this.url,
+        compression: this.config.compression,
+        queue: queue.enabled
+          ? { size: queue.queue_size, max_bytes: queue.max_bytes, consumers: queue.num_consumers, storage: this.helper.storageDir ?? null }
+          : false,
+      },
       'OTLP profiles exporter started',
     );
   }
@@ -158,7 +186,10 @@ export class OtlpProfilesExporter implements Exporter {
       this.m.samples.add(converted.samples);
       if (converted.duplicateLabels > 0) {
         this.m.labels.add(converted.duplicateLabels, { reason: 'duplicate_key' });
-        this.settings.logger.warn({ exporter: this.settings.id, source: bundle.source, labels: converted.duplicateLabels }, 'pprof samples had several labels with one key; OTLP keeps the first of each');
+        this.settings.logger.warn(
+          { exporter: this.settings.id, source: bundle.source, labels: converted.duplicateLabels },
+          'pprof samples had several labels with one key; OTLP keeps the first of each',
+        );
       }
       return { body: toBinary(ExportProfilesServiceRequestSchema, converted.request) };
     } finally {
@@ -168,7 +199,10 @@ export class OtlpProfilesExporter implements Exporter {
 
   private skip(bundle: ProfileBundle, name: string, reason: string, error: unknown): void {
     this.m.skipped.add(1, { reason });
-    this.settings.logger.error({ exporter: this.settings.id, source: bundle.source, profile: name, reason, err: error }, `profile ${JSON.stringify(name)} is not exported: ${(error as Error)?.message ?? String(error)}`);
+    this.settings.logger.error(
+      { exporter: this.settings.id, source: bundle.source, profile: name, reason, err: error },
+      `profile ${JSON.stringify(name)} is not exported: ${(error as Error)?.message ?? String(error)}`,
+    );
   }
 
   shutdown(): Promise<void> {
@@ -185,12 +219,18 @@ export class OtlpProfilesExporter implements Exporter {
     const { ca, cert, key } = await readTlsFiles(this.settings.baseDir, tls, `exporters::${this.settings.id}::tls`);
     const options = { keepAlive: true, maxSockets: Math.max(this.config.sending_queue.num_consumers, 4) };
     if (new URL(this.url).protocol === 'https:') {
-      return new https.Agent({ ...options, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), rejectUnauthorized: !tls.insecure_skip_verify });
+      return new https.Agent({
+        ...options,
+        ...(ca ? { ca } : {}),
+        ...(cert ? { cert } : {}),
+        ...(key ? { key } : {}),
+        rejectUnauthorized: !tls.insecure_skip_verify,
+      });
     }
-    if (ca || cert || tls.insecure_skip_verify) this.settings.logger.warn({ exporter: this.settings.id, url: this.url }, 'tls settings are ignored for an http:// endpoint');
+    if (ca || cert || tls.insecure_skip_verify)
+      this.settings.logger.warn({ exporter: this.settings.id, url: this.url }, 'tls settings are ignored for an http:// endpoint');
     return new http.Agent(options);
   }
 }
 
 type PreparedBatch = Batch & { prepared?: ProfilesRequest[] };
-

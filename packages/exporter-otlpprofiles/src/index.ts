@@ -17,10 +17,24 @@ export const otlpProfilesExporterFactory = defineExporter({
 
 export { OtlpProfilesExporter, OtlpProfilesExporterError, CONVERSION_COST_FACTOR, type ProfilesRequest } from './exporter.js';
 export { OtlpProfilesExporterSchema, profilesUrl, PROFILES_PATH, type OtlpProfilesExporterConfig } from './config.js';
-export { convertBundle, resourceAttributes, PROFILE_ATTRIBUTES, MAPPING_BUILD_ID, FRAME_TYPE, type ConvertOptions, type ConvertedBundle, type DecodedInput } from './convert.js';
+export {
+  convertBundle,
+  resourceAttributes,
+  PROFILE_ATTRIBUTES,
+  MAPPING_BUILD_ID,
+  FRAME_TYPE,
+  type ConvertOptions,
+  type ConvertedBundle,
+  type DecodedInput,
+} from './convert.js';
 export { ProfilesSender, parseRetryAfter, type PartialSuccess } from './sender.js';
 export { SCOPE_NAME, SCOPE_VERSION } from './version.js';
 /** The protocol version these messages follow: the opentelemetry-proto release the .proto files in proto/ come from. */
 export const OTLP_PROTO_VERSION = 'v1.11.0';
 
-export default definePlugin({ name: '@profcol/exporter-otlpprofiles', version: ownPackageVersion(import.meta.url), profcol: '^1.0.0', components: [otlpProfilesExporterFactory] });
+export default definePlugin({
+  name: '@profcol/exporter-otlpprofiles',
+  version: ownPackageVersion(import.meta.url),
+  profcol: '^1.0.0',
+  components: [otlpProfilesExporterFactory],
+});

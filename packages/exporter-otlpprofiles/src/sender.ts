@@ -53,30 +53,34 @@ export class ProfilesSender {
     headers['Content-Length'] = String(payload.byteLength);
     const url = new URL(options.url);
     const request = url.protocol === 'https:' ? https.request : http.request;
-    const { status, statusMessage, contentType, retryAfter, answer } = await new Promise<{ status: number; statusMessage: string; contentType: string; retryAfter: string | undefined; answer: Buffer }>(
-      (resolve, reject) => {
-        const req = request(url, { method: 'POST', headers, agent: options.agent, signal }, (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk);
-          });
-          res.on('error', (error) => reject(this.networkError(error)));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              statusMessage: res.statusMessage ?? '',
-              contentType: String(res.headers['content-type'] ?? ''),
-              retryAfter: res.headers['retry-after'] as string | undefined,
-              answer: Buffer.concat(chunks),
-            }),
-          );
+    const { status, statusMessage, contentType, retryAfter, answer } = await new Promise<{
+      status: number;
+      statusMessage: string;
+      contentType: string;
+      retryAfter: string | undefined;
+      answer: Buffer;
+    }>((resolve, reject) => {
+      const req = request(url, { method: 'POST', headers, agent: options.agent, signal }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk);
         });
-        req.on('error', (error) => reject(signal.aborted ? signal.reason : this.networkError(error)));
-        req.end(payload);
-      },
-    );
+        res.on('error', (error) => reject(this.networkError(error)));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            statusMessage: res.statusMessage ?? '',
+            contentType: String(res.headers['content-type'] ?? ''),
+            retryAfter: res.headers['retry-after'] as string | undefined,
+            answer: Buffer.concat(chunks),
+          }),
+        );
+      });
+      req.on('error', (error) => reject(signal.aborted ? signal.reason : this.networkError(error)));
+      req.end(payload);
+    });
     if (status >= 200 && status < 300) return partialSuccess(answer, contentType);
     const said = describeAnswer(answer, contentType);
     const message = `${options.url} answered ${status}${statusMessage ? ` ${statusMessage}` : ''}${said ? `: ${said}` : ''}`;

@@ -7,7 +7,10 @@
 import { fromBinary, fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { Function as PprofFunction, Label, Line, Location, Mapping, Profile as Pprof, Sample as PprofSample, StringTable, ValueType } from 'pprof-format';
 import { MAPPING_BUILD_ID, PROFILE_ATTRIBUTES } from './convert.js';
-import { ExportProfilesServiceRequestSchema, type ExportProfilesServiceRequest } from './gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
+import {
+  ExportProfilesServiceRequestSchema,
+  type ExportProfilesServiceRequest,
+} from './gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
 import type { AnyValue, KeyValue } from './gen/opentelemetry/proto/common/v1/common_pb.js';
 import type { Profile, ProfilesDictionary } from './gen/opentelemetry/proto/profiles/v1development/profiles_pb.js';
 
@@ -123,7 +126,10 @@ function groupToPprof(dict: ProfilesDictionary, group: Profile[]): Pprof {
   const fn = (i: number) => {
     if (!functions.has(i)) {
       const f = dict.functionTable[i]!;
-      functions.set(i, new PprofFunction({ id: i, name: s(f.nameStrindex), systemName: s(f.systemNameStrindex), filename: s(f.filenameStrindex), startLine: f.startLine }));
+      functions.set(
+        i,
+        new PprofFunction({ id: i, name: s(f.nameStrindex), systemName: s(f.systemNameStrindex), filename: s(f.filenameStrindex), startLine: f.startLine }),
+      );
     }
     return i;
   };
@@ -131,14 +137,32 @@ function groupToPprof(dict: ProfilesDictionary, group: Profile[]): Pprof {
     if (i !== 0 && !mappings.has(i)) {
       const m = dict.mappingTable[i]!;
       const buildId = attributesAt(dict, m.attributeIndices)[MAPPING_BUILD_ID];
-      mappings.set(i, new Mapping({ id: i, memoryStart: m.memoryStart, memoryLimit: m.memoryLimit, fileOffset: m.fileOffset, filename: s(m.filenameStrindex), buildId: typeof buildId === 'string' ? strings.dedup(buildId) : 0 }));
+      mappings.set(
+        i,
+        new Mapping({
+          id: i,
+          memoryStart: m.memoryStart,
+          memoryLimit: m.memoryLimit,
+          fileOffset: m.fileOffset,
+          filename: s(m.filenameStrindex),
+          buildId: typeof buildId === 'string' ? strings.dedup(buildId) : 0,
+        }),
+      );
     }
     return i;
   };
   const location = (i: number) => {
     if (!locations.has(i)) {
       const l = dict.locationTable[i]!;
-      locations.set(i, new Location({ id: i, mappingId: mapping(l.mappingIndex), address: l.address, line: l.lines.map((line) => new Line({ functionId: fn(line.functionIndex), line: line.line, column: line.column })) }));
+      locations.set(
+        i,
+        new Location({
+          id: i,
+          mappingId: mapping(l.mappingIndex),
+          address: l.address,
+          line: l.lines.map((line) => new Line({ functionId: fn(line.functionIndex), line: line.line, column: line.column })),
+        }),
+      );
     }
     return i;
   };
@@ -153,8 +177,11 @@ function groupToPprof(dict: ProfilesDictionary, group: Profile[]): Pprof {
       const value = attribute.value?.value;
       if (value?.case === 'stringValue') return new Label({ key: s(attribute.keyStrindex), str: strings.dedup(value.value) });
       if (value?.case === 'stringValueStrindex') return new Label({ key: s(attribute.keyStrindex), str: s(value.value) });
-      if (value?.case === 'intValue') return new Label({ key: s(attribute.keyStrindex), num: value.value, numUnit: attribute.unitStrindex ? s(attribute.unitStrindex) : 0 });
-      throw new Error(`sample attribute ${dict.stringTable[attribute.keyStrindex]} has a ${value?.case ?? 'missing'} value; pprof labels are strings or integers`);
+      if (value?.case === 'intValue')
+        return new Label({ key: s(attribute.keyStrindex), num: value.value, numUnit: attribute.unitStrindex ? s(attribute.unitStrindex) : 0 });
+      throw new Error(
+        `sample attribute ${dict.stringTable[attribute.keyStrindex]} has a ${value?.case ?? 'missing'} value; pprof labels are strings or integers`,
+      );
     });
     samples.push(
       new PprofSample({

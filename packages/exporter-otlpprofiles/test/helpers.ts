@@ -67,7 +67,16 @@ export function decodeFixture(fixture: PprofFixture): { plain: Uint8Array; pprof
 export function bundleOf(profiles: ProfileBundle['profiles'], resource: Record<string, string> = {}): ProfileBundle {
   return {
     source: 'ddtrace',
-    resource: { service: 'checkout', env: 'prod', version: '1.2.3', host: 'web-1', language: 'golang', runtime_id: '3f1c2a9e-0d7b-4d52-9a51-1c1f0b0c5e11', profile_seq: '7', ...resource },
+    resource: {
+      service: 'checkout',
+      env: 'prod',
+      version: '1.2.3',
+      host: 'web-1',
+      language: 'golang',
+      runtime_id: '3f1c2a9e-0d7b-4d52-9a51-1c1f0b0c5e11',
+      profile_seq: '7',
+      ...resource,
+    },
     tags: { team: 'payments' },
     window: { startNanos: 1_700_000_000_000_000_000n, endNanos: 1_700_000_060_000_000_000n },
     profiles,
@@ -93,7 +102,9 @@ export function readableSamples(pprof: Pprof): string[] {
       });
       return `${loc.address}[${m ? `${s(m.filename)} ${s(m.buildId)} ${m.memoryStart}-${m.memoryLimit}+${m.fileOffset}` : ''}](${lines.join(' / ')})`;
     });
-    const labels = sample.label.map((l) => (Number(l.str) !== 0 ? `${s(l.key)}=${s(l.str)}` : `${s(l.key)}=${l.num}${Number(l.numUnit) !== 0 ? ` ${s(l.numUnit)}` : ''}`)).sort();
+    const labels = sample.label
+      .map((l) => (Number(l.str) !== 0 ? `${s(l.key)}=${s(l.str)}` : `${s(l.key)}=${l.num}${Number(l.numUnit) !== 0 ? ` ${s(l.numUnit)}` : ''}`))
+      .sort();
     return `${sample.value.join(',')} :: ${frames.join(' <- ')} :: ${labels.join(', ')}`;
   });
 }

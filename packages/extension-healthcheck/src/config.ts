@@ -11,7 +11,7 @@ export const healthCheckConfigSchema = s.object({
   stuck_after: s.duration({
     default: '1m',
     description:
-      'An exporter whose sending queue holds requests and has delivered or dropped none of them for this long is stuck, and `/readyz` answers 503 naming it. Measured between probes. `0` turns the check off. Keep it below the exporter\'s `retry_on_failure.max_elapsed_time` (300s by default), after which a request is dropped and the queue moves again.',
+      "An exporter whose sending queue holds requests and has delivered or dropped none of them for this long is stuck, and `/readyz` answers 503 naming it. Measured between probes. `0` turns the check off. Keep it below the exporter's `retry_on_failure.max_elapsed_time` (300s by default), after which a request is dropped and the queue moves again.",
   }),
 });
 

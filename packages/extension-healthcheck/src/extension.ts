@@ -36,8 +36,14 @@ export class HealthCheckExtension implements Extension {
   ) {
     this.now = options.now ?? Date.now;
     this.detector = new StuckExporterDetector(config.stuck_after);
-    this.requests = settings.telemetry.counter('profcol_extension_health_check_requests_total', 'Probe requests, by probe (healthz, readyz, other) and HTTP status answered.');
-    this.changes = settings.telemetry.counter('profcol_extension_health_check_readiness_changes_total', 'Times readiness changed, by the state it changed to (ready, not_ready); each change is logged with its reasons.');
+    this.requests = settings.telemetry.counter(
+      'profcol_extension_health_check_requests_total',
+      'Probe requests, by probe (healthz, readyz, other) and HTTP status answered.',
+    );
+    this.changes = settings.telemetry.counter(
+      'profcol_extension_health_check_readiness_changes_total',
+      'Times readiness changed, by the state it changed to (ready, not_ready); each change is logged with its reasons.',
+    );
   }
 
   /** `http://host:port/` once started. */
@@ -55,7 +61,10 @@ export class HealthCheckExtension implements Extension {
     const bound = server.address() as { address: string; port: number };
     const shownHost = address === '0.0.0.0' || address === '::' ? 'localhost' : bound.address.includes(':') ? `[${bound.address}]` : bound.address;
     this.boundAddress = `http://${shownHost}:${bound.port}/`;
-    this.settings.logger.info({ extension: this.settings.id, url: this.boundAddress }, `health probes at ${this.boundAddress}healthz and ${this.boundAddress}readyz`);
+    this.settings.logger.info(
+      { extension: this.settings.id, url: this.boundAddress },
+      `health probes at ${this.boundAddress}healthz and ${this.boundAddress}readyz`,
+    );
   }
 
   async shutdown(): Promise<void> {
@@ -91,7 +100,8 @@ export class HealthCheckExtension implements Extension {
     this.changes.add(1, { to: readiness.ready ? 'ready' : 'not_ready' });
     if (readiness.ready) this.settings.logger.info({ state: readiness.state }, first ? 'ready: /readyz answers 200' : 'ready again: /readyz answers 200');
     // Not being ready while starting or stopping is expected; a stuck exporter is worth a warning.
-    else if (readiness.state === 'running') this.settings.logger.warn({ state: readiness.state, reasons: readiness.reasons }, `not ready: /readyz answers 503: ${readiness.reasons.join('; ')}`);
+    else if (readiness.state === 'running')
+      this.settings.logger.warn({ state: readiness.state, reasons: readiness.reasons }, `not ready: /readyz answers 503: ${readiness.reasons.join('; ')}`);
     else this.settings.logger.info({ state: readiness.state, reasons: readiness.reasons }, `not ready: /readyz answers 503: ${readiness.reasons.join('; ')}`);
   }
 
@@ -105,9 +115,15 @@ export class HealthCheckExtension implements Extension {
       response.end(request.method === 'HEAD' ? undefined : JSON.stringify(body));
     };
     if (!probe) return answer(404, { error: `no probe at ${path}; the probes are /healthz (alive) and /readyz (ready for traffic)` });
-    if (request.method !== 'GET' && request.method !== 'HEAD') return answer(405, { error: `${request.method} is not supported; probe with GET or HEAD` }, { allow: 'GET, HEAD' });
+    if (request.method !== 'GET' && request.method !== 'HEAD')
+      return answer(405, { error: `${request.method} is not supported; probe with GET or HEAD` }, { allow: 'GET, HEAD' });
     if (probe === 'healthz') return answer(200, { status: 'alive' });
     const readiness = this.readiness();
-    answer(readiness.ready ? 200 : 503, { status: readiness.ready ? 'ready' : 'not_ready', state: readiness.state, reasons: readiness.reasons, exporters: readiness.exporters });
+    answer(readiness.ready ? 200 : 503, {
+      status: readiness.ready ? 'ready' : 'not_ready',
+      state: readiness.state,
+      reasons: readiness.reasons,
+      exporters: readiness.exporters,
+    });
   }
 }

@@ -4,7 +4,20 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Collector, ComponentRegistry, defineExtension, defineReceiver, definePlugin, loadConfigFiles, planOrThrow, s, silentLogger, Telemetry, type Batch, type Consumer } from '@profcol/core';
+import {
+  Collector,
+  ComponentRegistry,
+  defineExtension,
+  defineReceiver,
+  definePlugin,
+  loadConfigFiles,
+  planOrThrow,
+  s,
+  silentLogger,
+  Telemetry,
+  type Batch,
+  type Consumer,
+} from '@profcol/core';
 import { createTestSettings } from '@profcol/core/testing';
 import otlpExporter from '@profcol/exporter-otlp';
 import { healthCheckConfigSchema, HealthCheckExtension } from '../src/index.js';
@@ -49,7 +62,20 @@ function collectorFor(yaml: string, clock: ManualClock, state: Parameters<typeof
 }
 
 function pointBatch(): Batch {
-  return { bundles: [], metrics: [{ name: 'prof_go_goroutines', unit: '{goroutine}', kind: 'gauge', value: 12, timeNanos: 1_700_000_000_000_000_000n, attributes: {}, resource: { service: 'demo' } }] };
+  return {
+    bundles: [],
+    metrics: [
+      {
+        name: 'prof_go_goroutines',
+        unit: '{goroutine}',
+        kind: 'gauge',
+        value: 12,
+        timeNanos: 1_700_000_000_000_000_000n,
+        attributes: {},
+        resource: { service: 'demo' },
+      },
+    ],
+  };
 }
 
 async function probe(url: string, method = 'GET'): Promise<{ status: number; body: any }> {
@@ -174,7 +200,9 @@ describe('health_check extension', () => {
     const stuck = await probe(readyz);
     expect(stuck.status).toBe(503);
     expect(stuck.body.state).toBe('running');
-    expect(stuck.body.reasons).toEqual(['exporter "otlp" is stuck: 1 request has waited 1m with none delivered or dropped (stuck_after 1m); check its destination']);
+    expect(stuck.body.reasons).toEqual([
+      'exporter "otlp" is stuck: 1 request has waited 1m with none delivered or dropped (stuck_after 1m); check its destination',
+    ]);
     expect((await probe(`${state.extension!.url!}healthz`)).status).toBe(200);
 
     backend.answerAll();

@@ -3,7 +3,6 @@
 // `flamegraph`, on the global `d3`) from the trees /api/flame computes, redrawn only when a
 // newer profile arrived so that a zoom survives the refresh.
 
-
 const SVG = 'http://www.w3.org/2000/svg';
 const BAD_COUNTER = /refused|dropped|failed|failure|error|abandoned|aborted|corrupt|evicted|skipped/;
 
@@ -64,7 +63,13 @@ const COLUMN_GAP = 56;
 const LINE = 15;
 
 function componentBox(kind, id, rows) {
-  const lines = rows.length === 0 ? [{ text: 'no counts yet', bad: false }] : rows.map((r) => ({ text: `${r.name}${r.by ? ` {${r.by}}` : ''}  ${formatNumber(r.value)}`, bad: BAD_COUNTER.test(`${r.name} ${r.by ?? ''}`) && r.value > 0 }));
+  const lines =
+    rows.length === 0
+      ? [{ text: 'no counts yet', bad: false }]
+      : rows.map((r) => ({
+          text: `${r.name}${r.by ? ` {${r.by}}` : ''}  ${formatNumber(r.value)}`,
+          bad: BAD_COUNTER.test(`${r.name} ${r.by ?? ''}`) && r.value > 0,
+        }));
   return { kind, id, lines, height: 44 + lines.length * LINE };
 }
 
@@ -77,7 +82,13 @@ function drawPipeline(pipeline, counters) {
   const columnHeights = columns.map((boxes) => boxes.reduce((sum, b) => sum + b.height, 0) + (boxes.length - 1) * 16);
   const height = Math.max(...columnHeights) + 8;
   const width = columns.length * BOX_WIDTH + (columns.length - 1) * COLUMN_GAP + 8;
-  const svg = svgEl('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `pipeline ${pipeline.name}: ${[pipeline.receivers.join(', '), pipeline.processors.join(' → '), pipeline.exporters.join(', ')].filter(Boolean).join(' → ')}` });
+  const svg = svgEl('svg', {
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    role: 'img',
+    'aria-label': `pipeline ${pipeline.name}: ${[pipeline.receivers.join(', '), pipeline.processors.join(' → '), pipeline.exporters.join(', ')].filter(Boolean).join(' → ')}`,
+  });
   const defs = svgEl('defs');
   const marker = svgEl('marker', { id: 'arrowhead', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
   marker.append(svgEl('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: '#5d6677' }));
@@ -119,7 +130,12 @@ function renderPipelines(status) {
     ...status.pipelines.map((pipeline) => {
       const pipelineRows = status.counters[`pipeline:${pipeline.name}`] ?? [];
       const totals = pipelineRows.map((r) => `${r.name}${r.by ? ` {${r.by}}` : ''} ${formatNumber(r.value)}`).join(' · ');
-      return el('div', { class: 'pipeline', 'data-pipeline': pipeline.name }, el('p', { class: 'pipeline-title' }, `pipeline ${pipeline.name}${totals ? ` — ${totals}` : ''}`), drawPipeline(pipeline, status.counters));
+      return el(
+        'div',
+        { class: 'pipeline', 'data-pipeline': pipeline.name },
+        el('p', { class: 'pipeline-title' }, `pipeline ${pipeline.name}${totals ? ` — ${totals}` : ''}`),
+        drawPipeline(pipeline, status.counters),
+      );
     }),
   );
 }
@@ -131,7 +147,10 @@ function renderTargets(status) {
   if (status.targets.length === 0) return host.replaceChildren(el('p', { class: 'empty' }, 'No pull receiver in the pipelines.'));
   const rows = status.targets.map((t) => {
     const last = t.lastRound;
-    const backoff = t.consecutiveFailures > 0 ? `backing off: ${t.consecutiveFailures} failed in a row${t.ticksToSkip > 0 ? `, skipping ${t.ticksToSkip} more ticks` : ''}` : 'no';
+    const backoff =
+      t.consecutiveFailures > 0
+        ? `backing off: ${t.consecutiveFailures} failed in a row${t.ticksToSkip > 0 ? `, skipping ${t.ticksToSkip} more ticks` : ''}`
+        : 'no';
     return el(
       'tr',
       { 'data-target': t.target },
@@ -142,10 +161,18 @@ function renderTargets(status) {
       el('td', { class: 'num' }, last ? formatDuration(last.durationMs) : ''),
       el('td', {}, last ? ago(status.nowMs, last.startedAtMs + last.durationMs) : ''),
       el('td', { class: t.consecutiveFailures > 0 ? 'backoff' : '' }, backoff),
-      el('td', {}, t.nextAttemptMs === undefined ? 'by hand' : t.nextAttemptMs <= status.nowMs ? 'now' : `in ${formatDuration(t.nextAttemptMs - status.nowMs)}`),
+      el(
+        'td',
+        {},
+        t.nextAttemptMs === undefined ? 'by hand' : t.nextAttemptMs <= status.nowMs ? 'now' : `in ${formatDuration(t.nextAttemptMs - status.nowMs)}`,
+      ),
     );
   });
-  const head = el('tr', {}, ...['target', 'service', 'receiver', 'last round', 'took', 'ended', 'backoff', 'next attempt'].map((h) => el('th', { scope: 'col' }, h)));
+  const head = el(
+    'tr',
+    {},
+    ...['target', 'service', 'receiver', 'last round', 'took', 'ended', 'backoff', 'next attempt'].map((h) => el('th', { scope: 'col' }, h)),
+  );
   host.replaceChildren(el('table', { 'aria-label': 'pull targets' }, el('thead', {}, head), el('tbody', {}, ...rows)));
 }
 
@@ -180,13 +207,37 @@ function serviceCard(service, status) {
     card = el('article', { class: 'service', id, 'data-service': service.service, 'aria-label': `service ${service.service}` });
     card.append(el('div', { class: 'service-head' }), el('div', { class: 'metrics' }), el('div', { class: 'flames' }));
   }
-  const meta = [service.env && `env ${service.env}`, service.version && `version ${service.version}`, service.language, `from ${service.sources.join(', ')}`, `${formatNumber(service.bundles)} bundles`, `last seen ${ago(status.nowMs, service.lastSeenMs)}`].filter(Boolean).join(' · ');
+  const meta = [
+    service.env && `env ${service.env}`,
+    service.version && `version ${service.version}`,
+    service.language,
+    `from ${service.sources.join(', ')}`,
+    `${formatNumber(service.bundles)} bundles`,
+    `last seen ${ago(status.nowMs, service.lastSeenMs)}`,
+  ]
+    .filter(Boolean)
+    .join(' · ');
   card.querySelector('.service-head').replaceChildren(el('h3', {}, service.service), el('span', { class: 'meta' }, meta));
   const metrics = card.querySelector('.metrics');
   if (service.metrics.length === 0) metrics.replaceChildren(el('p', { class: 'empty' }, 'No Go runtime metrics yet.'));
   else {
     const historyMs = status.historyMs ?? 3_600_000;
-    const rows = service.metrics.map((m) => el('tr', { 'data-metric': m.name }, el('td', {}, metricLabel(m, service.metrics.filter((s) => s.name === m.name))), el('td', { class: 'num' }, formatValue(m.latest, m.unit)), el('td', {}, sparkline(m.points, status.nowMs, historyMs))));
+    const rows = service.metrics.map((m) =>
+      el(
+        'tr',
+        { 'data-metric': m.name },
+        el(
+          'td',
+          {},
+          metricLabel(
+            m,
+            service.metrics.filter((s) => s.name === m.name),
+          ),
+        ),
+        el('td', { class: 'num' }, formatValue(m.latest, m.unit)),
+        el('td', {}, sparkline(m.points, status.nowMs, historyMs)),
+      ),
+    );
     const head = el('tr', {}, el('th', { scope: 'col' }, 'Go runtime metric'), el('th', { scope: 'col' }, 'latest'), el('th', { scope: 'col' }, 'last hour'));
     metrics.replaceChildren(el('table', { 'aria-label': `runtime metrics of ${service.service}` }, el('thead', {}, head), el('tbody', {}, ...rows)));
   }
@@ -195,7 +246,12 @@ function serviceCard(service, status) {
     const profile = service.profiles[type];
     let panel = flames.querySelector(`[data-type="${type}"]`);
     if (!panel) {
-      panel = el('div', { class: 'flame-panel', 'data-type': type }, el('div', { class: 'flame-head' }), el('div', { class: 'flame', role: 'figure', 'aria-label': `${type} flame graph of ${service.service}` }));
+      panel = el(
+        'div',
+        { class: 'flame-panel', 'data-type': type },
+        el('div', { class: 'flame-head' }),
+        el('div', { class: 'flame', role: 'figure', 'aria-label': `${type} flame graph of ${service.service}` }),
+      );
       flames.append(panel);
     }
     const head = panel.querySelector('.flame-head');
@@ -245,7 +301,7 @@ async function drawFlame(container, query) {
     .transitionDuration(300)
     .sort(true)
     .title('')
-    .label((d) => `${d.data.name}: ${formatValue(d.data.value, tree.unit)} (${((100 * (d.x1 - d.x0)) || 0).toFixed(1)}%)`)
+    .label((d) => `${d.data.name}: ${formatValue(d.data.value, tree.unit)} (${(100 * (d.x1 - d.x0) || 0).toFixed(1)}%)`)
     .onClick((d) => {
       container.dataset.zoomed = String(d.depth > 0);
     });
@@ -258,10 +314,12 @@ async function drawFlame(container, query) {
 
 function renderServices(status) {
   const host = document.getElementById('services');
-  if (status.services.length === 0) return host.replaceChildren(el('p', { class: 'empty' }, 'No service seen yet: send a dd-trace upload or wait for a pull round.'));
+  if (status.services.length === 0)
+    return host.replaceChildren(el('p', { class: 'empty' }, 'No service seen yet: send a dd-trace upload or wait for a pull round.'));
   const cards = status.services.map((service) => serviceCard(service, status));
   // Keep the cards (and their drawn flame graphs) across refreshes; drop the ones forgotten.
-  for (const child of [...host.children]) if (!cards.includes(child)) child.remove(), drawnFlames.forEach((_, k) => k.startsWith(`${child.dataset.service}\u0000`) && drawnFlames.delete(k));
+  for (const child of [...host.children])
+    if (!cards.includes(child)) child.remove(), drawnFlames.forEach((_, k) => k.startsWith(`${child.dataset.service}\u0000`) && drawnFlames.delete(k));
   cards.forEach((card, i) => {
     if (host.children[i] !== card) host.insertBefore(card, host.children[i] ?? null);
   });
@@ -270,7 +328,11 @@ function renderServices(status) {
 function renderServiceCounters(status) {
   const rows = status.counters.service ?? [];
   const host = document.getElementById('service-counters');
-  host.replaceChildren(...(rows.length ? [el('p', { class: 'meta' }, `collector: ${rows.map((r) => `${r.name}${r.by ? ` {${r.by}}` : ''} ${formatNumber(r.value)}`).join(' · ')}`)] : []));
+  host.replaceChildren(
+    ...(rows.length
+      ? [el('p', { class: 'meta' }, `collector: ${rows.map((r) => `${r.name}${r.by ? ` {${r.by}}` : ''} ${formatNumber(r.value)}`).join(' · ')}`)]
+      : []),
+  );
 }
 
 // ---- Refresh loop ---------------------------------------------------------------------------

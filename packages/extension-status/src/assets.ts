@@ -44,7 +44,10 @@ export function loadAssets(): Map<string, Asset> {
     try {
       assets.set(urlPath, { contentType, body: readFileSync(file) });
     } catch (error) {
-      throw new Error(`status: cannot read ${file}, which the page serves at ${urlPath} (${(error as Error).message}); reinstall @profcol/extension-status with its dependencies d3 and d3-flame-graph`, { cause: error });
+      throw new Error(
+        `status: cannot read ${file}, which the page serves at ${urlPath} (${(error as Error).message}); reinstall @profcol/extension-status with its dependencies d3 and d3-flame-graph`,
+        { cause: error },
+      );
     }
   }
   return assets;

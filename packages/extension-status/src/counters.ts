@@ -20,7 +20,10 @@ const SPLITTING_LABELS = ['reason', 'outcome'];
 export const MAX_ROWS_PER_COMPONENT = 40;
 
 export function shortCounterName(name: string): string {
-  return name.replace(/^profcol_(receiver|processor|exporter|extension|pipeline)_/, '').replace(/^profcol_/, '').replace(/_total$/, '');
+  return name
+    .replace(/^profcol_(receiver|processor|exporter|extension|pipeline)_/, '')
+    .replace(/^profcol_/, '')
+    .replace(/_total$/, '');
 }
 
 /** `receiver:ddtrace`, `exporter:file`: the key of the component a series belongs to, or `pipeline:go`. */

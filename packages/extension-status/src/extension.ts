@@ -78,13 +78,25 @@ export class StatusExtension implements Extension {
         maxProfileBytes: config.max_profile_bytes,
       },
       {
-        droppedPoints: t.counter('profcol_extension_status_dropped_points_total', 'Runtime metric points the status page did not keep, by reason (max_series).'),
-        evictedServices: t.counter('profcol_extension_status_evicted_services_total', 'Services the status page forgot to make room for a new one (max_services).'),
+        droppedPoints: t.counter(
+          'profcol_extension_status_dropped_points_total',
+          'Runtime metric points the status page did not keep, by reason (max_series).',
+        ),
+        evictedServices: t.counter(
+          'profcol_extension_status_evicted_services_total',
+          'Services the status page forgot to make room for a new one (max_services).',
+        ),
         skippedProfiles: t.counter('profcol_extension_status_skipped_profiles_total', 'Profiles not kept for a flame graph, by reason (too_large).'),
       },
     );
-    this.requests = t.counter('profcol_extension_status_requests_total', 'Requests to the status page, by outcome (ok, not_found, method_not_allowed, failed).');
-    this.flameFailures = t.counter('profcol_extension_status_flame_failures_total', 'Flame graphs that could not be computed from a kept profile (it could not be decompressed or decoded).');
+    this.requests = t.counter(
+      'profcol_extension_status_requests_total',
+      'Requests to the status page, by outcome (ok, not_found, method_not_allowed, failed).',
+    );
+    this.flameFailures = t.counter(
+      'profcol_extension_status_flame_failures_total',
+      'Flame graphs that could not be computed from a kept profile (it could not be decompressed or decoded).',
+    );
   }
 
   /** `http://host:port/` once started. */
@@ -191,7 +203,8 @@ export class StatusExtension implements Extension {
         .end(body);
     };
     const json = (status: number, value: unknown) => answer(status, 'application/json; charset=utf-8', JSON.stringify(value));
-    if (request.method !== 'GET' && request.method !== 'HEAD') return json(405, { error: `${request.method} ${url.pathname}: the status page is read-only, only GET is accepted` });
+    if (request.method !== 'GET' && request.method !== 'HEAD')
+      return json(405, { error: `${request.method} ${url.pathname}: the status page is read-only, only GET is accepted` });
     try {
       const asset = this.assets?.get(url.pathname);
       if (asset) return answer(200, asset.contentType, asset.body);
@@ -199,7 +212,8 @@ export class StatusExtension implements Extension {
       if (url.pathname === '/api/flame' || url.pathname === '/download') {
         const service = url.searchParams.get('service') ?? '';
         const type = url.searchParams.get('type') ?? '';
-        if (!(FLAME_PROFILE_TYPES as readonly string[]).includes(type)) return json(404, { error: `type "${type}" has no flame graph; accepted: ${FLAME_PROFILE_TYPES.join(', ')}` });
+        if (!(FLAME_PROFILE_TYPES as readonly string[]).includes(type))
+          return json(404, { error: `type "${type}" has no flame graph; accepted: ${FLAME_PROFILE_TYPES.join(', ')}` });
         const kept = this.store.profile(service, type);
         if (!kept) return json(404, { error: `no ${type} profile of service "${service}" has been seen (yet)` });
         if (url.pathname === '/api/flame') return json(200, this.flame(service, type));

@@ -9,7 +9,8 @@ import { StatusExtension } from './extension.js';
 export const statusExtensionFactory = defineExtension({
   type: 'status',
   stability: 'alpha',
-  description: 'A read-only status page: pipeline graph with live counters, pull targets, Go runtime sparklines, flame graphs of the latest CPU and heap profile per service.',
+  description:
+    'A read-only status page: pipeline graph with live counters, pull targets, Go runtime sparklines, flame graphs of the latest CPU and heap profile per service.',
   config: statusConfigSchema,
   create: (settings, config) => new StatusExtension(settings, config),
 });

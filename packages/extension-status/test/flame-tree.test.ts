@@ -23,7 +23,10 @@ function cpuProfile(stacks: [string[], number][], inlined: Record<string, string
   };
   const samples = stacks.map(([stack, nanos]) => new Sample({ locationId: [...stack].reverse().map((name) => loc(name).id), value: [1, nanos] }));
   return new Profile({
-    sampleType: [new ValueType({ type: strings.dedup('samples'), unit: strings.dedup('count') }), new ValueType({ type: strings.dedup('cpu'), unit: strings.dedup('nanoseconds') })],
+    sampleType: [
+      new ValueType({ type: strings.dedup('samples'), unit: strings.dedup('count') }),
+      new ValueType({ type: strings.dedup('cpu'), unit: strings.dedup('nanoseconds') }),
+    ],
     sample: samples,
     location: [...locations.values()],
     function: [...functions.values()],
@@ -43,13 +46,24 @@ function countNodes(node: FlameNode): number {
 
 describe('flame tree', () => {
   it('sums CPU time along each call path, root first, and says which sample type it drew', () => {
-    const tree = flameTree(cpuProfile([[['main.main', 'main.spinWorker'], 70], [['main.main', 'main.idle'], 20], [['runtime.gcBgMarkWorker'], 10]]), 'cpu', 100);
+    const tree = flameTree(
+      cpuProfile([
+        [['main.main', 'main.spinWorker'], 70],
+        [['main.main', 'main.idle'], 20],
+        [['runtime.gcBgMarkWorker'], 10],
+      ]),
+      'cpu',
+      100,
+    );
     expect(tree.sampleType).toBe('cpu');
     expect(tree.unit).toBe('nanoseconds');
     expect(tree.root.value).toBe(100);
     expect(child(tree.root, 'main.main')?.value).toBe(90);
     expect(child(tree.root, 'main.main', 'main.spinWorker')?.value).toBe(70);
-    expect(tree.root.children.map((c) => c.name), 'heaviest first').toEqual(['main.main', 'runtime.gcBgMarkWorker']);
+    expect(
+      tree.root.children.map((c) => c.name),
+      'heaviest first',
+    ).toEqual(['main.main', 'runtime.gcBgMarkWorker']);
   });
 
   it('shows an inlined function as its own frame under the function it was inlined into', () => {

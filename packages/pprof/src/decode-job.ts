@@ -110,7 +110,11 @@ function ownsBuffer(plain: Uint8Array): boolean {
  * Runs one job. `charged` in the result is what it holds against the budget when it returns:
  * the bytes of the outputs it kept. The caller owns them from then on.
  */
-export function runDecodeJob(items: readonly JobItem[], maxBytes: number, budget: JobBudget): { results: JobResult[]; charged: number; largestInput: number; largestOutput: number } {
+export function runDecodeJob(
+  items: readonly JobItem[],
+  maxBytes: number,
+  budget: JobBudget,
+): { results: JobResult[]; charged: number; largestInput: number; largestOutput: number } {
   let charged = 0;
   const charge = (bytes: number): boolean => {
     if (!tryChargeShared(budget.counter, budget.limitBytes, bytes)) return false;
@@ -142,7 +146,12 @@ export function runDecodeJob(items: readonly JobItem[], maxBytes: number, budget
       continue;
     }
     if (!charge(copies * reserved)) {
-      results.push(fail('memory_budget', `the memory budget (${budget.limitBytes} bytes for bodies and decompressed profiles in flight) has no room for ${reserved} more bytes`));
+      results.push(
+        fail(
+          'memory_budget',
+          `the memory budget (${budget.limitBytes} bytes for bodies and decompressed profiles in flight) has no room for ${reserved} more bytes`,
+        ),
+      );
       continue;
     }
     let plain: Uint8Array | undefined;
@@ -160,7 +169,10 @@ export function runDecodeJob(items: readonly JobItem[], maxBytes: number, budget
             reserved = next;
             continue;
           }
-          failure = fail('memory_budget', `the memory budget (${budget.limitBytes} bytes for bodies and decompressed profiles in flight) has no room for the ${next} bytes a ${item.bytes.length}-byte ${encoding} payload needs`);
+          failure = fail(
+            'memory_budget',
+            `the memory budget (${budget.limitBytes} bytes for bodies and decompressed profiles in flight) has no room for the ${next} bytes a ${item.bytes.length}-byte ${encoding} payload needs`,
+          );
         } else if (kind === 'too_large') {
           failure = fail('too_large', (error as Error).message);
         } else {
@@ -178,7 +190,7 @@ export function runDecodeJob(items: readonly JobItem[], maxBytes: number, budget
     // Keep the charge of what is kept, give back the rest of the estimate.
     release(copies * reserved - plain.byteLength);
     decompressed += plain.byteLength;
-    const wantsSummary = item.summarize === 'pprof' || (item.summarize === 'pprof_unless_json' && plain[0] !== 0x5b /* [ */);
+    const wantsSummary = item.summarize === 'pprof' || (item.summarize === 'pprof_unless_json' && plain[0] !== 0x5b) /* [ */;
     if (!wantsSummary) {
       results.push({ ok: true, encoding, plain });
       continue;

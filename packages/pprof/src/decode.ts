@@ -34,6 +34,7 @@ export function decompressAndSummarize(bytes: Uint8Array, options: DecompressAnd
 export function stringAt(profile: Profile, index: number | bigint, what: string): string {
   const i = Number(index);
   const value = profile.stringTable.strings[i];
-  if (value === undefined) throw new PprofDecodeError(`pprof malformed: ${what} refers to string index ${i}, but the string table has ${profile.stringTable.strings.length} entries`);
+  if (value === undefined)
+    throw new PprofDecodeError(`pprof malformed: ${what} refers to string index ${i}, but the string table has ${profile.stringTable.strings.length} entries`);
   return value;
 }

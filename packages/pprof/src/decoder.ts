@@ -4,7 +4,15 @@
  * workers), under the process-wide memory budget and the one `max_decompressed_bytes`
  * (`service.limits`), sets `profile.decoded`, and shares a decode already under way.
  */
-import { defaultServiceLimits, MemoryBudgetError, type CreateSettings, type ProfileSummary, type Profile, type Reservation, type ServiceLimits } from '@profcol/core';
+import {
+  defaultServiceLimits,
+  MemoryBudgetError,
+  type CreateSettings,
+  type ProfileSummary,
+  type Profile,
+  type Reservation,
+  type ServiceLimits,
+} from '@profcol/core';
 import type { JobItem, JobResult, StackFilterSpec, SummarizeMode } from './decode-job.js';
 import { DecompressedTooLargeError, DecompressError, PprofDecodeError, type Encoding } from './errors.js';
 import { DecodePool, DecodeWorkerError } from './pool.js';
@@ -130,15 +138,28 @@ export class ProfileDecoder {
    */
   async decodeAll(requests: readonly DecodeRequest[], options: DecodeOptions = {}): Promise<DecodeOutcome[]> {
     if (this.released) throw new DecodeWorkerError('this profile decoder is closed');
-    const items: JobItem[] = requests.map((r) => ({ bytes: r.bytes, summarize: r.summarize ?? 'pprof', ...(r.stackFilters && r.stackFilters.length > 0 ? { stackFilters: r.stackFilters } : {}) }));
+    const items: JobItem[] = requests.map((r) => ({
+      bytes: r.bytes,
+      summarize: r.summarize ?? 'pprof',
+      ...(r.stackFilters && r.stackFilters.length > 0 ? { stackFilters: r.stackFilters } : {}),
+    }));
     const { results, charged } = await this.shared.pool.run(items, this.limits.maxDecompressedBytes, { signal: options.signal });
     // Bytes held from here on: by the caller's reservation (released when its work is answered),
     // or given back now (a processor's decode is charged while it runs).
     if (options.reservation) options.reservation.adopt(charged);
     else this.limits.budget.release(charged);
     return results.map((result): DecodeOutcome => {
-      if (result.ok) return result.decoded ? { ok: true, encoding: result.encoding, plain: result.plain, decoded: result.decoded } : { ok: true, encoding: result.encoding, plain: result.plain };
-      return { ok: false, encoding: result.encoding, error: toError(result), decompressedBefore: result.decompressedBefore, ...(result.plainBytes !== undefined ? { plainBytes: result.plainBytes } : {}) };
+      if (result.ok)
+        return result.decoded
+          ? { ok: true, encoding: result.encoding, plain: result.plain, decoded: result.decoded }
+          : { ok: true, encoding: result.encoding, plain: result.plain };
+      return {
+        ok: false,
+        encoding: result.encoding,
+        error: toError(result),
+        decompressedBefore: result.decompressedBefore,
+        ...(result.plainBytes !== undefined ? { plainBytes: result.plainBytes } : {}),
+      };
     });
   }
 

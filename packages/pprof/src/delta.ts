@@ -156,7 +156,8 @@ class StringHashes {
   /** Word `lane` (0 or 1) of string `index`'s hash. */
   word(index: number, lane: number, what: string): number {
     const n = this.layout.strings.length / 2;
-    if (!(index >= 0 && index < n)) throw new PprofDecodeError(`pprof malformed: ${what} refers to string index ${index}, but the string table has ${n} entries`);
+    if (!(index >= 0 && index < n))
+      throw new PprofDecodeError(`pprof malformed: ${what} refers to string index ${index}, but the string table has ${n} entries`);
     if (!this.done[index]) {
       const buf = this.layout.buf;
       const end = this.layout.strings[index * 2 + 1]!;
@@ -200,7 +201,12 @@ function locationHashes(layout: Layout, strings: StringHashes): LocationHashes {
       else if (tag === 32) filename = r.varint('Function.filename');
       else r.skip(tag & 7, tag >>> 3);
     }
-    functions.set(id, [strings.word(name, 0, `function ${id} name`), strings.word(name, 1, `function ${id} name`), strings.word(filename, 0, `function ${id} filename`), strings.word(filename, 1, `function ${id} filename`)]);
+    functions.set(id, [
+      strings.word(name, 0, `function ${id} name`),
+      strings.word(name, 1, `function ${id} name`),
+      strings.word(filename, 0, `function ${id} filename`),
+      strings.word(filename, 1, `function ${id} filename`),
+    ]);
   }
   const hashes = new LocationHashes(layout.locations.length / 2);
   for (let i = 0; i < layout.locations.length; i += 2) {
@@ -394,7 +400,14 @@ function group(layout: Layout, deltaTypes: readonly string[], which: string): Gr
       totals[j]! += v;
     }
   }
-  const baseline: DeltaBaseline = { timeNanos: layout.timeNanos, deltaTypes: [...deltaTypes], totals, stackCount: nGroups, hashes: Float64Array.from(hashes), sums };
+  const baseline: DeltaBaseline = {
+    timeNanos: layout.timeNanos,
+    deltaTypes: [...deltaTypes],
+    totals,
+    stackCount: nGroups,
+    hashes: Float64Array.from(hashes),
+    sums,
+  };
   return { layout, groups, first, values, nTypes, typeIndex: idx, baseline };
 }
 
@@ -515,7 +528,8 @@ export function deltaBaseline(raw: Uint8Array, deltaTypes: string[]): DeltaBasel
 
 function checkTypes(deltaTypes: string[]): void {
   for (const type of deltaTypes) {
-    if (!DELTA_VALUE_TYPES.includes(type)) throw new PprofDecodeError(`delta: "${type}" is not a cumulative type that may be delta'd (accepted: ${DELTA_VALUE_TYPES.join(', ')})`);
+    if (!DELTA_VALUE_TYPES.includes(type))
+      throw new PprofDecodeError(`delta: "${type}" is not a cumulative type that may be delta'd (accepted: ${DELTA_VALUE_TYPES.join(', ')})`);
   }
 }
 
@@ -554,7 +568,10 @@ export function deltaProfiles(prev: Uint8Array | DeltaBaseline, cur: Uint8Array 
 
   for (let j = 0; j < k; j++) {
     if (after.totals[j]! < before.totals[j]!) {
-      return withBaseline({ kind: 'reset', reason: `the ${deltaTypes[j]} total went down from ${before.totals[j]} to ${after.totals[j]} (target restarted?)` }, after) as DeltaResult;
+      return withBaseline(
+        { kind: 'reset', reason: `the ${deltaTypes[j]} total went down from ${before.totals[j]} to ${after.totals[j]} (target restarted?)` },
+        after,
+      ) as DeltaResult;
     }
   }
   // Match prev's stacks to cur's groups; what is left over vanished.
@@ -568,7 +585,13 @@ export function deltaProfiles(prev: Uint8Array | DeltaBaseline, cur: Uint8Array 
   }
   for (let j = 0; j < k; j++) {
     if (before.totals[j]! > 0 && vanished[j]! > before.totals[j]! * VANISHED_SHARE) {
-      return withBaseline({ kind: 'reset', reason: `${Math.round((vanished[j]! / before.totals[j]!) * 100)}% of the previous ${deltaTypes[j]} total is on stacks the current profile no longer has (target restarted?)` }, after) as DeltaResult;
+      return withBaseline(
+        {
+          kind: 'reset',
+          reason: `${Math.round((vanished[j]! / before.totals[j]!) * 100)}% of the previous ${deltaTypes[j]} total is on stacks the current profile no longer has (target restarted?)`,
+        },
+        after,
+      ) as DeltaResult;
     }
   }
 

@@ -20,7 +20,12 @@ export class DecompressError extends ProfcolError {
 export class DecompressedTooLargeError extends DecompressError {
   readonly maxBytes: number;
   constructor(codec: Encoding, maxBytes: number, options: { cause?: unknown } = {}) {
-    super(codec, `${codec} payload decompresses to more than the limit of ${maxBytes} bytes (raise maxBytes / max_decompressed_bytes if this is a real profile)`, options, 'too_large');
+    super(
+      codec,
+      `${codec} payload decompresses to more than the limit of ${maxBytes} bytes (raise maxBytes / max_decompressed_bytes if this is a real profile)`,
+      options,
+      'too_large',
+    );
     this.maxBytes = maxBytes;
   }
 }

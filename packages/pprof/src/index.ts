@@ -12,5 +12,15 @@ export { deltaProfiles, deltaBaseline, DELTA_VALUE_TYPES, type DeltaResult, type
 export { parseMemStatsTrailer } from './memstats.js';
 export { PULL_PROFILE_TYPES, PULL_PROFILE_TYPE_NAMES, type PullProfileType, type PullProfileSpec } from './types.js';
 export { zstdBackend, zstdBackends, decompressZstdWith, type ZstdBackend } from './zstd.js';
-export { ProfileDecoder, decodeFailureReason, stackFiltersFor, DecodeWorkerError, type DecodeRequest, type DecodeOutcome, type DecodeOptions, type StackFilterSpec, type SummarizeMode } from './decoder.js';
+export {
+  ProfileDecoder,
+  decodeFailureReason,
+  stackFiltersFor,
+  DecodeWorkerError,
+  type DecodeRequest,
+  type DecodeOutcome,
+  type DecodeOptions,
+  type StackFilterSpec,
+  type SummarizeMode,
+} from './decoder.js';
 export { DecodePool, type PoolOptions } from './pool.js';

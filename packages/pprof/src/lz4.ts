@@ -21,7 +21,10 @@ function u32(bytes: Uint8Array, at: number): number {
 class Output {
   buf: Uint8Array;
   len = 0;
-  constructor(initial: number, private readonly maxBytes: number) {
+  constructor(
+    initial: number,
+    private readonly maxBytes: number,
+  ) {
     this.buf = new Uint8Array(Math.max(64, Math.min(initial, maxBytes)));
   }
   reserve(extra: number): void {
@@ -94,7 +97,8 @@ function decodeFrame(input: Uint8Array, start: number, out: Output): number {
     const uncompressed = (header & 0x80000000) !== 0;
     const size = header & 0x7fffffff;
     if (size > blockMax) fail(`block of ${size} bytes is larger than the frame's block maximum of ${blockMax}`);
-    if (pos + size + (blockChecksum ? 4 : 0) > input.length) fail(`frame truncated after ${input.length} bytes (a block at offset ${pos - 4} declares ${size} bytes)`);
+    if (pos + size + (blockChecksum ? 4 : 0) > input.length)
+      fail(`frame truncated after ${input.length} bytes (a block at offset ${pos - 4} declares ${size} bytes)`);
     if (blockChecksum && xxh32(input, pos, size, 0) !== u32(input, pos + size)) fail(`block checksum mismatch at offset ${pos - 4}`);
     if (uncompressed) {
       out.reserve(size);

@@ -18,7 +18,9 @@ const PAIRS: Record<string, [string, string]> = {
 export function parseMemStatsTrailer(text: string, readAtNanos: bigint): MemStats {
   const start = text.indexOf(MARKER);
   if (start < 0) {
-    throw new MemStatsParseError(`heap?debug=1 response has no "${MARKER}" trailer (is this a Go net/http/pprof heap endpoint with debug=1? got ${text.length} characters starting ${JSON.stringify(text.slice(0, 40))})`);
+    throw new MemStatsParseError(
+      `heap?debug=1 response has no "${MARKER}" trailer (is this a Go net/http/pprof heap endpoint with debug=1? got ${text.length} characters starting ${JSON.stringify(text.slice(0, 40))})`,
+    );
   }
   const values: Record<string, number> = {};
   let pauseNs: number[] | undefined;
@@ -31,7 +33,11 @@ export function parseMemStatsTrailer(text: string, readAtNanos: bigint): MemStat
     const raw = m[2]!;
     const where = `heap?debug=1 trailer line ${i + 1} ("${line.slice(0, 60)}")`;
     if (raw.startsWith('[')) {
-      const items = raw.replace(/^\[|\]$/g, '').trim().split(/\s+/).filter(Boolean);
+      const items = raw
+        .replace(/^\[|\]$/g, '')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
       if (name === 'PauseEnd') pauseEnd = items.map((item) => parseBig(item, where));
       else if (name === 'PauseNs') pauseNs = items.map((item) => parseNum(item, where));
       return;
@@ -62,7 +68,8 @@ const GO_NUMBER = /^\d+(\.\d+)?([eE][-+]?\d+)?$/;
 
 function parseNum(text: string, where: string): number {
   const n = Number(text);
-  if (!GO_NUMBER.test(text) || !Number.isFinite(n)) throw new MemStatsParseError(`${where}: "${text}" is not a number as Go prints MemStats (an unsigned integer or a finite fraction)`);
+  if (!GO_NUMBER.test(text) || !Number.isFinite(n))
+    throw new MemStatsParseError(`${where}: "${text}" is not a number as Go prints MemStats (an unsigned integer or a finite fraction)`);
   return n;
 }
 

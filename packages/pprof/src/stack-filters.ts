@@ -131,7 +131,8 @@ const compiled = new WeakMap<StackFilter, FunctionMatcher>();
  */
 export function compileStackFilters(filters: readonly StackFilter[]): FunctionMatcher[] {
   if (filters.length === 1) return [compileOne(filters[0]!)];
-  if (filters.length > MAX_STACK_FILTERS) throw new TypeError(`stackFilters: ${filters.length} filters given; at most ${MAX_STACK_FILTERS} are supported in one pass`);
+  if (filters.length > MAX_STACK_FILTERS)
+    throw new TypeError(`stackFilters: ${filters.length} filters given; at most ${MAX_STACK_FILTERS} are supported in one pass`);
   const names = new Set<string>();
   return filters.map((filter) => {
     if (names.has(filter.name)) throw new TypeError(`stackFilters: the name "${filter.name}" is used twice; each filter needs its own name`);

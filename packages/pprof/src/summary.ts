@@ -55,8 +55,16 @@ class Scratch {
 
   bytes(): number {
     return (
-      this.strStart.byteLength * 2 + this.sampleStart.byteLength * 2 + this.values.byteLength + this.locStart.byteLength * 2 + this.locId.byteLength +
-      this.locMask.byteLength + this.fnId.byteLength + this.fnName.byteLength + this.fnMasks.byteLength + this.locMasks.byteLength
+      this.strStart.byteLength * 2 +
+      this.sampleStart.byteLength * 2 +
+      this.values.byteLength +
+      this.locStart.byteLength * 2 +
+      this.locId.byteLength +
+      this.locMask.byteLength +
+      this.fnId.byteLength +
+      this.fnName.byteLength +
+      this.fnMasks.byteLength +
+      this.locMasks.byteLength
     );
   }
 }
@@ -433,8 +441,21 @@ function expectWire(message: string, name: string, field: number, wt: number, ex
 }
 
 const PROFILE_FIELD_NAMES: Record<number, string> = {
-  1: 'sample_type', 2: 'sample', 3: 'mapping', 4: 'location', 5: 'function', 6: 'string_table', 7: 'drop_frames', 8: 'keep_frames',
-  9: 'time_nanos', 10: 'duration_nanos', 11: 'period_type', 12: 'period', 13: 'comment', 14: 'default_sample_type', 15: 'doc_url',
+  1: 'sample_type',
+  2: 'sample',
+  3: 'mapping',
+  4: 'location',
+  5: 'function',
+  6: 'string_table',
+  7: 'drop_frames',
+  8: 'keep_frames',
+  9: 'time_nanos',
+  10: 'duration_nanos',
+  11: 'period_type',
+  12: 'period',
+  13: 'comment',
+  14: 'default_sample_type',
+  15: 'doc_url',
 };
 
 function checkProfileWire(field: number, wt: number, at: number): void {
@@ -484,7 +505,9 @@ interface Scan {
 function stringAt(scan: Scan, index: number, field: string, i = 0): string {
   if (!(index >= 0 && index < scan.strCount && Number.isInteger(index))) {
     const what = field.replace('#', String(i));
-    throw new PprofDecodeError(`pprof malformed: ${what} refers to string index ${index}, but the string table has ${scan.strCount} ${scan.strCount === 1 ? 'entry' : 'entries'}`);
+    throw new PprofDecodeError(
+      `pprof malformed: ${what} refers to string index ${index}, but the string table has ${scan.strCount} ${scan.strCount === 1 ? 'entry' : 'entries'}`,
+    );
   }
   return decodeString(scan.raw, scan.scratch.strStart[index]!, scan.scratch.strEnd[index]!);
 }
@@ -842,7 +865,7 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Pro
     pos = r.pos;
   }
 
-    s.strStart = strStartArr;
+  s.strStart = strStartArr;
   s.strEnd = strEndArr;
   s.sampleStart = sampleStartArr;
   s.sampleEnd = sampleEndArr;
@@ -850,14 +873,19 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Pro
   s.totals = totals;
   s.locStart = locStartArr;
   s.locEnd = locEndArr;
-const scan: Scan = { raw, scratch: s, strCount, sampleCount, valuesPerSample: maxValues, locCount, fnCount };
+  const scan: Scan = { raw, scratch: s, strCount, sampleCount, valuesPerSample: maxValues, locCount, fnCount };
   if (strCount > 0 && s.strEnd[0] !== s.strStart[0]) throw new PprofDecodeError('pprof malformed: string_table[0] must be the empty string');
   const sampleTypes: SampleType[] = [];
   for (let i = 0; i < sampleTypeIdx.length / 2; i++) {
-    sampleTypes.push({ type: stringAt(scan, sampleTypeIdx[2 * i]!, 'sample_type[#].type', i), unit: stringAt(scan, sampleTypeIdx[2 * i + 1]!, 'sample_type[#].unit', i) });
+    sampleTypes.push({
+      type: stringAt(scan, sampleTypeIdx[2 * i]!, 'sample_type[#].type', i),
+      unit: stringAt(scan, sampleTypeIdx[2 * i + 1]!, 'sample_type[#].unit', i),
+    });
   }
   if (sampleCount > 0 && (minValues !== sampleTypes.length || maxValues !== sampleTypes.length)) {
-    throw new PprofDecodeError(`pprof malformed: samples carry ${minValues === maxValues ? minValues : `${minValues}..${maxValues}`} values but the profile declares ${sampleTypes.length} sample types`);
+    throw new PprofDecodeError(
+      `pprof malformed: samples carry ${minValues === maxValues ? minValues : `${minValues}..${maxValues}`} values but the profile declares ${sampleTypes.length} sample types`,
+    );
   }
   let periodType: SampleType | undefined;
   if (periodTypeIdx >= 0) {
@@ -909,7 +937,12 @@ function maskOf(dense: Int32Array | undefined, sparse: Map<number, number> | und
  * `PprofDecodeError`s `sumSamplesWhere` has always given. One function, no closure and no
  * table allocated per call: it runs for every CPU profile, beside every other kind.
  */
-function attribute(scan: Scan, matchers: readonly FunctionMatcher[], predicate: ((functionName: string) => boolean) | undefined, typeCount: number): Float64Array {
+function attribute(
+  scan: Scan,
+  matchers: readonly FunctionMatcher[],
+  predicate: ((functionName: string) => boolean) | undefined,
+  typeCount: number,
+): Float64Array {
   const filterCount = predicate ? 1 : matchers.length;
   const sums = new Float64Array(filterCount * typeCount);
   const { raw, scratch: s } = scan;
@@ -990,8 +1023,7 @@ function attribute(scan: Scan, matchers: readonly FunctionMatcher[], predicate: 
     if (locDense === s.locMasks) {
       if (locMax >= 0) locDense.fill(-1, 0, locMax + 1);
       else clearTable(locDense, locId, locCount);
-    }
-    else if (locDense && locDense.length <= MAX_KEPT_TABLE) s.locMasks = locDense.fill(-1);
+    } else if (locDense && locDense.length <= MAX_KEPT_TABLE) s.locMasks = locDense.fill(-1);
   }
   return sums;
 }

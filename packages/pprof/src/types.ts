@@ -31,4 +31,3 @@ export const PULL_PROFILE_TYPES: Record<PullProfileType, PullProfileSpec> = {
 };
 
 export const PULL_PROFILE_TYPE_NAMES = Object.keys(PULL_PROFILE_TYPES) as PullProfileType[];
-

@@ -36,7 +36,9 @@ export class Reader {
 
   truncated(what: string, detail = ''): never {
     if (detail) what = `${detail}${what}`;
-    throw new PprofDecodeError(`pprof truncated: ${what} at offset ${this.pos} runs past the end of its ${this.end === this.buf.length ? 'input' : 'message'} (${this.end} bytes${this.end === this.buf.length ? '' : ' into the input'}; input is ${this.buf.length} bytes)`);
+    throw new PprofDecodeError(
+      `pprof truncated: ${what} at offset ${this.pos} runs past the end of its ${this.end === this.buf.length ? 'input' : 'message'} (${this.end} bytes${this.end === this.buf.length ? '' : ' into the input'}; input is ${this.buf.length} bytes)`,
+    );
   }
 
   /** A varint as a double; 10-byte (negative) varints are read as signed int64. */
@@ -165,11 +167,15 @@ export class Reader {
         this.pos += 4;
         return;
       default:
-        throw new PprofDecodeError(`pprof malformed: field ${field} (ending at offset ${this.pos}) has ${wireName(wireType)} wire type ${wireType}, which pprof never uses`);
+        throw new PprofDecodeError(
+          `pprof malformed: field ${field} (ending at offset ${this.pos}) has ${wireName(wireType)} wire type ${wireType}, which pprof never uses`,
+        );
     }
   }
 }
 
 export function wrongWireType(message: string, field: string, number: number, got: number, expected: string, at: number): PprofDecodeError {
-  return new PprofDecodeError(`pprof malformed: ${message}.${field} (field ${number}) at offset ${at} has wire type ${got} (${wireName(got)}), expected ${expected}`);
+  return new PprofDecodeError(
+    `pprof malformed: ${message}.${field} (field ${number}) at offset ${at} has wire type ${got} (${wireName(got)}), expected ${expected}`,
+  );
 }

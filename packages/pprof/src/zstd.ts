@@ -32,9 +32,11 @@ interface ZstdExports {
 }
 
 /** The part of the WebAssembly JS API used here (this package compiles without the DOM lib). */
-const WebAssemblyApi = (globalThis as unknown as {
-  WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (module: object, imports: object) => { exports: unknown } };
-}).WebAssembly;
+const WebAssemblyApi = (
+  globalThis as unknown as {
+    WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (module: object, imports: object) => { exports: unknown } };
+  }
+).WebAssembly;
 
 /**
  * The libzstd WebAssembly module of `zstddec`: its public entry file `zstddec/stream` embeds
@@ -95,10 +97,20 @@ export function zstdBackends(): ZstdBackend[] {
 
 /** zstd_errors.h codes, for readable messages. */
 const ZSTD_ERRORS: Record<number, string> = {
-  1: 'generic error', 10: 'unknown frame magic (not a zstd frame)', 12: 'unsupported zstd version', 14: 'unsupported frame parameter',
-  16: 'frame window too large (needs more than 128 MiB of memory)', 20: 'corrupt data', 22: 'checksum mismatch (corrupt data)',
-  24: 'corrupt literals header', 30: 'corrupt dictionary', 32: 'wrong dictionary (frames with a dictionary are not supported)',
-  64: 'memory allocation failed', 70: 'destination too small', 72: 'wrong source size', 80: 'no forward progress (output full)',
+  1: 'generic error',
+  10: 'unknown frame magic (not a zstd frame)',
+  12: 'unsupported zstd version',
+  14: 'unsupported frame parameter',
+  16: 'frame window too large (needs more than 128 MiB of memory)',
+  20: 'corrupt data',
+  22: 'checksum mismatch (corrupt data)',
+  24: 'corrupt literals header',
+  30: 'corrupt dictionary',
+  32: 'wrong dictionary (frames with a dictionary are not supported)',
+  64: 'memory allocation failed',
+  70: 'destination too small',
+  72: 'wrong source size',
+  80: 'no forward progress (output full)',
   82: 'no forward progress (input empty)',
 };
 
@@ -202,7 +214,6 @@ function nativeCanTake(bytes: Uint8Array, maxBytes: number): boolean {
 
 const BLOCK_MAX = 128 * 1024;
 
-
 function decompressNative(decoder: NativeDecoder, bytes: Uint8Array, maxBytes: number): Uint8Array {
   let out: Buffer;
   try {
@@ -221,7 +232,8 @@ function decompressRuntime(decode: RuntimeZstd, bytes: Uint8Array, maxBytes: num
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) throw new DecompressedTooLargeError('zstd', maxBytes, { cause: error });
-    if (code === 'Z_BUF_ERROR') throw new DecompressError('zstd', `zstd frame truncated after ${bytes.length} bytes (the decoder expects more input)`, { cause: error });
+    if (code === 'Z_BUF_ERROR')
+      throw new DecompressError('zstd', `zstd frame truncated after ${bytes.length} bytes (the decoder expects more input)`, { cause: error });
     throw new DecompressError('zstd', `zstd frame could not be decoded: ${(error as Error).message} (input ${bytes.length} bytes)`, { cause: error });
   }
 }
@@ -234,7 +246,8 @@ function decompressWasm(z: ZstdExports, bytes: Uint8Array, maxBytes: number): Ui
   const outDesc = z.malloc(12);
   const dctx = z.ZSTD_createDCtx();
   try {
-    if (!inPtr || !outPtr || !inDesc || !outDesc || !dctx) throw new DecompressError('zstd', `zstd decoder could not allocate memory for a ${bytes.length}-byte input`);
+    if (!inPtr || !outPtr || !inDesc || !outDesc || !dctx)
+      throw new DecompressError('zstd', `zstd decoder could not allocate memory for a ${bytes.length}-byte input`);
     new Uint8Array(z.memory.buffer).set(bytes, inPtr);
     let view = new DataView(z.memory.buffer);
     view.setUint32(inDesc, inPtr, true);

@@ -187,7 +187,9 @@ describe('decompress: zstd', () => {
 
   it.each(zstdBackends())('the %s backend gives the same output as the others, for frames with and without a content size, concatenated', (backend) => {
     const joined = new Uint8Array(Buffer.concat([localFixture('cpu.pprof.stream.zst'), localFixture('delta-heap.pprof.sized.zst')]));
-    expect(decompressZstdWith(backend, joined, DEFAULT_MAX_DECOMPRESSED_BYTES)).toEqual(new Uint8Array(Buffer.concat([fixture('ddtrace-go/cpu.pprof'), fixture('ddtrace-go/delta-heap.pprof')])));
+    expect(decompressZstdWith(backend, joined, DEFAULT_MAX_DECOMPRESSED_BYTES)).toEqual(
+      new Uint8Array(Buffer.concat([fixture('ddtrace-go/cpu.pprof'), fixture('ddtrace-go/delta-heap.pprof')])),
+    );
   });
 });
 

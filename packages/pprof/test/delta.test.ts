@@ -8,7 +8,12 @@ function stacks(raw: Uint8Array): Map<string, number[]> {
   const p = Profile.decode(raw);
   const str = (i: unknown) => p.stringTable.strings[Number(i)]!;
   const fns = new Map(p.function.map((f) => [Number(f.id), `${str(f.name)}|${str(f.filename)}`]));
-  const locs = new Map(p.location.map((l) => [Number(l.id), `${Number(l.address).toString(16)}@${l.line.map((x) => `${fns.get(Number(x.functionId))}:${Number(x.line)}`).join(',')}`]));
+  const locs = new Map(
+    p.location.map((l) => [
+      Number(l.id),
+      `${Number(l.address).toString(16)}@${l.line.map((x) => `${fns.get(Number(x.functionId))}:${Number(x.line)}`).join(',')}`,
+    ]),
+  );
   const out = new Map<string, number[]>();
   for (const sample of p.sample) {
     const labels = sample.label.map((l) => `${str(l.key)}=${Number(l.str) ? str(l.str) : `${Number(l.num)}${Number(l.numUnit) ? str(l.numUnit) : ''}`}`).sort();
@@ -38,7 +43,14 @@ function expectedDelta(prev: Uint8Array, cur: Uint8Array, deltaTypes: string[]):
 function later(raw: Uint8Array, types: string[], factor: number, seconds: bigint): Uint8Array {
   const p = Profile.decode(raw);
   const grow = p.sampleType.map((t) => types.includes(p.stringTable.strings[Number(t.type)]!));
-  p.sample = p.sample.reverse().map((sm, n) => new Sample({ locationId: sm.locationId, label: [...sm.label].reverse(), value: sm.value.map((v, i) => (grow[i] ? Number(v) * factor + (n % 3) : Number(v))) }));
+  p.sample = p.sample.reverse().map(
+    (sm, n) =>
+      new Sample({
+        locationId: sm.locationId,
+        label: [...sm.label].reverse(),
+        value: sm.value.map((v, i) => (grow[i] ? Number(v) * factor + (n % 3) : Number(v))),
+      }),
+  );
   p.timeNanos = BigInt(p.timeNanos) + seconds * 1_000_000_000n;
   return p.encode();
 }
@@ -62,15 +74,21 @@ function makeProfile(types: [string, string][], samples: FakeSample[], timeNanos
   for (const name of names) {
     const id = functions.size + 1;
     functions.set(name, new PFunction({ id, name: strings.dedup(name), filename: strings.dedup('main.go') }));
-    locations.set(name, new Location({ id: id + 100, address: 0x1000 + name.length * 16 + name.charCodeAt(0), line: [new Line({ functionId: id, line: 10 })] }));
+    locations.set(
+      name,
+      new Location({ id: id + 100, address: 0x1000 + name.length * 16 + name.charCodeAt(0), line: [new Line({ functionId: id, line: 10 })] }),
+    );
   }
   return new Profile({
     sampleType: types.map(([t, u]) => new ValueType({ type: strings.dedup(t), unit: strings.dedup(u) })),
-    sample: samples.map((s) => new Sample({
-      locationId: s.stack.map((n) => locations.get(n)!.id),
-      value: s.values,
-      label: s.bytes === undefined ? [] : [new Label({ key: strings.dedup('bytes'), num: s.bytes })],
-    })),
+    sample: samples.map(
+      (s) =>
+        new Sample({
+          locationId: s.stack.map((n) => locations.get(n)!.id),
+          value: s.values,
+          label: s.bytes === undefined ? [] : [new Label({ key: strings.dedup('bytes'), num: s.bytes })],
+        }),
+    ),
     location: [...locations.values()],
     function: [...functions.values()],
     stringTable: strings,
@@ -80,8 +98,16 @@ function makeProfile(types: [string, string][], samples: FakeSample[], timeNanos
   }).encode();
 }
 
-const HEAP: [string, string][] = [['alloc_objects', 'count'], ['alloc_space', 'bytes'], ['inuse_objects', 'count'], ['inuse_space', 'bytes']];
-const MUTEX: [string, string][] = [['contentions', 'count'], ['delay', 'nanoseconds']];
+const HEAP: [string, string][] = [
+  ['alloc_objects', 'count'],
+  ['alloc_space', 'bytes'],
+  ['inuse_objects', 'count'],
+  ['inuse_space', 'bytes'],
+];
+const MUTEX: [string, string][] = [
+  ['contentions', 'count'],
+  ['delay', 'nanoseconds'],
+];
 const T0 = 1_700_000_000_000_000_000n;
 const S = 1_000_000_000n;
 
@@ -99,16 +125,25 @@ function samplesOf(raw: Uint8Array): Record<string, number[]> {
 }
 
 describe('deltaProfiles', () => {
-  it('heap: alloc_* become cur - prev, inuse_* are kept from cur (never delta\'d, golang/go#67942)', () => {
-    const prev = makeProfile(HEAP, [
-      { stack: ['main.alloc', 'main.main'], values: [100, 102_400, 10, 10_240], bytes: 1024 },
-      { stack: ['main.other', 'main.main'], values: [5, 500, 5, 500], bytes: 100 },
-    ], T0);
-    const cur = makeProfile(HEAP, [
-      { stack: ['main.alloc', 'main.main'], values: [150, 153_600, 12, 12_288], bytes: 1024 },
-      { stack: ['main.other', 'main.main'], values: [5, 500, 5, 500], bytes: 100 },
-      { stack: ['main.new', 'main.main'], values: [7, 700, 0, 0], bytes: 100 },
-    ], T0 + 10n * S, { shuffleIds: true });
+  it("heap: alloc_* become cur - prev, inuse_* are kept from cur (never delta'd, golang/go#67942)", () => {
+    const prev = makeProfile(
+      HEAP,
+      [
+        { stack: ['main.alloc', 'main.main'], values: [100, 102_400, 10, 10_240], bytes: 1024 },
+        { stack: ['main.other', 'main.main'], values: [5, 500, 5, 500], bytes: 100 },
+      ],
+      T0,
+    );
+    const cur = makeProfile(
+      HEAP,
+      [
+        { stack: ['main.alloc', 'main.main'], values: [150, 153_600, 12, 12_288], bytes: 1024 },
+        { stack: ['main.other', 'main.main'], values: [5, 500, 5, 500], bytes: 100 },
+        { stack: ['main.new', 'main.main'], values: [7, 700, 0, 0], bytes: 100 },
+      ],
+      T0 + 10n * S,
+      { shuffleIds: true },
+    );
     const result = deltaProfiles(prev, cur, ['alloc_objects', 'alloc_space']);
     expect(result.kind).toBe('delta');
     if (result.kind !== 'delta') return;
@@ -125,8 +160,22 @@ describe('deltaProfiles', () => {
   });
 
   it('drops samples whose values are all zero after the delta', () => {
-    const prev = makeProfile(MUTEX, [{ stack: ['sync.(*Mutex).Unlock', 'main.worker'], values: [10, 5000] }, { stack: ['main.quiet'], values: [1, 10] }], T0);
-    const cur = makeProfile(MUTEX, [{ stack: ['sync.(*Mutex).Unlock', 'main.worker'], values: [25, 9000] }, { stack: ['main.quiet'], values: [1, 10] }], T0 + 10n * S);
+    const prev = makeProfile(
+      MUTEX,
+      [
+        { stack: ['sync.(*Mutex).Unlock', 'main.worker'], values: [10, 5000] },
+        { stack: ['main.quiet'], values: [1, 10] },
+      ],
+      T0,
+    );
+    const cur = makeProfile(
+      MUTEX,
+      [
+        { stack: ['sync.(*Mutex).Unlock', 'main.worker'], values: [25, 9000] },
+        { stack: ['main.quiet'], values: [1, 10] },
+      ],
+      T0 + 10n * S,
+    );
     const result = deltaProfiles(prev, cur, ['contentions', 'delay']);
     if (result.kind !== 'delta') throw new Error(result.reason);
     expect(samplesOf(result.pprof)).toEqual({ 'sync.(*Mutex).Unlock<main.worker': [15, 4000] });
@@ -155,8 +204,23 @@ describe('deltaProfiles', () => {
   });
 
   it('keeps the sums consistent: delta total = cur total - prev total when no stack vanished', () => {
-    const prev = makeProfile(MUTEX, [{ stack: ['a'], values: [1, 100] }, { stack: ['b'], values: [2, 200] }], T0);
-    const cur = makeProfile(MUTEX, [{ stack: ['a'], values: [4, 400] }, { stack: ['b'], values: [2, 250] }, { stack: ['c'], values: [1, 1] }], T0 + S);
+    const prev = makeProfile(
+      MUTEX,
+      [
+        { stack: ['a'], values: [1, 100] },
+        { stack: ['b'], values: [2, 200] },
+      ],
+      T0,
+    );
+    const cur = makeProfile(
+      MUTEX,
+      [
+        { stack: ['a'], values: [4, 400] },
+        { stack: ['b'], values: [2, 250] },
+        { stack: ['c'], values: [1, 1] },
+      ],
+      T0 + S,
+    );
     const result = deltaProfiles(prev, cur, ['contentions', 'delay']);
     if (result.kind !== 'delta') throw new Error(result.reason);
     expect(summarizePprof(result.pprof).totals).toEqual([7 - 3, 651 - 300]);
@@ -164,14 +228,21 @@ describe('deltaProfiles', () => {
 
   it('merges duplicate samples of the same stack before subtracting', () => {
     const prev = makeProfile(MUTEX, [{ stack: ['a'], values: [1, 100] }], T0);
-    const cur = makeProfile(MUTEX, [{ stack: ['a'], values: [2, 150] }, { stack: ['a'], values: [1, 50] }], T0 + S);
+    const cur = makeProfile(
+      MUTEX,
+      [
+        { stack: ['a'], values: [2, 150] },
+        { stack: ['a'], values: [1, 50] },
+      ],
+      T0 + S,
+    );
     const result = deltaProfiles(prev, cur, ['contentions', 'delay']);
     if (result.kind !== 'delta') throw new Error(result.reason);
     expect(samplesOf(result.pprof)).toEqual({ a: [2, 100] });
   });
 
   describe('reset (a restarted target) instead of negative values', () => {
-    it('when a delta\'d total goes down', () => {
+    it("when a delta'd total goes down", () => {
       const prev = makeProfile(HEAP, [{ stack: ['main.alloc'], values: [1000, 1_000_000, 10, 10_000] }], T0);
       const cur = makeProfile(HEAP, [{ stack: ['main.alloc'], values: [20, 20_000, 10, 10_000] }], T0 + 10n * S);
       const result = deltaProfiles(prev, cur, ['alloc_objects', 'alloc_space']);
@@ -190,7 +261,10 @@ describe('deltaProfiles', () => {
       const prev = makeProfile(MUTEX, [{ stack: ['old.worker'], values: [100, 10_000] }], T0);
       const cur = makeProfile(MUTEX, [{ stack: ['new.worker'], values: [200, 20_000] }], T0 + 10n * S);
       const result = deltaProfiles(prev, cur, ['contentions', 'delay']);
-      expect(result).toEqual({ kind: 'reset', reason: '100% of the previous contentions total is on stacks the current profile no longer has (target restarted?)' });
+      expect(result).toEqual({
+        kind: 'reset',
+        reason: '100% of the previous contentions total is on stacks the current profile no longer has (target restarted?)',
+      });
     });
 
     it('inuse_* going down is normal (frees) and is not a reset', () => {
@@ -203,7 +277,9 @@ describe('deltaProfiles', () => {
   it('throws a PprofDecodeError when a listed type is missing', () => {
     const mutex = rawGoPprof('mutex');
     expect(() => deltaProfiles(mutex, mutex, ['alloc_space'])).toThrow(PprofDecodeError);
-    expect(() => deltaProfiles(mutex, mutex, ['alloc_space'])).toThrow('delta: the previous profile has no "alloc_space" sample type (it has contentions, delay)');
+    expect(() => deltaProfiles(mutex, mutex, ['alloc_space'])).toThrow(
+      'delta: the previous profile has no "alloc_space" sample type (it has contentions, delay)',
+    );
     const goroutine = rawGoPprof('goroutine');
     expect(() => deltaProfiles(mutex, goroutine, ['contentions'])).toThrow('delta: the current profile has no "contentions" sample type (it has goroutine)');
   });
@@ -246,7 +322,10 @@ describe('deltaProfiles', () => {
 
   it('the order of labels in a sample does not make another stack', () => {
     const strings = new StringTable();
-    const labels = [new Label({ key: strings.dedup('a'), str: strings.dedup('1') }), new Label({ key: strings.dedup('b'), num: 2, numUnit: strings.dedup('bytes') })];
+    const labels = [
+      new Label({ key: strings.dedup('a'), str: strings.dedup('1') }),
+      new Label({ key: strings.dedup('b'), num: 2, numUnit: strings.dedup('bytes') }),
+    ];
     const profile = (values: number[], reversed: boolean, time: bigint) =>
       new Profile({
         sampleType: MUTEX.map(([t, u]) => new ValueType({ type: strings.dedup(t), unit: strings.dedup(u) })),
@@ -270,9 +349,34 @@ describe('deltaProfiles from a baseline (the previous round is never decoded aga
   const ALLOC = ['alloc_objects', 'alloc_space'];
   /** Three cumulative scrapes: a stack grows, one appears, a duplicate sample, ids shuffled. */
   const rounds = [
-    makeProfile(HEAP, [{ stack: ['main.alloc', 'main.main'], values: [100, 102_400, 10, 10_240], bytes: 1024 }, { stack: ['main.other'], values: [5, 500, 5, 500], bytes: 100 }], T0),
-    makeProfile(HEAP, [{ stack: ['main.alloc', 'main.main'], values: [150, 153_600, 12, 12_288], bytes: 1024 }, { stack: ['main.other'], values: [5, 500, 5, 500], bytes: 100 }, { stack: ['main.new'], values: [7, 700, 0, 0], bytes: 100 }], T0 + 10n * S, { shuffleIds: true }),
-    makeProfile(HEAP, [{ stack: ['main.alloc', 'main.main'], values: [160, 163_840, 1, 1024], bytes: 1024 }, { stack: ['main.new'], values: [9, 900, 0, 0], bytes: 100 }, { stack: ['main.new'], values: [1, 100, 0, 0], bytes: 100 }, { stack: ['main.other'], values: [6, 600, 0, 0], bytes: 100 }], T0 + 20n * S),
+    makeProfile(
+      HEAP,
+      [
+        { stack: ['main.alloc', 'main.main'], values: [100, 102_400, 10, 10_240], bytes: 1024 },
+        { stack: ['main.other'], values: [5, 500, 5, 500], bytes: 100 },
+      ],
+      T0,
+    ),
+    makeProfile(
+      HEAP,
+      [
+        { stack: ['main.alloc', 'main.main'], values: [150, 153_600, 12, 12_288], bytes: 1024 },
+        { stack: ['main.other'], values: [5, 500, 5, 500], bytes: 100 },
+        { stack: ['main.new'], values: [7, 700, 0, 0], bytes: 100 },
+      ],
+      T0 + 10n * S,
+      { shuffleIds: true },
+    ),
+    makeProfile(
+      HEAP,
+      [
+        { stack: ['main.alloc', 'main.main'], values: [160, 163_840, 1, 1024], bytes: 1024 },
+        { stack: ['main.new'], values: [9, 900, 0, 0], bytes: 100 },
+        { stack: ['main.new'], values: [1, 100, 0, 0], bytes: 100 },
+        { stack: ['main.other'], values: [6, 600, 0, 0], bytes: 100 },
+      ],
+      T0 + 20n * S,
+    ),
   ];
 
   it('gives the same delta, byte for byte, as the raw previous profile; each result carries the next baseline', () => {
@@ -313,7 +417,10 @@ describe('deltaProfiles from a baseline (the previous round is never decoded aga
     const prev = makeProfile(MUTEX, [{ stack: ['old.worker'], values: [100, 10_000] }], T0);
     const cur = makeProfile(MUTEX, [{ stack: ['new.worker'], values: [200, 20_000] }], T0 + 10n * S);
     const result = deltaProfiles(deltaBaseline(prev, ['contentions', 'delay']), cur, ['contentions', 'delay']);
-    expect(result).toEqual({ kind: 'reset', reason: '100% of the previous contentions total is on stacks the current profile no longer has (target restarted?)' });
+    expect(result).toEqual({
+      kind: 'reset',
+      reason: '100% of the previous contentions total is on stacks the current profile no longer has (target restarted?)',
+    });
     expect(result.baseline).toEqual(deltaBaseline(cur, ['contentions', 'delay']));
     const backwards = deltaProfiles(deltaBaseline(cur, ['contentions', 'delay']), prev, ['contentions', 'delay']);
     expect(backwards.kind).toBe('reset');
@@ -322,10 +429,14 @@ describe('deltaProfiles from a baseline (the previous round is never decoded aga
 
   it('refuses a baseline of other types, a missing type and malformed input, with PprofDecodeError', () => {
     const heap = rawGoPprof('heap');
-    expect(() => deltaProfiles(deltaBaseline(heap, ['alloc_space']), heap, ALLOC)).toThrow('delta: the previous baseline is of [alloc_space], not of [alloc_objects, alloc_space]');
+    expect(() => deltaProfiles(deltaBaseline(heap, ['alloc_space']), heap, ALLOC)).toThrow(
+      'delta: the previous baseline is of [alloc_space], not of [alloc_objects, alloc_space]',
+    );
     expect(() => deltaBaseline(rawGoPprof('mutex'), ['alloc_space'])).toThrow(PprofDecodeError);
     expect(() => deltaBaseline(heap, ['inuse_space'])).toThrow(/"inuse_space" is not a cumulative type/);
     expect(() => deltaBaseline(new Uint8Array([0x10, 0x01]), ['delay'])).toThrow(PprofDecodeError);
-    expect(() => deltaProfiles(deltaBaseline(rawGoPprof('mutex'), ['delay']), rawGoPprof('goroutine'), ['delay'])).toThrow('delta: the current profile has no "delay" sample type (it has goroutine)');
+    expect(() => deltaProfiles(deltaBaseline(rawGoPprof('mutex'), ['delay']), rawGoPprof('goroutine'), ['delay'])).toThrow(
+      'delta: the current profile has no "delay" sample type (it has goroutine)',
+    );
   });
 });

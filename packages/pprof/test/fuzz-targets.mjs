@@ -137,7 +137,10 @@ export function pprofFuzzTargets({ fc, pprof }) {
     feature: `${name}: typed errors only, output within the cap, unedited input round-trips`,
     arbitrary: fc.record({ recipe: recipes(fc, seeds.length, byteEdit(fc)), maxBytes: cap }),
     check({ recipe, maxBytes }) {
-      const input = build(recipe, seeds.map((s) => s.bytes));
+      const input = build(
+        recipe,
+        seeds.map((s) => s.bytes),
+      );
       let out;
       try {
         out = run(input, maxBytes);
@@ -145,16 +148,20 @@ export function pprofFuzzTargets({ fc, pprof }) {
         expectTyped(error, DecompressError);
         const seed = seeds[recipe.seed];
         const size = seed.expected ? seed.expected.length : seed.zeros;
-        if (recipe.edits.length === 0 && size <= maxBytes && !(error instanceof DecompressedTooLargeError)) fail(`the unedited ${seed.name} was refused under a cap of ${maxBytes}: ${error.message}`);
-        if (error instanceof DecompressedTooLargeError && error.maxBytes !== maxBytes) fail(`DecompressedTooLargeError names a cap of ${error.maxBytes}, the cap was ${maxBytes}`);
+        if (recipe.edits.length === 0 && size <= maxBytes && !(error instanceof DecompressedTooLargeError))
+          fail(`the unedited ${seed.name} was refused under a cap of ${maxBytes}: ${error.message}`);
+        if (error instanceof DecompressedTooLargeError && error.maxBytes !== maxBytes)
+          fail(`DecompressedTooLargeError names a cap of ${error.maxBytes}, the cap was ${maxBytes}`);
         return;
       }
       if (!(out instanceof Uint8Array)) fail(`returned ${typeof out}, not a Uint8Array`);
       if (out.length > maxBytes) fail(`returned ${out.length} bytes past the cap of ${maxBytes}`);
       if (recipe.edits.length === 0) {
         const seed = seeds[recipe.seed];
-        if (seed.expected && !sameBytes(out, seed.expected)) fail(`the unedited ${seed.name} decompressed to ${out.length} bytes that differ from the ${seed.expected.length} compressed`);
-        if (seed.zeros !== undefined && (out.length !== seed.zeros || out.some((b) => b !== 0))) fail(`the unedited ${seed.name} did not decompress to ${seed.zeros} zeros`);
+        if (seed.expected && !sameBytes(out, seed.expected))
+          fail(`the unedited ${seed.name} decompressed to ${out.length} bytes that differ from the ${seed.expected.length} compressed`);
+        if (seed.zeros !== undefined && (out.length !== seed.zeros || out.some((b) => b !== 0)))
+          fail(`the unedited ${seed.name} did not decompress to ${seed.zeros} zeros`);
       }
     },
   });
@@ -164,7 +171,11 @@ export function pprofFuzzTargets({ fc, pprof }) {
     ...[...raws].filter(([name]) => name.startsWith('go-pprof/')).map(([name, raw]) => ({ name, bytes: read(repoFixtures, name), expected: raw })),
     { name: 'mixed.raw, gzip level 1', bytes: new Uint8Array(gzipSync(mixedRaw, { level: 1 })), expected: mixedRaw },
     // Two members: gzip readers must decode both (RFC 1952 2.2).
-    { name: 'two gzip members', bytes: new Uint8Array(Buffer.concat([gzipSync(mixedRaw.subarray(0, 1000)), gzipSync(mixedRaw.subarray(1000))])), expected: mixedRaw },
+    {
+      name: 'two gzip members',
+      bytes: new Uint8Array(Buffer.concat([gzipSync(mixedRaw.subarray(0, 1000)), gzipSync(mixedRaw.subarray(1000))])),
+      expected: mixedRaw,
+    },
     { name: '8 MiB of zeros, gzip', bytes: new Uint8Array(gzipSync(new Uint8Array(8 << 20), { level: 9 })), zeros: 8 << 20 },
   ];
   const zstdSeeds = [
@@ -180,7 +191,11 @@ export function pprofFuzzTargets({ fc, pprof }) {
     },
   ];
   const lz4Seeds = [
-    ...['mixed.independent.lz4', 'mixed.linked-blockchecksum-contentsize.lz4', 'mixed.nocrc.stdin.lz4'].map((name) => ({ name, bytes: read(localFixtures, name), expected: mixedRaw })),
+    ...['mixed.independent.lz4', 'mixed.linked-blockchecksum-contentsize.lz4', 'mixed.nocrc.stdin.lz4'].map((name) => ({
+      name,
+      bytes: read(localFixtures, name),
+      expected: mixedRaw,
+    })),
     { name: 'bomb-8MiB-zeros.lz4', bytes: read(localFixtures, 'bomb-8MiB-zeros.lz4'), zeros: 8 << 20 },
   ];
   const rawSeeds = [...raws].map(([name, raw]) => ({ name, bytes: raw, expected: raw }));
@@ -190,13 +205,18 @@ export function pprofFuzzTargets({ fc, pprof }) {
     decompressTarget('decompress zstd', zstdSeeds, (input, maxBytes) => decompress(input, { maxBytes })),
     decompressTarget('decompress lz4', lz4Seeds, (input, maxBytes) => decompress(input, { maxBytes })),
     decompressTarget('decompress raw', rawSeeds, (input, maxBytes) => decompress(input, { maxBytes })),
-    ...zstdBackends().map((backend) => decompressTarget(`zstd backend ${backend}`, zstdSeeds, (input, maxBytes) => decompressZstdWith(backend, input, maxBytes))),
+    ...zstdBackends().map((backend) =>
+      decompressTarget(`zstd backend ${backend}`, zstdSeeds, (input, maxBytes) => decompressZstdWith(backend, input, maxBytes)),
+    ),
     {
       name: 'zstd backends agree',
       feature: 'zstd backends agree: every backend that accepts an input gives the same bytes',
       arbitrary: fc.record({ recipe: recipes(fc, zstdSeeds.length, byteEdit(fc)), maxBytes: fc.constantFrom(65_536, 1 << 20, 8 << 20) }),
       check({ recipe, maxBytes }) {
-        const input = build(recipe, zstdSeeds.map((s) => s.bytes));
+        const input = build(
+          recipe,
+          zstdSeeds.map((s) => s.bytes),
+        );
         const outcomes = zstdBackends().map((backend) => {
           try {
             return { backend, out: decompressZstdWith(backend, input, maxBytes) };
@@ -206,7 +226,10 @@ export function pprofFuzzTargets({ fc, pprof }) {
         });
         const accepted = outcomes.filter((o) => o.out);
         for (const o of accepted.slice(1)) {
-          if (!sameBytes(o.out, accepted[0].out)) fail(`zstd backends ${accepted[0].backend} and ${o.backend} accepted the input but gave ${accepted[0].out.length} and ${o.out.length} different bytes`);
+          if (!sameBytes(o.out, accepted[0].out))
+            fail(
+              `zstd backends ${accepted[0].backend} and ${o.backend} accepted the input but gave ${accepted[0].out.length} and ${o.out.length} different bytes`,
+            );
         }
       },
     },
@@ -215,15 +238,21 @@ export function pprofFuzzTargets({ fc, pprof }) {
   // summarizePprof: mutated raw profiles, with no filter, the GC filter, or filters on the fixtures' own function names.
   const profileSeeds = [...raws.values()];
   const names = functionNames(profileSeeds);
-  const pattern = fc.oneof(fc.constantFrom(...names), fc.constantFrom(...names).map((n) => `${n.slice(0, Math.max(1, n.length >> 1))}*`), fc.constantFrom('runtime.*', 'main.*', 'a'));
+  const pattern = fc.oneof(
+    fc.constantFrom(...names),
+    fc.constantFrom(...names).map((n) => `${n.slice(0, Math.max(1, n.length >> 1))}*`),
+    fc.constantFrom('runtime.*', 'main.*', 'a'),
+  );
   const filters = fc.oneof(
     fc.constant(undefined),
     fc.constant([GC_STACK_FILTER]),
-    fc.array(fc.array(pattern, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 }).map((sets) => sets.map((patterns, i) => ({ name: `f${i}`, patterns }))),
+    fc
+      .array(fc.array(pattern, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 })
+      .map((sets) => sets.map((patterns, i) => ({ name: `f${i}`, patterns }))),
   );
   targets.push({
     name: 'summarizePprof',
-    feature: 'summarizePprof: PprofDecodeError only; totals, sample count and stack totals equal pprof-format\'s',
+    feature: "summarizePprof: PprofDecodeError only; totals, sample count and stack totals equal pprof-format's",
     arbitrary: fc.record({ recipe: recipes(fc, profileSeeds.length, anyEdit), filters }),
     check({ recipe, filters: stackFilters }) {
       const raw = build(recipe, profileSeeds);
@@ -250,7 +279,8 @@ export function pprofFuzzTargets({ fc, pprof }) {
       });
       for (const [filter, sums] of Object.entries(ref.stackTotals ?? {})) {
         const got = summary.stackTotals?.[filter];
-        if (!got || sums.some((s, i) => !closeEnough(s, got[i]))) fail(`stack totals of ${filter} are ${JSON.stringify(got)}, pprof-format sums ${JSON.stringify(sums)}`);
+        if (!got || sums.some((s, i) => !closeEnough(s, got[i])))
+          fail(`stack totals of ${filter} are ${JSON.stringify(got)}, pprof-format sums ${JSON.stringify(sums)}`);
       }
     },
   });
@@ -258,15 +288,23 @@ export function pprofFuzzTargets({ fc, pprof }) {
   // deltaProfiles: pairs of mutations of one cumulative profile family.
   const families = [
     { types: ['alloc_objects', 'alloc_space'], seeds: ['go-pprof/heap.pprof', 'go-pprof/allocs.pprof', 'ddtrace-go/delta-heap.pprof'] },
-    { types: ['contentions', 'delay'], seeds: ['go-pprof/mutex.pprof', 'go-pprof/block.pprof', 'ddtrace-go/delta-mutex.pprof', 'ddtrace-go/delta-block.pprof'] },
+    {
+      types: ['contentions', 'delay'],
+      seeds: ['go-pprof/mutex.pprof', 'go-pprof/block.pprof', 'ddtrace-go/delta-mutex.pprof', 'ddtrace-go/delta-block.pprof'],
+    },
   ].map((f) => ({ types: f.types, seeds: f.seeds.map((name) => raws.get(name)) }));
   const family = fc.nat({ max: families.length - 1 });
   const deltaCase = family.chain((f) =>
-    fc.record({ family: fc.constant(f), prev: recipes(fc, families[f].seeds.length, anyEdit, 3), cur: recipes(fc, families[f].seeds.length, anyEdit, 3), self: fc.boolean() }),
+    fc.record({
+      family: fc.constant(f),
+      prev: recipes(fc, families[f].seeds.length, anyEdit, 3),
+      cur: recipes(fc, families[f].seeds.length, anyEdit, 3),
+      self: fc.boolean(),
+    }),
   );
   targets.push({
     name: 'deltaProfiles',
-    feature: 'deltaProfiles: PprofDecodeError only; a delta\'s summary is that of its bytes, other types are kept from cur, x − x is zero',
+    feature: "deltaProfiles: PprofDecodeError only; a delta's summary is that of its bytes, other types are kept from cur, x − x is zero",
     arbitrary: deltaCase,
     check({ family: f, prev: prevRecipe, cur: curRecipe, self }) {
       const { types, seeds } = families[f];
@@ -293,11 +331,14 @@ export function pprofFuzzTargets({ fc, pprof }) {
       const curSummary = summarizePprof(cur);
       const { decoded } = result;
       if (JSON.stringify(own.totals) !== JSON.stringify(decoded.totals) || own.sampleCount !== decoded.sampleCount || own.timeNanos !== decoded.timeNanos) {
-        fail(`the delta's summary (${JSON.stringify(decoded.totals)}, ${decoded.sampleCount} samples) is not that of its bytes (${JSON.stringify(own.totals)}, ${own.sampleCount})`);
+        fail(
+          `the delta's summary (${JSON.stringify(decoded.totals)}, ${decoded.sampleCount} samples) is not that of its bytes (${JSON.stringify(own.totals)}, ${own.sampleCount})`,
+        );
       }
       decoded.sampleTypes.forEach((t, i) => {
         const isDelta = types.includes(t.type);
-        if (!isDelta && !closeEnough(decoded.totals[i], curSummary.totals[i])) fail(`${t.type} is not delta'd, yet its total went from ${curSummary.totals[i]} to ${decoded.totals[i]}`);
+        if (!isDelta && !closeEnough(decoded.totals[i], curSummary.totals[i]))
+          fail(`${t.type} is not delta'd, yet its total went from ${curSummary.totals[i]} to ${decoded.totals[i]}`);
         if (isDelta && self && decoded.totals[i] !== 0) fail(`${t.type} of a profile minus itself is ${decoded.totals[i]}, not 0`);
       });
     },
@@ -307,7 +348,13 @@ export function pprofFuzzTargets({ fc, pprof }) {
   const memText = read(localFixtures, 'heap-debug1.go126.txt');
   const lineEdit = fc.oneof(
     byteEdit(fc),
-    fc.record({ op: fc.constant('set'), at: fc.double({ min: 0.8, max: 1, maxExcluded: true, noNaN: true }), bytes: fc.constantFrom(...['-1', 'Infinity', '1e400', '0x10', ' ', 'NaN', '[', ']', '/', '=', '\n# ', '\n# NumGC = ', '1/2'].map((s) => new TextEncoder().encode(s))) }),
+    fc.record({
+      op: fc.constant('set'),
+      at: fc.double({ min: 0.8, max: 1, maxExcluded: true, noNaN: true }),
+      bytes: fc.constantFrom(
+        ...['-1', 'Infinity', '1e400', '0x10', ' ', 'NaN', '[', ']', '/', '=', '\n# ', '\n# NumGC = ', '1/2'].map((s) => new TextEncoder().encode(s)),
+      ),
+    }),
   );
   targets.push({
     name: 'parseMemStatsTrailer',

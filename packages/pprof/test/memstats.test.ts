@@ -11,14 +11,39 @@ describe('parseMemStatsTrailer (heap?debug=1 from a real Go program)', () => {
   it('reads every "# Name = value" line into values', () => {
     expect(stats.readAtNanos).toBe(READ_AT);
     expect(stats.values).toMatchObject({
-      Alloc: 8_431_416, TotalAlloc: 8_611_576, Sys: 17_144_072, Lookups: 0, Mallocs: 2858, Frees: 79, HeapAlloc: 8_431_416, HeapSys: 12_222_464,
-      HeapIdle: 3_293_184, HeapInuse: 8_929_280, HeapReleased: 3_153_920, HeapObjects: 2779, BuckHashSys: 1_443_643, GCSys: 2_296_560,
-      OtherSys: 625_365, NextGC: 16_988_746, NumGC: 4, NumForcedGC: 2, GCCPUFraction: 0.0705194608380041, DebugGC: 0, MaxRSS: 27_074_560,
+      Alloc: 8_431_416,
+      TotalAlloc: 8_611_576,
+      Sys: 17_144_072,
+      Lookups: 0,
+      Mallocs: 2858,
+      Frees: 79,
+      HeapAlloc: 8_431_416,
+      HeapSys: 12_222_464,
+      HeapIdle: 3_293_184,
+      HeapInuse: 8_929_280,
+      HeapReleased: 3_153_920,
+      HeapObjects: 2779,
+      BuckHashSys: 1_443_643,
+      GCSys: 2_296_560,
+      OtherSys: 625_365,
+      NextGC: 16_988_746,
+      NumGC: 4,
+      NumForcedGC: 2,
+      GCCPUFraction: 0.0705194608380041,
+      DebugGC: 0,
+      MaxRSS: 27_074_560,
     });
   });
 
   it('splits "Stack = inuse / sys" (and MSpan, MCache) into two values', () => {
-    expect(stats.values).toMatchObject({ StackInuse: 360_448, StackSys: 360_448, MSpanInuse: 177_440, MSpanSys: 179_520, MCacheInuse: 4592, MCacheSys: 16_072 });
+    expect(stats.values).toMatchObject({
+      StackInuse: 360_448,
+      StackSys: 360_448,
+      MSpanInuse: 177_440,
+      MSpanSys: 179_520,
+      MCacheInuse: 4592,
+      MCacheSys: 16_072,
+    });
   });
 
   it('reads PauseNs and PauseEnd as 256-entry rings, PauseEnd exactly (bigint ns)', () => {
@@ -54,7 +79,9 @@ describe('parseMemStatsTrailer (heap?debug=1 from a real Go program)', () => {
   });
 
   it('refuses a negative PauseEnd, and still reads GCCPUFraction in exponent form as Go prints small fractions', () => {
-    expect(() => parseMemStatsTrailer(text.replace('# PauseEnd = [1795559541874722360', '# PauseEnd = [-10'), READ_AT)).toThrow(/"-10" is not an unsigned integer/);
+    expect(() => parseMemStatsTrailer(text.replace('# PauseEnd = [1795559541874722360', '# PauseEnd = [-10'), READ_AT)).toThrow(
+      /"-10" is not an unsigned integer/,
+    );
     expect(parseMemStatsTrailer(text.replace('0.0705194608380041', '7.05194608380041e-05'), READ_AT).values.GCCPUFraction).toBe(7.05194608380041e-5);
   });
 });

@@ -15,8 +15,14 @@ function expectedTotals(raw: Uint8Array, patterns: readonly string[]): number[] 
 }
 
 const RAW_FIXTURES: [string, () => Uint8Array][] = [
-  ...['cpu', 'delta-heap', 'delta-block', 'delta-mutex', 'goroutines'].map((n): [string, () => Uint8Array] => [`ddtrace-go/${n}.pprof`, () => fixture(`ddtrace-go/${n}.pprof`)]),
-  ...['profile', 'heap', 'allocs', 'goroutine', 'mutex', 'block', 'threadcreate'].map((n): [string, () => Uint8Array] => [`go-pprof/${n}.pprof`, () => rawGoPprof(n)]),
+  ...['cpu', 'delta-heap', 'delta-block', 'delta-mutex', 'goroutines'].map((n): [string, () => Uint8Array] => [
+    `ddtrace-go/${n}.pprof`,
+    () => fixture(`ddtrace-go/${n}.pprof`),
+  ]),
+  ...['profile', 'heap', 'allocs', 'goroutine', 'mutex', 'block', 'threadcreate'].map((n): [string, () => Uint8Array] => [
+    `go-pprof/${n}.pprof`,
+    () => rawGoPprof(n),
+  ]),
 ];
 
 /**
@@ -41,7 +47,10 @@ function cpuProfile(stacks: { stack: (string | string[])[]; count: number }[], i
   };
   const samples = stacks.map(({ stack, count }) => new Sample({ locationId: stack.map((frame) => loc(frame).id), value: [count, count * 10_000_000] }));
   return new Profile({
-    sampleType: [new ValueType({ type: st.dedup('samples'), unit: st.dedup('count') }), new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') })],
+    sampleType: [
+      new ValueType({ type: st.dedup('samples'), unit: st.dedup('count') }),
+      new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') }),
+    ],
     sample: samples,
     location: [...locations.values()],
     function: [...functions.values()],
@@ -101,7 +110,9 @@ describe('summarizePprof with stack filters: the GC-frame sums in the summary pa
 
   it('decompressAndSummarize passes the filters on, from compressed bytes too (zstd without content size)', () => {
     expect(decompressAndSummarize(localFixture('cpu.pprof.stream.zst'), { stackFilters: [GC_STACK_FILTER] }).stackTotals).toEqual({ gc: [2, 20_000_000] });
-    expect(decompressAndSummarize(fixture('go-pprof/profile.pprof'), { stackFilters: [GC_STACK_FILTER] }).stackTotals?.gc).toEqual(expectedTotals(rawGoPprof('profile'), GO_GC_FRAMES));
+    expect(decompressAndSummarize(fixture('go-pprof/profile.pprof'), { stackFilters: [GC_STACK_FILTER] }).stackTotals?.gc).toEqual(
+      expectedTotals(rawGoPprof('profile'), GO_GC_FRAMES),
+    );
   });
 
   it('matches inlined frames, counts a sample once, and leaves scavenging out (a synthetic profile)', () => {
@@ -130,7 +141,10 @@ describe('summarizePprof with stack filters: the GC-frame sums in the summary pa
       lfield(4, [...vfield(1, 1)]),
       lfield(4, [...vfield(1, 2), ...lfield(4, vfield(1, 1))]),
       lfield(5, [...vfield(1, 1), ...vfield(2, 1)]),
-      str(''), str('runtime.gcDrain'), str('cpu'), str('nanoseconds'),
+      str(''),
+      str('runtime.gcDrain'),
+      str('cpu'),
+      str('nanoseconds'),
     );
     expect(summarizePprof(raw, { stackFilters: [GC_STACK_FILTER] }).stackTotals).toEqual({ gc: [5] });
     expect(sumSamplesWhere(raw, 0, matcherOf(GO_GC_FRAMES)).matched).toBe(5);
@@ -145,11 +159,12 @@ describe('summarizePprof with stack filters: the GC-frame sums in the summary pa
 
   it('refuses filters a caller got wrong, saying which', () => {
     const raw = fixture('ddtrace-go/cpu.pprof');
-    expect(() => summarizePprof(raw, { stackFilters: [{ name: 'x', patterns: ['runtime.*Drain'] }] })).toThrow(/filter "x": pattern "runtime.\*Drain": "\*" is accepted only at the end/);
+    expect(() => summarizePprof(raw, { stackFilters: [{ name: 'x', patterns: ['runtime.*Drain'] }] })).toThrow(
+      /filter "x": pattern "runtime.\*Drain": "\*" is accepted only at the end/,
+    );
     expect(() => summarizePprof(raw, { stackFilters: [GC_STACK_FILTER, GC_STACK_FILTER] })).toThrow(/the name "gc" is used twice/);
   });
 });
-
 
 /** The error of `fn`, which must be a PprofDecodeError. */
 function errorOf(fn: () => unknown): string {
@@ -183,7 +198,12 @@ describe('stack filters on malformed input: the same clear PprofDecodeErrors as 
   });
 
   it("a function's name is not in the string table", () => {
-    const raw = bytes(...base(), lfield(2, [...lfield(1, varint(1)), ...lfield(2, varint(5))]), lfield(4, [...vfield(1, 1), ...lfield(4, vfield(1, 3))]), lfield(5, [...vfield(1, 3), ...vfield(2, 40)]));
+    const raw = bytes(
+      ...base(),
+      lfield(2, [...lfield(1, varint(1)), ...lfield(2, varint(5))]),
+      lfield(4, [...vfield(1, 1), ...lfield(4, vfield(1, 3))]),
+      lfield(5, [...vfield(1, 3), ...vfield(2, 40)]),
+    );
     const message = 'pprof malformed: function 3 name refers to string index 40, but the string table has 4 entries';
     expect(errorOf(withFilter(raw))).toBe(message);
     expect(errorOf(walk(raw))).toBe(message);

@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { PprofDecodeError, decodePprof, decompressAndSummarize, summarizePprof, sumSamplesWhere } from '../src/index.js';
 import { bytes, fixture, lfield, localFixture, rawGoPprof, str, tag, varint, vfield } from './helpers.js';
 
-
 /** sample_type cpu/nanoseconds; one sample with value 5 at location 1; strings "", cpu, nanoseconds. */
 function goodProfile(): number[][] {
   return [
@@ -38,7 +37,10 @@ function totalsOf(_fixture: string, raw: Uint8Array) {
 describe('summarizePprof: the reference sums of test/fixtures/README.md', () => {
   it('ddtrace-go cpu.pprof: samples 607, cpu 6,070,000,000 ns over 60,115,887,125 ns', () => {
     const s = summarizePprof(fixture('ddtrace-go/cpu.pprof'));
-    expect(s.sampleTypes).toEqual([{ type: 'samples', unit: 'count' }, { type: 'cpu', unit: 'nanoseconds' }]);
+    expect(s.sampleTypes).toEqual([
+      { type: 'samples', unit: 'count' },
+      { type: 'cpu', unit: 'nanoseconds' },
+    ]);
     expect(s.totals).toEqual([607, 6_070_000_000]);
     expect(s.durationNanos).toBe(60_115_887_125n);
     expect(s.periodType).toEqual({ type: 'cpu', unit: 'nanoseconds' });
@@ -48,7 +50,10 @@ describe('summarizePprof: the reference sums of test/fixtures/README.md', () => 
 
   it('ddtrace-go delta-heap.pprof: alloc 535 / 16,699,978 B, inuse 55,422 / 18,585,974 B', () => {
     expect(totalsOf('delta-heap', fixture('ddtrace-go/delta-heap.pprof'))).toEqual({
-      'alloc_objects/count': 535, 'alloc_space/bytes': 16_699_978, 'inuse_objects/count': 55_422, 'inuse_space/bytes': 18_585_974,
+      'alloc_objects/count': 535,
+      'alloc_space/bytes': 16_699_978,
+      'inuse_objects/count': 55_422,
+      'inuse_space/bytes': 18_585_974,
     });
   });
 
@@ -91,7 +96,13 @@ describe('summarizePprof: the reference sums of test/fixtures/README.md', () => 
   });
 
   it('agrees with a full pprof-format decode on every fixture', () => {
-    const files = ['ddtrace-go/cpu.pprof', 'ddtrace-go/delta-heap.pprof', 'ddtrace-go/delta-block.pprof', 'ddtrace-go/delta-mutex.pprof', 'ddtrace-go/goroutines.pprof'];
+    const files = [
+      'ddtrace-go/cpu.pprof',
+      'ddtrace-go/delta-heap.pprof',
+      'ddtrace-go/delta-block.pprof',
+      'ddtrace-go/delta-mutex.pprof',
+      'ddtrace-go/goroutines.pprof',
+    ];
     const raws = [...files.map((f) => fixture(f)), ...['profile', 'heap', 'allocs', 'goroutine', 'mutex', 'block', 'threadcreate'].map(rawGoPprof)];
     for (const raw of raws) {
       const full = Profile.decode(raw);
@@ -171,7 +182,9 @@ describe('summarizePprof: malformed input gives a typed, readable error', () => 
   });
 
   it('a wrong wire type: time_nanos encoded as a string', () => {
-    expect(decodeError(bytes(lfield(9, [1, 2]))).message).toBe('pprof malformed: Profile.time_nanos (field 9) at offset 0 has wire type 2 (length-delimited), expected varint');
+    expect(decodeError(bytes(lfield(9, [1, 2]))).message).toBe(
+      'pprof malformed: Profile.time_nanos (field 9) at offset 0 has wire type 2 (length-delimited), expected varint',
+    );
   });
 
   it('a wrong wire type inside a sample: value as fixed32', () => {
@@ -180,7 +193,9 @@ describe('summarizePprof: malformed input gives a typed, readable error', () => 
   });
 
   it('a group wire type (never used by pprof)', () => {
-    expect(decodeError(bytes(tag(20, 3))).message).toMatch(/^pprof malformed: field 20 \(ending at offset 2\) has start-group wire type 3, which pprof never uses$/);
+    expect(decodeError(bytes(tag(20, 3))).message).toMatch(
+      /^pprof malformed: field 20 \(ending at offset 2\) has start-group wire type 3, which pprof never uses$/,
+    );
   });
 
   it('a bad string index in a sample type', () => {
@@ -223,7 +238,9 @@ describe('summarizePprof: malformed input gives a typed, readable error', () => 
 
   it('field number 0 is refused at its byte offset, after a valid profile or inside a message', () => {
     const good = bytes(...goodProfile());
-    expect(decodeError(bytes(...goodProfile(), [0x00, 0x00])).message).toMatch(new RegExp(`^pprof malformed: tag at offset ${good.length} has field number 0;`));
+    expect(decodeError(bytes(...goodProfile(), [0x00, 0x00])).message).toMatch(
+      new RegExp(`^pprof malformed: tag at offset ${good.length} has field number 0;`),
+    );
     // Inside a sample (offset 2: after the sample's tag and length) and inside a sample type.
     expect(decodeError(bytes(lfield(2, [0x00, 0x01]))).message).toMatch(/^pprof malformed: sample tag at offset 2 has field number 0;/);
     expect(decodeError(bytes(lfield(1, [0x02, 0x00]))).message).toMatch(/^pprof malformed: sample_type tag at offset 2 has field number 0;/);
@@ -233,9 +250,12 @@ describe('summarizePprof: malformed input gives a typed, readable error', () => 
   });
 
   it('every real fixture still decodes: no real profile uses field number 0', () => {
-    for (const name of ['cpu', 'delta-heap', 'delta-block', 'delta-mutex', 'goroutines']) expect(summarizePprof(fixture(`ddtrace-go/${name}.pprof`)).sampleTypes.length, name).toBeGreaterThan(0);
-    for (const name of ['profile', 'heap', 'allocs', 'goroutine', 'mutex', 'block', 'threadcreate']) expect(decompressAndSummarize(fixture(`go-pprof/${name}.pprof`)).sampleTypes.length, name).toBeGreaterThan(0);
-    for (const name of ['cpu.pprof.stream.zst', 'delta-heap.pprof.sized.zst', 'goroutine.pprof.stream.zst']) expect(decompressAndSummarize(localFixture(name)).sampleCount, name).toBeGreaterThan(0);
+    for (const name of ['cpu', 'delta-heap', 'delta-block', 'delta-mutex', 'goroutines'])
+      expect(summarizePprof(fixture(`ddtrace-go/${name}.pprof`)).sampleTypes.length, name).toBeGreaterThan(0);
+    for (const name of ['profile', 'heap', 'allocs', 'goroutine', 'mutex', 'block', 'threadcreate'])
+      expect(decompressAndSummarize(fixture(`go-pprof/${name}.pprof`)).sampleTypes.length, name).toBeGreaterThan(0);
+    for (const name of ['cpu.pprof.stream.zst', 'delta-heap.pprof.sized.zst', 'goroutine.pprof.stream.zst'])
+      expect(decompressAndSummarize(localFixture(name)).sampleCount, name).toBeGreaterThan(0);
   });
 
   it('garbage bytes (a JSON body where a profile was expected)', () => {
@@ -271,7 +291,9 @@ describe('sumSamplesWhere: GC CPU overhead', () => {
   it('counts a sample once even when several of its frames match', () => {
     const raw = fixture('ddtrace-go/cpu.pprof');
     // Both GC samples have runtime.scanobject AND runtime.gcAssistAlloc on their stack.
-    expect(sumSamplesWhere(raw, 1, (name) => name.startsWith('runtime.'))).toEqual(sumSamplesWhere(raw, 1, (name) => name.startsWith('runtime.') || name === 'runtime.scanobject'));
+    expect(sumSamplesWhere(raw, 1, (name) => name.startsWith('runtime.'))).toEqual(
+      sumSamplesWhere(raw, 1, (name) => name.startsWith('runtime.') || name === 'runtime.scanobject'),
+    );
     const all = sumSamplesWhere(raw, 1, () => true);
     expect(all.matched).toBe(all.total);
   });
@@ -289,7 +311,15 @@ describe('sumSamplesWhere: GC CPU overhead', () => {
     const inlined = full.location.find((l) => l.line.length > 1);
     expect(inlined).toBeDefined();
     const innerName = full.stringTable.strings[Number(full.function.find((f) => f.id === inlined!.line[0]!.functionId)!.name)]!;
-    const expected = full.sample.filter((s) => s.locationId.some((id) => full.location.find((l) => l.id === id)!.line.some((line) => full.stringTable.strings[Number(full.function.find((f) => f.id === line.functionId)!.name)] === innerName))).reduce((sum, s) => sum + Number(s.value[1]), 0);
+    const expected = full.sample
+      .filter((s) =>
+        s.locationId.some((id) =>
+          full.location
+            .find((l) => l.id === id)!
+            .line.some((line) => full.stringTable.strings[Number(full.function.find((f) => f.id === line.functionId)!.name)] === innerName),
+        ),
+      )
+      .reduce((sum, s) => sum + Number(s.value[1]), 0);
     expect(expected).toBeGreaterThan(0);
     expect(sumSamplesWhere(raw, 1, (name) => name === innerName).matched).toBe(expected);
   });

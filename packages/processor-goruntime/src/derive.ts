@@ -196,7 +196,10 @@ export function deriveGoMetrics(bundle: ProfileBundle, options: DeriveOptions): 
   if (wants('prof_go_cpu_cores_gc_overhead')) {
     // D2: the CPU profile first; a metrics.json value (never sent by dd-trace-go) only without one.
     if (cpuUsable) {
-      setRate('prof_go_cpu_cores_gc_overhead', { perSecond: (gcSum(cpuDecoded, cpuIndex, options.isGcFrame) * cpuNanosPer) / cpuWindowNs, seconds: bundleSeconds });
+      setRate('prof_go_cpu_cores_gc_overhead', {
+        perSecond: (gcSum(cpuDecoded, cpuIndex, options.isGcFrame) * cpuNanosPer) / cpuWindowNs,
+        seconds: bundleSeconds,
+      });
     } else {
       const json = fromJson('prof_go_cpu_cores_gc_overhead');
       setRate('prof_go_cpu_cores_gc_overhead', json !== undefined ? { perSecond: json, seconds: bundleSeconds } : cpuProblem());
@@ -207,7 +210,8 @@ export function deriveGoMetrics(bundle: ProfileBundle, options: DeriveOptions): 
   const memStats = options.memStats;
   const memDelta = memStats?.kind === 'delta' && memStats.delta.seconds > 0 ? memStats.delta : undefined;
   const memProblem: OmitReason | undefined = !memStats || memDelta ? undefined : MEMSTATS_PROBLEM[memStats.kind];
-  const perSecond = (change: number | undefined): Rate | undefined => (memDelta && change !== undefined ? { perSecond: change / memDelta.seconds, seconds: memDelta.seconds } : undefined);
+  const perSecond = (change: number | undefined): Rate | undefined =>
+    memDelta && change !== undefined ? { perSecond: change / memDelta.seconds, seconds: memDelta.seconds } : undefined;
   /** A metrics.json rate: dd-trace-go's Δ over its period, which is the upload window. */
   const jsonRate = (metric: GoMetricName): Rate | undefined => {
     const value = fromJson(metric);
@@ -216,10 +220,12 @@ export function deriveGoMetrics(bundle: ProfileBundle, options: DeriveOptions): 
 
   // D4: heap-profile alloc deltas, the fallback for bundles that carry no MemStats trailer.
   let allocDelta: AllocDelta | OmitReason | undefined;
-  const fromHeapDelta = <T>(pick: (delta: AllocDelta) => T) => (): T | OmitReason => {
-    allocDelta ??= heapAllocDelta(bundle, options.decode);
-    return typeof allocDelta === 'string' ? allocDelta : pick(allocDelta);
-  };
+  const fromHeapDelta =
+    <T>(pick: (delta: AllocDelta) => T) =>
+    (): T | OmitReason => {
+      allocDelta ??= heapAllocDelta(bundle, options.decode);
+      return typeof allocDelta === 'string' ? allocDelta : pick(allocDelta);
+    };
 
   /** metrics.json, then MemStats, then (only when the bundle has no trailer) the profiles. */
   const runtimeValue = <T>(fromMetricsJson: T | undefined, fromMemStats: T | undefined, fromProfile?: () => T | OmitReason): T | OmitReason => {
@@ -231,20 +237,41 @@ export function deriveGoMetrics(bundle: ProfileBundle, options: DeriveOptions): 
   };
 
   if (wants('prof_go_alloc_bytes_per_sec')) {
-    setRate('prof_go_alloc_bytes_per_sec', runtimeValue(jsonRate('prof_go_alloc_bytes_per_sec'), perSecond(memDelta?.allocBytes), fromHeapDelta((d) => ({ perSecond: d.bytes / d.seconds, seconds: d.seconds }))));
+    setRate(
+      'prof_go_alloc_bytes_per_sec',
+      runtimeValue(
+        jsonRate('prof_go_alloc_bytes_per_sec'),
+        perSecond(memDelta?.allocBytes),
+        fromHeapDelta((d) => ({ perSecond: d.bytes / d.seconds, seconds: d.seconds })),
+      ),
+    );
   }
   if (wants('prof_go_frees_per_sec')) setRate('prof_go_frees_per_sec', runtimeValue(jsonRate('prof_go_frees_per_sec'), perSecond(memDelta?.frees)));
   if (wants('prof_go_heap_growth_bytes_per_sec')) {
     setRate('prof_go_heap_growth_bytes_per_sec', runtimeValue(jsonRate('prof_go_heap_growth_bytes_per_sec'), perSecond(memDelta?.heapAllocChange)));
   }
   if (wants('prof_go_allocs_per_sec')) {
-    setRate('prof_go_allocs_per_sec', runtimeValue(jsonRate('prof_go_allocs_per_sec'), perSecond(memDelta?.mallocs), fromHeapDelta((d) => ({ perSecond: d.objects / d.seconds, seconds: d.seconds }))));
+    setRate(
+      'prof_go_allocs_per_sec',
+      runtimeValue(
+        jsonRate('prof_go_allocs_per_sec'),
+        perSecond(memDelta?.mallocs),
+        fromHeapDelta((d) => ({ perSecond: d.objects / d.seconds, seconds: d.seconds })),
+      ),
+    );
   }
   if (wants('prof_go_alloc_bytes_total')) {
     // dd-trace-go sends only the rate; the total over the upload window is rate × window.
     const rate = fromJson('prof_go_alloc_bytes_per_sec');
     const fromMetricsJson = fromJson('prof_go_alloc_bytes_total') ?? (rate !== undefined && bundleWindowNs > 0 ? rate * (bundleWindowNs / 1e9) : undefined);
-    set('prof_go_alloc_bytes_total', runtimeValue(fromMetricsJson, memDelta?.allocBytes, fromHeapDelta((d) => d.bytes)));
+    set(
+      'prof_go_alloc_bytes_total',
+      runtimeValue(
+        fromMetricsJson,
+        memDelta?.allocBytes,
+        fromHeapDelta((d) => d.bytes),
+      ),
+    );
   }
 
   const delaySum = (types: string[], missing: OmitReason): number | OmitReason => {

@@ -1,4 +1,15 @@
-import { defineProcessor, definePlugin, type Batch, type CreateSettings, type ProfileSummary, type Processor, type Profile, type ProfileBundle, ownPackageVersion, resolveLanguage } from '@profcol/core';
+import {
+  defineProcessor,
+  definePlugin,
+  type Batch,
+  type CreateSettings,
+  type ProfileSummary,
+  type Processor,
+  type Profile,
+  type ProfileBundle,
+  ownPackageVersion,
+  resolveLanguage,
+} from '@profcol/core';
 import { decodeFailureReason, ProfileDecoder } from '@profcol/pprof';
 import { GoRuntimeConfig } from './config.js';
 import { deriveGoMetrics } from './derive.js';
@@ -41,13 +52,20 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
   const nowMs = options.nowMs ?? Date.now;
   const bundlesSeen = telemetry.counter('profcol_processor_bundles_total', 'Profile bundles a processor looked at, by outcome.');
   const pointsMade = telemetry.counter('profcol_processor_metric_points_total', 'Metric points a processor added.');
-  const deriveDuration = telemetry.histogram('profcol_processor_derive_duration_seconds', 'Time goruntime spent on one Go bundle: decoding the profiles no processor had decoded, and deriving its metric points, in seconds.', { unit: 's' });
+  const deriveDuration = telemetry.histogram(
+    'profcol_processor_derive_duration_seconds',
+    'Time goruntime spent on one Go bundle: decoding the profiles no processor had decoded, and deriving its metric points, in seconds.',
+    { unit: 's' },
+  );
   const omittedMetrics = telemetry.counter('profcol_processor_omitted_metrics_total', 'prof_go_* values not emitted for a Go bundle, by metric and reason.');
   const decodeFailures = telemetry.counter(
     'profcol_processor_decode_failed_profiles_total',
     'Profiles a processor could not decode, by type and reason (decompress, too_large, pprof): pprof_decode removes them from their bundle, goruntime passes them on and omits the metrics they feed.',
   );
-  const memStatsRounds = telemetry.counter('profcol_processor_memstats_rounds_total', 'MemStats trailers of pulled targets, by outcome (delta, baseline, restart, out_of_order, retry).');
+  const memStatsRounds = telemetry.counter(
+    'profcol_processor_memstats_rounds_total',
+    'MemStats trailers of pulled targets, by outcome (delta, baseline, restart, out_of_order, retry).',
+  );
   const pausesMissed = telemetry.counter(
     'profcol_processor_missed_gc_pauses_total',
     'GC cycles whose pause had left the 256-entry PauseNs ring before it was read; their pauses are missing from prof_go_gc_pause_time.',
@@ -57,8 +75,14 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
     'profcol_processor_counter_windows_total',
     'Windows of the semantic-convention counters (naming otel or both), by metric and outcome: added to the running total, retry (the same window again: the same total re-emitted, nothing added), out_of_order (older than the last one added: not added, not emitted).',
   );
-  const seriesStarted = telemetry.counter('profcol_processor_counter_series_started_total', 'Cumulative semantic-convention series started (a new pulled target or runtime id, or one that restarted).');
-  const seriesReset = telemetry.counter('profcol_processor_counter_series_reset_total', 'Cumulative semantic-convention series ended because their pulled target restarted (a MemStats counter went backwards) or came back after state_ttl.');
+  const seriesStarted = telemetry.counter(
+    'profcol_processor_counter_series_started_total',
+    'Cumulative semantic-convention series started (a new pulled target or runtime id, or one that restarted).',
+  );
+  const seriesReset = telemetry.counter(
+    'profcol_processor_counter_series_reset_total',
+    'Cumulative semantic-convention series ended because their pulled target restarted (a MemStats counter went backwards) or came back after state_ttl.',
+  );
 
   const conventional = config.naming !== 'prof_go';
   /** Under `otel`, the prof_go_* metrics a convention metric carries are computed but not emitted. */
@@ -66,7 +90,11 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
   const totals = new CumulativeTotals(config.state_ttl, () => seriesStarted.add(1));
   const onWindow: SumOptions['onWindow'] = (outcome, metric) => {
     counterWindows.add(1, { metric, outcome });
-    if (outcome === 'out_of_order') logger.warn({ processor: settings.id, metric }, 'goruntime: a counter window older than the last one of its series was not added (a late or reordered batch)');
+    if (outcome === 'out_of_order')
+      logger.warn(
+        { processor: settings.id, metric },
+        'goruntime: a counter window older than the last one of its series was not added (a late or reordered batch)',
+      );
   };
   const enabled = new Set((config.metrics ?? GO_METRIC_NAMES) as GoMetricName[]);
   const isGcFrame = gcFrameMatcher(config.gc_frames ?? DEFAULT_GC_FRAMES);
@@ -95,7 +123,10 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
       if (reason === 'memory_budget' || reason === 'worker') throw error;
       failed.add(profile);
       decodeFailures.add(1, { type: profile.type, reason });
-      logger.warn({ processor: settings.id, source: bundle.source, service: bundle.resource.service, profile: profile.name, type: profile.type, reason, err: error }, 'goruntime: cannot decode a profile; the metrics it feeds are omitted');
+      logger.warn(
+        { processor: settings.id, source: bundle.source, service: bundle.resource.service, profile: profile.name, type: profile.type, reason, err: error },
+        'goruntime: cannot decode a profile; the metrics it feeds are omitted',
+      );
     }
     return failed;
   };
@@ -106,11 +137,15 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
     memStatsRounds.add(1, { outcome: outcome.kind });
     if (outcome.kind === 'retry') outcome = outcome.outcome;
     const where = { processor: settings.id, source: bundle.source, instance: bundle.resource.instance, service: bundle.resource.service };
-    if (outcome.kind === 'restart') logger.warn({ ...where, counter: outcome.counter }, 'goruntime: a MemStats counter went backwards (the target restarted); this round is a new baseline');
+    if (outcome.kind === 'restart')
+      logger.warn({ ...where, counter: outcome.counter }, 'goruntime: a MemStats counter went backwards (the target restarted); this round is a new baseline');
     else if (outcome.kind === 'out_of_order') logger.warn(where, 'goruntime: a MemStats trailer older than the last one of this target was ignored');
     else if (outcome.kind === 'delta' && outcome.delta.pausesMissed > 0) {
       pausesMissed.add(outcome.delta.pausesMissed);
-      logger.warn({ ...where, missed: outcome.delta.pausesMissed }, 'goruntime: more than 256 GCs completed between two rounds; prof_go_gc_pause_time covers only the last 256 pauses');
+      logger.warn(
+        { ...where, missed: outcome.delta.pausesMissed },
+        'goruntime: more than 256 GCs completed between two rounds; prof_go_gc_pause_time covers only the last 256 pauses',
+      );
     }
     return outcome;
   };
@@ -142,7 +177,10 @@ export function createGoRuntimeProcessor(settings: CreateSettings, config: GoRun
         pointsMade.add(points.length);
         for (const { metric, reason } of derived.omitted) omittedMetrics.add(1, { metric, reason });
         if (derived.omitted.length > 0) {
-          logger.debug({ processor: settings.id, source: bundle.source, service: bundle.resource.service, omitted: derived.omitted }, 'goruntime: some prof_go_* metrics have no value for this bundle');
+          logger.debug(
+            { processor: settings.id, source: bundle.source, service: bundle.resource.service, omitted: derived.omitted },
+            'goruntime: some prof_go_* metrics have no value for this bundle',
+          );
         }
       }
       return batch;
@@ -163,4 +201,9 @@ export const goruntimeProcessor = defineProcessor({
   create: (settings, config) => createGoRuntimeProcessor(settings, config),
 });
 
-export default definePlugin({ name: '@profcol/processor-goruntime', version: ownPackageVersion(import.meta.url), profcol: '^1.0.0', components: [goruntimeProcessor] });
+export default definePlugin({
+  name: '@profcol/processor-goruntime',
+  version: ownPackageVersion(import.meta.url),
+  profcol: '^1.0.0',
+  components: [goruntimeProcessor],
+});

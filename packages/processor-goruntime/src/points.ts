@@ -94,7 +94,13 @@ export interface SumOptions {
  * `delta` (the amount over its own span). UpDownCounters: non-monotonic and always cumulative,
  * as the OpenTelemetry SDKs keep them under a delta preference: the value is the count itself.
  */
-export function toSemconvPoints(bundle: ProfileBundle, values: readonly SemconvValue[], options: LabelOptions, sums: SumOptions, resource: Record<string, string> = pointResource(bundle, options)): MetricPoint[] {
+export function toSemconvPoints(
+  bundle: ProfileBundle,
+  values: readonly SemconvValue[],
+  options: LabelOptions,
+  sums: SumOptions,
+  resource: Record<string, string> = pointResource(bundle, options),
+): MetricPoint[] {
   const base = pointAttributes(bundle, options);
   const endNanos = bundle.window.endNanos;
   const points: MetricPoint[] = [];

@@ -5,8 +5,24 @@ import { DEFAULT_GC_FRAMES, deriveGoMetrics, gcFrameMatcher } from '../src/index
 import { cpuProfile, makeProcessor, pullBundle, type Frame } from './helpers.js';
 
 const MAIN: Frame[] = ['main.work', 'main.main', 'runtime.main'];
-const MARK_WORKER: Frame[] = ['runtime.scanobject', 'runtime.gcDrain', 'runtime.gcBgMarkWorker.func2', 'runtime.systemstack', 'runtime.gcBgMarkWorker', 'runtime.goexit'];
-const ASSIST: Frame[] = ['runtime.scanobject', 'runtime.gcDrainN', 'runtime.gcAssistAlloc1', 'runtime.gcAssistAlloc.func1', 'runtime.systemstack', 'runtime.gcAssistAlloc', 'runtime.mallocgc', 'main.work'];
+const MARK_WORKER: Frame[] = [
+  'runtime.scanobject',
+  'runtime.gcDrain',
+  'runtime.gcBgMarkWorker.func2',
+  'runtime.systemstack',
+  'runtime.gcBgMarkWorker',
+  'runtime.goexit',
+];
+const ASSIST: Frame[] = [
+  'runtime.scanobject',
+  'runtime.gcDrainN',
+  'runtime.gcAssistAlloc1',
+  'runtime.gcAssistAlloc.func1',
+  'runtime.systemstack',
+  'runtime.gcAssistAlloc',
+  'runtime.mallocgc',
+  'main.work',
+];
 const SWEEP: Frame[] = ['runtime.sweepone', 'runtime.bgsweep', 'runtime.goexit'];
 
 /** A pulled CPU profile of `seconds`, as one bundle. */
@@ -71,7 +87,7 @@ describe('goruntime processor, GC overhead in cores (D2)', () => {
     expect(gc).toBeCloseTo(0.006, 12);
   });
 
-  it('divides by the CPU profile\'s own window when it has one, the same as prof_go_cpu_cores', async () => {
+  it("divides by the CPU profile's own window when it has one, the same as prof_go_cpu_cores", async () => {
     const bundle = cpuBundle([{ stack: MARK_WORKER, count: 100 }], 30);
     bundle.profiles[0]!.window = { startNanos: bundle.window.endNanos - 5_000_000_000n, endNanos: bundle.window.endNanos };
     const values = await makeProcessor().values(bundle);
@@ -137,7 +153,7 @@ describe('GC frame set', () => {
   ])('does not count %s', (name) => expect(isGc(name)).toBe(false));
 });
 
-describe('GC overhead from the decoder\'s summary pass (stackTotals)', () => {
+describe("GC overhead from the decoder's summary pass (stackTotals)", () => {
   const STACKS = [
     { stack: MAIN, count: 250 },
     { stack: MARK_WORKER, count: 150 },
@@ -147,7 +163,11 @@ describe('GC overhead from the decoder\'s summary pass (stackTotals)', () => {
   ];
 
   /** deriveGoMetrics as the pipeline runs it, with profiles decoded with or without GC_STACK_FILTER. */
-  function gcOverhead(gcFrames: readonly string[], decodeOptions: DecompressAndSummarizeOptions, adjust?: (decoded: ProfileSummary) => void): number | undefined {
+  function gcOverhead(
+    gcFrames: readonly string[],
+    decodeOptions: DecompressAndSummarizeOptions,
+    adjust?: (decoded: ProfileSummary) => void,
+  ): number | undefined {
     const bundle = cpuBundle(STACKS);
     const derived = deriveGoMetrics(bundle, {
       enabled: new Set(['prof_go_cpu_cores_gc_overhead']),
@@ -167,7 +187,7 @@ describe('GC overhead from the decoder\'s summary pass (stackTotals)', () => {
     expect(gcOverhead(DEFAULT_GC_FRAMES, { stackFilters: [GC_STACK_FILTER] })).toBe(walked);
   });
 
-  it('takes the decoder\'s sum for the default frames (in any order) instead of walking the stacks again', () => {
+  it("takes the decoder's sum for the default frames (in any order) instead of walking the stacks again", () => {
     const tampered = (decoded: ProfileSummary) => (decoded.stackTotals = { gc: [100, 1_000_000_000] });
     expect(gcOverhead(DEFAULT_GC_FRAMES, { stackFilters: [GC_STACK_FILTER] }, tampered)).toBeCloseTo(0.1, 12);
     expect(gcOverhead([...DEFAULT_GC_FRAMES].reverse(), { stackFilters: [GC_STACK_FILTER] }, tampered)).toBeCloseTo(0.1, 12);
@@ -179,7 +199,7 @@ describe('GC overhead from the decoder\'s summary pass (stackTotals)', () => {
     expect(gcOverhead([...DEFAULT_GC_FRAMES, 'runtime.bgscavenge'], { stackFilters: [GC_STACK_FILTER] }, tampered)).toBeCloseTo((250 * 0.01) / 10, 12);
   });
 
-  it('DEFAULT_GC_FRAMES is @profcol/pprof\'s GO_GC_FRAMES', () => {
+  it("DEFAULT_GC_FRAMES is @profcol/pprof's GO_GC_FRAMES", () => {
     expect(DEFAULT_GC_FRAMES).toBe(GO_GC_FRAMES);
     expect(GC_STACK_FILTER.patterns).toBe(GO_GC_FRAMES);
   });

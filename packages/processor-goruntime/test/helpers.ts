@@ -85,7 +85,11 @@ export interface CraftedSample {
 }
 
 /** A pprof protobuf built with pprof-format, for stacks a test needs to control. */
-export function craftProfile(sampleTypes: [string, string][], samples: CraftedSample[], extra: { periodType?: [string, string]; period?: number } = {}): Uint8Array {
+export function craftProfile(
+  sampleTypes: [string, string][],
+  samples: CraftedSample[],
+  extra: { periodType?: [string, string]; period?: number } = {},
+): Uint8Array {
   const strings = new StringTable();
   const functions = new Map<string, PprofFunction>();
   const locations = new Map<string, Location>();
@@ -115,7 +119,9 @@ export function craftProfile(sampleTypes: [string, string][], samples: CraftedSa
     function: [...functions.values()],
     stringTable: strings,
     timeNanos: WINDOW_START,
-    ...(extra.periodType ? { periodType: new ValueType({ type: strings.dedup(extra.periodType[0]), unit: strings.dedup(extra.periodType[1]) }), period: extra.period ?? 0 } : {}),
+    ...(extra.periodType
+      ? { periodType: new ValueType({ type: strings.dedup(extra.periodType[0]), unit: strings.dedup(extra.periodType[1]) }), period: extra.period ?? 0 }
+      : {}),
   });
   return profile.encode();
 }

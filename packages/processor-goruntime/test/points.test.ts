@@ -26,16 +26,37 @@ describe('goruntime processor, points', () => {
   it('labels points with language, service, env, version, host and the upload tags, never runtime-id, profile_seq or process_id', async () => {
     const [point] = (await makeProcessor().run(ddtraceGoBundle())).metrics;
     expect(point!.attributes).toEqual({ language: 'golang', service: 'checkout', env: 'prod', version: '1.4.2', host: 'web-1', team: 'payments' });
-    expect(point!.resource).toEqual({ service: 'checkout', env: 'prod', version: '1.4.2', host: 'web-1', language: 'golang', runtime: 'go', runtime_version: 'go1.21.5' });
+    expect(point!.resource).toEqual({
+      service: 'checkout',
+      env: 'prod',
+      version: '1.4.2',
+      host: 'web-1',
+      language: 'golang',
+      runtime: 'go',
+      runtime_version: 'go1.21.5',
+    });
   });
 
-  it("leaves out the tags a dd-trace profiler adds about itself, which would split series (go_execution_traced is on some uploads only)", async () => {
+  it('leaves out the tags a dd-trace profiler adds about itself, which would split series (go_execution_traced is on some uploads only)', async () => {
     const bundle = ddtraceGoBundle();
-    Object.assign(bundle.tags, { profiler_version: 'v2.12.0', runtime_arch: 'amd64', runtime_os: 'linux', runtime_compiler: 'gc', pgo: 'false', go_execution_traced: 'yes', '_dd.profiler.go_execution_trace_enabled': 'true' });
+    Object.assign(bundle.tags, {
+      profiler_version: 'v2.12.0',
+      runtime_arch: 'amd64',
+      runtime_os: 'linux',
+      runtime_compiler: 'gc',
+      pgo: 'false',
+      go_execution_traced: 'yes',
+      '_dd.profiler.go_execution_trace_enabled': 'true',
+    });
     const [point] = (await makeProcessor().run(bundle)).metrics;
     expect(point!.attributes).toEqual({ language: 'golang', service: 'checkout', env: 'prod', version: '1.4.2', host: 'web-1', team: 'payments' });
     const [kept] = (await makeProcessor({ copy_profiler_tags: true }).run(bundle)).metrics;
-    expect(kept!.attributes).toMatchObject({ team: 'payments', profiler_version: 'v2.12.0', go_execution_traced: 'yes', '_dd.profiler.go_execution_trace_enabled': 'true' });
+    expect(kept!.attributes).toMatchObject({
+      team: 'payments',
+      profiler_version: 'v2.12.0',
+      go_execution_traced: 'yes',
+      '_dd.profiler.go_execution_trace_enabled': 'true',
+    });
   });
 
   it('keeps the high-cardinality keys when include_high_cardinality is set', async () => {

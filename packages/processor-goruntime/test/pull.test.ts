@@ -30,7 +30,7 @@ function roundProfiles(): Profile[] {
 }
 
 describe('goruntime processor, pull mode (scraped profiles and MemStats trailers)', () => {
-  it('derives all 15 metrics from one round\'s profiles and the target\'s two latest MemStats trailers (D6)', async () => {
+  it("derives all 15 metrics from one round's profiles and the target's two latest MemStats trailers (D6)", async () => {
     const p = makeProcessor();
     expect((await p.run(pullBundle({ round: 0, memStats: ROUND0 }))).metrics.map((point) => point.name)).not.toContain('prof_go_alloc_bytes_per_sec');
     const values = await p.values(pullBundle({ round: 1, memStats: ROUND1, profiles: roundProfiles() }));
@@ -58,7 +58,12 @@ describe('goruntime processor, pull mode (scraped profiles and MemStats trailers
 
   it('takes the first trailer of a target as its baseline: nothing from MemStats, counted, and no heap-profile substitute', async () => {
     const heap = craftProfile(
-      [['alloc_objects', 'count'], ['alloc_space', 'bytes'], ['inuse_objects', 'count'], ['inuse_space', 'bytes']],
+      [
+        ['alloc_objects', 'count'],
+        ['alloc_space', 'bytes'],
+        ['inuse_objects', 'count'],
+        ['inuse_space', 'bytes'],
+      ],
       [{ stack: ['main.alloc'], values: [10, 1000, 5, 500] }],
     );
     const p = makeProcessor();
@@ -133,9 +138,16 @@ describe('goruntime processor, pull mode (scraped profiles and MemStats trailers
   it('keeps one baseline per target, so interleaved targets never mix', async () => {
     const p = makeProcessor();
     const other = (m: MemStats): MemStats => ({ ...m, values: Object.fromEntries(Object.entries(m.values).map(([k, v]) => [k, v * 3])) });
-    await p.run(pullBundle({ instance: 'http://a:6060', round: 0, memStats: ROUND0 }), pullBundle({ instance: 'http://b:6060', round: 0, memStats: other(ROUND0) }));
-    const batch = await p.run(pullBundle({ instance: 'http://a:6060', round: 1, memStats: ROUND1 }), pullBundle({ instance: 'http://b:6060', round: 1, memStats: other(ROUND1) }));
-    const allocRate = (instance: string) => batch.metrics.find((point) => point.name === 'prof_go_alloc_bytes_per_sec' && point.resource.instance === instance)?.value;
+    await p.run(
+      pullBundle({ instance: 'http://a:6060', round: 0, memStats: ROUND0 }),
+      pullBundle({ instance: 'http://b:6060', round: 0, memStats: other(ROUND0) }),
+    );
+    const batch = await p.run(
+      pullBundle({ instance: 'http://a:6060', round: 1, memStats: ROUND1 }),
+      pullBundle({ instance: 'http://b:6060', round: 1, memStats: other(ROUND1) }),
+    );
+    const allocRate = (instance: string) =>
+      batch.metrics.find((point) => point.name === 'prof_go_alloc_bytes_per_sec' && point.resource.instance === instance)?.value;
     expect(allocRate('http://a:6060')).toBe(2_000_000);
     expect(allocRate('http://b:6060')).toBe(6_000_000);
   });
@@ -149,16 +161,29 @@ describe('goruntime processor, pull mode (scraped profiles and MemStats trailers
     expect(p.settings.registry.value('profcol_processor_memstats_rounds_total', { outcome: 'baseline' })).toBe(2);
   });
 
-  it('falls back to heap-profile alloc deltas without a trailer (D4), over the delta profile\'s window', async () => {
+  it("falls back to heap-profile alloc deltas without a trailer (D4), over the delta profile's window", async () => {
     const heap = craftProfile(
-      [['alloc_objects', 'count'], ['alloc_space', 'bytes'], ['inuse_objects', 'count'], ['inuse_space', 'bytes']],
+      [
+        ['alloc_objects', 'count'],
+        ['alloc_space', 'bytes'],
+        ['inuse_objects', 'count'],
+        ['inuse_space', 'bytes'],
+      ],
       [
         { stack: ['main.alloc'], values: [400, 800_000, 40, 80_000] },
         { stack: ['main.other'], values: [100, 200_000, 10, 20_000] },
       ],
     );
     const bundle = pullBundle({ seconds: 15 });
-    bundle.profiles = [{ type: 'heap', name: '/debug/pprof/heap', data: heap, delta: true, window: { startNanos: bundle.window.endNanos - 20_000_000_000n, endNanos: bundle.window.endNanos } }];
+    bundle.profiles = [
+      {
+        type: 'heap',
+        name: '/debug/pprof/heap',
+        data: heap,
+        delta: true,
+        window: { startNanos: bundle.window.endNanos - 20_000_000_000n, endNanos: bundle.window.endNanos },
+      },
+    ];
     const p = makeProcessor();
     const values = await p.values(bundle);
     expect(values).toEqual({
@@ -173,7 +198,15 @@ describe('goruntime processor, pull mode (scraped profiles and MemStats trailers
 
   it('reads no allocation figures from a heap profile that is not a delta, and never a negative delta', async () => {
     const heapWith = (alloc: number) =>
-      craftProfile([['alloc_objects', 'count'], ['alloc_space', 'bytes'], ['inuse_objects', 'count'], ['inuse_space', 'bytes']], [{ stack: ['main.alloc'], values: [alloc, alloc * 100, 1, 100] }]);
+      craftProfile(
+        [
+          ['alloc_objects', 'count'],
+          ['alloc_space', 'bytes'],
+          ['inuse_objects', 'count'],
+          ['inuse_space', 'bytes'],
+        ],
+        [{ stack: ['main.alloc'], values: [alloc, alloc * 100, 1, 100] }],
+      );
     const p = makeProcessor();
     const cumulative = await p.values(pullBundle({ profiles: [{ type: 'heap', name: '/debug/pprof/heap', data: heapWith(10) }] }));
     expect(cumulative.prof_go_alloc_bytes_total).toBeUndefined();
@@ -185,7 +218,7 @@ describe('goruntime processor, pull mode (scraped profiles and MemStats trailers
     expect(p.omitted('prof_go_alloc_bytes_total', 'negative_delta')).toBe(1);
   });
 
-  it('does not report a first-round (cumulative) block or mutex profile as one window\'s delay; godeltaprof endpoints are deltas already', async () => {
+  it("does not report a first-round (cumulative) block or mutex profile as one window's delay; godeltaprof endpoints are deltas already", async () => {
     const p = makeProcessor();
     const values = await p.values(
       pullBundle({
@@ -200,7 +233,7 @@ describe('goruntime processor, pull mode (scraped profiles and MemStats trailers
     expect(p.omitted('prof_go_blocked_time', 'cumulative_profile')).toBe(1);
   });
 
-  it('labels pulled points with the target\'s service, env and host, and keeps the instance in the resource', async () => {
+  it("labels pulled points with the target's service, env and host, and keeps the instance in the resource", async () => {
     const [point] = (await makeProcessor().run(pullBundle({ profiles: roundProfiles() }))).metrics;
     expect(point!.attributes).toEqual({ language: 'golang', service: 'payments', env: 'staging', host: 'pay-1' });
     expect(point!.resource.instance).toBe('http://pay-1:6060');

@@ -55,7 +55,13 @@ describe('goruntime processor, push mode (a dd-trace-go upload with metrics.json
     expect(values.prof_go_alloc_bytes_per_sec).toBe(16699978 / 60);
     expect(values.prof_go_allocs_per_sec).toBe(535 / 60);
     // Nothing in a pprof profile gives frees, heap growth or GC figures; they are left out, and counted.
-    for (const metric of ['prof_go_frees_per_sec', 'prof_go_heap_growth_bytes_per_sec', 'prof_go_gcs_per_sec', 'prof_go_max_gc_pause_time', 'prof_go_gc_pause_time']) {
+    for (const metric of [
+      'prof_go_frees_per_sec',
+      'prof_go_heap_growth_bytes_per_sec',
+      'prof_go_gcs_per_sec',
+      'prof_go_max_gc_pause_time',
+      'prof_go_gc_pause_time',
+    ]) {
       expect(values[metric]).toBeUndefined();
       expect(p.omitted(metric, 'no_source')).toBe(1);
     }
@@ -68,7 +74,7 @@ describe('goruntime processor, push mode (a dd-trace-go upload with metrics.json
     expect(values.prof_go_gc_pause_time).toBeCloseTo(0.00000965346793130803 * 30e9, 6);
   });
 
-  it('divides by the CPU profile\'s own duration when it covers less than the window (dd-trace-go CPUDuration below its period)', async () => {
+  it("divides by the CPU profile's own duration when it covers less than the window (dd-trace-go CPUDuration below its period)", async () => {
     // The fixture's cpu.pprof ran for 60.115887125 s; in a 120 s upload window it covers half of it.
     const values = await makeProcessor().values(ddtraceGoBundle({ seconds: 120 }));
     expect(values.prof_go_cpu_cores).toBe(6.07e9 / 60_115_887_125);

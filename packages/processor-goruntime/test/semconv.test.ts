@@ -39,7 +39,15 @@ describe('goruntime naming: otel (OpenTelemetry semantic conventions)', () => {
     const end = WINDOW_START + 60n * SECOND;
 
     const goroutines = one(metrics, 'go.goroutine.count');
-    expect(goroutines).toMatchObject({ kind: 'sum', monotonic: false, temporality: 'cumulative', unit: '{goroutine}', value: json['go_num_goroutine'], timeNanos: end, startTimeNanos: start });
+    expect(goroutines).toMatchObject({
+      kind: 'sum',
+      monotonic: false,
+      temporality: 'cumulative',
+      unit: '{goroutine}',
+      value: json['go_num_goroutine'],
+      timeNanos: end,
+      startTimeNanos: start,
+    });
 
     // Counters: metrics.json's per-second rates over the 60 s upload window, as running totals that start with this window.
     const counter = { kind: 'sum', monotonic: true, temporality: 'cumulative', timeNanos: end, startTimeNanos: start };
@@ -69,7 +77,16 @@ describe('goruntime naming: otel (OpenTelemetry semantic conventions)', () => {
     const names = new Set((await p.run(ddtraceGoBundle())).metrics.map((point) => point.name));
     const kept = GO_METRIC_NAMES.filter((name) => !(name in COVERED_BY_SEMCONV));
     expect(kept.sort()).toEqual(
-      ['prof_go_blocked_time', 'prof_go_frees_per_sec', 'prof_go_gc_pause_time', 'prof_go_heap_growth_bytes_per_sec', 'prof_go_lifetime_heap_bytes', 'prof_go_lifetime_heap_objects', 'prof_go_max_gc_pause_time', 'prof_go_mutex_delay_time'].sort(),
+      [
+        'prof_go_blocked_time',
+        'prof_go_frees_per_sec',
+        'prof_go_gc_pause_time',
+        'prof_go_heap_growth_bytes_per_sec',
+        'prof_go_lifetime_heap_bytes',
+        'prof_go_lifetime_heap_objects',
+        'prof_go_max_gc_pause_time',
+        'prof_go_mutex_delay_time',
+      ].sort(),
     );
     for (const name of kept) expect(names, name).toContain(name);
     for (const name of Object.keys(COVERED_BY_SEMCONV)) expect(names, name).not.toContain(name);
@@ -79,7 +96,8 @@ describe('goruntime naming: otel (OpenTelemetry semantic conventions)', () => {
     const p = makeProcessor({ naming: 'both' });
     const names = new Set((await p.run(ddtraceGoBundle())).metrics.map((point) => point.name));
     for (const name of GO_METRIC_NAMES) expect(names, name).toContain(name);
-    for (const name of ['go.goroutine.count', 'go.memory.allocated', 'go.memory.allocations', 'go.memory.gc.cycles', 'go.cpu.time']) expect(names, name).toContain(name);
+    for (const name of ['go.goroutine.count', 'go.memory.allocated', 'go.memory.allocations', 'go.memory.gc.cycles', 'go.cpu.time'])
+      expect(names, name).toContain(name);
   });
 
   it('adds each upload of one process to its running totals, with the start time of its first window', async () => {
@@ -126,7 +144,13 @@ describe('goruntime naming: otel (OpenTelemetry semantic conventions)', () => {
     const second = nextUpload(first, 13);
     const { metrics } = await p.run(second);
     const allocated = one(metrics, 'go.memory.allocated');
-    expect(allocated).toMatchObject({ kind: 'sum', monotonic: true, temporality: 'delta', startTimeNanos: second.window.startNanos, timeNanos: second.window.endNanos });
+    expect(allocated).toMatchObject({
+      kind: 'sum',
+      monotonic: true,
+      temporality: 'delta',
+      startTimeNanos: second.window.startNanos,
+      timeNanos: second.window.endNanos,
+    });
     expect(allocated.value).toBeCloseTo(json['go_alloc_bytes_per_sec']! * 60, 6);
     // An UpDownCounter stays cumulative, as the OpenTelemetry SDKs keep it under a delta preference.
     expect(one(metrics, 'go.goroutine.count')).toMatchObject({ temporality: 'cumulative', startTimeNanos: first.window.startNanos });
@@ -135,7 +159,16 @@ describe('goruntime naming: otel (OpenTelemetry semantic conventions)', () => {
 
 describe('goruntime naming: otel, pull mode (MemStats trailers)', () => {
   const trailer = (readAt: number, totalAlloc: number, mallocs: number, numGc: number) =>
-    memStats(readAt, { TotalAlloc: totalAlloc, Mallocs: mallocs, Frees: 0, HeapAlloc: 1, NumGC: numGc, Sys: 20_000_000, HeapReleased: 3_000_000, StackInuse: 500_000 });
+    memStats(readAt, {
+      TotalAlloc: totalAlloc,
+      Mallocs: mallocs,
+      Frees: 0,
+      HeapAlloc: 1,
+      NumGC: numGc,
+      Sys: 20_000_000,
+      HeapReleased: 3_000_000,
+      StackInuse: 500_000,
+    });
 
   it('gives go.memory.used by go.memory.type from the trailer (stack = StackInuse, other = Sys − HeapReleased − StackInuse)', async () => {
     const p = makeProcessor({ naming: 'otel' });

@@ -11,10 +11,18 @@ export const memoryLimiterConfigSchema = s.object(
       description: 'How often memory is measured. Data is refused from the check that saw it above the soft limit until one sees it below again.',
     }),
     limit_mib: s.optional(
-      s.integer({ min: 1, description: 'The hard limit, in MiB. Set this or `limit_percentage`. Above it, profcol also forces a garbage collection when run with `node --expose-gc`.' }),
+      s.integer({
+        min: 1,
+        description:
+          'The hard limit, in MiB. Set this or `limit_percentage`. Above it, profcol also forces a garbage collection when run with `node --expose-gc`.',
+      }),
     ),
     spike_limit_mib: s.optional(
-      s.integer({ min: 0, description: 'Headroom below `limit_mib` for what can arrive between two checks, in MiB; the soft limit is `limit_mib - spike_limit_mib`. Default: 20% of `limit_mib`.' }),
+      s.integer({
+        min: 0,
+        description:
+          'Headroom below `limit_mib` for what can arrive between two checks, in MiB; the soft limit is `limit_mib - spike_limit_mib`. Default: 20% of `limit_mib`.',
+      }),
     ),
     limit_percentage: s.optional(
       s.integer({
@@ -38,7 +46,12 @@ export const memoryLimiterConfigSchema = s.object(
 export type MemoryLimiterConfig = Infer<typeof memoryLimiterConfigSchema>;
 
 /** What the Collector also refuses: no limit, both kinds of limit, a spike as large as its limit. */
-function limitsProblem(config: { limit_mib?: number | undefined; spike_limit_mib?: number | undefined; limit_percentage?: number | undefined; spike_limit_percentage?: number | undefined }): string | undefined {
+function limitsProblem(config: {
+  limit_mib?: number | undefined;
+  spike_limit_mib?: number | undefined;
+  limit_percentage?: number | undefined;
+  spike_limit_percentage?: number | undefined;
+}): string | undefined {
   const { limit_mib, spike_limit_mib, limit_percentage, spike_limit_percentage } = config;
   if (limit_mib === undefined && limit_percentage === undefined) return 'set a limit: limit_mib (e.g. 1536) or limit_percentage (e.g. 80)';
   if (limit_mib !== undefined && limit_percentage !== undefined) return 'set limit_mib or limit_percentage, not both';
@@ -47,7 +60,8 @@ function limitsProblem(config: { limit_mib?: number | undefined; spike_limit_mib
     if (spike_limit_mib !== undefined && spike_limit_mib >= limit_mib) return `spike_limit_mib (${spike_limit_mib}) must be below limit_mib (${limit_mib})`;
   } else {
     if (spike_limit_mib !== undefined) return 'spike_limit_mib goes with limit_mib; with limit_percentage, set spike_limit_percentage';
-    if (spike_limit_percentage !== undefined && spike_limit_percentage >= limit_percentage!) return `spike_limit_percentage (${spike_limit_percentage}) must be below limit_percentage (${limit_percentage})`;
+    if (spike_limit_percentage !== undefined && spike_limit_percentage >= limit_percentage!)
+      return `spike_limit_percentage (${spike_limit_percentage}) must be below limit_percentage (${limit_percentage})`;
   }
   return undefined;
 }

@@ -9,13 +9,17 @@ import { availableMemoryBytes, exposedGc, processMemoryReader } from './memory.j
 
 /** The processor as the host creates it: the process's own memory, Node's GC when exposed. */
 export function createMemoryLimiter(settings: CreateSettings, config: MemoryLimiterConfig): MemoryLimiterProcessor {
-  return new MemoryLimiterProcessor(settings, config, resolveLimits(config, availableMemoryBytes()), { read: processMemoryReader(config.measure), gc: exposedGc() });
+  return new MemoryLimiterProcessor(settings, config, resolveLimits(config, availableMemoryBytes()), {
+    read: processMemoryReader(config.measure),
+    gc: exposedGc(),
+  });
 }
 
 export const memoryLimiterFactory = defineProcessor({
   type: 'memory_limiter',
   stability: 'beta',
-  description: 'Refuses new data (503/Retry-After to pushers, a refused round to pullers) while memory is above its soft limit; forces a GC above the hard limit.',
+  description:
+    'Refuses new data (503/Retry-After to pushers, a refused round to pullers) while memory is above its soft limit; forces a GC above the hard limit.',
   config: memoryLimiterConfigSchema,
   create: createMemoryLimiter,
 });

@@ -56,10 +56,16 @@ export class MemoryLimiterProcessor implements Processor {
     this.retryAfterMs = Math.max(1000, config.check_interval);
     const t = settings.telemetry;
     this.m = {
-      refusedBatches: t.counter('profcol_processor_memory_limiter_refused_batches_total', 'Batches refused because memory was above the soft limit, by reason (soft_limit, hard_limit).'),
+      refusedBatches: t.counter(
+        'profcol_processor_memory_limiter_refused_batches_total',
+        'Batches refused because memory was above the soft limit, by reason (soft_limit, hard_limit).',
+      ),
       refusedBundles: t.counter('profcol_processor_memory_limiter_refused_bundles_total', 'Profile bundles in the refused batches, by reason.'),
       refusedPoints: t.counter('profcol_processor_memory_limiter_refused_metric_points_total', 'Metric points in the refused batches, by reason.'),
-      changes: t.counter('profcol_processor_memory_limiter_state_changes_total', 'Times the memory state changed, by the state entered (ok, soft_limit, hard_limit); each change is logged.'),
+      changes: t.counter(
+        'profcol_processor_memory_limiter_state_changes_total',
+        'Times the memory state changed, by the state entered (ok, soft_limit, hard_limit); each change is logged.',
+      ),
       gcs: t.counter('profcol_processor_memory_limiter_forced_gcs_total', 'Garbage collections forced above the hard limit (only with node --expose-gc).'),
       memory: t.gauge('profcol_processor_memory_limiter_memory_bytes', `Memory at the last check (${config.measure}).`),
       limit: t.gauge('profcol_processor_memory_limiter_limit_bytes', 'The limits in bytes, by limit (soft, hard).'),
@@ -110,10 +116,25 @@ export class MemoryLimiterProcessor implements Processor {
     const previous = this.stateValue;
     this.stateValue = next;
     this.m.changes.add(1, { to: next });
-    const context = { memoryBytes: bytes, softBytes: this.limits.softBytes, hardBytes: this.limits.hardBytes, measure: this.config.measure, from: previous, to: next };
+    const context = {
+      memoryBytes: bytes,
+      softBytes: this.limits.softBytes,
+      hardBytes: this.limits.hardBytes,
+      measure: this.config.measure,
+      from: previous,
+      to: next,
+    };
     const used = `${formatBytes(bytes)} ${this.config.measure}`;
-    if (next === 'ok') this.settings.logger.info(context, `memory_limiter: memory back below the soft limit (${used} < ${formatBytes(this.limits.softBytes)}); accepting data again`);
-    else this.settings.logger.warn(context, `memory_limiter: memory above the ${next === 'hard_limit' ? 'hard' : 'soft'} limit (${used} ≥ ${formatBytes(next === 'hard_limit' ? this.limits.hardBytes : this.limits.softBytes)}); refusing data with backpressure`);
+    if (next === 'ok')
+      this.settings.logger.info(
+        context,
+        `memory_limiter: memory back below the soft limit (${used} < ${formatBytes(this.limits.softBytes)}); accepting data again`,
+      );
+    else
+      this.settings.logger.warn(
+        context,
+        `memory_limiter: memory above the ${next === 'hard_limit' ? 'hard' : 'soft'} limit (${used} ≥ ${formatBytes(next === 'hard_limit' ? this.limits.hardBytes : this.limits.softBytes)}); refusing data with backpressure`,
+      );
   }
 
   process(batch: Batch): Batch {

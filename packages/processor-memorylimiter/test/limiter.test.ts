@@ -76,7 +76,9 @@ describe('memory_limiter configuration', () => {
     expect(problems({ limit_mib: 100, limit_percentage: 50 })).toEqual(['set limit_mib or limit_percentage, not both']);
     expect(problems({ limit_mib: 100, spike_limit_mib: 100 })).toEqual(['spike_limit_mib (100) must be below limit_mib (100)']);
     expect(problems({ limit_percentage: 50, spike_limit_percentage: 60 })).toEqual(['spike_limit_percentage (60) must be below limit_percentage (50)']);
-    expect(problems({ limit_mib: 100, spike_limit_percentage: 10 })).toEqual(['spike_limit_percentage goes with limit_percentage; with limit_mib, set spike_limit_mib']);
+    expect(problems({ limit_mib: 100, spike_limit_percentage: 10 })).toEqual([
+      'spike_limit_percentage goes with limit_percentage; with limit_mib, set spike_limit_mib',
+    ]);
     expect(problems({ limit_percentage: 101 })[0]).toMatch(/above the maximum of 100/);
     expect(problems({ limit_mib: 100, measure: 'vsz' })[0]).toMatch(/rss|heap/);
   });

@@ -3,26 +3,42 @@
  * bundle once (decompression by magic bytes + the one-pass summary of @profcol/pprof) and
  * attaches the result as `profile.decoded`, for every later processor to share.
  */
-import { defineProcessor, definePlugin, s, type Batch, type Counter, type CreateSettings, type Histogram, type Infer, type Processor, type Profile, ownPackageVersion } from '@profcol/core';
+import {
+  defineProcessor,
+  definePlugin,
+  s,
+  type Batch,
+  type Counter,
+  type CreateSettings,
+  type Histogram,
+  type Infer,
+  type Processor,
+  type Profile,
+  ownPackageVersion,
+} from '@profcol/core';
 import { decodeFailureReason, ProfileDecoder } from '@profcol/pprof';
 
-export const pprofDecodeConfigSchema = s.object({
-  keep_raw: s.boolean({
-    default: true,
-    description: 'Keep `profile.data` (the bytes as received) after decoding. When false, every profile that has `decoded` gets an empty `data` (length 0); read `decoded.pprof`, the decompressed protobuf, instead.',
-  }),
-  types: s.optional(
-    s.array(s.string(), {
-      minItems: 1,
-      description: 'Profile types to decode (`cpu`, `heap`, `goroutine`, ...). Profiles of other types pass through undecoded. Default: every type.',
+export const pprofDecodeConfigSchema = s.object(
+  {
+    keep_raw: s.boolean({
+      default: true,
+      description:
+        'Keep `profile.data` (the bytes as received) after decoding. When false, every profile that has `decoded` gets an empty `data` (length 0); read `decoded.pprof`, the decompressed protobuf, instead.',
     }),
-  ),
-}, {
-  moved: {
-    max_decompressed_bytes:
-      'the decompression cap is now one setting for every component: service::limits::max_decompressed_bytes (the most the profiles of one bundle may decompress to together)',
+    types: s.optional(
+      s.array(s.string(), {
+        minItems: 1,
+        description: 'Profile types to decode (`cpu`, `heap`, `goroutine`, ...). Profiles of other types pass through undecoded. Default: every type.',
+      }),
+    ),
   },
-});
+  {
+    moved: {
+      max_decompressed_bytes:
+        'the decompression cap is now one setting for every component: service::limits::max_decompressed_bytes (the most the profiles of one bundle may decompress to together)',
+    },
+  },
+);
 
 export type PprofDecodeConfig = Infer<typeof pprofDecodeConfigSchema>;
 
@@ -36,13 +52,26 @@ export class PprofDecodeProcessor implements Processor {
   private readonly types: Set<string> | undefined;
   private readonly decoder: ProfileDecoder;
 
-  constructor(private readonly settings: CreateSettings, private readonly config: PprofDecodeConfig) {
+  constructor(
+    private readonly settings: CreateSettings,
+    private readonly config: PprofDecodeConfig,
+  ) {
     this.decoder = ProfileDecoder.for(settings);
     this.types = config.types ? new Set(config.types.map((t) => t.toLowerCase())) : undefined;
     this.decoded = settings.telemetry.counter('profcol_processor_decoded_profiles_total', 'Profiles decoded, by type.');
-    this.dropped = settings.telemetry.counter('profcol_processor_decode_failed_profiles_total', 'Profiles a processor could not decode, by type and reason (decompress, too_large, pprof): pprof_decode removes them from their bundle, goruntime passes them on and omits the metrics they feed.');
-    this.skipped = settings.telemetry.counter('profcol_processor_skipped_profiles_total', 'Profiles passed on without decoding, by reason (already_decoded, type_not_listed).');
-    this.duration = settings.telemetry.histogram('profcol_processor_decode_duration_seconds', 'Time pprof_decode spent decoding the profiles of one bundle (decompression and the one-pass summary, on the event loop or a decode worker), in seconds.', { unit: 's' });
+    this.dropped = settings.telemetry.counter(
+      'profcol_processor_decode_failed_profiles_total',
+      'Profiles a processor could not decode, by type and reason (decompress, too_large, pprof): pprof_decode removes them from their bundle, goruntime passes them on and omits the metrics they feed.',
+    );
+    this.skipped = settings.telemetry.counter(
+      'profcol_processor_skipped_profiles_total',
+      'Profiles passed on without decoding, by reason (already_decoded, type_not_listed).',
+    );
+    this.duration = settings.telemetry.histogram(
+      'profcol_processor_decode_duration_seconds',
+      'Time pprof_decode spent decoding the profiles of one bundle (decompression and the one-pass summary, on the event loop or a decode worker), in seconds.',
+      { unit: 's' },
+    );
   }
 
   async process(batch: Batch): Promise<Batch> {
@@ -82,7 +111,8 @@ export class PprofDecodeProcessor implements Processor {
 export const pprofDecodeProcessorFactory = defineProcessor({
   type: 'pprof_decode',
   stability: 'beta',
-  description: 'Decodes each profile once (gzip/zstd/LZ4 sniffed, one-pass summary) and attaches it for later processors; drops undecodable profiles with a counted reason.',
+  description:
+    'Decodes each profile once (gzip/zstd/LZ4 sniffed, one-pass summary) and attaches it for later processors; drops undecodable profiles with a counted reason.',
   config: pprofDecodeConfigSchema,
   create: (settings, config) => new PprofDecodeProcessor(settings, config),
 });

@@ -83,7 +83,10 @@ describe('pprof_decode', () => {
 
   it('keeps a bundle whose profiles were all dropped (its MemStats or runtime metrics still count)', async () => {
     const { processor: p } = processor();
-    const b = { ...bundle([profile('cpu', 'garbage', new Uint8Array([0x1f, 0x8b, 0]))]), memStats: { readAtNanos: 1n, values: { Alloc: 1 }, pauseNs: [], pauseEnd: [] } };
+    const b = {
+      ...bundle([profile('cpu', 'garbage', new Uint8Array([0x1f, 0x8b, 0]))]),
+      memStats: { readAtNanos: 1n, values: { Alloc: 1 }, pauseNs: [], pauseEnd: [] },
+    };
     const out = await run(p, [b]);
     expect(out.bundles).toHaveLength(1);
     expect(out.bundles[0]!.profiles).toEqual([]);
@@ -92,7 +95,10 @@ describe('pprof_decode', () => {
   it('types: only the listed types are decoded, the others pass through undecoded', async () => {
     const { processor: p, registry } = processor({ types: ['cpu', 'Heap'] });
     const out = await run(p, [bundle([profile('heap', 'h', goPprof('heap')), profile('goroutine', 'g', goPprof('goroutine'))])]);
-    expect(out.bundles[0]!.profiles.map((x) => [x.type, Boolean(x.decoded)])).toEqual([['heap', true], ['goroutine', false]]);
+    expect(out.bundles[0]!.profiles.map((x) => [x.type, Boolean(x.decoded)])).toEqual([
+      ['heap', true],
+      ['goroutine', false],
+    ]);
     expect(registry.value('profcol_processor_skipped_profiles_total', { reason: 'type_not_listed' })).toBe(1);
   });
 

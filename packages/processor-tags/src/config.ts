@@ -7,10 +7,13 @@ function nonEmptyKeys(record: Record<string, string>): string | undefined {
 }
 
 export const TagsConfig = s.object({
-  match: s.object({
-    service: s.optional(s.array(s.string(), { minItems: 1, description: 'Only bundles and points whose `service` is one of these.' })),
-    env: s.optional(s.array(s.string(), { minItems: 1, description: 'Only bundles and points whose `env` is one of these.' })),
-  }, { default: {}, description: 'Which bundles and points the rules apply to (default: all). Both keys given: both must match.' }),
+  match: s.object(
+    {
+      service: s.optional(s.array(s.string(), { minItems: 1, description: 'Only bundles and points whose `service` is one of these.' })),
+      env: s.optional(s.array(s.string(), { minItems: 1, description: 'Only bundles and points whose `env` is one of these.' })),
+    },
+    { default: {}, description: 'Which bundles and points the rules apply to (default: all). Both keys given: both must match.' },
+  ),
   set: s.record(s.string(), {
     default: {},
     check: nonEmptyKeys,
@@ -19,8 +22,12 @@ export const TagsConfig = s.object({
   from_env: s.record(s.string(), {
     default: {},
     check: (record) =>
-      nonEmptyKeys(record) ?? Object.values(record).map((name) => (ENV_NAME.test(name) ? undefined : `"${name}" is not an environment variable name (letters, digits, _)`)).find(Boolean),
-    description: 'Tags from environment variables of the collector, `tag: VARIABLE`, read once at start. An unset or empty variable sets nothing (logged and counted).',
+      nonEmptyKeys(record) ??
+      Object.values(record)
+        .map((name) => (ENV_NAME.test(name) ? undefined : `"${name}" is not an environment variable name (letters, digits, _)`))
+        .find(Boolean),
+    description:
+      'Tags from environment variables of the collector, `tag: VARIABLE`, read once at start. An unset or empty variable sets nothing (logged and counted).',
   }),
   from_resource: s.record(s.string(), {
     default: {},
@@ -39,12 +46,11 @@ export const TagsConfig = s.object({
   ),
   detect_host: s.boolean({
     default: false,
-    description: 'Add `host` (this machine\'s hostname) and `ip` (its first non-loopback IPv4 address, else IPv6), detected once at start.',
+    description: "Add `host` (this machine's hostname) and `ip` (its first non-loopback IPv4 address, else IPv6), detected once at start.",
   }),
   override: s.boolean({
     default: false,
-    description:
-      'What wins when a tag this processor adds (or a rename target) already exists: `false` keeps the existing value, `true` replaces it.',
+    description: 'What wins when a tag this processor adds (or a rename target) already exists: `false` keeps the existing value, `true` replaces it.',
   }),
   apply_to: s.array(s.enum(['bundles', 'metrics'] as const), {
     default: ['bundles', 'metrics'],

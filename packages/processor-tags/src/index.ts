@@ -23,9 +23,18 @@ function matcher(match: TagsConfig['match']): (service: string | undefined, env:
 
 export function createTagsProcessor(settings: CreateSettings, config: TagsConfig, options: TagsOptions = {}): Processor {
   const { logger, telemetry } = settings;
-  const matched = telemetry.counter('profcol_processor_tags_matched_total', 'Bundles and metric points a tags processor applied its rules to (inside `match`), by item.');
-  const unmatched = telemetry.counter('profcol_processor_tags_unmatched_total', 'Bundles and metric points left alone because they are outside `match`, by item.');
-  const conflicts = telemetry.counter('profcol_processor_tags_conflicts_total', 'Added or renamed tags that met an existing value, by outcome (kept: existing won, overridden).');
+  const matched = telemetry.counter(
+    'profcol_processor_tags_matched_total',
+    'Bundles and metric points a tags processor applied its rules to (inside `match`), by item.',
+  );
+  const unmatched = telemetry.counter(
+    'profcol_processor_tags_unmatched_total',
+    'Bundles and metric points left alone because they are outside `match`, by item.',
+  );
+  const conflicts = telemetry.counter(
+    'profcol_processor_tags_conflicts_total',
+    'Added or renamed tags that met an existing value, by outcome (kept: existing won, overridden).',
+  );
   const missingEnv = telemetry.counter('profcol_processor_tags_env_missing_total', 'from_env variables that were unset or empty at start.');
   const matches = matcher(config.match);
   const toBundles = config.apply_to.includes('bundles');

@@ -79,7 +79,7 @@ describe('tags processor', () => {
     expect(batch.bundles[0]!.tags.team).toBe('static');
   });
 
-  it('copies resource keys with from_resource: the bundle\'s resource for bundles, the point\'s for points', async () => {
+  it("copies resource keys with from_resource: the bundle's resource for bundles, the point's for points", async () => {
     const batch = await makeTags({ from_resource: { instance: 'instance', svc: 'service' } }).run({
       bundles: [bundle({ instance: 'http://a:6060', service: 'payments' })],
       metrics: [point({}, { instance: 'http://b:6060' })],
@@ -89,14 +89,18 @@ describe('tags processor', () => {
   });
 
   it('renames received tags; the rename target follows the override rule', async () => {
-    const keep = await makeTags({ rename: { 'dd.env': 'env', team_name: 'team' } }).run({ bundles: [bundle({}, { 'dd.env': 'prod', team_name: 'pay', env: 'old' })] });
+    const keep = await makeTags({ rename: { 'dd.env': 'env', team_name: 'team' } }).run({
+      bundles: [bundle({}, { 'dd.env': 'prod', team_name: 'pay', env: 'old' })],
+    });
     expect(keep.bundles[0]!.tags).toEqual({ env: 'old', team: 'pay' });
     const replace = await makeTags({ rename: { 'dd.env': 'env' }, override: true }).run({ bundles: [bundle({}, { 'dd.env': 'prod', env: 'old' })] });
     expect(replace.bundles[0]!.tags).toEqual({ env: 'prod' });
   });
 
   it('drops listed tags, and with keep removes every received tag not listed', async () => {
-    const dropped = await makeTags({ drop: ['runtime-id', 'profile_seq'] }).run({ bundles: [bundle({}, { 'runtime-id': 'x', profile_seq: '3', env: 'prod' })] });
+    const dropped = await makeTags({ drop: ['runtime-id', 'profile_seq'] }).run({
+      bundles: [bundle({}, { 'runtime-id': 'x', profile_seq: '3', env: 'prod' })],
+    });
     expect(dropped.bundles[0]!.tags).toEqual({ env: 'prod' });
     const kept = await makeTags({ keep: ['env', 'version'], set: { team: 'pay' } }).run({
       metrics: [point({ env: 'prod', version: '2', 'runtime-id': 'x', pid: '42' })],
@@ -108,7 +112,10 @@ describe('tags processor', () => {
     const detect = () => ({ host: 'collector-7', ip: '10.1.2.3' });
     const off = await makeTags({}, { detectHost: detect }).run({ bundles: [bundle({})] });
     expect(off.bundles[0]!.tags).toEqual({});
-    const on = await makeTags({ detect_host: true, set: { ip: '192.0.2.1' } }, { detectHost: detect }).run({ bundles: [bundle({})], metrics: [point({ host: 'app-1' })] });
+    const on = await makeTags({ detect_host: true, set: { ip: '192.0.2.1' } }, { detectHost: detect }).run({
+      bundles: [bundle({})],
+      metrics: [point({ host: 'app-1' })],
+    });
     expect(on.bundles[0]!.tags).toEqual({ host: 'collector-7', ip: '192.0.2.1' });
     expect(on.metrics[0]!.attributes).toEqual({ host: 'app-1', ip: '192.0.2.1' });
   });
@@ -122,7 +129,12 @@ describe('tags processor', () => {
   it('applies only to the bundles and points that `match` selects by service and env', async () => {
     const t = makeTags({ match: { service: ['checkout', 'cart'], env: ['prod'] }, set: { team: 'pay' } });
     const batch = await t.run({
-      bundles: [bundle({ service: 'checkout', env: 'prod' }), bundle({ service: 'checkout', env: 'staging' }), bundle({ service: 'search', env: 'prod' }), bundle({}, { service: 'cart', env: 'prod' })],
+      bundles: [
+        bundle({ service: 'checkout', env: 'prod' }),
+        bundle({ service: 'checkout', env: 'staging' }),
+        bundle({ service: 'search', env: 'prod' }),
+        bundle({}, { service: 'cart', env: 'prod' }),
+      ],
       metrics: [point({ service: 'cart' }, { env: 'prod' }), point({ service: 'cart', env: 'dev' })],
     });
     expect(batch.bundles.map((b) => b.tags.team)).toEqual(['pay', undefined, undefined, 'pay']);

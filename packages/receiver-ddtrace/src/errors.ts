@@ -83,7 +83,11 @@ export type RefusalReason = keyof typeof REFUSAL_STATUS;
 /** An upload refused with an HTTP status and a counted reason; the message says what and where. */
 export class UploadError extends ProfcolError {
   readonly status: number;
-  constructor(readonly reason: RefusalReason, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: RefusalReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super('upload', message, options);
     this.status = REFUSAL_STATUS[reason];
   }

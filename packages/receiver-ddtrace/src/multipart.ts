@@ -54,7 +54,9 @@ export function boundaryOf(contentType: string): { boundary: string } | { proble
   if (boundary === undefined) return { problem: 'Content-Type multipart/form-data has no boundary parameter' };
   // RFC 2046 §5.1.1: 1 to 70 characters from a restricted set, not ending in a space.
   if (boundary.length === 0 || boundary.length > 70 || !/^[0-9A-Za-z'()+_,\-./:=? ]*[0-9A-Za-z'()+_,\-./:=?]$/.test(boundary)) {
-    return { problem: `Content-Type boundary ${JSON.stringify(boundary.slice(0, 100))} is not a valid multipart boundary (1 to 70 characters of [0-9A-Za-z'()+_,-./:=? ], not ending in a space)` };
+    return {
+      problem: `Content-Type boundary ${JSON.stringify(boundary.slice(0, 100))} is not a valid multipart boundary (1 to 70 characters of [0-9A-Za-z'()+_,-./:=? ], not ending in a space)`,
+    };
   }
   return { boundary };
 }
@@ -133,7 +135,10 @@ export class MultipartParser {
   private lastFinished: string | undefined;
   readonly parts: Part[] = [];
 
-  constructor(readonly boundary: string, limits: Partial<MultipartLimits> = {}) {
+  constructor(
+    readonly boundary: string,
+    limits: Partial<MultipartLimits> = {},
+  ) {
     this.dashBoundary = Buffer.from(`--${boundary}`, 'latin1');
     this.delimiter = Buffer.concat([CRLF, this.dashBoundary]);
     this.limits = { ...DEFAULT_MULTIPART_LIMITS, ...limits };
@@ -180,11 +185,17 @@ export class MultipartParser {
       }
       case 'headers':
         if (this.pending.length === 0) {
-          throw new MultipartError('truncated', `the body ended after ${this.lastFinished ?? 'the first boundary'} without the closing boundary "--${this.boundary}--": the upload is truncated`);
+          throw new MultipartError(
+            'truncated',
+            `the body ended after ${this.lastFinished ?? 'the first boundary'} without the closing boundary "--${this.boundary}--": the upload is truncated`,
+          );
         }
         throw new MultipartError('truncated', `the body ended inside the headers of part ${this.partCount}: the upload is truncated`);
       case 'after_boundary':
-        throw new MultipartError('truncated', `the body ended right after a boundary line${this.lastFinished ? ` (after ${this.lastFinished})` : ''}, without the closing boundary "--${this.boundary}--": the upload is truncated`);
+        throw new MultipartError(
+          'truncated',
+          `the body ended right after a boundary line${this.lastFinished ? ` (after ${this.lastFinished})` : ''}, without the closing boundary "--${this.boundary}--": the upload is truncated`,
+        );
     }
   }
 
@@ -238,7 +249,10 @@ export class MultipartParser {
           end = buf.indexOf(HEADER_END, pos);
           if (end === -1) {
             if (buf.length - pos > this.limits.maxHeaderBytes) {
-              throw new MultipartError('bad_multipart', `the headers of part ${this.partCount} are longer than ${this.limits.maxHeaderBytes} bytes (no blank line ends them; they begin "${preview(buf.subarray(pos))}")`);
+              throw new MultipartError(
+                'bad_multipart',
+                `the headers of part ${this.partCount} are longer than ${this.limits.maxHeaderBytes} bytes (no blank line ends them; they begin "${preview(buf.subarray(pos))}")`,
+              );
             }
             return undefined;
           }
@@ -294,12 +308,17 @@ export class MultipartParser {
         continue;
       }
       const colon = line.indexOf(':');
-      if (colon <= 0) throw new MultipartError('bad_multipart', `part ${index} has a malformed header line "${preview(Buffer.from(line, 'latin1'))}" (expected "Name: value")`);
+      if (colon <= 0)
+        throw new MultipartError(
+          'bad_multipart',
+          `part ${index} has a malformed header line "${preview(Buffer.from(line, 'latin1'))}" (expected "Name: value")`,
+        );
       lastKey = line.slice(0, colon).trim().toLowerCase();
       if (!headers.has(lastKey)) headers.set(lastKey, line.slice(colon + 1).trim());
     }
     const disposition = headers.get('content-disposition');
-    if (disposition === undefined) throw new MultipartError('bad_multipart', `part ${index} has no Content-Disposition header (every form-data part needs one with a name)`);
+    if (disposition === undefined)
+      throw new MultipartError('bad_multipart', `part ${index} has no Content-Disposition header (every form-data part needs one with a name)`);
     if (mediaTypeOf(disposition) !== 'form-data') {
       throw new MultipartError('bad_multipart', `part ${index} has Content-Disposition "${preview(Buffer.from(disposition, 'latin1'))}"; expected form-data`);
     }

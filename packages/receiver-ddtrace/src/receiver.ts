@@ -9,7 +9,24 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
-import { defaultServiceLimits, formatDurationMs, MemoryBudgetError, ProfcolError, readTlsFiles, type Consumer, type Counter, type CreateSettings, type Gauge, type Histogram, type Host, type Logger, type MemoryBudget, type Receiver, type Reservation, parseEndpoint } from '@profcol/core';
+import {
+  defaultServiceLimits,
+  formatDurationMs,
+  MemoryBudgetError,
+  ProfcolError,
+  readTlsFiles,
+  type Consumer,
+  type Counter,
+  type CreateSettings,
+  type Gauge,
+  type Histogram,
+  type Host,
+  type Logger,
+  type MemoryBudget,
+  type Receiver,
+  type Reservation,
+  parseEndpoint,
+} from '@profcol/core';
 import { DecodeWorkerError, ProfileDecoder } from '@profcol/pprof';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { DdtraceConfig } from './config.js';
@@ -123,14 +140,30 @@ export class DdtraceReceiver implements Receiver {
     this.telemetry = {
       accepted: t.counter('profcol_receiver_accepted_uploads_total', 'dd-trace uploads accepted by the pipeline, by format (v4, v3, v1).'),
       refused: t.counter('profcol_receiver_refused_uploads_total', 'dd-trace uploads refused, by reason (see the receiver README).'),
-      duplicates: t.counter('profcol_receiver_duplicate_uploads_total', 'Retried dd-trace uploads (same runtime-id and profile_seq) answered 200 without being forwarded again.'),
+      duplicates: t.counter(
+        'profcol_receiver_duplicate_uploads_total',
+        'Retried dd-trace uploads (same runtime-id and profile_seq) answered 200 without being forwarded again.',
+      ),
       aborted: t.counter('profcol_receiver_aborted_uploads_total', 'Uploads whose client closed the connection before the body was complete.'),
-      droppedAttachments: t.counter('profcol_receiver_dropped_attachments_total', 'Non-profile attachments (go.trace, events.pprof, ...) dropped because keep_attachments is false.'),
+      droppedAttachments: t.counter(
+        'profcol_receiver_dropped_attachments_total',
+        'Non-profile attachments (go.trace, events.pprof, ...) dropped because keep_attachments is false.',
+      ),
       receivedBytes: t.counter('profcol_receiver_received_bytes_total', 'Upload body bytes received.'),
-      otherRequests: t.counter('profcol_receiver_other_requests_total', 'Requests to paths other than the upload endpoints (tracer traffic), by status answered.'),
-      repeatedTags: t.counter('profcol_receiver_repeated_tag_values_total', 'Upload tag values replaced by a later, different value of the same key (k:1,k:2 keeps k:2).'),
+      otherRequests: t.counter(
+        'profcol_receiver_other_requests_total',
+        'Requests to paths other than the upload endpoints (tracer traffic), by status answered.',
+      ),
+      repeatedTags: t.counter(
+        'profcol_receiver_repeated_tag_values_total',
+        'Upload tag values replaced by a later, different value of the same key (k:1,k:2 keeps k:2).',
+      ),
       inFlight: t.gauge('profcol_receiver_uploads_in_flight', 'Uploads being received or waiting for the pipeline.'),
-      duration: t.histogram('profcol_receiver_upload_duration_seconds', 'Time from an upload\'s headers to its answer (body, decoding, pipeline), for uploads past the header checks, in seconds.', { unit: 's' }),
+      duration: t.histogram(
+        'profcol_receiver_upload_duration_seconds',
+        "Time from an upload's headers to its answer (body, decoding, pipeline), for uploads past the header checks, in seconds.",
+        { unit: 's' },
+      ),
     };
   }
 
@@ -217,7 +250,10 @@ export class DdtraceReceiver implements Receiver {
   private serveShutdownGrace(): Promise<void> {
     const graceMs = this.config.shutdown_grace;
     if (graceMs <= 0 || this.connections.size === 0) return Promise.resolve();
-    this.logger.info({ connections: this.connections.size, grace_ms: graceMs }, `ddtrace receiver stopping: answering requests on ${this.connections.size} open connection(s) 503 shutting_down for up to ${formatDurationMs(graceMs)}`);
+    this.logger.info(
+      { connections: this.connections.size, grace_ms: graceMs },
+      `ddtrace receiver stopping: answering requests on ${this.connections.size} open connection(s) 503 shutting_down for up to ${formatDurationMs(graceMs)}`,
+    );
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -267,7 +303,12 @@ export class DdtraceReceiver implements Receiver {
     return reply
       .code(404)
       .type('application/json; charset=utf-8')
-      .send(JSON.stringify({ error: `no such endpoint: ${request.method} ${pathname}; profile uploads go to POST ${this.endpoints.join(', ')}`, reason: 'not_found' }));
+      .send(
+        JSON.stringify({
+          error: `no such endpoint: ${request.method} ${pathname}; profile uploads go to POST ${this.endpoints.join(', ')}`,
+          reason: 'not_found',
+        }),
+      );
   }
 
   private async receiveUpload(request: FastifyRequest, reply: FastifyReply, pathname: string): Promise<FastifyReply> {
@@ -275,26 +316,43 @@ export class DdtraceReceiver implements Receiver {
     this.watchBody(req);
     if (this.closing) {
       reply.header('connection', 'close');
-      return this.refuse(request, reply, new UploadError('shutting_down', 'the receiver is shutting down; retry against the restarted collector'), this.retryAfterSeconds());
+      return this.refuse(
+        request,
+        reply,
+        new UploadError('shutting_down', 'the receiver is shutting down; retry against the restarted collector'),
+        this.retryAfterSeconds(),
+      );
     }
     if (this.apiKeyHashes.length > 0) {
       const key = request.headers['dd-api-key'];
-      if (typeof key !== 'string' || key === '') return this.refuse(request, reply, new UploadError('unauthorized', 'the DD-API-KEY header is missing; this receiver requires one of its api_keys'));
-      if (!this.keyMatches(key)) return this.refuse(request, reply, new UploadError('unauthorized', 'the DD-API-KEY header is not one of the api_keys of this receiver'));
+      if (typeof key !== 'string' || key === '')
+        return this.refuse(request, reply, new UploadError('unauthorized', 'the DD-API-KEY header is missing; this receiver requires one of its api_keys'));
+      if (!this.keyMatches(key))
+        return this.refuse(request, reply, new UploadError('unauthorized', 'the DD-API-KEY header is not one of the api_keys of this receiver'));
     }
     const contentType = request.headers['content-type'];
     if (mediaTypeOf(contentType) !== 'multipart/form-data') {
       return this.refuse(
         request,
         reply,
-        new UploadError('unsupported_media_type', `Content-Type ${contentType ? JSON.stringify(contentType.slice(0, 100)) : 'is missing'}${contentType ? ' is not multipart/form-data' : ''}: dd-trace profile uploads are multipart/form-data`),
+        new UploadError(
+          'unsupported_media_type',
+          `Content-Type ${contentType ? JSON.stringify(contentType.slice(0, 100)) : 'is missing'}${contentType ? ' is not multipart/form-data' : ''}: dd-trace profile uploads are multipart/form-data`,
+        ),
       );
     }
     const boundary = boundaryOf(contentType!);
     if ('problem' in boundary) return this.refuse(request, reply, new UploadError('bad_boundary', boundary.problem));
     const declared = Number(request.headers['content-length'] ?? NaN);
     if (declared > this.config.max_request_bytes) {
-      return this.refuse(request, reply, new UploadError('request_too_large', `the upload declares ${declared} bytes (Content-Length), more than max_request_bytes (${this.config.max_request_bytes} bytes)`));
+      return this.refuse(
+        request,
+        reply,
+        new UploadError(
+          'request_too_large',
+          `the upload declares ${declared} bytes (Content-Length), more than max_request_bytes (${this.config.max_request_bytes} bytes)`,
+        ),
+      );
     }
     // Every slot taken: refused before the body is read. A slot itself is taken only once the
     // body is read, so that clients still sending (or trickling) hold none.
@@ -363,7 +421,16 @@ export class DdtraceReceiver implements Receiver {
       // upload itself; profcol_receiver_accepted_uploads_total counts them.
       if (this.logger.isLevelEnabled('debug')) {
         this.logger.debug(
-          { ...who, bytes: parts.reduce((n, p) => n + p.data.length, 0), profiles: upload.summary.profiles, metrics: upload.summary.metrics, attachments: upload.summary.attachments, dropped: upload.dropped, encodings: upload.summary.encodings, ms: Math.round(performance.now() - started) },
+          {
+            ...who,
+            bytes: parts.reduce((n, p) => n + p.data.length, 0),
+            profiles: upload.summary.profiles,
+            metrics: upload.summary.metrics,
+            attachments: upload.summary.attachments,
+            dropped: upload.dropped,
+            encodings: upload.summary.encodings,
+            ms: Math.round(performance.now() - started),
+          },
           `accepted ddtrace upload from ${bundle.resource.service ?? 'an unnamed service'} (${upload.summary.profiles.join(', ') || 'no profiles'})`,
         );
       }
@@ -372,7 +439,12 @@ export class DdtraceReceiver implements Receiver {
       if (error instanceof UploadError) return this.refuse(request, reply, error, error.reason === 'memory_budget' ? 1 : undefined);
       if (error instanceof MemoryBudgetError) return this.refuseBudget(request, reply, `its attachments need more: ${error.message}`);
       if (error instanceof DecodeWorkerError) {
-        return this.refuse(request, reply, new UploadError('decoder_failed', `decoding the upload failed: ${error.message}; retry`, { cause: error }), this.retryAfterSeconds());
+        return this.refuse(
+          request,
+          reply,
+          new UploadError('decoder_failed', `decoding the upload failed: ${error.message}; retry`, { cause: error }),
+          this.retryAfterSeconds(),
+        );
       }
       if (error instanceof ClientGoneError) {
         this.telemetry.aborted.add(1);
@@ -398,7 +470,10 @@ export class DdtraceReceiver implements Receiver {
     return this.refuse(
       request,
       reply,
-      new UploadError('too_many_uploads', `${this.processing} uploads are already being decoded or forwarded (max_concurrent_uploads ${this.config.max_concurrent_uploads}); retry later`),
+      new UploadError(
+        'too_many_uploads',
+        `${this.processing} uploads are already being decoded or forwarded (max_concurrent_uploads ${this.config.max_concurrent_uploads}); retry later`,
+      ),
       this.retryAfterSeconds(),
     );
   }
@@ -447,7 +522,10 @@ export class DdtraceReceiver implements Receiver {
     return this.refuse(
       request,
       reply,
-      new UploadError('memory_budget', `the memory budget for uploads in flight is used up (${budget.usedBytes} of ${budget.limitBytes} bytes, service::limits::memory): ${detail}; retry later`),
+      new UploadError(
+        'memory_budget',
+        `the memory budget for uploads in flight is used up (${budget.usedBytes} of ${budget.limitBytes} bytes, service::limits::memory): ${detail}; retry later`,
+      ),
       1,
     );
   }
@@ -484,7 +562,12 @@ export class DdtraceReceiver implements Receiver {
         }
         if (chunkedReservation && !chunkedReservation.grow(BODY_COPIES * chunk.length)) {
           const budget = this.budget;
-          fail(new UploadError('memory_budget', `the memory budget for uploads in flight is used up (${budget.usedBytes} of ${budget.limitBytes} bytes, service::limits::memory) after ${received} bytes of a chunked upload; retry later`));
+          fail(
+            new UploadError(
+              'memory_budget',
+              `the memory budget for uploads in flight is used up (${budget.usedBytes} of ${budget.limitBytes} bytes, service::limits::memory) after ${received} bytes of a chunked upload; retry later`,
+            ),
+          );
           return;
         }
         try {
@@ -505,7 +588,12 @@ export class DdtraceReceiver implements Receiver {
       });
       req.on('error', (error) => fail(new ClientGoneError(`the connection failed after ${received} bytes: ${error.message}`, { cause: error })));
       req.on('close', () => {
-        if (!req.complete) fail(new ClientGoneError(`the client closed the connection after ${received} bytes${parser.currentPartLabel ? `, inside ${parser.currentPartLabel}` : ''}, before the upload was complete`));
+        if (!req.complete)
+          fail(
+            new ClientGoneError(
+              `the client closed the connection after ${received} bytes${parser.currentPartLabel ? `, inside ${parser.currentPartLabel}` : ''}, before the upload was complete`,
+            ),
+          );
       });
     });
   }
@@ -517,19 +605,35 @@ export class DdtraceReceiver implements Receiver {
     if (kind === 'backpressure') {
       const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
       const seconds = retryAfterMs !== undefined ? Math.max(1, Math.ceil(retryAfterMs / 1000)) : this.retryAfterSeconds();
-      const reason: RefusalReason = this.closing ? 'shutting_down' : (error as { reason?: unknown }).reason === 'memory_limit' ? 'memory_limit' : 'backpressure';
+      const reason: RefusalReason = this.closing
+        ? 'shutting_down'
+        : (error as { reason?: unknown }).reason === 'memory_limit'
+          ? 'memory_limit'
+          : 'backpressure';
       return this.refuse(request, reply, new UploadError(reason, `the pipeline is full: ${message}`, { cause: error }), seconds);
     }
     if (kind === 'permanent') {
       return this.refuse(request, reply, new UploadError('pipeline_rejected', `the pipeline rejected the upload: ${message}`, { cause: error }));
     }
     this.logger.error({ err: error }, `ddtrace receiver: the pipeline failed on an upload: ${message}`);
-    return this.refuse(request, reply, new UploadError(this.closing ? 'shutting_down' : 'pipeline_error', `the pipeline failed: ${message}`, { cause: error }), this.retryAfterSeconds());
+    return this.refuse(
+      request,
+      reply,
+      new UploadError(this.closing ? 'shutting_down' : 'pipeline_error', `the pipeline failed: ${message}`, { cause: error }),
+      this.retryAfterSeconds(),
+    );
   }
 
   private async refuse(request: FastifyRequest, reply: FastifyReply, error: UploadError, retryAfterSeconds?: number): Promise<FastifyReply> {
     this.telemetry.refused.add(1, { reason: error.reason });
-    const context = { reason: error.reason, status: error.status, method: request.method, path: normalisePath(request.url), remote: request.raw.socket?.remoteAddress, origin: headerText(request.headers['dd-evp-origin']) };
+    const context = {
+      reason: error.reason,
+      status: error.status,
+      method: request.method,
+      path: normalisePath(request.url),
+      remote: request.raw.socket?.remoteAddress,
+      origin: headerText(request.headers['dd-evp-origin']),
+    };
     if (error.status >= 500) this.logger.error(context, `refused ddtrace upload: ${error.message}`);
     else this.logger.warn(context, `refused ddtrace upload: ${error.message}`);
     const req = request.raw;
@@ -555,8 +659,16 @@ export class DdtraceReceiver implements Receiver {
     const req = reply.request.raw;
     const socket = req.socket;
     reply.hijack();
-    const headers = { ...reply.getHeaders(), 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), connection: 'close' };
-    const head = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`)].join('\r\n');
+    const headers = {
+      ...reply.getHeaders(),
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      connection: 'close',
+    };
+    const head = [
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`,
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`),
+    ].join('\r\n');
     let discarded = 0;
     const limit = DRAIN_FACTOR * this.config.max_request_bytes;
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);
@@ -611,7 +723,12 @@ export class DdtraceReceiver implements Receiver {
 
   private onFastifyError(error: Error & { statusCode?: number; code?: string }, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const status = error.statusCode ?? 500;
-    if (status === 415) return this.refuse(request, reply, new UploadError('unsupported_media_type', `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')} cannot be parsed: ${error.message}`));
+    if (status === 415)
+      return this.refuse(
+        request,
+        reply,
+        new UploadError('unsupported_media_type', `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')} cannot be parsed: ${error.message}`),
+      );
     if (status >= 400 && status < 500) return this.refuse(request, reply, new UploadError('bad_http', error.message));
     this.logger.error({ err: error }, `ddtrace receiver: unexpected error: ${error.message}`);
     return this.refuse(request, reply, new UploadError('internal_error', `the receiver failed: ${error.message}`));
@@ -656,7 +773,9 @@ export class DdtraceReceiver implements Receiver {
     }
     const body = JSON.stringify({ error: message, reason });
     // End (not destroy) so the answer is flushed before the connection closes; destroy later regardless.
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
     socket.on('error', () => {});
     setTimeout(() => socket.destroy(), 1000).unref();
   }

@@ -15,7 +15,10 @@ export function splitTag(item: string): [string, string] | undefined {
 /** A comma-joined `tags_profiler` string as `[key, value]` pairs, in order. */
 export function parseTagList(text: string | undefined): [string, string][] {
   if (!text) return [];
-  return text.split(',').map(splitTag).filter((t): t is [string, string] => t !== undefined);
+  return text
+    .split(',')
+    .map(splitTag)
+    .filter((t): t is [string, string] => t !== undefined);
 }
 
 /** Upload tag keys that become resource keys (tag key → resource key). */

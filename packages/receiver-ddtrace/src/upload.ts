@@ -126,7 +126,13 @@ export function readUpload(parts: Part[], options: InterpretOptions): ReadUpload
     receiverHost: options.receiverHost,
   });
   const dedupKey = resource.runtime_id !== undefined && resource.profile_seq !== undefined ? `${resource.runtime_id}/${resource.profile_seq}` : undefined;
-  return { format: raw.format, resource, dedupKey, repeatedTags: repeated, inflate: (decoder, inflateOptions = {}) => inflateUpload(raw, { resource, tags, window, dedupKey }, options, decoder, inflateOptions) };
+  return {
+    format: raw.format,
+    resource,
+    dedupKey,
+    repeatedTags: repeated,
+    inflate: (decoder, inflateOptions = {}) => inflateUpload(raw, { resource, tags, window, dedupKey }, options, decoder, inflateOptions),
+  };
 }
 
 /** Interprets and checks one upload completely; throws `UploadError` naming what is wrong. */
@@ -147,7 +153,9 @@ function zip<A, B>(as: readonly A[], bs: readonly B[]): [A, B][] {
 /** What the decoder is asked for each attachment: legacy v1 attachments are told apart by their content. */
 function decodeRequest(attachment: RawAttachment): DecodeRequest {
   if (attachment.legacyType) {
-    return attachment.legacyType === 'metrics' ? { bytes: attachment.data, summarize: 'none' } : { bytes: attachment.data, summarize: 'pprof_unless_json', stackFilters: stackFiltersFor(attachment.legacyType) };
+    return attachment.legacyType === 'metrics'
+      ? { bytes: attachment.data, summarize: 'none' }
+      : { bytes: attachment.data, summarize: 'pprof_unless_json', stackFilters: stackFiltersFor(attachment.legacyType) };
   }
   const kind = classifyAttachment(attachment.name);
   if (kind.kind === 'profile') return { bytes: attachment.data, summarize: 'pprof', stackFilters: stackFiltersFor(kind.type) };
@@ -210,7 +218,12 @@ async function inflateUpload(
     bundle,
     dropped,
     dedupKey: read.dedupKey,
-    summary: { profiles: profiles.map((p) => p.name), attachments: attachments.map((a) => a.name), metrics: Object.keys(runtimeMetrics ?? {}).length, encodings },
+    summary: {
+      profiles: profiles.map((p) => p.name),
+      attachments: attachments.map((a) => a.name),
+      metrics: Object.keys(runtimeMetrics ?? {}).length,
+      encodings,
+    },
   };
 }
 
@@ -230,7 +243,11 @@ function attachmentError(name: string, data: Buffer, outcome: Extract<DecodeOutc
   }
   if (kind === 'pprof') {
     const codec = encoding === 'none' ? 'uncompressed' : `${encoding}-decompressed`;
-    return new UploadError('bad_attachment', `attachment ${JSON.stringify(name)} is not a valid pprof profile (${codec}, ${outcome.plainBytes ?? 0} bytes): ${error.message}`, { cause: error });
+    return new UploadError(
+      'bad_attachment',
+      `attachment ${JSON.stringify(name)} is not a valid pprof profile (${codec}, ${outcome.plainBytes ?? 0} bytes): ${error.message}`,
+      { cause: error },
+    );
   }
   if (kind === 'decompress') return new UploadError('bad_attachment', `${what} cannot be decompressed: ${error.message}`, { cause: error });
   // memory_budget, a dead worker: not the upload's fault; the receiver answers 503 to retry.
@@ -258,7 +275,8 @@ export function parseRuntimeMetrics(name: string, plain: Uint8Array): Record<str
     });
   } else if (value !== null && typeof value === 'object') {
     for (const [key, number] of Object.entries(value)) {
-      if (typeof number !== 'number') throw new UploadError('bad_metrics', `attachment ${JSON.stringify(name)}: ${JSON.stringify(key)} is ${what(number)}; expected a number`);
+      if (typeof number !== 'number')
+        throw new UploadError('bad_metrics', `attachment ${JSON.stringify(name)}: ${JSON.stringify(key)} is ${what(number)}; expected a number`);
       out[key] = number;
     }
   } else {
@@ -280,7 +298,11 @@ function parseWindow(raw: RawUpload, bounds: WindowBounds | undefined): { startN
   if (endNanos < startNanos) {
     throw new UploadError('bad_window', `${raw.end.field} (${String(raw.end.value)}) is before ${raw.start.field} (${String(raw.start.value)})`);
   }
-  const problem = windowProblem({ field: raw.start.field, text: String(raw.start.value), nanos: startNanos }, { field: raw.end.field, text: String(raw.end.value), nanos: endNanos }, bounds);
+  const problem = windowProblem(
+    { field: raw.start.field, text: String(raw.start.value), nanos: startNanos },
+    { field: raw.end.field, text: String(raw.end.value), nanos: endNanos },
+    bounds,
+  );
   if (problem) throw new UploadError('window_out_of_range', problem);
   return { startNanos, endNanos };
 }
@@ -298,7 +320,8 @@ function fieldsOf(parts: Part[]): Map<string, string[]> {
 
 function readFormat(parts: Part[]): RawUpload {
   const events = parts.filter((p) => p.name === 'event');
-  if (events.length > 1) throw new UploadError('duplicate_part', `the upload has ${events.length} parts named "event" (parts ${events.map((p) => p.index).join(', ')})`);
+  if (events.length > 1)
+    throw new UploadError('duplicate_part', `the upload has ${events.length} parts named "event" (parts ${events.map((p) => p.index).join(', ')})`);
   const fields = fieldsOf(parts);
   if (events[0]) return readV4(events[0], parts);
   const first = (name: string) => fields.get(name)?.[0];
@@ -343,7 +366,8 @@ function readV4(eventPart: Part, parts: Part[]): RawUpload {
     if (part === eventPart) continue;
     if (part.filename === undefined && !listed.includes(part.name)) continue; // a stray form field
     const existing = files.get(part.name);
-    if (existing) throw new UploadError('duplicate_part', `the upload has two parts named ${JSON.stringify(part.name)} (parts ${existing.index} and ${part.index})`);
+    if (existing)
+      throw new UploadError('duplicate_part', `the upload has two parts named ${JSON.stringify(part.name)} (parts ${existing.index} and ${part.index})`);
     files.set(part.name, part);
   }
   const byFilename = (name: string) => [...files.values()].find((p) => p.filename === name);
@@ -355,7 +379,10 @@ function readV4(eventPart: Part, parts: Part[]): RawUpload {
     seen.add(name);
     const part = files.get(name) ?? byFilename(name);
     if (!part) {
-      throw new UploadError('missing_attachment', `event.attachments lists ${JSON.stringify(name)}, but the upload has no part with that name (attachments present: ${present})`);
+      throw new UploadError(
+        'missing_attachment',
+        `event.attachments lists ${JSON.stringify(name)}, but the upload has no part with that name (attachments present: ${present})`,
+      );
     }
     attachments.push({ name, data: part.data });
     files.delete(part.name);
@@ -374,7 +401,10 @@ function readV4(eventPart: Part, parts: Part[]): RawUpload {
 }
 
 function legacyTags(fields: Map<string, string[]>): [string, string][] {
-  return (fields.get('tags[]') ?? []).flatMap((item) => item.split(',')).map(splitTag).filter((t): t is [string, string] => t !== undefined);
+  return (fields.get('tags[]') ?? [])
+    .flatMap((item) => item.split(','))
+    .map(splitTag)
+    .filter((t): t is [string, string] => t !== undefined);
 }
 
 function readV3(parts: Part[], fields: Map<string, string[]>): RawUpload {
@@ -407,7 +437,8 @@ function readV1(parts: Part[], fields: Map<string, string[]>): RawUpload {
   for (const part of parts) {
     if (part.filename === undefined) continue;
     const existing = seen.get(part.name);
-    if (existing) throw new UploadError('duplicate_part', `the upload has two parts named ${JSON.stringify(part.name)} (parts ${existing.index} and ${part.index})`);
+    if (existing)
+      throw new UploadError('duplicate_part', `the upload has two parts named ${JSON.stringify(part.name)} (parts ${existing.index} and ${part.index})`);
     seen.set(part.name, part);
     const index = /^data\[(\d+)\]$/.exec(part.name)?.[1];
     const types = index !== undefined ? first(`types[${index}]`) : undefined;

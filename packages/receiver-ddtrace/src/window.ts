@@ -29,8 +29,10 @@ export interface WindowField {
 /** Why the window cannot be taken, or undefined when it can. */
 export function windowProblem(start: WindowField, end: WindowField, bounds?: WindowBounds): string | undefined {
   for (const { field, text, nanos } of [start, end]) {
-    if (nanos < 0n) return `${field} (${text}) is before 1970-01-01T00:00:00Z, which Unix time in nanoseconds (as OTLP carries it) cannot represent; check the client's clock`;
-    if (nanos > MAX_UNIX_NANOS) return `${field} (${text}) is after 2262-04-11T23:47:16Z, the last instant a 64-bit count of Unix nanoseconds (as OTLP carries it) can represent; check the client's clock`;
+    if (nanos < 0n)
+      return `${field} (${text}) is before 1970-01-01T00:00:00Z, which Unix time in nanoseconds (as OTLP carries it) cannot represent; check the client's clock`;
+    if (nanos > MAX_UNIX_NANOS)
+      return `${field} (${text}) is after 2262-04-11T23:47:16Z, the last instant a 64-bit count of Unix nanoseconds (as OTLP carries it) can represent; check the client's clock`;
   }
   if (!bounds) return undefined;
   const now = BigInt(Math.floor(bounds.nowMs)) * 1_000_000n;

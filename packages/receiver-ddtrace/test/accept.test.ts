@@ -17,7 +17,11 @@ describe('ddtrace receiver: accepting real uploads', () => {
 
   it('accepts the real dd-trace-js upload (event first, chunked, gzip) with 200 and an empty body', async () => {
     const { headers, body } = jsFixture();
-    const response = await request(r.port, { headers: { 'content-type': headers['content-type']!, 'dd-evp-origin': 'dd-trace-js' }, body: chunksOf(body, 4096), chunked: true });
+    const response = await request(r.port, {
+      headers: { 'content-type': headers['content-type']!, 'dd-evp-origin': 'dd-trace-js' },
+      body: chunksOf(body, 4096),
+      chunked: true,
+    });
     expect(response.status).toBe(200);
     expect(response.text).toBe('');
     const bundle = r.consumer.bundles.at(-1)!;
@@ -132,7 +136,11 @@ describe('ddtrace receiver: accepting real uploads', () => {
     const keeper = await startReceiver({ keep_attachments: true });
     try {
       const trace = zstd(Buffer.from('go 1.26 trace\x00\x01\x02'.repeat(100), 'latin1'));
-      const upload = goUpload({ attachments: ['metrics.json', 'cpu.pprof'], extraParts: [{ name: 'go.trace', filename: 'go.trace', contentType: 'application/octet-stream', data: trace }], event: { attachments: ['metrics.json', 'cpu.pprof', 'go.trace'] } });
+      const upload = goUpload({
+        attachments: ['metrics.json', 'cpu.pprof'],
+        extraParts: [{ name: 'go.trace', filename: 'go.trace', contentType: 'application/octet-stream', data: trace }],
+        event: { attachments: ['metrics.json', 'cpu.pprof', 'go.trace'] },
+      });
       expect((await request(keeper.port, upload)).status).toBe(200);
       expect(keeper.consumer.bundles[0]!.attachments).toEqual([{ name: 'go.trace', data: trace }]);
       const { headers, body } = jsFixture();
@@ -146,7 +154,11 @@ describe('ddtrace receiver: accepting real uploads', () => {
 
   it('drops an opaque attachment without decompressing it when keep_attachments is false (nothing reads it), and checks it when kept', async () => {
     const corrupt = zstd(Buffer.from('go 1.26 trace'.repeat(100), 'latin1')).subarray(0, 20);
-    const upload = goUpload({ attachments: ['metrics.json', 'cpu.pprof'], extraParts: [{ name: 'go.trace', filename: 'go.trace', contentType: 'application/octet-stream', data: corrupt }], event: { attachments: ['metrics.json', 'cpu.pprof', 'go.trace'] } });
+    const upload = goUpload({
+      attachments: ['metrics.json', 'cpu.pprof'],
+      extraParts: [{ name: 'go.trace', filename: 'go.trace', contentType: 'application/octet-stream', data: corrupt }],
+      event: { attachments: ['metrics.json', 'cpu.pprof', 'go.trace'] },
+    });
     const dropping = await startReceiver({ dedup_window: '0' });
     const keeper = await startReceiver({ dedup_window: '0', keep_attachments: true });
     try {
@@ -273,4 +285,3 @@ describe('ddtrace receiver: accepting real uploads', () => {
     expect(legacyTypeOf('goroutines')).toBe('goroutine');
   });
 });
-

@@ -7,7 +7,11 @@ afterEach(() => vi.useRealTimers());
 
 function guard(minBytesPerSecond: number, graceMs: number) {
   const reports: BodyRateReport[] = [];
-  const g = new BodyRateGuard({ minBytesPerSecond, graceMs }, (report) => reports.push(report), () => Date.now());
+  const g = new BodyRateGuard(
+    { minBytesPerSecond, graceMs },
+    (report) => reports.push(report),
+    () => Date.now(),
+  );
   return { g, reports };
 }
 

@@ -41,7 +41,7 @@ describe('ddtrace receiver: the process-wide memory budget (service.limits)', ()
     expect(limits.budget.usedBytes).toBe(0);
   });
 
-  it('holds an upload\'s body and decompressed profiles against the budget until the pipeline answered, then gives them back', async () => {
+  it("holds an upload's body and decompressed profiles against the budget until the pipeline answered, then gives them back", async () => {
     const limits = createServiceLimits({ memoryBytes: 64 * MiB, decodeWorkers: 1 });
     const gated = new GatedConsumer();
     r = await startReceiver({ dedup_window: '0' }, gated, { limits });
@@ -139,6 +139,9 @@ describe('ddtrace receiver: the process-wide memory budget (service.limits)', ()
   it('says where max_decompressed_bytes went when a configuration still sets it', () => {
     const parsed = ddtraceConfigSchema.parse({ max_decompressed_bytes: '8MiB' });
     expect(parsed.ok).toBe(false);
-    expect(!parsed.ok && parsed.issues[0]).toMatchObject({ path: ['max_decompressed_bytes'], message: expect.stringContaining('service::limits::max_decompressed_bytes') });
+    expect(!parsed.ok && parsed.issues[0]).toMatchObject({
+      path: ['max_decompressed_bytes'],
+      message: expect.stringContaining('service::limits::max_decompressed_bytes'),
+    });
   });
 });

@@ -61,7 +61,15 @@ describe('ddtrace receiver: real captured dd-trace-go uploads', () => {
     const response = await request(r.port, { headers: clientHeaders(headers), body });
     expect([response.status, response.text]).toEqual([200, '']);
     const bundle = r.consumer.bundles.at(-1)!;
-    expect(bundle.resource).toMatchObject({ service: 'ddtrace-demo-v1', env: 'e2e', version: '1.2.3', language: 'golang', runtime: 'go', profile_seq: '0', process_id: '20424' });
+    expect(bundle.resource).toMatchObject({
+      service: 'ddtrace-demo-v1',
+      env: 'e2e',
+      version: '1.2.3',
+      language: 'golang',
+      runtime: 'go',
+      profile_seq: '0',
+      process_id: '20424',
+    });
     expect(bundle.tags).toMatchObject({ team: 'profcol', demo: 'ddtrace-demo-v1', component: 'e2e', profiler_version: 'v1.73.1' });
     expect(bundle.profiles.every((p) => sniffEncoding(p.data) === 'gzip')).toBe(true);
     expect(bundle.profiles).toHaveLength(5);

@@ -26,7 +26,8 @@ class GatedConsumer implements Consumer {
 }
 
 const js = jsFixture();
-const jsPost = (port: number, extra: Record<string, string> = {}) => request(port, { headers: { 'content-type': js.headers['content-type']!, ...extra }, body: js.body, chunked: true });
+const jsPost = (port: number, extra: Record<string, string> = {}) =>
+  request(port, { headers: { 'content-type': js.headers['content-type']!, ...extra }, body: js.body, chunked: true });
 
 let running: Running[] = [];
 async function start(config: Record<string, unknown> = {}, next?: Consumer): Promise<Running> {
@@ -72,7 +73,10 @@ describe('ddtrace receiver: answering only once the pipeline took the upload', (
   it('answers 503 memory_limit with Retry-After when the memory_limiter refuses, so dd-trace-go retries', async () => {
     const r = await start();
     // The shape of the memory_limiter processor's MemoryLimitError (a package this one does not depend on).
-    r.consumer.refuseWith = Object.assign(new BackpressureError('memory_limiter "memory_limiter": memory is above the soft limit (900MiB rss, soft limit 800MiB); retry later', 1000), { reason: 'memory_limit' });
+    r.consumer.refuseWith = Object.assign(
+      new BackpressureError('memory_limiter "memory_limiter": memory is above the soft limit (900MiB rss, soft limit 800MiB); retry later', 1000),
+      { reason: 'memory_limit' },
+    );
     const refused = await jsPost(r.port);
     expect([refused.status, refused.headers['retry-after'], refused.json.reason]).toEqual([503, '1', 'memory_limit']);
     expect(r.count('profcol_receiver_refused_uploads_total', { reason: 'memory_limit' })).toBe(1);
@@ -82,7 +86,12 @@ describe('ddtrace receiver: answering only once the pipeline took the upload', (
     const r = await start();
     r.consumer.refuseWith = new Error('disk full');
     const failed = await jsPost(r.port);
-    expect([failed.status, failed.headers['retry-after'], failed.json.reason, failed.json.error]).toEqual([503, '10', 'pipeline_error', 'the pipeline failed: disk full']);
+    expect([failed.status, failed.headers['retry-after'], failed.json.reason, failed.json.error]).toEqual([
+      503,
+      '10',
+      'pipeline_error',
+      'the pipeline failed: disk full',
+    ]);
     r.consumer.refuseWith = new PermanentError('profile type not allowed');
     const permanent = await jsPost(r.port);
     expect([permanent.status, permanent.json.reason]).toEqual([400, 'pipeline_rejected']);
@@ -234,9 +243,17 @@ describe('ddtrace receiver: endpoints, other tracer requests, API keys, TLS', ()
 
   it('answers the other requests of a tracer harmlessly (200 or 404) and keeps serving', async () => {
     const r = await start();
-    const traces = await request(r.port, { method: 'PUT', path: '/v0.4/traces', headers: { 'content-type': 'application/msgpack' }, body: Buffer.from([0x90]) });
+    const traces = await request(r.port, {
+      method: 'PUT',
+      path: '/v0.4/traces',
+      headers: { 'content-type': 'application/msgpack' },
+      body: Buffer.from([0x90]),
+    });
     expect([traces.status, traces.json]).toEqual([200, { rate_by_service: {} }]);
-    expect((await request(r.port, { path: '/telemetry/proxy/api/v2/apmtelemetry', headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') })).status).toBe(200);
+    expect(
+      (await request(r.port, { path: '/telemetry/proxy/api/v2/apmtelemetry', headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') }))
+        .status,
+    ).toBe(200);
     expect((await request(r.port, { method: 'GET', path: '/info' })).status).toBe(404);
     expect((await request(r.port, { method: 'GET', path: '/' })).status).toBe(404);
     expect(r.count('profcol_receiver_other_requests_total', { status: '200' })).toBe(2);
@@ -247,7 +264,11 @@ describe('ddtrace receiver: endpoints, other tracer requests, API keys, TLS', ()
   it('requires DD-API-KEY when api_keys is set → 401 when missing or wrong', async () => {
     const r = await start({ api_keys: ['key-one', 'key-two'] });
     const missing = await jsPost(r.port);
-    expect([missing.status, missing.json.reason, missing.json.error]).toEqual([401, 'unauthorized', 'the DD-API-KEY header is missing; this receiver requires one of its api_keys']);
+    expect([missing.status, missing.json.reason, missing.json.error]).toEqual([
+      401,
+      'unauthorized',
+      'the DD-API-KEY header is missing; this receiver requires one of its api_keys',
+    ]);
     const wrong = await jsPost(r.port, { 'DD-API-KEY': 'key-three' });
     expect([wrong.status, wrong.json.error]).toEqual([401, 'the DD-API-KEY header is not one of the api_keys of this receiver']);
     expect((await jsPost(r.port, { 'Dd-Api-Key': 'key-two' })).status).toBe(200);
@@ -256,7 +277,11 @@ describe('ddtrace receiver: endpoints, other tracer requests, API keys, TLS', ()
 
   it('serves HTTPS with tls.cert_file and tls.key_file (relative to the configuration folder)', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'profcol-tls-'));
-    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=127.0.0.1'], { cwd: dir });
+    const made = spawnSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=127.0.0.1'],
+      { cwd: dir },
+    );
     expect(made.status, made.stderr?.toString()).toBe(0);
     const { createTestSettings, CollectingConsumer } = await import('@profcol/core/testing');
     const { ddtraceReceiverFactory, ddtraceConfigSchema } = await import('../src/index.js');
@@ -270,10 +295,14 @@ describe('ddtrace receiver: endpoints, other tracer requests, API keys, TLS', ()
       expect(receiver.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       const upload = goUpload();
       const status = await new Promise<number>((resolve, reject) => {
-        const req = https.request(`${receiver.url}/profiling/v1/input`, { method: 'POST', headers: { ...upload.headers, 'content-length': upload.body.length }, rejectUnauthorized: false }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode!));
-        });
+        const req = https.request(
+          `${receiver.url}/profiling/v1/input`,
+          { method: 'POST', headers: { ...upload.headers, 'content-length': upload.body.length }, rejectUnauthorized: false },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode!));
+          },
+        );
         req.on('error', reject);
         req.end(upload.body);
       });
@@ -285,7 +314,9 @@ describe('ddtrace receiver: endpoints, other tracer requests, API keys, TLS', ()
     const missing = ddtraceConfigSchema.parse({ endpoint: '127.0.0.1:0', tls: { cert_file: 'nope.pem', key_file: 'key.pem' } });
     if (!missing.ok) throw new Error('schema');
     const broken = ddtraceReceiverFactory.create(settings, missing.value, consumer);
-    await expect(Promise.resolve(broken.start!(settings.host))).rejects.toThrow(/^receivers::ddtrace\/tls::tls::cert_file: .*nope\.pem cannot be read \(ENOENT\); expected a PEM file$/);
+    await expect(Promise.resolve(broken.start!(settings.host))).rejects.toThrow(
+      /^receivers::ddtrace\/tls::tls::cert_file: .*nope\.pem cannot be read \(ENOENT\); expected a PEM file$/,
+    );
   });
 
   it('counts a client that hangs up in the middle of its upload, and keeps serving', async () => {

@@ -48,11 +48,23 @@ function outcome(MultipartParser, MultipartError, boundary, limits, chunks) {
 }
 
 function describeOutcome(o) {
-  return o.error ? `refused (${o.error.reason}: ${o.error.message.slice(0, 160)})` : `${o.parts.length} parts [${o.parts.map((p) => `${p.name}:${p.data.length}`).join(', ')}]`;
+  return o.error
+    ? `refused (${o.error.reason}: ${o.error.message.slice(0, 160)})`
+    : `${o.parts.length} parts [${o.parts.map((p) => `${p.name}:${p.data.length}`).join(', ')}]`;
 }
 
 function sameParts(a, b) {
-  return a.length === b.length && a.every((p, i) => p.index === b[i].index && p.name === b[i].name && p.filename === b[i].filename && p.contentType === b[i].contentType && Buffer.compare(p.data, b[i].data) === 0);
+  return (
+    a.length === b.length &&
+    a.every(
+      (p, i) =>
+        p.index === b[i].index &&
+        p.name === b[i].name &&
+        p.filename === b[i].filename &&
+        p.contentType === b[i].contentType &&
+        Buffer.compare(p.data, b[i].data) === 0,
+    )
+  );
 }
 
 /**
@@ -67,7 +79,14 @@ export function ddtraceFuzzTargets({ fc, multipart, upload: uploadModule, errors
   const recipe = fc.record({ seed: fc.nat({ max: seeds.length - 1 }), edits: fc.array(byteEdit(fc), { maxLength: 4 }) });
   const limits = fc.oneof(
     { weight: 3, arbitrary: fc.constant(DEFAULT_MULTIPART_LIMITS) },
-    { weight: 1, arbitrary: fc.record({ maxHeaderBytes: fc.integer({ min: 1, max: 512 }), maxParts: fc.integer({ min: 1, max: 12 }), maxPreambleBytes: fc.integer({ min: 0, max: 64 }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        maxHeaderBytes: fc.integer({ min: 1, max: 512 }),
+        maxParts: fc.integer({ min: 1, max: 12 }),
+        maxPreambleBytes: fc.integer({ min: 0, max: 64 }),
+      }),
+    },
   );
   const build = (r) => r.edits.reduce((bytes, edit) => applyEdit(bytes, edit, bodies), bodies[r.seed]);
 
@@ -91,7 +110,8 @@ export function ddtraceFuzzTargets({ fc, multipart, upload: uploadModule, errors
           if (bytes(o) > body.length) fail(`parts hold ${bytes(o)} bytes of a ${body.length}-byte body`);
           if (o.parts && o.parts.length > lim.maxParts) fail(`${o.parts.length} parts accepted, the limit is ${lim.maxParts}`);
         }
-        if (r.edits.length === 0 && boundaryEdit === 'same' && lim === DEFAULT_MULTIPART_LIMITS && !whole.parts) fail(`the unedited ${seeds[r.seed].name} was refused: ${describeOutcome(whole)}`);
+        if (r.edits.length === 0 && boundaryEdit === 'same' && lim === DEFAULT_MULTIPART_LIMITS && !whole.parts)
+          fail(`the unedited ${seeds[r.seed].name} was refused: ${describeOutcome(whole)}`);
       },
     },
     {
@@ -106,7 +126,8 @@ export function ddtraceFuzzTargets({ fc, multipart, upload: uploadModule, errors
         const options = { source: 'ddtrace', keepAttachments: true, hostTag: 'upload', receiverHost: 'fuzz' };
         try {
           const result = await uploadModule.interpretUpload(parsed.parts, options, decoder);
-          if (result.bundle.profiles.length + (result.bundle.attachments?.length ?? 0) === 0 && r.edits.length === 0) fail('an unedited upload gave an empty bundle');
+          if (result.bundle.profiles.length + (result.bundle.attachments?.length ?? 0) === 0 && r.edits.length === 0)
+            fail('an unedited upload gave an empty bundle');
           const start = result.bundle.window.startNanos;
           const end = result.bundle.window.endNanos;
           if (start < 0n || end < start || end >= 2n ** 63n) fail(`accepted a window ${start}..${end} that 64-bit Unix nanoseconds cannot hold`);

@@ -94,22 +94,25 @@ export function request(
   else if (options.method !== 'GET' && options.method !== 'HEAD') headers['content-length'] = String(length);
   return new Promise((resolve, reject) => {
     let answered = false;
-    const req = http.request({ host: '127.0.0.1', port, method: options.method ?? 'POST', path: options.path ?? '/profiling/v1/input', headers, agent: options.agent ?? false }, (res) => {
-      answered = true;
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(parts).toString('utf8');
-        let json = {};
-        try {
-          json = text ? JSON.parse(text) : {};
-        } catch {
-          /* not JSON */
-        }
-        resolve({ status: res.statusCode!, headers: res.headers, text, json, reusedSocket: req.reusedSocket });
-      });
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method: options.method ?? 'POST', path: options.path ?? '/profiling/v1/input', headers, agent: options.agent ?? false },
+      (res) => {
+        answered = true;
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(parts).toString('utf8');
+          let json = {};
+          try {
+            json = text ? JSON.parse(text) : {};
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode!, headers: res.headers, text, json, reusedSocket: req.reusedSocket });
+        });
+        res.on('error', reject);
+      },
+    );
     // A server may answer before the body is sent and then stop reading; the answer is what counts.
     req.on('error', (error) => (answered ? undefined : reject(error)));
     const writeNext = (i: number) => {
@@ -150,7 +153,9 @@ export function rawExchange(port: number, bytes: Buffer, quietMs = 500): Promise
 }
 
 /** One raw HTTP/1.1 connection: send a request's bytes, get the next response back (head and Content-Length body). */
-export async function rawConnection(port: number): Promise<{ exchange(bytes: Buffer): Promise<{ status: number; head: string; body: string }>; close(): void; closed: Promise<void> }> {
+export async function rawConnection(
+  port: number,
+): Promise<{ exchange(bytes: Buffer): Promise<{ status: number; head: string; body: string }>; close(): void; closed: Promise<void> }> {
   const socket = net.connect(port, '127.0.0.1');
   await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   let buffered = Buffer.alloc(0);
@@ -191,7 +196,14 @@ export async function rawConnection(port: number): Promise<{ exchange(bytes: Buf
 
 /** The bytes of an HTTP/1.1 POST with a Content-Length body. */
 export function rawPost(path: string, headers: Record<string, string>, body: Buffer): Buffer {
-  const head = [`POST ${path} HTTP/1.1`, 'Host: 127.0.0.1', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), `Content-Length: ${body.length}`, '', ''].join('\r\n');
+  const head = [
+    `POST ${path} HTTP/1.1`,
+    'Host: 127.0.0.1',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    `Content-Length: ${body.length}`,
+    '',
+    '',
+  ].join('\r\n');
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
 
@@ -282,12 +294,9 @@ export const GO_TAGS =
  * A dd-trace-go shaped upload built from the real attachments: each attachment as a file part
  * (`application/octet-stream`), the `event` part LAST with a trailing newline, a 60-hex boundary.
  */
-export function goUpload(options: {
-  compress?: (name: string, data: Buffer) => Buffer;
-  event?: Record<string, unknown>;
-  attachments?: string[];
-  extraParts?: FormPart[];
-} = {}): { body: Buffer; headers: Record<string, string>; event: Record<string, unknown> } {
+export function goUpload(
+  options: { compress?: (name: string, data: Buffer) => Buffer; event?: Record<string, unknown>; attachments?: string[]; extraParts?: FormPart[] } = {},
+): { body: Buffer; headers: Record<string, string>; event: Record<string, unknown> } {
   const names = options.attachments ?? GO_ATTACHMENTS;
   const compress = options.compress ?? ((_name: string, data: Buffer) => zstd(data));
   const event = {
@@ -299,7 +308,12 @@ export function goUpload(options: {
     version: '4',
     ...options.event,
   };
-  const parts: FormPart[] = names.map((name) => ({ name, filename: name, contentType: 'application/octet-stream', data: compress(name, fixture(`ddtrace-go/${name}`)) }));
+  const parts: FormPart[] = names.map((name) => ({
+    name,
+    filename: name,
+    contentType: 'application/octet-stream',
+    data: compress(name, fixture(`ddtrace-go/${name}`)),
+  }));
   parts.push(...(options.extraParts ?? []));
   parts.push({ name: 'event', filename: 'event.json', contentType: 'application/json', data: `${JSON.stringify(event)}\n` });
   return { body: multipart(GO_BOUNDARY, parts), headers: { 'content-type': `multipart/form-data; boundary=${GO_BOUNDARY}` }, event };

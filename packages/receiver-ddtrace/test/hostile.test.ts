@@ -47,7 +47,8 @@ async function rawClient(port: number) {
     async until(test: (text: string) => boolean, what: string): Promise<string> {
       for (;;) {
         if (test(text())) return text();
-        if (socket.destroyed) throw new Error(`the connection closed (${error?.code ?? 'FIN'}) before ${what}; the server sent ${JSON.stringify(text().slice(0, 300))}`);
+        if (socket.destroyed)
+          throw new Error(`the connection closed (${error?.code ?? 'FIN'}) before ${what}; the server sent ${JSON.stringify(text().slice(0, 300))}`);
         await new Promise<void>((resolve) => waiters.push(resolve));
       }
     },
@@ -108,7 +109,9 @@ describe('ddtrace receiver: slow bodies (issue 10.1)', () => {
     const slow = await trickle(r.port, bytes, headLength, 100);
     const [answer] = responses(await slow.until(complete(1), 'the 408'));
     expect([answer!.status, answer!.json.reason]).toEqual([408, 'slow_body']);
-    expect(answer!.json.error).toMatch(/^the body arrived at \d+ bytes\/s \(\d+ of \d+ bytes\), slower than min_body_rate \(1024 bytes\/s\) after body_timeout \(1s\)$/);
+    expect(answer!.json.error).toMatch(
+      /^the body arrived at \d+ bytes\/s \(\d+ of \d+ bytes\), slower than min_body_rate \(1024 bytes\/s\) after body_timeout \(1s\)$/,
+    );
     expect(answer!.head).toMatch(/\r\nconnection: close/i);
     await slow.closed;
     expect(r.count('profcol_receiver_refused_uploads_total', { reason: 'slow_body' })).toBe(1);
@@ -120,7 +123,11 @@ describe('ddtrace receiver: slow bodies (issue 10.1)', () => {
 
 describe('ddtrace receiver: a body far over max_request_bytes (issue 10.9)', () => {
   const MiB = 1024 * 1024;
-  const head = (length: number) => Buffer.from(`POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${goUpload().headers['content-type']}\r\nContent-Length: ${length}\r\n\r\n`, 'latin1');
+  const head = (length: number) =>
+    Buffer.from(
+      `POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${goUpload().headers['content-type']}\r\nContent-Length: ${length}\r\n\r\n`,
+      'latin1',
+    );
 
   it('answers 413 from the Content-Length alone, before a byte of the body is sent, then closes', async () => {
     const r = await start({ max_request_bytes: '1MiB', request_timeout: '2s' });
@@ -144,7 +151,11 @@ describe('ddtrace receiver: a body far over max_request_bytes (issue 10.9)', () 
     const writing = (async () => {
       while (written < 16 * MiB && !client.socket.destroyed && client.text() === '') {
         written += block.length;
-        if (!client.socket.write(block)) await new Promise((resolve) => { client.socket.once('drain', resolve); client.socket.once('close', resolve); });
+        if (!client.socket.write(block))
+          await new Promise((resolve) => {
+            client.socket.once('drain', resolve);
+            client.socket.once('close', resolve);
+          });
       }
     })();
     const [answer] = responses(await client.until(complete(1), 'the 413'));
@@ -208,7 +219,9 @@ describe('ddtrace receiver: requests racing a shutdown (issue 10.11)', () => {
     const used = await rawConnection(r.port);
     expect((await used.exchange(rawPost(PATH, { 'Content-Type': js.headers['content-type']! }, js.body))).status).toBe(200);
     const stopping = r.stop();
-    await expect(request(r.port, { headers: { 'content-type': js.headers['content-type']! }, body: js.body, chunked: true })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await expect(request(r.port, { headers: { 'content-type': js.headers['content-type']! }, body: js.body, chunked: true })).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
     await stopping;
     await Promise.all([idle.closed, used.closed]);
     expect(r.consumer.bundles).toHaveLength(1);

@@ -106,8 +106,13 @@ describe('multipart parser', () => {
 
   it('refuses part headers without end, and too many parts', () => {
     const parser = new MultipartParser('b', { maxHeaderBytes: 100 });
-    expect(() => parser.write(Buffer.from(`--b\r\nContent-Disposition: form-data; name="${'a'.repeat(200)}"`))).toThrow(/headers of part 1 are longer than 100 bytes/);
-    const many = multipart('b', Array.from({ length: 5 }, (_, i) => ({ name: `p${i}`, data: 'x' })));
+    expect(() => parser.write(Buffer.from(`--b\r\nContent-Disposition: form-data; name="${'a'.repeat(200)}"`))).toThrow(
+      /headers of part 1 are longer than 100 bytes/,
+    );
+    const many = multipart(
+      'b',
+      Array.from({ length: 5 }, (_, i) => ({ name: `p${i}`, data: 'x' })),
+    );
     const limited = new MultipartParser('b', { maxParts: 4 });
     expect(() => limited.write(many)).toThrow(/more than 4 parts/);
   });
@@ -118,6 +123,12 @@ describe('multipart parser', () => {
     expect(boundaryOf('multipart/form-data')).toEqual({ problem: 'Content-Type multipart/form-data has no boundary parameter' });
     expect('problem' in boundaryOf(`multipart/form-data; boundary=${'x'.repeat(71)}`)).toBe(true);
     expect('problem' in boundaryOf('multipart/form-data; boundary=')).toBe(true);
-    expect(parseParameters(' a=1; B="x;y"; c')).toEqual(new Map([['a', '1'], ['b', 'x;y'], ['c', '']]));
+    expect(parseParameters(' a=1; B="x;y"; c')).toEqual(
+      new Map([
+        ['a', '1'],
+        ['b', 'x;y'],
+        ['c', ''],
+      ]),
+    );
   });
 });

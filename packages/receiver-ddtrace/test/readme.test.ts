@@ -25,7 +25,13 @@ describe('ddtrace receiver: package and documentation', () => {
 
   it('has defaults that match the issue: localhost:9529, /profiling/v1/input, 32 MiB', () => {
     const config = ddtraceConfigSchema.parse({});
-    expect(config.ok && config.value).toMatchObject({ endpoint: 'localhost:9529', endpoints: ['/profiling/v1/input'], max_request_bytes: 32 * 1024 * 1024, host_tag: 'upload', dedup_window: 300_000 });
+    expect(config.ok && config.value).toMatchObject({
+      endpoint: 'localhost:9529',
+      endpoints: ['/profiling/v1/input'],
+      max_request_bytes: 32 * 1024 * 1024,
+      host_tag: 'upload',
+      dedup_window: 300_000,
+    });
     const wrong = ddtraceConfigSchema.parse({ endpoint: 'nowhere', endpoints: ['profiling'] });
     expect(wrong.ok).toBe(false);
   });

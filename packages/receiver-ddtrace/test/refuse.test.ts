@@ -1,6 +1,21 @@
 import { createServiceLimits } from '@profcol/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chunksOf, fixture, goUpload, gzip, jsFixture, multipart, rawConnection, rawExchange, rawPost, request, startReceiver, zstd, type Response, type Running } from './helpers.js';
+import {
+  chunksOf,
+  fixture,
+  goUpload,
+  gzip,
+  jsFixture,
+  multipart,
+  rawConnection,
+  rawExchange,
+  rawPost,
+  request,
+  startReceiver,
+  zstd,
+  type Response,
+  type Running,
+} from './helpers.js';
 
 const GOOD = jsFixture();
 
@@ -29,7 +44,12 @@ describe('ddtrace receiver: refusing malformed uploads, each with its status and
     request(r.port, { headers, body, chunked });
 
   it('bad boundary: the body does not use the boundary of its Content-Type → 400', async () => {
-    await expectRefused(await post(GOOD.body, { 'content-type': 'multipart/form-data; boundary=0123456789abcdef' }), 400, 'bad_boundary', 'does not contain the boundary "--0123456789abcdef" declared in Content-Type; it begins "--5e79a1dd8a04b2b0');
+    await expectRefused(
+      await post(GOOD.body, { 'content-type': 'multipart/form-data; boundary=0123456789abcdef' }),
+      400,
+      'bad_boundary',
+      'does not contain the boundary "--0123456789abcdef" declared in Content-Type; it begins "--5e79a1dd8a04b2b0',
+    );
     await expectRefused(await post(GOOD.body, { 'content-type': 'multipart/form-data' }), 400, 'bad_boundary', 'has no boundary parameter');
   });
 
@@ -43,7 +63,12 @@ describe('ddtrace receiver: refusing malformed uploads, each with its status and
     const body = Buffer.from(notJson.body.toString('latin1').replace('{"start"', '{start'), 'latin1');
     await expectRefused(await post(body, notJson.headers), 400, 'bad_event', /the "event" part is not valid JSON \(.+\); it begins "\{start/);
     const list = multipart('b2', [{ name: 'event', filename: 'event.json', data: '[1,2]' }]);
-    await expectRefused(await post(list, { 'content-type': 'multipart/form-data; boundary=b2' }), 400, 'bad_event', 'the "event" part must be a JSON object, got a list');
+    await expectRefused(
+      await post(list, { 'content-type': 'multipart/form-data; boundary=b2' }),
+      400,
+      'bad_event',
+      'the "event" part must be a JSON object, got a list',
+    );
     const badAttachments = goUpload({ event: { attachments: 'cpu.pprof' } });
     await expectRefused(await post(badAttachments.body, badAttachments.headers), 400, 'bad_event', 'event.attachments must be a list of attachment names');
   });
@@ -52,15 +77,30 @@ describe('ddtrace receiver: refusing malformed uploads, each with its status and
     const cut = goUpload({ compress: (name, data) => (name === 'cpu.pprof' ? zstd(data).subarray(0, 1000) : zstd(data)) });
     await expectRefused(await post(cut.body, cut.headers), 400, 'bad_attachment', /attachment "cpu\.pprof" \(zstd, 1000 bytes\) cannot be decompressed/);
     const gz = goUpload({ compress: (name, data) => (name === 'delta-heap.pprof' ? gzip(data).subarray(0, 500) : gzip(data)) });
-    await expectRefused(await post(gz.body, gz.headers), 400, 'bad_attachment', /attachment "delta-heap\.pprof" \(gzip, 500 bytes\) cannot be decompressed: gzip stream truncated/);
+    await expectRefused(
+      await post(gz.body, gz.headers),
+      400,
+      'bad_attachment',
+      /attachment "delta-heap\.pprof" \(gzip, 500 bytes\) cannot be decompressed: gzip stream truncated/,
+    );
     const raw = goUpload({ compress: (name, data) => (name === 'goroutines.pprof' ? data.subarray(0, 333) : data) });
-    await expectRefused(await post(raw.body, raw.headers), 400, 'bad_attachment', /attachment "goroutines\.pprof" is not a valid pprof profile \(uncompressed, 333 bytes\)/);
+    await expectRefused(
+      await post(raw.body, raw.headers),
+      400,
+      'bad_attachment',
+      /attachment "goroutines\.pprof" is not a valid pprof profile \(uncompressed, 333 bytes\)/,
+    );
   });
 
   it('truncated upload: the body ends inside an attachment → 400 naming the part', async () => {
     const upload = goUpload();
     const truncated = upload.body.subarray(0, Math.floor(upload.body.length / 2));
-    await expectRefused(await post(truncated, upload.headers), 400, 'truncated', /the body ended inside part \d \(".+\.pprof"\) after \d+ bytes, before its closing boundary: the upload is truncated/);
+    await expectRefused(
+      await post(truncated, upload.headers),
+      400,
+      'truncated',
+      /the body ended inside part \d \(".+\.pprof"\) after \d+ bytes, before its closing boundary: the upload is truncated/,
+    );
     const chunked = await post(chunksOf(GOOD.body.subarray(0, GOOD.body.length - 10), 1000), { 'content-type': GOOD.headers['content-type']! }, true);
     await expectRefused(chunked, 400, 'truncated', 'the body ended inside part 4 ("wall.pprof")');
   });
@@ -69,7 +109,12 @@ describe('ddtrace receiver: refusing malformed uploads, each with its status and
     const bomb = zstd(Buffer.alloc(64 * 1024 * 1024));
     expect(bomb.length).toBeLessThan(64 * 1024);
     const upload = goUpload({ compress: (name, data) => (name === 'metrics.json' ? bomb : zstd(data)) });
-    await expectRefused(await post(upload.body, upload.headers), 413, 'decompressed_too_large', `attachment "metrics.json" (zstd, ${bomb.length} bytes) decompresses to more than service::limits::max_decompressed_bytes (8388608 bytes)`);
+    await expectRefused(
+      await post(upload.body, upload.headers),
+      413,
+      'decompressed_too_large',
+      `attachment "metrics.json" (zstd, ${bomb.length} bytes) decompresses to more than service::limits::max_decompressed_bytes (8388608 bytes)`,
+    );
   });
 
   it('many attachments: max_decompressed_bytes bounds the whole upload → 413 naming the attachment that passed it', async () => {
@@ -83,7 +128,9 @@ describe('ddtrace receiver: refusing malformed uploads, each with its status and
       ],
     });
     // Kept attachments are decompressed (checked); dropped ones are not (see accept.test.ts).
-    const keeping = await startReceiver({ dedup_window: '0', keep_attachments: true }, undefined, { limits: createServiceLimits({ maxDecompressedBytes: 8 * 1024 * 1024, decodeWorkers: 1 }) });
+    const keeping = await startReceiver({ dedup_window: '0', keep_attachments: true }, undefined, {
+      limits: createServiceLimits({ maxDecompressedBytes: 8 * 1024 * 1024, decodeWorkers: 1 }),
+    });
     try {
       const response = await request(keeping.port, { headers: upload.headers, body: upload.body });
       expect([response.status, response.json.reason]).toEqual([413, 'decompressed_too_large']);
@@ -97,9 +144,19 @@ describe('ddtrace receiver: refusing malformed uploads, each with its status and
   });
 
   it('wrong content type, or none → 415', async () => {
-    await expectRefused(await post(Buffer.from('{}'), { 'content-type': 'application/json' }), 415, 'unsupported_media_type', 'Content-Type "application/json" is not multipart/form-data');
+    await expectRefused(
+      await post(Buffer.from('{}'), { 'content-type': 'application/json' }),
+      415,
+      'unsupported_media_type',
+      'Content-Type "application/json" is not multipart/form-data',
+    );
     await expectRefused(await post(GOOD.body, {}), 415, 'unsupported_media_type', 'Content-Type is missing');
-    await expectRefused(await post(GOOD.body, { 'content-type': 'multipart/mixed; boundary=5e79a1dd8a04b2b0' }), 415, 'unsupported_media_type', 'is not multipart/form-data');
+    await expectRefused(
+      await post(GOOD.body, { 'content-type': 'multipart/mixed; boundary=5e79a1dd8a04b2b0' }),
+      415,
+      'unsupported_media_type',
+      'is not multipart/form-data',
+    );
   });
 
   it('empty body → 400', async () => {
@@ -119,19 +176,37 @@ describe('ddtrace receiver: refusing malformed uploads, each with its status and
   });
 
   it('missing listed attachment: event.attachments names a part that is not there → 400', async () => {
-    const upload = goUpload({ event: { attachments: ['metrics.json', 'cpu.pprof', 'delta-heap.pprof', 'go.trace'] }, attachments: ['metrics.json', 'cpu.pprof', 'delta-heap.pprof'] });
-    await expectRefused(await post(upload.body, upload.headers), 400, 'missing_attachment', 'event.attachments lists "go.trace", but the upload has no part with that name (attachments present: "metrics.json", "cpu.pprof", "delta-heap.pprof")');
+    const upload = goUpload({
+      event: { attachments: ['metrics.json', 'cpu.pprof', 'delta-heap.pprof', 'go.trace'] },
+      attachments: ['metrics.json', 'cpu.pprof', 'delta-heap.pprof'],
+    });
+    await expectRefused(
+      await post(upload.body, upload.headers),
+      400,
+      'missing_attachment',
+      'event.attachments lists "go.trace", but the upload has no part with that name (attachments present: "metrics.json", "cpu.pprof", "delta-heap.pprof")',
+    );
   });
 
   it('broken metrics.json, a bad window, two event parts → 400 each', async () => {
     const metrics = goUpload({ compress: (name, data) => (name === 'metrics.json' ? zstd(Buffer.from('[["go_num_goroutine","26"]]')) : zstd(data)) });
-    await expectRefused(await post(metrics.body, metrics.headers), 400, 'bad_metrics', 'attachment "metrics.json": entry 0 is ["go_num_goroutine","26"]; expected a [name, number] pair');
+    await expectRefused(
+      await post(metrics.body, metrics.headers),
+      400,
+      'bad_metrics',
+      'attachment "metrics.json": entry 0 is ["go_num_goroutine","26"]; expected a [name, number] pair',
+    );
     const noStart = goUpload({ event: { start: undefined } });
     await expectRefused(await post(noStart.body, noStart.headers), 400, 'bad_window', 'event.start is missing');
     const notTime = goUpload({ event: { end: '21/08/2026 15:41' } });
     await expectRefused(await post(notTime.body, notTime.headers), 400, 'bad_window', 'event.end: "21/08/2026 15:41" is not an RFC 3339 timestamp');
     const backwards = goUpload({ event: { end: '2026-08-21T15:39:00Z' } });
-    await expectRefused(await post(backwards.body, backwards.headers), 400, 'bad_window', 'event.end (2026-08-21T15:39:00Z) is before event.start (2026-08-21T15:40:00.000123456Z)');
+    await expectRefused(
+      await post(backwards.body, backwards.headers),
+      400,
+      'bad_window',
+      'event.end (2026-08-21T15:39:00Z) is before event.start (2026-08-21T15:40:00.000123456Z)',
+    );
     const twice = goUpload({ attachments: [], extraParts: [{ name: 'event', filename: 'event.json', data: '{}' }] });
     await expectRefused(await post(twice.body, twice.headers), 400, 'duplicate_part', 'the upload has 2 parts named "event"');
   });
@@ -157,7 +232,10 @@ describe('ddtrace receiver: refusing malformed uploads, each with its status and
   it('a 40 MiB upload gets its 413 with the default 32 MiB limit, chunked or with Content-Length', async () => {
     const big = await startReceiver();
     try {
-      const head = goUpload({ attachments: ['metrics.json'], extraParts: [{ name: 'go.trace', filename: 'go.trace', data: Buffer.alloc(40 * 1024 * 1024, 7) }] });
+      const head = goUpload({
+        attachments: ['metrics.json'],
+        extraParts: [{ name: 'go.trace', filename: 'go.trace', data: Buffer.alloc(40 * 1024 * 1024, 7) }],
+      });
       const chunked = await request(big.port, { headers: head.headers, body: chunksOf(head.body, 1024 * 1024), chunked: true });
       expect([chunked.status, chunked.json.reason]).toEqual([413, 'request_too_large']);
       const declared = await request(big.port, { headers: head.headers, body: chunksOf(head.body, 1024 * 1024) });

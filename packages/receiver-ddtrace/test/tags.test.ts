@@ -32,12 +32,25 @@ describe('language resolution (language, then runtime, then family; exact aliase
 describe('resource and tags from upload tags', () => {
   it('moves the well-known keys to the resource and keeps the rest as tags, split at the first colon', () => {
     const { resource, tags } = buildResource({
-      tags: parseTagList('service:svc,env:prod,version:1.2.3,host:h1,runtime:go,runtime_version:1.26.8,runtime-id:abc,profile_seq:3,process_id:42,git.repository_url:https://x/y:z,bare,team:a,team:b'),
+      tags: parseTagList(
+        'service:svc,env:prod,version:1.2.3,host:h1,runtime:go,runtime_version:1.26.8,runtime-id:abc,profile_seq:3,process_id:42,git.repository_url:https://x/y:z,bare,team:a,team:b',
+      ),
       fields: { family: 'go' },
       hostTag: 'upload',
       receiverHost: 'collector-1',
     });
-    expect(resource).toEqual({ service: 'svc', env: 'prod', version: '1.2.3', host: 'h1', runtime: 'go', runtime_version: '1.26.8', runtime_id: 'abc', profile_seq: '3', process_id: '42', language: 'golang' });
+    expect(resource).toEqual({
+      service: 'svc',
+      env: 'prod',
+      version: '1.2.3',
+      host: 'h1',
+      runtime: 'go',
+      runtime_version: '1.26.8',
+      runtime_id: 'abc',
+      profile_seq: '3',
+      process_id: '42',
+      language: 'golang',
+    });
     expect(tags).toEqual({ 'git.repository_url': 'https://x/y:z', bare: '', team: 'b' });
   });
 
@@ -48,14 +61,28 @@ describe('resource and tags from upload tags', () => {
   });
 
   it('lets tags added by a forwarding Datadog agent fill gaps only', () => {
-    const { resource } = buildResource({ tags: [['env', 'prod']], additional: [['env', 'default-env'], ['host', 'agent-host']], fields: {}, hostTag: 'upload', receiverHost: 'x' });
+    const { resource } = buildResource({
+      tags: [['env', 'prod']],
+      additional: [
+        ['env', 'default-env'],
+        ['host', 'agent-host'],
+      ],
+      fields: {},
+      hostTag: 'upload',
+      receiverHost: 'x',
+    });
     expect(resource).toMatchObject({ env: 'prod', host: 'agent-host' });
   });
 });
 
 describe('repeated tag keys (k:1,k:2): the last value is kept, and the receiver says so', () => {
   it('keeps the last value and lists the keys whose earlier, different values it replaced', () => {
-    const { resource, tags, repeated } = buildResource({ tags: parseTagList('team:a,env:prod,team:b,team:c,env:prod,zone:1'), fields: {}, hostTag: 'upload', receiverHost: 'x' });
+    const { resource, tags, repeated } = buildResource({
+      tags: parseTagList('team:a,env:prod,team:b,team:c,env:prod,zone:1'),
+      fields: {},
+      hostTag: 'upload',
+      receiverHost: 'x',
+    });
     expect([tags.team, resource.env, tags.zone]).toEqual(['c', 'prod', '1']);
     // env:prod twice loses nothing, so it is not reported.
     expect(repeated).toEqual([{ key: 'team', replaced: 2 }]);

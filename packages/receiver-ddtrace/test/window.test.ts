@@ -26,7 +26,9 @@ describe('upload windows the receiver can export as they are', () => {
       "event.start (1960-01-01T00:00:00Z) is before 1970-01-01T00:00:00Z, which Unix time in nanoseconds (as OTLP carries it) cannot represent; check the client's clock",
     );
     expect(windowProblem(field('event.start', '2262-04-11T23:47:16.854775807Z'), field('event.end', '2262-04-11T23:47:16.854775807Z'))).toBeUndefined();
-    expect(windowProblem(field('event.start', '2262-04-11T23:47:16Z'), field('event.end', '2262-04-11T23:47:16.854775808Z'))).toMatch(/^event\.end .* is after 2262/);
+    expect(windowProblem(field('event.start', '2262-04-11T23:47:16Z'), field('event.end', '2262-04-11T23:47:16.854775808Z'))).toMatch(
+      /^event\.end .* is after 2262/,
+    );
   });
 
   it('refuses an end further ahead of the clock than max_clock_skew, and a start older than max_window_age', () => {
@@ -34,7 +36,7 @@ describe('upload windows the receiver can export as they are', () => {
       "event.end (2026-12-01T13:00:01Z) is 1h1s after the receiver's clock (2026-12-01T12:00:00.000Z), more than max_clock_skew (1h): fix the client's clock, or raise max_clock_skew",
     );
     expect(windowProblem(field('field "recording-start"', '2026-11-30T11:59:59Z'), field('field "recording-end"', '2026-11-30T12:00:00Z'), bounds)).toBe(
-      "field \"recording-start\" (2026-11-30T11:59:59Z) is 1d1s before the receiver's clock (2026-12-01T12:00:00.000Z), more than max_window_age (1d): fix the client's clock, or raise max_window_age",
+      'field "recording-start" (2026-11-30T11:59:59Z) is 1d1s before the receiver\'s clock (2026-12-01T12:00:00.000Z), more than max_window_age (1d): fix the client\'s clock, or raise max_window_age',
     );
   });
 
@@ -63,7 +65,10 @@ describe('ddtrace receiver: refusing windows out of range with 400 window_out_of
       };
       await refused({ start: '2600-01-01T00:00:00Z', end: '2600-01-01T00:01:00Z' }, /^event\.start \(2600-01-01T00:00:00Z\) is after 2262-04-11T23:47:16Z/);
       await refused({ start: '1960-01-01T00:00:00Z', end: '1960-01-01T00:01:00Z' }, /^event\.start \(1960-01-01T00:00:00Z\) is before 1970-01-01T00:00:00Z/);
-      await refused({ start: '2026-08-21T16:41:00Z', end: '2026-08-21T16:42:00Z' }, /^event\.end \(2026-08-21T16:42:00Z\) is 1h1m after the receiver's clock \(2026-08-21T15:41:00\.000Z\), more than max_clock_skew \(1h\)/);
+      await refused(
+        { start: '2026-08-21T16:41:00Z', end: '2026-08-21T16:42:00Z' },
+        /^event\.end \(2026-08-21T16:42:00Z\) is 1h1m after the receiver's clock \(2026-08-21T15:41:00\.000Z\), more than max_clock_skew \(1h\)/,
+      );
       expect(r.count('profcol_receiver_refused_uploads_total', { reason: 'window_out_of_range' })).toBe(3);
       expect(r.consumer.bundles).toHaveLength(0);
       expect((await request(r.port, goUpload())).status).toBe(200);
@@ -82,7 +87,9 @@ describe('ddtrace receiver: refusing windows out of range with 400 window_out_of
     try {
       const response = await request(r.port, goUpload());
       expect([response.status, response.json.reason]).toEqual([400, 'window_out_of_range']);
-      expect(response.json.error).toMatch(/^event\.start \(2026-08-21T15:40:00\.000123456Z\) is 2d59s before the receiver's clock .* more than max_window_age \(1d\)/);
+      expect(response.json.error).toMatch(
+        /^event\.start \(2026-08-21T15:40:00\.000123456Z\) is 2d59s before the receiver's clock .* more than max_window_age \(1d\)/,
+      );
     } finally {
       await r.stop();
     }

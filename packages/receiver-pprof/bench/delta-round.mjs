@@ -22,7 +22,8 @@ function series(gz, rounds, widen = 1) {
     const key = base.stringTable.dedup('copy');
     for (let c = 0; c < widen; c++) {
       const value = base.stringTable.dedup(String(c));
-      for (const s of base.sample) samples.push(new Sample({ locationId: s.locationId, label: [...s.label, new Label({ key, str: value })], value: s.value.map(Number) }));
+      for (const s of base.sample)
+        samples.push(new Sample({ locationId: s.locationId, label: [...s.label, new Label({ key, str: value })], value: s.value.map(Number) }));
     }
     base.sample = samples;
   }
@@ -55,7 +56,10 @@ function time(label, rounds, fn) {
 function run(name, bodies) {
   const raws = bodies.map((b) => decompressAndSummarize(b).pprof);
   const baselines = raws.map((raw) => deltaBaseline(raw, TYPES));
-  const deltas = raws.slice(1).map((cur, i) => deltaProfiles(raws[i], cur, TYPES)).map((r) => r.pprof);
+  const deltas = raws
+    .slice(1)
+    .map((cur, i) => deltaProfiles(raws[i], cur, TYPES))
+    .map((r) => r.pprof);
   console.log(`${name}: ${bodies[0].length} B gzip, ${raws[0].length} B raw, ${summarizePprof(raws[0]).sampleCount} samples, delta ${deltas[0].length} B`);
   time('(warm-up)', bodies, (i) => deltaProfiles(baselines[i], decompressAndSummarize(bodies[i + 1]), TYPES).decoded);
   // What the receiver did before baselines: the previous round's raw bytes decoded again.
@@ -70,11 +74,13 @@ function run(name, bodies) {
     return deltaProfiles(baselines[i], cur, TYPES).decoded;
   });
   time('  of which decompressAndSummarize(body): gunzip + summarize (needed)', bodies, (i) => decompressAndSummarize(bodies[i + 1]));
-  time('  of which summarizePprof(delta) (the delta\'s own summary)', bodies, (i) => summarizePprof(deltas[i]));
+  time("  of which summarizePprof(delta) (the delta's own summary)", bodies, (i) => summarizePprof(deltas[i]));
   // The floor of the previous implementation, which decoded the current profile with
   // pprof-format and encoded the delta with it (~750 µs a round on heap.pprof).
   const objects = time('baseline: pprof-format Profile.decode + encode of the current profile', bodies, (i) => Profile.decode(raws[i + 1]).encode());
-  console.log(`  a round costs ${Math.round((1 - now / before) * 100)}% less with a baseline; it is ${(objects / now).toFixed(1)}x faster than pprof-format's decode + encode alone\n`);
+  console.log(
+    `  a round costs ${Math.round((1 - now / before) * 100)}% less with a baseline; it is ${(objects / now).toFixed(1)}x faster than pprof-format's decode + encode alone\n`,
+  );
 }
 
 const args = process.argv.slice(2);

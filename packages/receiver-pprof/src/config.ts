@@ -1,4 +1,15 @@
-import { INVALID, ObjectSchema, checkHttpUrl, formatDurationMs, s, tlsPairProblem, type Infer, type Invalid, type ParseContext, type Shape } from '@profcol/core';
+import {
+  INVALID,
+  ObjectSchema,
+  checkHttpUrl,
+  formatDurationMs,
+  s,
+  tlsPairProblem,
+  type Infer,
+  type Invalid,
+  type ParseContext,
+  type Shape,
+} from '@profcol/core';
 import { PULL_PROFILE_TYPE_NAMES, type PullProfileType } from '@profcol/pprof';
 import { discoveryShape } from './discovery/config.js';
 
@@ -13,7 +24,8 @@ const profileTypes = (defaults?: PullProfileType[]) =>
 
 const targetShape = {
   url: s.string({
-    description: 'Base URL of the Go program serving `net/http/pprof`: `scheme://host:port`, optionally with a base path that every profile path is appended to (unlike DataKit, a path is kept).',
+    description:
+      'Base URL of the Go program serving `net/http/pprof`: `scheme://host:port`, optionally with a base path that every profile path is appended to (unlike DataKit, a path is kept).',
     check: (value) => checkHttpUrl(value, { example: 'http://localhost:6060', noQuery: true }),
   }),
   service: s.string({ default: '', description: 'Resource `service` (omitted when empty).' }),
@@ -30,35 +42,57 @@ const targetShape = {
 const shape = {
   targets: s.array(s.object(targetShape), {
     default: [],
-    description: 'The Go programs to scrape (static targets). Each target may override `enabled_types`, `path_prefix`, `bearer_token(_file)` and `memstats`. At least one target, or a discovery (`file_sd`, `http_sd`, `dns_sd`), is required.',
+    description:
+      'The Go programs to scrape (static targets). Each target may override `enabled_types`, `path_prefix`, `bearer_token(_file)` and `memstats`. At least one target, or a discovery (`file_sd`, `http_sd`, `dns_sd`), is required.',
   }),
   ...discoveryShape,
-  interval: s.duration({ default: '10s', min: '10s', description: 'Time between two scrape rounds of a target (at least 10s, as in DataKit; a smaller value is a configuration error).' }),
-  timeout: s.duration({ default: '15s', min: '1ms', description: 'Time allowed for one request (connect, headers and body). The CPU profile request gets `timeout + cpu_seconds`.' }),
+  interval: s.duration({
+    default: '10s',
+    min: '10s',
+    description: 'Time between two scrape rounds of a target (at least 10s, as in DataKit; a smaller value is a configuration error).',
+  }),
+  timeout: s.duration({
+    default: '15s',
+    min: '1ms',
+    description: 'Time allowed for one request (connect, headers and body). The CPU profile request gets `timeout + cpu_seconds`.',
+  }),
   cpu_seconds: s.optional(
-    s.integer({ min: 1, description: 'Length of the CPU profile (`/debug/pprof/profile?seconds=N`), whole seconds. Default: interval − 1s. At most the interval.' }),
+    s.integer({
+      min: 1,
+      description: 'Length of the CPU profile (`/debug/pprof/profile?seconds=N`), whole seconds. Default: interval − 1s. At most the interval.',
+    }),
   ),
   enabled_types: profileTypes(DEFAULT_ENABLED_TYPES),
-  path_prefix: s.string({ default: '', description: 'Prepended to every profile path (`/app` → `/app/debug/pprof/heap`), as Alloy\'s `path_prefix`.' }),
-  memstats: s.boolean({ default: true, description: 'Once per round, read `/debug/pprof/heap?debug=1` and attach its `# runtime.MemStats` trailer to the bundle (costs a short stop-the-world in the target).' }),
+  path_prefix: s.string({ default: '', description: "Prepended to every profile path (`/app` → `/app/debug/pprof/heap`), as Alloy's `path_prefix`." }),
+  memstats: s.boolean({
+    default: true,
+    description:
+      'Once per round, read `/debug/pprof/heap?debug=1` and attach its `# runtime.MemStats` trailer to the bundle (costs a short stop-the-world in the target).',
+  }),
   tls: s.object(
     {
       ca_file: s.optional(s.string({ description: 'PEM CA bundle to verify the target with, relative to the working directory.' })),
       cert_file: s.optional(s.string({ description: 'PEM client certificate (mTLS), relative to the working directory; needs `key_file`.' })),
       key_file: s.optional(s.string({ description: 'PEM client key (mTLS), relative to the working directory; needs `cert_file`.' })),
       server_name: s.optional(s.string({ description: 'Server name to verify instead of the URL host.' })),
-      insecure_skip_verify: s.boolean({ default: false, description: 'Do not verify the target\'s certificate.' }),
+      insecure_skip_verify: s.boolean({ default: false, description: "Do not verify the target's certificate." }),
     },
     { default: {}, description: 'TLS for `https://` targets.', check: (tls) => tlsPairProblem(tls.cert_file, tls.key_file) },
   ),
   bearer_token: s.optional(s.string({ secret: true, description: 'Sent as `Authorization: Bearer <token>`. Use `${env:VAR}` to keep it out of the file.' })),
-  bearer_token_file: s.optional(s.string({ description: 'File holding the bearer token, re-read every round (rotated tokens); relative to the working directory.' })),
+  bearer_token_file: s.optional(
+    s.string({ description: 'File holding the bearer token, re-read every round (rotated tokens); relative to the working directory.' }),
+  ),
   shard: s.object(
     {
-      index: s.integer({ default: 0, min: 0, description: 'This replica\'s shard, 0 ≤ index < total.' }),
+      index: s.integer({ default: 0, min: 0, description: "This replica's shard, 0 ≤ index < total." }),
       total: s.integer({ default: 1, min: 1, description: 'Number of replicas sharing the targets.' }),
     },
-    { default: {}, description: 'A target belongs to the replica whose `index` = FNV-1a-32(target url, UTF-8) mod `total`; N replicas with the same targets and indexes 0..N−1 scrape every target exactly once.' },
+    {
+      default: {},
+      description:
+        'A target belongs to the replica whose `index` = FNV-1a-32(target url, UTF-8) mod `total`; N replicas with the same targets and indexes 0..N−1 scrape every target exactly once.',
+    },
   ),
   max_concurrent_downloads: s.integer({
     default: 64,
@@ -67,7 +101,9 @@ const shape = {
       'Response bodies being read and decoded at once, across all targets. A request still waiting for its answer (a CPU profile during its `cpu_seconds`) holds no slot; an answer that arrives while every slot is taken stays paused in its socket until one frees up. Bounds the bodies in memory to this many × `max_body_bytes`.',
   }),
   jitter: s.optional(
-    s.duration({ description: 'Targets start at a stable offset in [0, jitter) derived from their URL, so they do not all fire at once. Default: the interval.' }),
+    s.duration({
+      description: 'Targets start at a stable offset in [0, jitter) derived from their URL, so they do not all fire at once. Default: the interval.',
+    }),
   ),
   backoff_max: s.optional(
     s.duration({
@@ -87,7 +123,10 @@ export class PprofConfigSchema<S extends Shape> extends ObjectSchema<S> {
     const config = value as unknown as PprofReceiverConfig;
     const intervalSeconds = config.interval / 1000;
     if (config.cpu_seconds !== undefined && config.cpu_seconds > intervalSeconds) {
-      ctx.issues.push({ path: [...path, 'cpu_seconds'], message: `${config.cpu_seconds} is longer than the interval (${formatDurationMs(config.interval)}); a CPU profile must fit in one round` });
+      ctx.issues.push({
+        path: [...path, 'cpu_seconds'],
+        message: `${config.cpu_seconds} is longer than the interval (${formatDurationMs(config.interval)}); a CPU profile must fit in one round`,
+      });
       failed = true;
     }
     if (config.shard.index >= config.shard.total) {
@@ -100,7 +139,10 @@ export class PprofConfigSchema<S extends Shape> extends ObjectSchema<S> {
     }
     config.dns_sd.forEach((dns, i) => {
       if (dns.type !== 'SRV' && dns.port === undefined) {
-        ctx.issues.push({ path: [...path, 'dns_sd', String(i), 'port'], message: `is required with type ${dns.type} (an ${dns.type} record has no port; SRV records have their own)` });
+        ctx.issues.push({
+          path: [...path, 'dns_sd', String(i), 'port'],
+          message: `is required with type ${dns.type} (an ${dns.type} record has no port; SRV records have their own)`,
+        });
         failed = true;
       }
       if (dns.type === 'SRV' && dns.port !== undefined) {

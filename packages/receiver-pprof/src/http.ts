@@ -22,7 +22,11 @@ export type ScrapeFailureReason =
 
 /** One request of a scrape failed; `reason` is the counter label. */
 export class ScrapeError extends ProfcolError {
-  constructor(readonly reason: ScrapeFailureReason, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: ScrapeFailureReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super('scrape', message, options);
   }
 }
@@ -66,7 +70,19 @@ export interface GetResult {
 }
 
 /** Codes that mean the connection (or its TLS handshake) never came up. */
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPROTO', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPROTO',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 /** Codes of a connection that was up and went away: the peer closed or reset it. */
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
@@ -127,7 +143,10 @@ export function httpGet(url: URL, options: GetOptions): Promise<GetResult> {
       if (!socket.connecting) connected = true;
       else socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => (connected = true));
     });
-    const timer = clock.setTimeout(() => finish(new ScrapeError('timeout', `no complete response ${options.deadlineText ?? `within ${options.timeoutMs} ms`}`)), Math.max(0, options.timeoutMs));
+    const timer = clock.setTimeout(
+      () => finish(new ScrapeError('timeout', `no complete response ${options.deadlineText ?? `within ${options.timeoutMs} ms`}`)),
+      Math.max(0, options.timeoutMs),
+    );
     const onAbort = () => finish(new ScrapeError('network', 'the scrape was cancelled (receiver shutting down)'));
     if (options.signal?.aborted) return onAbort();
     options.signal?.addEventListener('abort', onAbort);
@@ -160,7 +179,13 @@ export function httpGet(url: URL, options: GetOptions): Promise<GetResult> {
       // The connection closed or was reset mid-body (Node emits 'aborted', then 'error' ECONNRESET).
       const brokeOff = (error?: Error) => {
         const declaredText = Number.isFinite(declared) ? ` of ${declared}` : '';
-        finish(new ScrapeError('reset', `the connection was closed after ${size}${declaredText} body bytes (HTTP ${res.statusCode ?? 0})`, error ? { cause: error } : undefined));
+        finish(
+          new ScrapeError(
+            'reset',
+            `the connection was closed after ${size}${declaredText} body bytes (HTTP ${res.statusCode ?? 0})`,
+            error ? { cause: error } : undefined,
+          ),
+        );
       };
       res.on('error', brokeOff);
       res.on('aborted', () => brokeOff());

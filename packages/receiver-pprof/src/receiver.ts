@@ -226,21 +226,42 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
     this.downloads = new DownloadSlots(config.max_concurrent_downloads);
     this.decoder = ProfileDecoder.for(settings);
     const t = settings.telemetry;
-    this.scrapes = t.counter('profcol_receiver_scrapes_total', 'Scrape rounds of a target, by outcome (success, partial, baseline, failed, refused, skipped_backoff, skipped_busy, cancelled).');
+    this.scrapes = t.counter(
+      'profcol_receiver_scrapes_total',
+      'Scrape rounds of a target, by outcome (success, partial, baseline, failed, refused, skipped_backoff, skipped_busy, cancelled).',
+    );
     this.failures = t.counter('profcol_receiver_scrape_failures_total', 'Failed requests of scrape rounds, by target, profile type and reason.');
     this.profiles = t.counter('profcol_receiver_profiles_total', 'Profiles scraped, by target, type and outcome (emitted, baseline, reset).');
-    this.resets = t.counter('profcol_receiver_delta_resets_total', 'Cumulative profiles whose counters went backwards (a restarted target): taken as a new baseline.');
-    this.lateRounds = t.counter('profcol_receiver_late_rounds_total', 'Rounds that started after their tick because the target\'s previous round was still running (one tick waits for it; a further one is skipped_busy).');
-    this.roundDuration = t.histogram('profcol_receiver_scrape_round_duration_seconds', 'Time a scrape round of a target took (every profile type, the CPU profile\'s seconds included), by outcome, in seconds.', { unit: 's' });
-    this.downloadWaits = t.counter('profcol_receiver_download_waits_total', 'Answers that waited, paused, for a download slot because max_concurrent_downloads bodies were being read and decoded.');
-    this.discoveryChanges = t.counter('profcol_receiver_discovery_target_changes_total', 'Targets this replica started (added) or stopped (removed) scraping, or whose labels changed (updated), because of discovery.');
+    this.resets = t.counter(
+      'profcol_receiver_delta_resets_total',
+      'Cumulative profiles whose counters went backwards (a restarted target): taken as a new baseline.',
+    );
+    this.lateRounds = t.counter(
+      'profcol_receiver_late_rounds_total',
+      "Rounds that started after their tick because the target's previous round was still running (one tick waits for it; a further one is skipped_busy).",
+    );
+    this.roundDuration = t.histogram(
+      'profcol_receiver_scrape_round_duration_seconds',
+      "Time a scrape round of a target took (every profile type, the CPU profile's seconds included), by outcome, in seconds.",
+      { unit: 's' },
+    );
+    this.downloadWaits = t.counter(
+      'profcol_receiver_download_waits_total',
+      'Answers that waited, paused, for a download slot because max_concurrent_downloads bodies were being read and decoded.',
+    );
+    this.discoveryChanges = t.counter(
+      'profcol_receiver_discovery_target_changes_total',
+      'Targets this replica started (added) or stopped (removed) scraping, or whose labels changed (updated), because of discovery.',
+    );
     const { index, total } = config.shard;
     for (const target of config.targets.filter((target) => shardOf(target.url, total) === index)) {
       const made = this.makeTarget(target, 'static');
       this.targetState.set(made.url, made);
     }
     if (hasDiscovery(config)) {
-      this.discovery = new TargetDiscovery(settings, config, this.clock, new Set(config.targets.map((t) => normalizeTargetUrl(t.url))), (targets) => this.applyDiscovered(targets));
+      this.discovery = new TargetDiscovery(settings, config, this.clock, new Set(config.targets.map((t) => normalizeTargetUrl(t.url))), (targets) =>
+        this.applyDiscovered(targets),
+      );
     }
   }
 
@@ -360,9 +381,17 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
     // fails (counted, logged) finds its targets on a later refresh.
     await this.discovery?.start();
     const { index, total } = this.config.shard;
-    const discovery = this.discovery ? ` (${this.config.targets.length} static, the rest discovered by ${this.discovery.mechanisms.map((m) => m.name).join(', ')})` : ` of ${this.config.targets.length}`;
+    const discovery = this.discovery
+      ? ` (${this.config.targets.length} static, the rest discovered by ${this.discovery.mechanisms.map((m) => m.name).join(', ')})`
+      : ` of ${this.config.targets.length}`;
     this.settings.logger.info(
-      { receiver: this.settings.id, targets: this.targets.map((t) => t.url), shard: `${index}/${total}`, interval_ms: this.config.interval, cpu_seconds: this.cpuSeconds },
+      {
+        receiver: this.settings.id,
+        targets: this.targets.map((t) => t.url),
+        shard: `${index}/${total}`,
+        interval_ms: this.config.interval,
+        cpu_seconds: this.cpuSeconds,
+      },
       `pprof receiver scrapes ${plural(this.targetState.size, 'target')}${discovery} (shard ${index} of ${total}) every ${this.config.interval / 1000}s`,
     );
     if (this.options.autoStart === false || this.stopped) return;
@@ -373,11 +402,14 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
   private scheduleTick(target: Target, atMs: number): void {
     if (this.stopped || target.removed) return;
     target.nextTickMs = atMs;
-    target.timer = this.clock.setTimeout(() => {
-      // Keep the target's phase: the next tick is a whole number of intervals after this one.
-      this.scheduleTick(target, atMs + this.config.interval * Math.max(1, Math.ceil((this.clock.now() - atMs + 1) / this.config.interval)));
-      void this.runRound(target);
-    }, Math.max(0, atMs - this.clock.now()));
+    target.timer = this.clock.setTimeout(
+      () => {
+        // Keep the target's phase: the next tick is a whole number of intervals after this one.
+        this.scheduleTick(target, atMs + this.config.interval * Math.max(1, Math.ceil((this.clock.now() - atMs + 1) / this.config.interval)));
+        void this.runRound(target);
+      },
+      Math.max(0, atMs - this.clock.now()),
+    );
   }
 
   async shutdown(): Promise<void> {
@@ -409,7 +441,10 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
         target.late = target.running.then(() => {
           target.late = undefined;
           this.lateRounds.add(1, { target: target.url });
-          this.settings.logger.debug({ target: target.url, late_ms: this.clock.now() - dueMs }, `pprof target ${target.url}: round starts ${this.clock.now() - dueMs} ms late, after the previous one`);
+          this.settings.logger.debug(
+            { target: target.url, late_ms: this.clock.now() - dueMs },
+            `pprof target ${target.url}: round starts ${this.clock.now() - dueMs} ms late, after the previous one`,
+          );
           return this.runRound(target);
         });
         return target.late;
@@ -466,7 +501,10 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
         const scrapeError = toScrapeError(error);
         report.failures.push({ type, reason: scrapeError.reason, message: scrapeError.message });
         this.failures.add(1, { target: target.url, type, reason: scrapeError.reason });
-        this.settings.logger.warn({ target: target.url, type, reason: scrapeError.reason }, `pprof target ${target.url}: ${type} failed (${scrapeError.reason}): ${scrapeError.message}`);
+        this.settings.logger.warn(
+          { target: target.url, type, reason: scrapeError.reason },
+          `pprof target ${target.url}: ${type} failed (${scrapeError.reason}): ${scrapeError.message}`,
+        );
       };
 
       let headers: Record<string, string> = {};
@@ -488,7 +526,9 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
       // of a round on our side): the CPU profile's own, and one kept alive for the rest, which
       // go one after another (goroutine first), closed with the round, so that no idle
       // connection adds a goroutine to the target between rounds.
-      let lane: HttpAgent | undefined = target.url.startsWith('https:') ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+      let lane: HttpAgent | undefined = target.url.startsWith('https:')
+        ? new HttpsAgent({ keepAlive: true, maxSockets: 1 })
+        : new HttpAgent({ keepAlive: true, maxSockets: 1 });
       lanes.push(lane);
       const fetchOne = (type: PullProfileType, onHeaders?: () => void) =>
         this.fetchProfile(target, type, headers, controller.signal, deadline, type === 'cpu' ? undefined : lane, reservation, onHeaders).then(
@@ -594,7 +634,10 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
       report.bundle = bundle;
       for (const profile of profiles) this.profiles.add(1, { target: target.url, type: profile.type, outcome: 'emitted' });
       this.scrapes.add(1, { target: target.url, outcome: report.outcome });
-      this.settings.logger.debug({ target: target.url, profiles: report.emitted, memstats: Boolean(memStats) }, `pprof target ${target.url}: emitted ${profiles.length} profiles`);
+      this.settings.logger.debug(
+        { target: target.url, profiles: report.emitted, memstats: Boolean(memStats) },
+        `pprof target ${target.url}: emitted ${profiles.length} profiles`,
+      );
       return report;
     } finally {
       reservation.release();
@@ -607,7 +650,15 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
   /** A round that threw (a bug, not a failed request): logged with the target, counted as a failed round. */
   private finishInternalError(target: Target, error: unknown): RoundReport {
     const message = error instanceof Error ? error.message : String(error);
-    const report: RoundReport = { target: target.url, outcome: 'failed', emitted: [], baselines: [], resets: [], realigned: [], failures: [{ type: 'round', reason: 'internal', message }] };
+    const report: RoundReport = {
+      target: target.url,
+      outcome: 'failed',
+      emitted: [],
+      baselines: [],
+      resets: [],
+      realigned: [],
+      failures: [{ type: 'round', reason: 'internal', message }],
+    };
     this.failures.add(1, { target: target.url, type: 'round', reason: 'internal' });
     this.settings.logger.error(
       { target: target.url, type: 'round', reason: 'internal', err: error instanceof Error ? error.stack : message },
@@ -668,7 +719,13 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
     return k < ticks.length ? ticks[k]! : target.nextTickMs + (k - ticks.length + 1) * this.config.interval;
   }
 
-  private toProfile(target: Target, item: Fetched, report: RoundReport, advance: Map<PullProfileType, Baseline>, fail: (type: string, error: unknown) => void): Profile | undefined {
+  private toProfile(
+    target: Target,
+    item: Fetched,
+    report: RoundReport,
+    advance: Map<PullProfileType, Baseline>,
+    fail: (type: string, error: unknown) => void,
+  ): Profile | undefined {
     const { type, spec, decoded } = item;
     const base = { type: spec.type, name: item.path };
     // A cumulative type read before the round the window starts at (it failed since) would
@@ -725,7 +782,10 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
         report.resets.push(type);
         this.resets.add(1, { target: target.url, type: spec.type });
         this.profiles.add(1, { target: target.url, type: spec.type, outcome: 'reset' });
-        this.settings.logger.warn({ target: target.url, type, reason: result.reason }, `pprof target ${target.url}: ${type} counters reset (${result.reason}); starting a new baseline`);
+        this.settings.logger.warn(
+          { target: target.url, type, reason: result.reason },
+          `pprof target ${target.url}: ${type} counters reset (${result.reason}); starting a new baseline`,
+        );
         return undefined;
       }
       advance.set(type, result.baseline);
@@ -767,7 +827,15 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
    * deadline; its body read and decoded under a download slot, which `withDownloadSlot`
    * gives back.
    */
-  private requestOptions(headers: Record<string, string>, signal: AbortSignal, ownTimeoutMs: number, deadline: RoundDeadline, slot: { held: boolean }, lane: HttpAgent | undefined, onHeaders?: () => void): GetOptions {
+  private requestOptions(
+    headers: Record<string, string>,
+    signal: AbortSignal,
+    ownTimeoutMs: number,
+    deadline: RoundDeadline,
+    slot: { held: boolean },
+    lane: HttpAgent | undefined,
+    onHeaders?: () => void,
+  ): GetOptions {
     const untilDeadlineMs = deadline.atMs - this.clock.now();
     const capped = untilDeadlineMs < ownTimeoutMs;
     return {
@@ -810,7 +878,9 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
     onHeaders?: () => void,
   ): Promise<Fetched> {
     const ownTimeoutMs = this.config.timeout + (type === 'cpu' ? this.cpuSeconds * 1000 : 0);
-    return this.withDownloadSlot((slot) => this.fetchAndDecode(target, type, this.requestOptions(headers, signal, ownTimeoutMs, deadline, slot, lane, onHeaders), reservation));
+    return this.withDownloadSlot((slot) =>
+      this.fetchAndDecode(target, type, this.requestOptions(headers, signal, ownTimeoutMs, deadline, slot, lane, onHeaders), reservation),
+    );
   }
 
   private async fetchAndDecode(target: Target, type: PullProfileType, options: GetOptions, reservation: Reservation): Promise<Fetched> {
@@ -823,19 +893,31 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
     if (response.body.length === 0) throw new ScrapeError('pprof', `GET ${url.pathname} returned an empty body`);
     // Each profile on its own under service.limits.max_decompressed_bytes: a scrape round's
     // profiles arrive one by one, unlike an upload's.
-    const [outcome] = await this.decoder.decodeAll([{ bytes: response.body, stackFilters: stackFiltersFor(spec.type) }], { signal: options.signal, reservation });
+    const [outcome] = await this.decoder.decodeAll([{ bytes: response.body, stackFilters: stackFiltersFor(spec.type) }], {
+      signal: options.signal,
+      reservation,
+    });
     if (!outcome!.ok) throw toScrapeError(outcome!.error);
     const decoded: ProfileSummary = outcome!.decoded!;
     const expected = EXPECTED_SAMPLE_TYPES[spec.type] ?? [];
     const have = decoded.sampleTypes.map((t) => t.type);
     const missing = expected.filter((t) => !have.includes(t));
     if (missing.length > 0 || have.length === 0) {
-      throw new ScrapeError('unexpected_profile', `GET ${url.pathname} returned a profile with sample types [${have.join(', ')}], expected ${expected.join(' and ')}`);
+      throw new ScrapeError(
+        'unexpected_profile',
+        `GET ${url.pathname} returned a profile with sample types [${have.join(', ')}], expected ${expected.join(' and ')}`,
+      );
     }
     return { type, spec, path: spec.path, body: response.body, decoded, requestStartNanos, receivedAtNanos };
   }
 
-  private fetchMemStats(target: Target, headers: Record<string, string>, signal: AbortSignal, deadline: RoundDeadline, lane: HttpAgent | undefined): Promise<MemStats> {
+  private fetchMemStats(
+    target: Target,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+    deadline: RoundDeadline,
+    lane: HttpAgent | undefined,
+  ): Promise<MemStats> {
     return this.withDownloadSlot(async (slot) => {
       const url = this.urlFor(target, '/debug/pprof/heap?debug=1');
       const response = await httpGet(url, this.requestOptions(headers, signal, this.config.timeout, deadline, slot, lane));

@@ -18,7 +18,11 @@ export interface FakeReply {
 }
 
 /** What to answer on a path (without the query): fixed bytes, or a function of the request. */
-export type FakeRoute = Uint8Array | string | FakeReply | ((request: FakeRequest) => FakeReply | Uint8Array | string | Promise<FakeReply | Uint8Array | string>);
+export type FakeRoute =
+  | Uint8Array
+  | string
+  | FakeReply
+  | ((request: FakeRequest) => FakeReply | Uint8Array | string | Promise<FakeReply | Uint8Array | string>);
 
 export interface FakeRequest {
   path: string;

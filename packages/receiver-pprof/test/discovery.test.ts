@@ -40,7 +40,10 @@ async function discovering(config: Record<string, unknown>, options: { autoStart
   const log = collectingLogger('info');
   const s = settings(options.id ?? 'pprof', undefined, log.logger);
   const consumer = new CollectingConsumer();
-  const receiver = new PprofReceiver(s, parseConfig({ enabled_types: ['goroutine'], memstats: false, ...config }), consumer, { autoStart: options.autoStart ?? false, clock });
+  const receiver = new PprofReceiver(s, parseConfig({ enabled_types: ['goroutine'], memstats: false, ...config }), consumer, {
+    autoStart: options.autoStart ?? false,
+    clock,
+  });
   cleanup.push(() => receiver.shutdown());
   await receiver.start();
   const urls = () => [...receiver.targetState.keys()].sort();
@@ -51,14 +54,17 @@ async function discovering(config: Record<string, unknown>, options: { autoStart
 const messages = (lines: Record<string, unknown>[]) => lines.map((l) => String(l.msg));
 
 describe('pprof receiver: file_sd', () => {
-  it('scrapes the targets of a file as soon as it is written, follows a rename into place, and stops a deleted file\'s targets, freeing their state', async () => {
+  it("scrapes the targets of a file as soon as it is written, follows a rename into place, and stops a deleted file's targets, freeing their state", async () => {
     const [a, b, c] = await Promise.all([goProgram(), goProgram(), goProgram()]);
     const dir = tempDir();
     const { receiver, consumer, urls, metric, log } = await discovering({ file_sd: [{ files: [join(dir, '*.json')] }] });
     expect(urls()).toEqual([]);
 
     // Written in place: the directory watch reads it, no refresh_interval needed (the clock does not move).
-    writeFileSync(join(dir, 'payments.json'), JSON.stringify([{ targets: [hostPort(a), hostPort(b)], labels: { service: 'payments', env: 'prod', team: 'core' } }]));
+    writeFileSync(
+      join(dir, 'payments.json'),
+      JSON.stringify([{ targets: [hostPort(a), hostPort(b)], labels: { service: 'payments', env: 'prod', team: 'core' } }]),
+    );
     await until(() => urls().length === 2);
     expect(urls()).toEqual([a.url, b.url].sort());
     const reports = await receiver.scrapeOnce();
@@ -110,7 +116,7 @@ describe('pprof receiver: file_sd', () => {
     expect((await receiver.scrapeOnce())[0]!.baselines).toEqual(['heap']);
   });
 
-  it('keeps a file\'s previous targets while it is not valid (a half-written file), counted and logged', async () => {
+  it("keeps a file's previous targets while it is not valid (a half-written file), counted and logged", async () => {
     const a = await goProgram();
     const dir = tempDir();
     writeFileSync(join(dir, 'a.json'), JSON.stringify([{ targets: [hostPort(a)] }]));
@@ -163,7 +169,11 @@ async function httpSd(answer: { status: number; contentType: string; body: strin
 describe('pprof receiver: http_sd', () => {
   it('scrapes what the endpoint lists, re-asks every refresh_interval, and keeps the last good list while it fails (counted)', async () => {
     const [a, b] = await Promise.all([goProgram(), goProgram()]);
-    const answer = { status: 200, contentType: 'application/json', body: JSON.stringify([{ targets: [hostPort(a)], labels: { service: 'checkout', version: '1.2.3' } }]) };
+    const answer = {
+      status: 200,
+      contentType: 'application/json',
+      body: JSON.stringify([{ targets: [hostPort(a)], labels: { service: 'checkout', version: '1.2.3' } }]),
+    };
     const sd = await httpSd(answer);
     const { receiver, clock, consumer, urls, metric, log } = await discovering({ http_sd: [{ url: sd.url }] });
     expect(urls()).toEqual([a.url]);
@@ -202,7 +212,9 @@ describe('pprof receiver: dns_sd', () => {
     const { receiver, clock, consumer, urls, metric, log } = await discovering({
       dns_sd: [{ names: ['_pprof._tcp.example.test'], servers: [dns.server] }],
       // __meta_dns_* labels are there to match on.
-      relabel: [{ action: 'keep', source_labels: ['__meta_dns_name', '__meta_dns_srv_record_target'], regex: '_pprof\\._tcp\\.example\\.test;127\\.0\\.0\\.1' }],
+      relabel: [
+        { action: 'keep', source_labels: ['__meta_dns_name', '__meta_dns_srv_record_target'], regex: '_pprof\\._tcp\\.example\\.test;127\\.0\\.0\\.1' },
+      ],
     });
     expect(dns.questions).toEqual(['SRV _pprof._tcp.example.test']);
     expect(urls()).toEqual([a.url]);
@@ -240,7 +252,10 @@ describe('pprof receiver: what discovered targets become', () => {
   it('maps labels to service/env/version with labels_to, the rest to tags, and applies keep/drop rules on __address__ and __meta_* labels', async () => {
     const [a, b, c] = await Promise.all([goProgram(), goProgram(), goProgram()]);
     const dir = tempDir();
-    writeFileSync(join(dir, 'prod.json'), JSON.stringify([{ targets: [hostPort(a), hostPort(b)], labels: { app: 'billing', stage: 'prod', release: 'v7', rack: 'r1' } }]));
+    writeFileSync(
+      join(dir, 'prod.json'),
+      JSON.stringify([{ targets: [hostPort(a), hostPort(b)], labels: { app: 'billing', stage: 'prod', release: 'v7', rack: 'r1' } }]),
+    );
     writeFileSync(join(dir, 'staging.json'), JSON.stringify([{ targets: [hostPort(c)], labels: { app: 'billing', stage: 'staging' } }]));
     const { receiver, consumer, urls, metric } = await discovering({
       file_sd: [{ files: [join(dir, '*.json')] }],
@@ -281,7 +296,12 @@ describe('pprof receiver: what discovered targets become', () => {
     writeFileSync(join(dir, 'all.json'), JSON.stringify([{ targets: programs.map(hostPort) }]));
     const replicas = await Promise.all([0, 1].map((index) => discovering({ file_sd: [{ files: [join(dir, 'all.json')] }], shard: { index, total: 2 } })));
     for (const [index, replica] of replicas.entries()) {
-      expect(replica.urls()).toEqual(programs.map((p) => p.url).filter((url) => shardOf(url, 2) === index).sort());
+      expect(replica.urls()).toEqual(
+        programs
+          .map((p) => p.url)
+          .filter((url) => shardOf(url, 2) === index)
+          .sort(),
+      );
       await replica.receiver.scrapeOnce();
     }
     expect(programs.map((p) => p.count('/debug/pprof/goroutine'))).toEqual([1, 1, 1, 1, 1, 1]);

@@ -50,7 +50,13 @@ export async function startFakeDnsServer(zone: Zone): Promise<FakeDnsServer> {
     if (entry === undefined) rcode = RCODE.NXDOMAIN;
     else if (entry === 'SERVFAIL') rcode = RCODE.SERVFAIL;
     else if (question.type === 'SRV') {
-      for (const r of entry.SRV ?? []) answers.push({ type: 'SRV', name: question.name, ttl: 5, data: { target: r.target, port: r.port, priority: r.priority ?? 10, weight: r.weight ?? 10 } });
+      for (const r of entry.SRV ?? [])
+        answers.push({
+          type: 'SRV',
+          name: question.name,
+          ttl: 5,
+          data: { target: r.target, port: r.port, priority: r.priority ?? 10, weight: r.weight ?? 10 },
+        });
     } else if (question.type === 'A') {
       for (const address of entry.A ?? []) answers.push({ type: 'A', name: question.name, ttl: 5, data: address });
     } else if (question.type === 'AAAA') {

@@ -93,7 +93,9 @@ export async function until(condition: () => boolean): Promise<void> {
 }
 
 /** Waits until no round of `receiver` runs or waits to run (rounds started by a manual clock's timers). */
-export async function roundsSettled(receiver: { targets: readonly { running: Promise<unknown> | undefined; late: Promise<unknown> | undefined }[] }): Promise<void> {
+export async function roundsSettled(receiver: {
+  targets: readonly { running: Promise<unknown> | undefined; late: Promise<unknown> | undefined }[];
+}): Promise<void> {
   for (;;) {
     const pending = receiver.targets.flatMap((t) => [t.running, t.late]).filter((p) => p !== undefined);
     if (pending.length === 0) return;

@@ -33,7 +33,8 @@ async function target(): Promise<FakeTarget> {
   const t = await startFakePprofTarget({
     routes: {
       '/debug/pprof/goroutine': goFixture('goroutine'),
-      '/debug/pprof/heap': () => evolve(goFixture('heap'), { factor: heap + 1, types: ['alloc_objects', 'alloc_space'], timeNanos: HEAP_T0 + BigInt(heap++) * 10n * SECOND }),
+      '/debug/pprof/heap': () =>
+        evolve(goFixture('heap'), { factor: heap + 1, types: ['alloc_objects', 'alloc_space'], timeNanos: HEAP_T0 + BigInt(heap++) * 10n * SECOND }),
     },
   });
   servers.push(t);
@@ -47,13 +48,21 @@ describe('pprof receiver: an internal error in a round', () => {
     const s = settings('pprof', undefined, logger);
     const consumer = new CollectingConsumer();
     const { bug, delta } = buggyDelta();
-    const receiver = new PprofReceiver(s, parseConfig({ targets: [{ url: t.url }], enabled_types: ['goroutine', 'heap'], memstats: false }), consumer, { autoStart: false, deltaProfiles: delta });
+    const receiver = new PprofReceiver(s, parseConfig({ targets: [{ url: t.url }], enabled_types: ['goroutine', 'heap'], memstats: false }), consumer, {
+      autoStart: false,
+      deltaProfiles: delta,
+    });
     receivers.push(receiver);
 
     expect((await receiver.scrapeOnce())[0]!.baselines).toEqual(['heap']);
     bug.armed = true;
     const [failed] = await receiver.scrapeOnce();
-    expect(failed).toMatchObject({ target: t.url, outcome: 'failed', emitted: [], failures: [{ type: 'round', reason: 'internal', message: 'boom: a bug in the delta' }] });
+    expect(failed).toMatchObject({
+      target: t.url,
+      outcome: 'failed',
+      emitted: [],
+      failures: [{ type: 'round', reason: 'internal', message: 'boom: a bug in the delta' }],
+    });
     expect(failed!.bundle).toBeUndefined();
     expect(consumer.batches).toHaveLength(1); // only the first round's
     expect(s.registry.value('profcol_receiver_scrapes_total', { target: t.url, outcome: 'failed' })).toBe(1);
@@ -83,7 +92,12 @@ describe('pprof receiver: an internal error in a round', () => {
       const clock = new ManualClock();
       const { bug, delta } = buggyDelta();
       // The user-facing minimum is 10 s; a test may build the config object itself with a short interval.
-      const config = { ...parseConfig({ targets: [{ url: t.url }], enabled_types: ['goroutine', 'heap'], memstats: false }), interval: 250, jitter: 0, backoff_max: 250 };
+      const config = {
+        ...parseConfig({ targets: [{ url: t.url }], enabled_types: ['goroutine', 'heap'], memstats: false }),
+        interval: 250,
+        jitter: 0,
+        backoff_max: 250,
+      };
       const receiver = new PprofReceiver(s, config, consumer, { clock, deltaProfiles: delta });
       receivers.push(receiver);
       await receiver.start();

@@ -7,7 +7,21 @@ import { summarizePprof, decompressAndSummarize } from '@profcol/pprof';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PprofReceiver } from '../src/index.js';
 import { startFakePprofTarget, type FakeRequest, type FakeRoute, type FakeTarget } from '../src/testing.js';
-import { evolve, goFixture, ManualClock, memStatsText, parseConfig, SECOND, settings, startHangingTcpServer, timeOf, until, collectingLogger, deferred, type HangingTcpServer } from './helpers.js';
+import {
+  evolve,
+  goFixture,
+  ManualClock,
+  memStatsText,
+  parseConfig,
+  SECOND,
+  settings,
+  startHangingTcpServer,
+  timeOf,
+  until,
+  collectingLogger,
+  deferred,
+  type HangingTcpServer,
+} from './helpers.js';
 
 const HEAP_T0 = timeOf(goFixture('heap'));
 const MUTEX_T0 = timeOf(goFixture('mutex'));
@@ -19,12 +33,22 @@ const BLOCK_T0 = timeOf(goFixture('block'));
  */
 function goRoutes(): Record<string, FakeRoute> {
   let heapScrapes = 0;
-  const grow = (name: string, types: string[], t0: bigint): FakeRoute => ({ count }) => evolve(goFixture(name), { factor: count + 1, types, timeNanos: t0 + BigInt(count) * 10n * SECOND });
+  const grow =
+    (name: string, types: string[], t0: bigint): FakeRoute =>
+    ({ count }) =>
+      evolve(goFixture(name), { factor: count + 1, types, timeNanos: t0 + BigInt(count) * 10n * SECOND });
   return {
     '/debug/pprof/profile': goFixture('profile'),
     '/debug/pprof/goroutine': goFixture('goroutine'),
     '/debug/pprof/threadcreate': goFixture('threadcreate'),
-    '/debug/pprof/heap': ({ query }) => (query.get('debug') === '1' ? memStatsText(4) : evolve(goFixture('heap'), { factor: heapScrapes + 1, types: ['alloc_objects', 'alloc_space'], timeNanos: HEAP_T0 + BigInt(heapScrapes++) * 10n * SECOND })),
+    '/debug/pprof/heap': ({ query }) =>
+      query.get('debug') === '1'
+        ? memStatsText(4)
+        : evolve(goFixture('heap'), {
+            factor: heapScrapes + 1,
+            types: ['alloc_objects', 'alloc_space'],
+            timeNanos: HEAP_T0 + BigInt(heapScrapes++) * 10n * SECOND,
+          }),
     '/debug/pprof/allocs': grow('allocs', ['alloc_objects', 'alloc_space'], HEAP_T0),
     '/debug/pprof/mutex': grow('mutex', ['contentions', 'delay'], MUTEX_T0),
     '/debug/pprof/block': grow('block', ['contentions', 'delay'], BLOCK_T0),
@@ -52,11 +76,17 @@ function receiver(config: Record<string, unknown>, consumer = new CollectingCons
 }
 
 describe('pprof receiver: configuration', () => {
-  it('has DataKit-like defaults: 10s interval, cpu_seconds = interval - 1s, the seed\'s five types, memstats on', async () => {
+  it("has DataKit-like defaults: 10s interval, cpu_seconds = interval - 1s, the seed's five types, memstats on", async () => {
     const config = parseConfig({ targets: [{ url: 'http://localhost:6060' }] });
     expect(config).toMatchObject({
-      interval: 10_000, timeout: 15_000, enabled_types: ['cpu', 'goroutine', 'heap', 'mutex', 'block'], memstats: true, path_prefix: '',
-      shard: { index: 0, total: 1 }, max_concurrent_downloads: 64, max_body_bytes: 32 * 1024 * 1024,
+      interval: 10_000,
+      timeout: 15_000,
+      enabled_types: ['cpu', 'goroutine', 'heap', 'mutex', 'block'],
+      memstats: true,
+      path_prefix: '',
+      shard: { index: 0, total: 1 },
+      max_concurrent_downloads: 64,
+      max_body_bytes: 32 * 1024 * 1024,
     });
     // Unset means "follow the interval": interval − 1 s for the CPU profile, one interval of backoff at most.
     expect(config.cpu_seconds).toBeUndefined();
@@ -74,7 +104,8 @@ describe('pprof receiver: configuration', () => {
     expect(parseConfigResult({ targets: [{ url: 'http://localhost:6060' }], max_concurrent_scrapes: 16 })).toEqual([
       {
         path: ['max_concurrent_scrapes'],
-        message: '"max_concurrent_scrapes" is no longer an option here: it counted whole rounds, which wait cpu_seconds for the CPU profile; use max_concurrent_downloads (response bodies read and decoded at once; its default fits 1,000 targets), or delete the line',
+        message:
+          '"max_concurrent_scrapes" is no longer an option here: it counted whole rounds, which wait cpu_seconds for the CPU profile; use max_concurrent_downloads (response bodies read and decoded at once; its default fits 1,000 targets), or delete the line',
       },
     ]);
   });
@@ -98,12 +129,21 @@ describe('pprof receiver: configuration', () => {
   });
 
   it('rejects bad URLs, duplicate targets, unknown types and a shard index out of range, each at its path', () => {
-    expect(parseConfigResult({ targets: [{ url: 'localhost:6060' }] })).toEqual([{ path: ['targets', '0', 'url'], message: '"localhost:6060" must be an http:// or https:// URL' }]);
-    expect(parseConfigResult({ targets: [{ url: 'http://a:1' }, { url: 'http://a:1/' }] })).toEqual([{ path: ['targets', '1', 'url'], message: '"http://a:1/" is already targets[0]' }]);
+    expect(parseConfigResult({ targets: [{ url: 'localhost:6060' }] })).toEqual([
+      { path: ['targets', '0', 'url'], message: '"localhost:6060" must be an http:// or https:// URL' },
+    ]);
+    expect(parseConfigResult({ targets: [{ url: 'http://a:1' }, { url: 'http://a:1/' }] })).toEqual([
+      { path: ['targets', '1', 'url'], message: '"http://a:1/" is already targets[0]' },
+    ]);
     expect(parseConfigResult({ targets: [{ url: 'http://a:1', enabled_types: ['cpu', 'wall'] }] })[0]!.path).toEqual(['targets', '0', 'enabled_types', '1']);
-    expect(parseConfigResult({ targets: [{ url: 'http://a:1' }], shard: { index: 3, total: 3 } })).toEqual([{ path: ['shard', 'index'], message: '3 must be below shard.total (3)' }]);
+    expect(parseConfigResult({ targets: [{ url: 'http://a:1' }], shard: { index: 3, total: 3 } })).toEqual([
+      { path: ['shard', 'index'], message: '3 must be below shard.total (3)' },
+    ]);
     expect(parseConfigResult({ targets: [{ url: 'http://a:1' }], intervall: '10s' })[0]!.message).toBe('unknown key "intervall" (did you mean "interval"?)');
-    expect(parseConfigResult({ targets: [] })[0]).toEqual({ path: ['targets'], message: 'needs at least 1 target, or a discovery (file_sd, http_sd or dns_sd) to find them' });
+    expect(parseConfigResult({ targets: [] })[0]).toEqual({
+      path: ['targets'],
+      message: 'needs at least 1 target, or a discovery (file_sd, http_sd or dns_sd) to find them',
+    });
   });
 
   function parseConfigResult(input: Record<string, unknown>) {
@@ -123,22 +163,45 @@ describe('pprof receiver: one bundle per target and round', () => {
     const heap = routes['/debug/pprof/heap'] as (request: FakeRequest) => Uint8Array | string;
     routes['/debug/pprof/heap'] = (request) => (request.query.get('debug') === '1' && clock.advance(40), heap(request));
     const target = await fake(routes);
-    const { receiver: r, consumer, registry } = receiver(
+    const {
+      receiver: r,
+      consumer,
+      registry,
+    } = receiver(
       { targets: [{ url: target.url, service: 'go-demo', env: 'dev', version: '0.0.0', tags: { team: 'core' } }], cpu_seconds: 2 },
-      undefined, 'pprof', undefined, clock,
+      undefined,
+      'pprof',
+      undefined,
+      clock,
     );
     const startMs = clock.now();
     const [report] = await r.scrapeOnce();
-    expect(report).toMatchObject({ target: target.url, outcome: 'success', emitted: ['cpu', 'goroutine'], baselines: ['heap', 'mutex', 'block'], failures: [] });
+    expect(report).toMatchObject({
+      target: target.url,
+      outcome: 'success',
+      emitted: ['cpu', 'goroutine'],
+      baselines: ['heap', 'mutex', 'block'],
+      failures: [],
+    });
     expect(consumer.bundles).toHaveLength(1);
     const bundle = consumer.bundles[0]!;
     expect(bundle.source).toBe('pprof');
-    expect(bundle.resource).toEqual({ service: 'go-demo', env: 'dev', version: '0.0.0', language: 'golang', instance: target.url, host: new URL(target.url).host });
+    expect(bundle.resource).toEqual({
+      service: 'go-demo',
+      env: 'dev',
+      version: '0.0.0',
+      language: 'golang',
+      instance: target.url,
+      host: new URL(target.url).host,
+    });
     expect(bundle.tags).toEqual({ team: 'core' });
     // From the round's start to its cumulative reads (here the MemStats trailer): where the next round's deltas start.
     expect(bundle.window).toEqual({ startNanos: BigInt(startMs) * 1_000_000n, endNanos: BigInt(startMs + 40) * 1_000_000n });
     expect(bundle.memStats!.readAtNanos).toBe(bundle.window.endNanos);
-    expect(bundle.profiles.map((p) => [p.type, p.name])).toEqual([['cpu', '/debug/pprof/profile'], ['goroutine', '/debug/pprof/goroutine']]);
+    expect(bundle.profiles.map((p) => [p.type, p.name])).toEqual([
+      ['cpu', '/debug/pprof/profile'],
+      ['goroutine', '/debug/pprof/goroutine'],
+    ]);
 
     const cpu = bundle.profiles[0]!;
     expect(cpu.data).toEqual(goFixture('profile')); // as received (gzip)
@@ -151,7 +214,14 @@ describe('pprof receiver: one bundle per target and round', () => {
     expect(bundle.memStats!.values).toMatchObject({ Alloc: 8_431_416, NumGC: 4, StackInuse: 360_448 });
     expect(bundle.memStats!.pauseNs).toHaveLength(256);
 
-    expect(target.requests.sort()).toEqual(['/debug/pprof/block', '/debug/pprof/goroutine', '/debug/pprof/heap', '/debug/pprof/heap?debug=1', '/debug/pprof/mutex', '/debug/pprof/profile?seconds=2']);
+    expect(target.requests.sort()).toEqual([
+      '/debug/pprof/block',
+      '/debug/pprof/goroutine',
+      '/debug/pprof/heap',
+      '/debug/pprof/heap?debug=1',
+      '/debug/pprof/mutex',
+      '/debug/pprof/profile?seconds=2',
+    ]);
     expect(registry.value('profcol_receiver_scrapes_total', { outcome: 'success', target: target.url })).toBe(1);
     expect(registry.value('profcol_receiver_profiles_total', { outcome: 'baseline' })).toBe(3);
   });
@@ -184,7 +254,7 @@ describe('pprof receiver: one bundle per target and round', () => {
     expect(byType.goroutine!.delta).toBeUndefined();
   });
 
-  it('a round opens two connections (the CPU profile\'s, and one for the rest in turn) and leaves none open', async () => {
+  it("a round opens two connections (the CPU profile's, and one for the rest in turn) and leaves none open", async () => {
     const target = await fake();
     const { receiver: r } = receiver({ targets: [{ url: target.url }], cpu_seconds: 1 });
     const [report] = await r.scrapeOnce();
@@ -228,7 +298,7 @@ describe('pprof receiver: one bundle per target and round', () => {
     expect(block.window).toEqual({ startNanos: BLOCK_T0, endNanos: BLOCK_T0 + 20n * SECOND });
   });
 
-  it('godeltaprof endpoints are not delta\'d again: the first answer is a baseline, later ones are emitted as served', async () => {
+  it("godeltaprof endpoints are not delta'd again: the first answer is a baseline, later ones are emitted as served", async () => {
     let n = 0;
     const target = await fake({
       '/debug/pprof/delta_mutex': () => evolve(goFixture('mutex'), { factor: 1, types: [], timeNanos: MUTEX_T0 + BigInt(n++) * 10n * SECOND }),
@@ -248,7 +318,10 @@ describe('pprof receiver: one bundle per target and round', () => {
     const { receiver: r, consumer } = receiver({ targets: [{ url: target.url }], enabled_types: ['allocs', 'threadcreate'], path_prefix: '/app/' });
     await r.scrapeOnce();
     await r.scrapeOnce();
-    expect(consumer.bundles[1]!.profiles.map((p) => [p.type, p.name, p.delta])).toEqual([['allocs', '/debug/pprof/allocs', true], ['threadcreate', '/debug/pprof/threadcreate', undefined]]);
+    expect(consumer.bundles[1]!.profiles.map((p) => [p.type, p.name, p.delta])).toEqual([
+      ['allocs', '/debug/pprof/allocs', true],
+      ['threadcreate', '/debug/pprof/threadcreate', undefined],
+    ]);
     expect(consumer.bundles[1]!.memStats).toBeDefined();
     expect(new Set(target.requests.map((p) => p.slice(0, 5)))).toEqual(new Set(['/app/']));
   });
@@ -261,7 +334,9 @@ describe('pprof receiver: one bundle per target and round', () => {
     const s = settings();
     const config = parseConfig({
       targets: [{ url: target.url }, { url: `${target.url}/b`, bearer_token: 'per-target' }],
-      enabled_types: ['goroutine'], memstats: false, bearer_token_file: 'token',
+      enabled_types: ['goroutine'],
+      memstats: false,
+      bearer_token_file: 'token',
     });
     const r = new PprofReceiver({ ...s, baseDir: dir }, config, new CollectingConsumer(), { autoStart: false });
     receivers.push(r);
@@ -281,7 +356,13 @@ describe('pprof receiver: failures are counted, logged per target, and do not st
     const { receiver: r, consumer, registry } = receiver({ targets: [{ url: target.url }] });
     const [report] = await r.scrapeOnce();
     expect(report!.outcome).toBe('partial');
-    expect(report!.failures).toEqual([{ type: 'cpu', reason: 'http_status', message: 'GET /debug/pprof/profile?seconds=9 returned HTTP 500: Could not enable CPU profiling: cpu profiling already in use' }]);
+    expect(report!.failures).toEqual([
+      {
+        type: 'cpu',
+        reason: 'http_status',
+        message: 'GET /debug/pprof/profile?seconds=9 returned HTTP 500: Could not enable CPU profiling: cpu profiling already in use',
+      },
+    ]);
     expect(consumer.bundles[0]!.profiles.map((p) => p.type)).toEqual(['goroutine']);
     expect(registry.value('profcol_receiver_scrape_failures_total', { type: 'cpu', reason: 'http_status' })).toBe(1);
   });
@@ -302,8 +383,15 @@ describe('pprof receiver: failures are counted, logged per target, and do not st
   it('a body over max_body_bytes → too_large; a profile over service.limits.max_decompressed_bytes → too_large', async () => {
     const target = await fake(goRoutes());
     const { receiver: r } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine', 'heap'], memstats: false, max_body_bytes: 2000 });
-    expect((await r.scrapeOnce())[0]!.failures).toEqual([{ type: 'heap', reason: 'too_large', message: 'the response body passed max_body_bytes (2000 bytes)' }]);
-    const { receiver: r2 } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine'], memstats: false }, undefined, 'pprof', createServiceLimits({ maxDecompressedBytes: 1000, decodeWorkers: 0 }));
+    expect((await r.scrapeOnce())[0]!.failures).toEqual([
+      { type: 'heap', reason: 'too_large', message: 'the response body passed max_body_bytes (2000 bytes)' },
+    ]);
+    const { receiver: r2 } = receiver(
+      { targets: [{ url: target.url }], enabled_types: ['goroutine'], memstats: false },
+      undefined,
+      'pprof',
+      createServiceLimits({ maxDecompressedBytes: 1000, decodeWorkers: 0 }),
+    );
     expect((await r2.scrapeOnce())[0]!.failures[0]!.reason).toBe('too_large');
   });
 
@@ -316,7 +404,6 @@ describe('pprof receiver: failures are counted, logged per target, and do not st
     expect(registry.value('profcol_receiver_scrape_failures_total', { reason: 'memory_budget' })).toBe(1);
     expect(limits.budget.usedBytes).toBe(0);
   });
-
 
   it('a missing MemStats trailer is a memstats failure; the profiles still go out', async () => {
     const routes = goRoutes();
@@ -338,7 +425,10 @@ describe('pprof receiver: failures are counted, logged per target, and do not st
     const { receiver: r, consumer, registry } = receiver({ targets: [{ url }, { url: alive.url }], enabled_types: ['goroutine'] });
     const reports = await r.scrapeOnce();
     expect(reports.map((x) => x.outcome)).toEqual(['failed', 'success']);
-    expect(reports[0]!.failures.map((f) => [f.type, f.reason])).toEqual([['goroutine', 'connect'], ['memstats', 'connect']]);
+    expect(reports[0]!.failures.map((f) => [f.type, f.reason])).toEqual([
+      ['goroutine', 'connect'],
+      ['memstats', 'connect'],
+    ]);
     expect(consumer.bundles.map((b) => b.resource.instance)).toEqual([alive.url]);
     const again = await r.scrapeOnce();
     expect(again.map((x) => x.outcome)).toEqual(['skipped_backoff', 'success']);
@@ -352,7 +442,12 @@ describe('pprof receiver: failures are counted, logged per target, and do not st
     const clock = new ManualClock();
     const consumer = new CollectingConsumer();
     const s = settings();
-    const config = parseConfig({ targets: [{ url: hanging.url }, { url: alive.url }], enabled_types: ['goroutine', 'cpu', 'heap'], timeout: '1s', cpu_seconds: 1 });
+    const config = parseConfig({
+      targets: [{ url: hanging.url }, { url: alive.url }],
+      enabled_types: ['goroutine', 'cpu', 'heap'],
+      timeout: '1s',
+      cpu_seconds: 1,
+    });
     const r = new PprofReceiver(s, config, consumer, { autoStart: false, clock });
     receivers.push(r);
     const startedAtMs = clock.now();
@@ -368,7 +463,12 @@ describe('pprof receiver: failures are counted, logged per target, and do not st
     clock.advance(250);
     await until(() => hanging.requestLines.length >= 4);
     expect(hanging.requestLines.length).toBe(4);
-    expect([...hanging.requestLines].sort()).toEqual(['GET /debug/pprof/goroutine HTTP/1.1', 'GET /debug/pprof/heap HTTP/1.1', 'GET /debug/pprof/heap?debug=1 HTTP/1.1', 'GET /debug/pprof/profile?seconds=1 HTTP/1.1']);
+    expect([...hanging.requestLines].sort()).toEqual([
+      'GET /debug/pprof/goroutine HTTP/1.1',
+      'GET /debug/pprof/heap HTTP/1.1',
+      'GET /debug/pprof/heap?debug=1 HTTP/1.1',
+      'GET /debug/pprof/profile?seconds=1 HTTP/1.1',
+    ]);
     expect(hanging.connections).toBe(4);
     expect(finishedAtMs).toBeUndefined();
     clock.advance(1750);
@@ -393,7 +493,11 @@ describe('pprof receiver: failures are counted, logged per target, and do not st
       '/debug/pprof/profile': async () => (await cpuHeld, goFixture('profile')),
     });
     const targets = await Promise.all(Array.from({ length: 5 }, () => fake(routes())));
-    const { receiver: r } = receiver({ targets: targets.map((t) => ({ url: t.url })), enabled_types: ['cpu', 'goroutine', 'heap'], max_concurrent_downloads: 1 });
+    const { receiver: r } = receiver({
+      targets: targets.map((t) => ({ url: t.url })),
+      enabled_types: ['cpu', 'goroutine', 'heap'],
+      max_concurrent_downloads: 1,
+    });
     const round = r.scrapeOnce();
     // Every target got all its other answers (heap and heap?debug=1) while every CPU profile is still being "recorded".
     await until(() => targets.every((t) => t.count('/debug/pprof/heap') === 2));
@@ -441,7 +545,9 @@ describe('pprof receiver: a target that dies mid-round', () => {
     const { receiver: r, registry } = receiver({ targets: [{ url: target.url }], enabled_types: ['goroutine', 'heap'], memstats: false });
     const [report] = await r.scrapeOnce();
     expect(report!.outcome).toBe('partial');
-    expect(report!.failures).toEqual([{ type: 'heap', reason: 'reset', message: `the connection was closed after 100 of ${heap.length} body bytes (HTTP 200)` }]);
+    expect(report!.failures).toEqual([
+      { type: 'heap', reason: 'reset', message: `the connection was closed after 100 of ${heap.length} body bytes (HTTP 200)` },
+    ]);
     expect(registry.value('profcol_receiver_scrape_failures_total', { type: 'heap', reason: 'reset' })).toBe(1);
     expect(registry.value('profcol_receiver_scrape_failures_total', { reason: 'connect' })).toBe(0);
   });
@@ -513,7 +619,9 @@ describe('pprof receiver: a target that dies mid-round', () => {
     const log = collectingLogger();
     const s = settings('pprof', undefined, log.logger);
     const consumer = new CollectingConsumer();
-    const r = new PprofReceiver(s, parseConfig({ targets: [{ url: target.url }], enabled_types: ['mutex', 'block'], memstats: false }), consumer, { autoStart: false });
+    const r = new PprofReceiver(s, parseConfig({ targets: [{ url: target.url }], enabled_types: ['mutex', 'block'], memstats: false }), consumer, {
+      autoStart: false,
+    });
     receivers.push(r);
     await r.scrapeOnce(); // baselines
     mutexDown = true;

@@ -47,7 +47,13 @@ async function scheduled(targets: FakeTarget[], options: { backoffMaxMs?: number
 /** A target serving the goroutine profile that notes the (manual) time of every request. */
 async function target(clock: () => ManualClock | undefined, route?: FakeRoute): Promise<FakeTarget & { at: number[] }> {
   const at: number[] = [];
-  const t = await startFakePprofTarget({ routes: { '/debug/pprof/goroutine': (request) => (at.push(clock()!.now()), route === undefined ? goFixture('goroutine') : typeof route === 'function' ? route(request) : route) } });
+  const t = await startFakePprofTarget({
+    routes: {
+      '/debug/pprof/goroutine': (request) => (
+        at.push(clock()!.now()), route === undefined ? goFixture('goroutine') : typeof route === 'function' ? route(request) : route
+      ),
+    },
+  });
   cleanup.push(() => t.close());
   return Object.assign(t, { at });
 }
@@ -74,7 +80,7 @@ describe('pprof receiver: the scheduler', () => {
     expect(run.clock.pending).toBe(0);
   });
 
-  it('a round still running at the next tick makes that tick\'s round start late, when it ends; a third tick is skipped_busy; the phase stays', async () => {
+  it("a round still running at the next tick makes that tick's round start late, when it ends; a third tick is skipped_busy; the phase stays", async () => {
     let clock: ManualClock | undefined;
     let release: (() => void) | undefined;
     const slow = await target(
@@ -122,7 +128,9 @@ describe('pprof receiver: the scheduler', () => {
     const failedRounds = run.logLines.filter((line) => line.consecutive_failures !== undefined);
     // Each failed round names the time of the round that follows it, and that round happened then.
     expect(failedRounds.map((line) => line.next_attempt_at)).toEqual([tick(2), tick(4), tick(6)].map((ms) => new Date(ms).toISOString()));
-    expect(String(failedRounds[0]!.msg)).toBe(`pprof target ${dead.url}: every request failed (1 failed round in a row); next attempt at ${new Date(tick(2)).toISOString()} (in 0.8s; sitting out 1 round)`);
+    expect(String(failedRounds[0]!.msg)).toBe(
+      `pprof target ${dead.url}: every request failed (1 failed round in a row); next attempt at ${new Date(tick(2)).toISOString()} (in 0.8s; sitting out 1 round)`,
+    );
   });
 
   it('backoff_max below the interval: a failed target is tried on every tick, as Prometheus and Alloy do', async () => {

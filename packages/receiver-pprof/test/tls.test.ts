@@ -33,7 +33,12 @@ afterAll(async () => {
 });
 
 async function scrape(tls: Record<string, unknown>) {
-  const receiver = new PprofReceiver({ ...settings(), baseDir: fixtures }, parseConfig({ targets: [{ url }], enabled_types: ['goroutine'], memstats: false, tls }), new CollectingConsumer(), { autoStart: false });
+  const receiver = new PprofReceiver(
+    { ...settings(), baseDir: fixtures },
+    parseConfig({ targets: [{ url }], enabled_types: ['goroutine'], memstats: false, tls }),
+    new CollectingConsumer(),
+    { autoStart: false },
+  );
   try {
     return (await receiver.scrapeOnce())[0]!;
   } finally {
@@ -62,8 +67,16 @@ describe('pprof receiver: TLS', () => {
   });
 
   it('a TLS file that cannot be read fails start() with a configuration error naming the key and path', async () => {
-    const receiver = new PprofReceiver({ ...settings(), baseDir: fixtures }, parseConfig({ targets: [{ url }], tls: { ca_file: 'missing.pem' } }), new CollectingConsumer(), { autoStart: false });
-    const error = await receiver.start().then(() => undefined, (e: unknown) => e);
+    const receiver = new PprofReceiver(
+      { ...settings(), baseDir: fixtures },
+      parseConfig({ targets: [{ url }], tls: { ca_file: 'missing.pem' } }),
+      new CollectingConsumer(),
+      { autoStart: false },
+    );
+    const error = await receiver.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ProfcolError);
     expect((error as ProfcolError).kind).toBe('config');
     expect((error as Error).message).toMatch(/^receivers::pprof::tls::ca_file: .*missing\.pem cannot be read \(ENOENT\); expected a PEM file$/);
@@ -74,6 +87,9 @@ describe('pprof receiver: TLS', () => {
       ok: false,
       issues: [{ path: ['tls'], message: 'cert_file needs key_file (a client certificate goes with its private key); set both or neither' }],
     });
-    expect(pprofReceiverConfigSchema.parse({ targets: [{ url }], tls: { key_file: 'x.pem' } })).toMatchObject({ ok: false, issues: [{ path: ['tls'], message: expect.stringMatching(/^key_file needs cert_file/) }] });
+    expect(pprofReceiverConfigSchema.parse({ targets: [{ url }], tls: { key_file: 'x.pem' } })).toMatchObject({
+      ok: false,
+      issues: [{ path: ['tls'], message: expect.stringMatching(/^key_file needs cert_file/) }],
+    });
   });
 });

@@ -198,7 +198,12 @@ export function parseConfigText(text: string, file: string, env: Env = process.e
       const line = lineOf(pair.key) ?? lineOf(pair.value);
       if (firstLine.has(key)) {
         const first = firstLine.get(key);
-        issues.push({ path: keyPath, message: `"${key}" appears twice in one map${first ? ` (first at line ${first})` : ''}; keep one`, file, ...(line ? { line } : {}) });
+        issues.push({
+          path: keyPath,
+          message: `"${key}" appears twice in one map${first ? ` (first at line ${first})` : ''}; keep one`,
+          file,
+          ...(line ? { line } : {}),
+        });
         continue;
       }
       firstLine.set(key, line);
@@ -210,7 +215,11 @@ export function parseConfigText(text: string, file: string, env: Env = process.e
 
   const convert = (node: unknown, at: string): unknown => {
     if (outerAlias && ++expandedValues > aliasLimit) {
-      fatal(at, outerAlias, `aliases expand to more than ${aliasLimit.toLocaleString('en-US')} values (the file itself holds ${fileValues.toLocaleString('en-US')}); refusing it as an alias bomb`);
+      fatal(
+        at,
+        outerAlias,
+        `aliases expand to more than ${aliasLimit.toLocaleString('en-US')} values (the file itself holds ${fileValues.toLocaleString('en-US')}); refusing it as an alias bomb`,
+      );
     }
     if (isAlias(node)) {
       const target = resolveAlias(node, at);
@@ -249,7 +258,8 @@ export function parseConfigText(text: string, file: string, env: Env = process.e
       if (typeof node.value !== 'string') return node.value;
       const { value, problems, variables, substituted } = expandEnv(node.value, env);
       for (const message of problems) issues.push({ path: at, message, file, line: lineOf(node) });
-      if (variables.length > 0) envValues.set(at, { texts: [value, ...substituted], mention: `the value of ${variables.map((name) => `\${env:${name}}`).join(' and ')}` });
+      if (variables.length > 0)
+        envValues.set(at, { texts: [value, ...substituted], mention: `the value of ${variables.map((name) => `\${env:${name}}`).join(' and ')}` });
       return value;
     }
     return node ?? null;
@@ -323,7 +333,9 @@ export function loadConfigFiles(files: string[], env: Env = process.env): Loaded
       if (!Array.isArray(list) || list.some((p) => typeof p !== 'string')) {
         issues.push({ path: 'plugins', message: 'expected a list of package names or paths', ...(locations.get('plugins') ?? { file }) });
       } else {
-        list.forEach((specifier, index) => plugins.push({ specifier, fromDir: path.dirname(absolute), location: parsed.locations.get(`plugins${PATH_SEPARATOR}${index}`) }));
+        list.forEach((specifier, index) =>
+          plugins.push({ specifier, fromDir: path.dirname(absolute), location: parsed.locations.get(`plugins${PATH_SEPARATOR}${index}`) }),
+        );
       }
       delete fileTree.plugins;
     }

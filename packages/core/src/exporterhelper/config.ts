@@ -25,9 +25,15 @@ export interface QueueDefaults {
 /** The fields of `retry_on_failure`, to spread into an object schema beside the exporter's own. */
 export function retryOnFailureFields(defaults: RetryDefaults = {}) {
   return {
-    enabled: s.boolean({ default: defaults.enabled ?? true, description: 'Retry a request the destination could not take now. A request refused for good (bad data) is never retried.' }),
+    enabled: s.boolean({
+      default: defaults.enabled ?? true,
+      description: 'Retry a request the destination could not take now. A request refused for good (bad data) is never retried.',
+    }),
     initial_interval: s.duration({ default: defaults.initial_interval ?? '5s', description: 'Wait before the first retry.' }),
-    max_interval: s.duration({ default: defaults.max_interval ?? '30s', description: 'Upper bound of the exponential backoff (a longer `Retry-After` still wins).' }),
+    max_interval: s.duration({
+      default: defaults.max_interval ?? '30s',
+      description: 'Upper bound of the exponential backoff (a longer `Retry-After` still wins).',
+    }),
     max_elapsed_time: s.duration({
       default: defaults.max_elapsed_time ?? '300s',
       description: 'Give up on a request (counted drop, reason `retries_exhausted`) once it has been retried this long. `0` retries forever.',
@@ -42,7 +48,8 @@ export function sendingQueueFields(defaults: QueueDefaults = {}, options: { stor
   const fields = {
     enabled: s.boolean({
       default: defaults.enabled ?? true,
-      description: 'Acknowledge batches once queued and send them in the background. Off: `consume()` waits for the destination (with retries) and fails with it.',
+      description:
+        'Acknowledge batches once queued and send them in the background. Off: `consume()` waits for the destination (with retries) and fails with it.',
     }),
     num_consumers: s.integer({ default: defaults.num_consumers ?? 10, min: 1, description: 'Requests sent concurrently.' }),
     queue_size: s.integer({
@@ -73,14 +80,21 @@ export function sendingQueueSchema(defaults?: QueueDefaults, options?: { storage
 }
 
 /** `timeout`, `retry_on_failure`, `sending_queue` and `drain_timeout`, to spread into an exporter's schema. */
-export function exporterHelperFields(defaults: { timeout?: string; drain_timeout?: string; retry?: RetryDefaults; queue?: QueueDefaults; storage?: boolean } = {}) {
+export function exporterHelperFields(
+  defaults: { timeout?: string; drain_timeout?: string; retry?: RetryDefaults; queue?: QueueDefaults; storage?: boolean } = {},
+) {
   return {
-    timeout: s.duration({ default: defaults.timeout ?? '30s', min: '1ms', description: 'Time limit of one attempt to send a request (each retry gets a new one).' }),
+    timeout: s.duration({
+      default: defaults.timeout ?? '30s',
+      min: '1ms',
+      description: 'Time limit of one attempt to send a request (each retry gets a new one).',
+    }),
     retry_on_failure: retryOnFailureSchema(defaults.retry),
     sending_queue: sendingQueueSchema(defaults.queue, { storage: defaults.storage ?? true }),
     drain_timeout: s.duration({
       default: defaults.drain_timeout ?? '10s',
-      description: 'On shutdown, how long to keep sending what is queued or in flight. What is still unsent then stays on disk with `storage`, and is a counted drop (`shutdown`) without.',
+      description:
+        'On shutdown, how long to keep sending what is queued or in flight. What is still unsent then stays on disk with `storage`, and is a counted drop (`shutdown`) without.',
     }),
   };
 }
@@ -109,4 +123,3 @@ export interface ExporterHelperConfig {
   sending_queue: QueueConfig;
   drain_timeout: number;
 }
-

@@ -23,7 +23,10 @@ export interface RequestCodec<R> {
 }
 
 export class CorruptQueueFileError extends ProfcolError {
-  constructor(readonly file: string, why: string) {
+  constructor(
+    readonly file: string,
+    why: string,
+  ) {
     super('corrupt_queue_file', `queue file ${file} is corrupt (${why}); it was moved to corrupt/ and skipped`);
   }
 }
@@ -72,7 +75,11 @@ export class DiskQueue<R> {
   private seq = 0;
 
   /** `suffix` names the files (`.otlpq`): files of another suffix in the directory are left alone. */
-  constructor(readonly dir: string, private readonly codec: RequestCodec<R>, private readonly suffix = '.pcq') {}
+  constructor(
+    readonly dir: string,
+    private readonly codec: RequestCodec<R>,
+    private readonly suffix = '.pcq',
+  ) {}
 
   /**
    * Creates the directory, removes temporary leftovers and returns the stored requests oldest

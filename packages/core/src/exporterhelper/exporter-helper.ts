@@ -120,7 +120,9 @@ export class QueuedExporter<R> implements Exporter {
     this.logger = settings.logger;
     this.id = settings.id;
     if (options.config.sending_queue.storage && !options.codec) {
-      throw new ExporterHelperError(`exporters::${this.id}::sending_queue::storage: this exporter cannot persist its requests (it gives the exporter helper no codec); remove storage`);
+      throw new ExporterHelperError(
+        `exporters::${this.id}::sending_queue::storage: this exporter cannot persist its requests (it gives the exporter helper no codec); remove storage`,
+      );
     }
     const tally = this.tally;
     const counter = (name: string, description: string) => {
@@ -140,17 +142,27 @@ export class QueuedExporter<R> implements Exporter {
       sentPoints: counter('profcol_exporter_sent_metric_points_total', 'Metric points an exporter delivered.'),
       sentBundles: counter('profcol_exporter_sent_bundles_total', 'Profile bundles an exporter delivered.'),
       sentRequests: counter('profcol_exporter_sent_requests_total', 'Requests the destination accepted.'),
-      failedAttempts: counter('profcol_exporter_send_failed_attempts_total', 'Failed send attempts (a retried request may fail several), by reason (http_503, ECONNREFUSED, ENOSPC, timeout, ...).'),
+      failedAttempts: counter(
+        'profcol_exporter_send_failed_attempts_total',
+        'Failed send attempts (a retried request may fail several), by reason (http_503, ECONNREFUSED, ENOSPC, timeout, ...).',
+      ),
       retries: counter('profcol_exporter_retries_total', 'Requests scheduled for another attempt, by reason.'),
       failedPoints: counter('profcol_exporter_send_failed_metric_points_total', 'Metric points an exporter failed to deliver, by reason.'),
       failedBundles: counter('profcol_exporter_send_failed_bundles_total', 'Profile bundles an exporter failed to deliver, by reason.'),
-      refused: counter('profcol_exporter_queue_refused_batches_total', 'Batches the sending queue refused with backpressure (enqueue failed), by reason (queue_full, shutting_down, storage_error).'),
+      refused: counter(
+        'profcol_exporter_queue_refused_batches_total',
+        'Batches the sending queue refused with backpressure (enqueue failed), by reason (queue_full, shutting_down, storage_error).',
+      ),
       corrupt: counter('profcol_exporter_queue_corrupt_files_total', 'Queue files that failed their checksum or did not parse; moved to corrupt/ and skipped.'),
       replayed: counter('profcol_exporter_queue_replayed_requests_total', 'Requests found on disk at start and sent again.'),
       queueSize: gauge('profcol_exporter_queue_size', 'Requests held by the sending queue (waiting or being sent).'),
       queueBytes: gauge('profcol_exporter_queue_bytes', 'Encoded bytes of the requests held by the sending queue.'),
       queueCapacity: gauge('profcol_exporter_queue_capacity', 'queue_size: the requests the sending queue holds at most.'),
-      sendDuration: settings.telemetry.histogram('profcol_exporter_send_duration_seconds', 'Time one send attempt of a request took, until the destination answered, failed or the attempt timed out, by outcome (delivered, failed), in seconds.', { unit: 's' }),
+      sendDuration: settings.telemetry.histogram(
+        'profcol_exporter_send_duration_seconds',
+        'Time one send attempt of a request took, until the destination answered, failed or the attempt timed out, by outcome (delivered, failed), in seconds.',
+        { unit: 's' },
+      ),
     };
   }
 
@@ -167,7 +179,8 @@ export class QueuedExporter<R> implements Exporter {
       const dir = path.resolve(settings.baseDir, queue.storage, storageSubdir(settings.id));
       this.store = new DiskQueue(dir, this.options.codec!, this.options.fileSuffix);
       const { stored, leftovers } = await this.store.open((error) => this.countCorrupt(error));
-      if (leftovers > 0) this.logger.info({ exporter: this.id, dir, files: leftovers }, 'removed half-written queue files of batches that were never acknowledged');
+      if (leftovers > 0)
+        this.logger.info({ exporter: this.id, dir, files: leftovers }, 'removed half-written queue files of batches that were never acknowledged');
       let items: Required<RequestItems> = { points: 0, bundles: 0 };
       for (const found of stored) {
         const entryItems = fullItems(this.options.itemsOf(found.request));
@@ -204,8 +217,8 @@ export class QueuedExporter<R> implements Exporter {
     const { queue_size, max_bytes } = this.options.config.sending_queue;
     const encode = this.store || max_bytes !== undefined;
     const sized = requests.map((request) => {
-      const data = encode && this.options.codec ? this.store?.encode(request) ?? Buffer.from(this.options.codec.encode(request)) : undefined;
-      return { request, data, bytes: data?.length ?? (max_bytes !== undefined ? this.options.sizeOf?.(request) ?? 0 : 0) };
+      const data = encode && this.options.codec ? (this.store?.encode(request) ?? Buffer.from(this.options.codec.encode(request))) : undefined;
+      return { request, data, bytes: data?.length ?? (max_bytes !== undefined ? (this.options.sizeOf?.(request) ?? 0) : 0) };
     });
     const bytes = sized.reduce((n, s) => n + s.bytes, 0);
     // An empty queue always takes a batch, however big, so that one large batch cannot wedge a pipeline.
@@ -215,7 +228,10 @@ export class QueuedExporter<R> implements Exporter {
       // Under sustained backpressure every batch is refused: log the first and then a count every 10 s.
       this.refusedUnlogged++;
       if (Date.now() - this.refusedLoggedAt >= 10_000) {
-        this.logger.warn({ exporter: this.id, refused: this.refusedUnlogged, held: this.held, queue_size, heldBytes: this.heldBytes, max_bytes }, 'sending queue is full; refusing batches (backpressure)');
+        this.logger.warn(
+          { exporter: this.id, refused: this.refusedUnlogged, held: this.held, queue_size, heldBytes: this.heldBytes, max_bytes },
+          'sending queue is full; refusing batches (backpressure)',
+        );
         this.refusedLoggedAt = Date.now();
         this.refusedUnlogged = 0;
       }
@@ -239,7 +255,9 @@ export class QueuedExporter<R> implements Exporter {
         this.updateGauges();
         this.m.refused.add(1, { reason: 'storage_error' });
         this.logger.error({ exporter: this.id, err: failed.reason }, 'could not persist a batch; refusing it');
-        throw new BackpressureError(`exporter "${this.id}": ${(failed.reason as Error).message}`, this.options.config.retry_on_failure.initial_interval, { cause: failed.reason });
+        throw new BackpressureError(`exporter "${this.id}": ${(failed.reason as Error).message}`, this.options.config.retry_on_failure.initial_interval, {
+          cause: failed.reason,
+        });
       }
       // Only the file is needed from now on: what is queued on disk does not stay in memory too.
       for (const entry of entries) entry.request = undefined;
@@ -350,7 +368,10 @@ export class QueuedExporter<R> implements Exporter {
     const failed = outcomes.find((o): o is Extract<Outcome, { kind: 'dropped' }> => o.kind === 'dropped');
     if (failed) throw failed.error;
     if (outcomes.some((o) => o.kind === 'aborted')) {
-      throw new BackpressureError(`exporter "${this.id}" stopped before the batch was delivered to ${this.options.destination}${signal?.aborted ? ' (the caller cancelled it)' : ''}`, 1000);
+      throw new BackpressureError(
+        `exporter "${this.id}" stopped before the batch was delivered to ${this.options.destination}${signal?.aborted ? ' (the caller cancelled it)' : ''}`,
+        1000,
+      );
     }
   }
 

@@ -53,12 +53,23 @@ export function otlpMetricsUrl(endpoint: string): string {
 function otlpExporter(settings: OtlpReaderSettings, timeoutMs: number): OTLPMetricExporterBase {
   const protobuf = settings.protocol === 'http/protobuf';
   const options = convertLegacyHttpOptions(
-    { url: otlpMetricsUrl(settings.endpoint), headers: settings.headers, timeoutMillis: timeoutMs, ...(settings.compression === 'gzip' ? { compression: 'gzip' as never } : {}) },
+    {
+      url: otlpMetricsUrl(settings.endpoint),
+      headers: settings.headers,
+      timeoutMillis: timeoutMs,
+      ...(settings.compression === 'gzip' ? { compression: 'gzip' as never } : {}),
+    },
     'METRICS',
     'v1/metrics',
     { 'Content-Type': protobuf ? 'application/x-protobuf' : 'application/json' },
   );
-  const delegate = createOtlpHttpExportDelegate(options, protobuf ? ProtobufMetricsSerializer : JsonMetricsSerializer, 'otlp_http_metric_exporter', MetricsExporterMetricsHelper, undefined);
+  const delegate = createOtlpHttpExportDelegate(
+    options,
+    protobuf ? ProtobufMetricsSerializer : JsonMetricsSerializer,
+    'otlp_http_metric_exporter',
+    MetricsExporterMetricsHelper,
+    undefined,
+  );
   return new OTLPMetricExporterBase(delegate);
 }
 
@@ -68,14 +79,21 @@ function otlpExporter(settings: OtlpReaderSettings, timeoutMs: number): OTLPMetr
  * carries the cumulative values again, so a failed one loses no count, only its moment.
  */
 function countingExporter(inner: PushMetricExporter, endpoint: string, telemetry: Telemetry, logger: Logger): PushMetricExporter {
-  const failed = telemetry.counter('profcol_telemetry_export_failed_total', "Exports of profcol's own metrics to an OTLP reader's endpoint that failed (the next one sends the cumulative values again).");
+  const failed = telemetry.counter(
+    'profcol_telemetry_export_failed_total',
+    "Exports of profcol's own metrics to an OTLP reader's endpoint that failed (the next one sends the cumulative values again).",
+  );
   let failing = false;
   return {
     export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
       inner.export(metrics, (result) => {
         if (result.code !== 0) {
           failed.add(1, { endpoint });
-          if (!failing) logger.warn({ endpoint, err: result.error }, "exporting profcol's own metrics failed; retrying at the next interval (logged once until one succeeds)");
+          if (!failing)
+            logger.warn(
+              { endpoint, err: result.error },
+              "exporting profcol's own metrics failed; retrying at the next interval (logged once until one succeeds)",
+            );
           failing = true;
         } else if (failing) {
           failing = false;
@@ -96,7 +114,11 @@ export class TelemetryReaders {
   private readonly pulls: { exporter: PrometheusExporter; host: string; port: number }[] = [];
   private readonly servers: http.Server[] = [];
 
-  constructor(telemetry: Telemetry, settings: TelemetryMetricsSettings, private readonly logger: Logger) {
+  constructor(
+    telemetry: Telemetry,
+    settings: TelemetryMetricsSettings,
+    private readonly logger: Logger,
+  ) {
     const readers: MetricReader[] = [];
     const pullAddresses: { host: string; port: number }[] = [];
     if (settings.address) pullAddresses.push(parseEndpoint(settings.address)!); // validated by the service schema
@@ -132,7 +154,11 @@ export class TelemetryReaders {
       });
       const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
       await new Promise<void>((resolve, reject) =>
-        server.once('error', (error) => reject(new Error(`service::telemetry::metrics: cannot serve own metrics on ${address}: ${error.message}`, { cause: error }))).listen(port, host, () => resolve()),
+        server
+          .once('error', (error) =>
+            reject(new Error(`service::telemetry::metrics: cannot serve own metrics on ${address}: ${error.message}`, { cause: error })),
+          )
+          .listen(port, host, () => resolve()),
       );
       this.servers.push(server);
       this.logger.info({ address: addressOf(server) }, 'own metrics served at /metrics');

@@ -26,7 +26,11 @@ export class DnsDiscovery extends RefreshingDiscovery {
   /** Each name's targets from its last answer. */
   private readonly byName = new Map<string, Labels[]>();
 
-  constructor(context: DiscoveryContext, name: string, private readonly config: DnsSdConfig) {
+  constructor(
+    context: DiscoveryContext,
+    name: string,
+    private readonly config: DnsSdConfig,
+  ) {
     super(context, 'dns_sd', name, config.scheme, config.refresh_interval);
     // Bounded by the receiver's timeout: c-ares retries with a growing timeout of its own.
     this.resolver = new Resolver({ timeout: Math.max(1, Math.floor(context.timeoutMs / 3)), tries: 2 });
@@ -58,7 +62,12 @@ export class DnsDiscovery extends RefreshingDiscovery {
         const records = await this.resolver.resolveSrv(name);
         return records.map((record) => {
           const host = record.name.replace(/\.$/, '');
-          return { ...meta, __meta_dns_srv_record_target: host, __meta_dns_srv_record_port: String(record.port), __address__: `${hostPort(host, record.port)}` };
+          return {
+            ...meta,
+            __meta_dns_srv_record_target: host,
+            __meta_dns_srv_record_port: String(record.port),
+            __address__: `${hostPort(host, record.port)}`,
+          };
         });
       }
       const addresses = this.config.type === 'A' ? await this.resolver.resolve4(name) : await this.resolver.resolve6(name);
@@ -69,7 +78,11 @@ export class DnsDiscovery extends RefreshingDiscovery {
       if (this.stopped) return undefined;
       const previous = this.byName.get(name);
       this.partFailed(
-        new DiscoveryError(code === 'ETIMEOUT' ? 'timeout' : code === 'ECONNREFUSED' ? 'connect' : 'dns', `${this.config.type} query of ${name}${this.config.servers.length > 0 ? ` (servers ${this.config.servers.join(', ')})` : ''} failed: ${code ? `${code}: ` : ''}${(error as Error).message}`, { cause: error }),
+        new DiscoveryError(
+          code === 'ETIMEOUT' ? 'timeout' : code === 'ECONNREFUSED' ? 'connect' : 'dns',
+          `${this.config.type} query of ${name}${this.config.servers.length > 0 ? ` (servers ${this.config.servers.join(', ')})` : ''} failed: ${code ? `${code}: ` : ''}${(error as Error).message}`,
+          { cause: error },
+        ),
         previous ? ` keeping its previous ${previous.length} targets` : ' it adds no targets until it is answered',
       );
       return undefined;

@@ -21,7 +21,13 @@ export interface FileSdConfig {
 
 /** `*` in a file name as any run of characters (Prometheus' filepath.Match, minus the rest of its syntax, refused by the schema). */
 function fileNameMatcher(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+^${}()|[\]\\?]/g, '\\$&')).join('.*')}$`, 'u');
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+^${}()|[\]\\?]/g, '\\$&'))
+      .join('.*')}$`,
+    'u',
+  );
 }
 
 export class FileDiscovery extends RefreshingDiscovery {
@@ -87,7 +93,10 @@ export class FileDiscovery extends RefreshingDiscovery {
     try {
       document = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
     } catch (error) {
-      this.filePartFailed(file, new DiscoveryError('parse', `${file} is not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message}`, { cause: error }));
+      this.filePartFailed(
+        file,
+        new DiscoveryError('parse', `${file} is not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message}`, { cause: error }),
+      );
       return undefined;
     }
     try {
@@ -100,7 +109,10 @@ export class FileDiscovery extends RefreshingDiscovery {
 
   private filePartFailed(file: string, error: DiscoveryError): void {
     const previous = this.byFile.get(file);
-    this.partFailed(error, previous ? ` keeping its previous ${previous.reduce((n, g) => n + g.targets.length, 0)} targets` : ' it adds no targets until it can be read');
+    this.partFailed(
+      error,
+      previous ? ` keeping its previous ${previous.reduce((n, g) => n + g.targets.length, 0)} targets` : ' it adds no targets until it can be read',
+    );
   }
 
   private watchDirectory(directory: string): void {
@@ -113,7 +125,10 @@ export class FileDiscovery extends RefreshingDiscovery {
     } catch (error) {
       if (!this.unwatched.has(directory)) {
         this.unwatched.add(directory);
-        this.partFailed(new DiscoveryError('watch', `cannot watch ${directory}: ${(error as Error).message}`, { cause: error }), ` re-reading it every refresh_interval instead`);
+        this.partFailed(
+          new DiscoveryError('watch', `cannot watch ${directory}: ${(error as Error).message}`, { cause: error }),
+          ` re-reading it every refresh_interval instead`,
+        );
       }
       return;
     }
@@ -123,7 +138,10 @@ export class FileDiscovery extends RefreshingDiscovery {
       watcher.close();
       this.watchers.delete(directory);
       this.unwatched.add(directory);
-      this.partFailed(new DiscoveryError('watch', `watch of ${directory} failed: ${error.message}`, { cause: error }), ' re-reading it every refresh_interval until it can be watched again');
+      this.partFailed(
+        new DiscoveryError('watch', `watch of ${directory} failed: ${error.message}`, { cause: error }),
+        ' re-reading it every refresh_interval until it can be watched again',
+      );
       void this.refresh();
     });
     this.watchers.set(directory, watcher);

@@ -40,7 +40,10 @@ export class HttpDiscovery extends RefreshingDiscovery {
         clock: this.context.clock,
       });
     } catch (error) {
-      const reason: DiscoveryFailureReason = error instanceof ScrapeError && ['connect', 'reset', 'timeout', 'too_large'].includes(error.reason) ? (error.reason as DiscoveryFailureReason) : 'network';
+      const reason: DiscoveryFailureReason =
+        error instanceof ScrapeError && ['connect', 'reset', 'timeout', 'too_large'].includes(error.reason)
+          ? (error.reason as DiscoveryFailureReason)
+          : 'network';
       throw new DiscoveryError(reason, `${where}: ${(error as Error).message}`, { cause: error });
     }
     if (response.status !== 200) {
@@ -48,7 +51,8 @@ export class HttpDiscovery extends RefreshingDiscovery {
       throw new DiscoveryError('http_status', `${where} returned HTTP ${response.status}${text ? `: ${text}` : ''} (expected 200)`);
     }
     const contentType = String(response.headers['content-type'] ?? '');
-    if (!/^application\/json\b/i.test(contentType)) throw new DiscoveryError('content_type', `${where} answered Content-Type ${JSON.stringify(contentType)}; HTTP SD requires application/json`);
+    if (!/^application\/json\b/i.test(contentType))
+      throw new DiscoveryError('content_type', `${where} answered Content-Type ${JSON.stringify(contentType)}; HTTP SD requires application/json`);
     let document: unknown;
     try {
       document = JSON.parse(new TextDecoder().decode(response.body));

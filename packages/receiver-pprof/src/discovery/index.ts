@@ -50,12 +50,21 @@ export class TargetDiscovery {
       baseDir: settings.baseDir,
       timeoutMs: config.timeout,
       maxBodyBytes: config.max_body_bytes,
-      refreshes: t.counter('profcol_receiver_discovery_refreshes_total', 'Reads of a target discovery (file_sd, http_sd, dns_sd), by mechanism and outcome (success, failed: the last good list stays).'),
-      failures: t.counter('profcol_receiver_discovery_failures_total', 'Failed discovery reads or parts of them (one file, one DNS name), by mechanism and reason; the previous targets of what failed stay.'),
+      refreshes: t.counter(
+        'profcol_receiver_discovery_refreshes_total',
+        'Reads of a target discovery (file_sd, http_sd, dns_sd), by mechanism and outcome (success, failed: the last good list stays).',
+      ),
+      failures: t.counter(
+        'profcol_receiver_discovery_failures_total',
+        'Failed discovery reads or parts of them (one file, one DNS name), by mechanism and reason; the previous targets of what failed stay.',
+      ),
       changed: () => this.publish(),
     };
     this.targetsGauge = t.gauge('profcol_receiver_discovery_targets', 'Targets discovered now, by mechanism, after keep/drop rules (before sharding).');
-    this.droppedGauge = t.gauge('profcol_receiver_discovery_dropped_targets', 'Discovered targets not scraped now, by mechanism and reason: relabel (a keep/drop rule), invalid (no host:port), duplicate (URL already a target).');
+    this.droppedGauge = t.gauge(
+      'profcol_receiver_discovery_dropped_targets',
+      'Discovered targets not scraped now, by mechanism and reason: relabel (a keep/drop rule), invalid (no host:port), duplicate (URL already a target).',
+    );
     this.droppedBy = compileRules(config.relabel);
     this.mechanisms = [
       ...config.file_sd.map((c, i) => new FileDiscovery(context, `file_sd[${i}]`, c)),

@@ -99,7 +99,8 @@ export abstract class RefreshingDiscovery {
     try {
       groups = await this.read();
     } catch (error) {
-      const failure = error instanceof DiscoveryError ? error : new DiscoveryError('network', error instanceof Error ? error.message : String(error), { cause: error });
+      const failure =
+        error instanceof DiscoveryError ? error : new DiscoveryError('network', error instanceof Error ? error.message : String(error), { cause: error });
       this.context.refreshes.add(1, { mechanism: this.mechanism, outcome: 'failed' });
       this.partFailed(failure, ` keeping the last good list (${this.current.reduce((n, g) => n + g.targets.length, 0)} targets)`);
       return;

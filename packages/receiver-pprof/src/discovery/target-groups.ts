@@ -18,10 +18,26 @@ export interface TargetGroup {
 }
 
 /** Why a discovery read failed: the `reason` label of `profcol_receiver_discovery_failures_total`. */
-export type DiscoveryFailureReason = 'read' | 'parse' | 'invalid' | 'watch' | 'connect' | 'reset' | 'timeout' | 'http_status' | 'content_type' | 'too_large' | 'dns' | 'network';
+export type DiscoveryFailureReason =
+  | 'read'
+  | 'parse'
+  | 'invalid'
+  | 'watch'
+  | 'connect'
+  | 'reset'
+  | 'timeout'
+  | 'http_status'
+  | 'content_type'
+  | 'too_large'
+  | 'dns'
+  | 'network';
 
 export class DiscoveryError extends ProfcolError {
-  constructor(readonly reason: DiscoveryFailureReason, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: DiscoveryFailureReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super('discovery', message, options);
   }
 }
@@ -34,25 +50,34 @@ export class DiscoveryError extends ProfcolError {
 export function targetGroupsOf(document: unknown, source: string, meta: Labels): TargetGroup[] {
   const where = (path: string) => `${source}: ${path}`;
   if (document === null || document === undefined) return [];
-  if (!Array.isArray(document)) throw new DiscoveryError('invalid', `${source}: expected a list of target groups ({targets: ["host:port", ...], labels: {...}}), got ${kindOf(document)}`);
+  if (!Array.isArray(document))
+    throw new DiscoveryError('invalid', `${source}: expected a list of target groups ({targets: ["host:port", ...], labels: {...}}), got ${kindOf(document)}`);
   return document.map((group: unknown, i): TargetGroup => {
-    if (group === null || typeof group !== 'object' || Array.isArray(group)) throw new DiscoveryError('invalid', `${where(`[${i}]`)}: expected a map with targets and labels, got ${kindOf(group)}`);
+    if (group === null || typeof group !== 'object' || Array.isArray(group))
+      throw new DiscoveryError('invalid', `${where(`[${i}]`)}: expected a map with targets and labels, got ${kindOf(group)}`);
     const { targets, labels = {}, ...rest } = group as Record<string, unknown>;
     const unknown = Object.keys(rest);
-    if (unknown.length > 0) throw new DiscoveryError('invalid', `${where(`[${i}]`)}: unknown key ${JSON.stringify(unknown[0])} (a target group has targets and labels)`);
+    if (unknown.length > 0)
+      throw new DiscoveryError('invalid', `${where(`[${i}]`)}: unknown key ${JSON.stringify(unknown[0])} (a target group has targets and labels)`);
     if (!Array.isArray(targets)) throw new DiscoveryError('invalid', `${where(`[${i}].targets`)}: expected a list of "host:port", got ${kindOf(targets)}`);
-    if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) throw new DiscoveryError('invalid', `${where(`[${i}].labels`)}: expected a map of label names to strings, got ${kindOf(labels)}`);
+    if (labels === null || typeof labels !== 'object' || Array.isArray(labels))
+      throw new DiscoveryError('invalid', `${where(`[${i}].labels`)}: expected a map of label names to strings, got ${kindOf(labels)}`);
     const groupLabels: Labels = {};
     for (const [name, value] of Object.entries(labels as Record<string, unknown>)) {
       const badName = checkLabelName(name);
       if (badName) throw new DiscoveryError('invalid', `${where(`[${i}].labels`)}: ${badName}`);
-      if (typeof value !== 'string') throw new DiscoveryError('invalid', `${where(`[${i}].labels.${name}`)}: expected a string, got ${kindOf(value)} (Prometheus label values are strings: quote it)`);
+      if (typeof value !== 'string')
+        throw new DiscoveryError(
+          'invalid',
+          `${where(`[${i}].labels.${name}`)}: expected a string, got ${kindOf(value)} (Prometheus label values are strings: quote it)`,
+        );
       groupLabels[name] = value;
     }
     return {
       source,
       targets: targets.map((address: unknown, j) => {
-        if (typeof address !== 'string' || address.trim() === '') throw new DiscoveryError('invalid', `${where(`[${i}].targets[${j}]`)}: expected "host:port", got ${kindOf(address)}`);
+        if (typeof address !== 'string' || address.trim() === '')
+          throw new DiscoveryError('invalid', `${where(`[${i}].targets[${j}]`)}: expected "host:port", got ${kindOf(address)}`);
         return { ...groupLabels, ...meta, __address__: address.trim() };
       }),
     };
@@ -91,7 +116,8 @@ export function targetConfigOf(labels: Labels, labelsTo: PprofReceiverConfig['la
   const address = labels.__address__ ?? '';
   const scheme = labels.__scheme__ ?? 'http';
   if (scheme !== 'http' && scheme !== 'https') throw new Error(`__scheme__ ${JSON.stringify(scheme)} is neither http nor https`);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(address)) throw new Error(`address ${JSON.stringify(address)} has a scheme; write "host:port" (the scheme comes from the discovery's scheme or a __scheme__ label)`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(address))
+    throw new Error(`address ${JSON.stringify(address)} has a scheme; write "host:port" (the scheme comes from the discovery's scheme or a __scheme__ label)`);
   let url: URL;
   try {
     url = new URL(`${scheme}://${address}`);

@@ -20,6 +20,7 @@ export { mapResource, RESOURCE_KEY_MAP, sdkLanguage } from './resource.js';
 export { toRequests, toResourceMetrics, type ExportRequest } from './convert.js';
 export { CorruptFileError, StorageError } from './storage.js';
 export { SCOPE_NAME, SCOPE_VERSION } from './version.js';
+export { describeOtlpErrorBody } from './transport.js';
 
 export default definePlugin({
   name: '@profcol/exporter-otlp',

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { ExportResponse, IExporterTransport } from '@opentelemetry/otlp-exporter-base';
 import { OTLPExporterError } from '@opentelemetry/otlp-exporter-base';
+import { parseRetryAfter } from '@profcol/core';
 
 const gzip = promisify(zlib.gzip);
 
@@ -53,15 +54,6 @@ const NETWORK_ERROR_CODES = new Set([
   'UND_ERR_SOCKET',
 ]);
 
-/** `Retry-After` as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
-}
-
 /** The `message` of a protobuf `google.rpc.Status` (field 2), if the bytes are one. */
 export function decodeStatusMessage(bytes: Uint8Array): string | undefined {
   let pos = 0;
@@ -97,8 +89,8 @@ export function decodeStatusMessage(bytes: Uint8Array): string | undefined {
   return undefined;
 }
 
-/** What the backend said, readable: the Status message of a protobuf error, else the text. */
-function describeBody(body: Buffer, contentType: string | undefined): string {
+/** What an OTLP backend said in an error answer, readable: the Status message of a protobuf error body, the `message` of a JSON one, else the text, shortened. */
+export function describeOtlpErrorBody(body: Buffer, contentType: string | undefined): string {
   if (body.length === 0) return '';
   if (contentType?.includes('protobuf')) {
     const message = decodeStatusMessage(body);
@@ -168,7 +160,7 @@ export class HttpTransport implements IExporterTransport {
             finish({ status: 'success', data: responseBody });
             return;
           }
-          const said = describeBody(responseBody, res.headers['content-type']);
+          const said = describeOtlpErrorBody(responseBody, res.headers['content-type']);
           const retryable = options.retryableStatusCodes.includes(status);
           const retryAfterMs = parseRetryAfter(res.headers['retry-after'] as string | undefined);
           const message = `${options.url} answered ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}${said ? `: ${said}` : ''}`;

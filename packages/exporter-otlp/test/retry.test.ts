@@ -1,6 +1,6 @@
 import { BackpressureError, PermanentError } from '@profcol/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseRetryAfter } from '../src/transport.js';
+import { parseRetryAfter } from '@profcol/core';
 import { startOtlpStub, type OtlpStub } from '../src/testing.js';
 import { FAST_RETRY, point, points, startExporter, until, type Harness } from './helpers.js';
 

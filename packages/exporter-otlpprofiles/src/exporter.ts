@@ -1,12 +1,12 @@
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+
 import { toBinary } from '@bufbuild/protobuf';
 import {
   BackpressureError,
   createQueuedExporter,
   defaultServiceLimits,
   ProfcolError,
-  readTlsFiles,
+  createHttpAgent,
   type Batch,
   type ConsumeOptions,
   type CreateSettings,
@@ -214,22 +214,15 @@ export class OtlpProfilesExporter implements Exporter {
     return this.helper.stats();
   }
 
-  private async createAgent(): Promise<http.Agent> {
-    const { tls } = this.config;
-    const { ca, cert, key } = await readTlsFiles(this.settings.baseDir, tls, `exporters::${this.settings.id}::tls`);
-    const options = { keepAlive: true, maxSockets: Math.max(this.config.sending_queue.num_consumers, 4) };
-    if (new URL(this.url).protocol === 'https:') {
-      return new https.Agent({
-        ...options,
-        ...(ca ? { ca } : {}),
-        ...(cert ? { cert } : {}),
-        ...(key ? { key } : {}),
-        rejectUnauthorized: !tls.insecure_skip_verify,
-      });
-    }
-    if (ca || cert || tls.insecure_skip_verify)
-      this.settings.logger.warn({ exporter: this.settings.id, url: this.url }, 'tls settings are ignored for an http:// endpoint');
-    return new http.Agent(options);
+  private createAgent(): Promise<http.Agent> {
+    return createHttpAgent({
+      url: this.url,
+      tls: this.config.tls,
+      baseDir: this.settings.baseDir,
+      where: `exporters::${this.settings.id}::tls`,
+      maxSockets: Math.max(this.config.sending_queue.num_consumers, 4),
+      logger: this.settings.logger,
+    });
   }
 }
 

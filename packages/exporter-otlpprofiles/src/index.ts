@@ -27,7 +27,7 @@ export {
   type ConvertedBundle,
   type DecodedInput,
 } from './convert.js';
-export { ProfilesSender, parseRetryAfter, type PartialSuccess } from './sender.js';
+export { ProfilesSender, type PartialSuccess } from './sender.js';
 export { SCOPE_NAME, SCOPE_VERSION } from './version.js';
 /** The protocol version these messages follow: the opentelemetry-proto release the .proto files in proto/ come from. */
 export const OTLP_PROTO_VERSION = 'v1.11.0';

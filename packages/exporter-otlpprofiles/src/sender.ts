@@ -9,7 +9,8 @@ import https from 'node:https';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { fromBinary } from '@bufbuild/protobuf';
-import { PermanentSendError, RetryableSendError } from '@profcol/core';
+import { PermanentSendError, parseRetryAfter, RetryableSendError } from '@profcol/core';
+import { describeOtlpErrorBody } from '@profcol/exporter-otlp';
 import { ExportProfilesServiceResponseSchema } from './gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb.js';
 
 const gzip = promisify(zlib.gzip);
@@ -28,14 +29,6 @@ export interface SenderOptions {
 export interface PartialSuccess {
   rejectedProfiles: number;
   message: string;
-}
-
-/** `Retry-After` as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 export class ProfilesSender {
@@ -82,7 +75,7 @@ export class ProfilesSender {
       req.end(payload);
     });
     if (status >= 200 && status < 300) return partialSuccess(answer, contentType);
-    const said = describeAnswer(answer, contentType);
+    const said = describeOtlpErrorBody(answer, contentType);
     const message = `${options.url} answered ${status}${statusMessage ? ` ${statusMessage}` : ''}${said ? `: ${said}` : ''}`;
     if (!options.retryableStatusCodes.includes(status)) throw new PermanentSendError(message, { reason: `http_${status}`, status });
     throw new RetryableSendError(message, { reason: `http_${status}`, status, retryAfterMs: parseRetryAfter(retryAfter) });
@@ -106,47 +99,4 @@ function partialSuccess(answer: Buffer, contentType: string): PartialSuccess | u
   } catch {
     return undefined;
   }
-}
-
-/** The `message` (field 2) of a protobuf `google.rpc.Status` error body, else the text, shortened. */
-function describeAnswer(answer: Buffer, contentType: string): string {
-  if (answer.length === 0) return '';
-  if (contentType.includes('protobuf')) {
-    const message = statusMessage(answer);
-    if (message !== undefined) return message;
-  }
-  const text = answer.toString('utf8').trim();
-  return text.length > 1024 ? `${text.slice(0, 1024)}…` : text;
-}
-
-/** Reads only field 2 of a google.rpc.Status: not worth vendoring status.proto for one string. */
-function statusMessage(bytes: Uint8Array): string | undefined {
-  let pos = 0;
-  const varint = (): number => {
-    let result = 0;
-    for (let shift = 0; ; shift += 7) {
-      if (pos >= bytes.length) throw new Error('truncated');
-      const b = bytes[pos++]!;
-      result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return result;
-    }
-  };
-  try {
-    while (pos < bytes.length) {
-      const tag = varint();
-      const wire = tag & 7;
-      if (wire === 0) varint();
-      else if (wire === 2) {
-        const length = varint();
-        const value = bytes.subarray(pos, pos + length);
-        pos += length;
-        if (tag >>> 3 === 2) return new TextDecoder('utf-8', { fatal: true }).decode(value);
-      } else if (wire === 1) pos += 8;
-      else if (wire === 5) pos += 4;
-      else return undefined;
-    }
-  } catch {
-    return undefined;
-  }
-  return undefined;
 }

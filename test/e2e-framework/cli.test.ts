@@ -71,6 +71,7 @@ describe('profcol components', () => {
         'exporter/console',
         'exporter/file',
         'exporter/otlp',
+        'exporter/otlp_profiles',
         'extension/health_check',
         'extension/status',
         'processor/goruntime',

@@ -193,7 +193,14 @@ describe('status page in headless Chromium, profcol on the default pipeline', ()
   it('saves a screenshot of the page as a test artifact', async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     const file = path.join(ARTIFACTS, 'status-page.png');
-    await page.locator(`article.service[data-service="${PUSH_SERVICE}"]`).scrollIntoViewIfNeeded();
+    // A fresh page (the zoom test left one graph zoomed), with every flame graph drawn and its
+    // entry animation over, as a person opening the page sees it.
+    await page.reload();
+    for (const service of [PUSH_SERVICE, PULL_SERVICE]) {
+      const busy = page.locator(`article.service[data-service="${service}"] .flame-panel[data-type="cpu"] svg g.frame[name="${BUSY_LOOP}"]`);
+      await expect.poll(() => busy.count(), { timeout: 30_000, intervals: [250] }).toBeGreaterThanOrEqual(1);
+    }
+    await page.waitForTimeout(1_500);
     await page.screenshot({ path: file, fullPage: true });
     expect(fs.statSync(file).size).toBeGreaterThan(10_000);
   });

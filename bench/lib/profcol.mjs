@@ -22,7 +22,10 @@ export async function startProfcol(yaml, { logLevel = 'info', env = {} } = {}) {
   fs.writeFileSync(config, yaml(dir));
   const logFile = path.join(dir, 'profcol.log');
   const log = fs.openSync(logFile, 'w');
-  const child = start(process.execPath, [profcolBin, 'run', '--config', config, '--log-format', 'json', '--log-level', logLevel], {
+  // $PROFCOL_BENCH_NODE_ARGS: extra node flags for profcol only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"
+  // to see where its time goes under load (node refuses --cpu-prof in NODE_OPTIONS).
+  const nodeArgs = process.env.PROFCOL_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = start(process.execPath, [...nodeArgs, profcolBin, 'run', '--config', config, '--log-format', 'json', '--log-level', logLevel], {
     cwd: dir,
     env: { ...process.env, ...env },
     stdio: ['ignore', log, log],

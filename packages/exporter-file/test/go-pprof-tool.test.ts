@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ProfileBundle } from '@profcol/core';
 import { decompressAndSummarize } from '@profcol/pprof';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DDTRACE_SHOWS,
   ddtraceBundle,
@@ -86,6 +86,17 @@ const EXPECTED = [
 ];
 
 describe('every .pprof the file exporter writes opens in `go tool pprof -top`', () => {
+  // Go builds `go tool pprof` on first use into its build cache (about 30 s on 2 idle cores, more
+  // under the suite's load): do it once here, so no test's own timeout pays for it.
+  beforeAll(async () => {
+    try {
+      await run('go', ['tool', '-n', 'pprof'], { timeout: 15 * 60_000 });
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') throw new Error('`go` is not on PATH: this test needs Go to run `go tool pprof` (see the README)');
+      throw error;
+    }
+  }, 15 * 60_000);
+
   it('the check can fail: pprof refuses a file that is not a profile', async () => {
     const dir = await tempDir();
     const bogus = path.join(dir, 'bogus.pprof');

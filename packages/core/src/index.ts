@@ -13,6 +13,7 @@ export * from './host.js';
 export * from './language.js';
 export * from './tls.js';
 export * from './http-client.js';
+export * from './http-server.js';
 /** The exporter helper: sending queue, retries, persistent queue and their counters, for every exporter. */
 export * from './exporterhelper/index.js';
 export { loadConfigFiles, parseConfigText, expandEnv, mergeTrees, PATH_SEPARATOR, type LoadedConfig, type Location, type PluginSpec } from './config/load.js';

@@ -4,8 +4,8 @@
  * not stopping and no exporter is stuck (readiness). `/` answers as `/readyz`, the path the
  * OpenTelemetry Collector's healthcheckextension serves, so its probes carry over.
  */
-import http from 'node:http';
-import { parseEndpoint, type Counter, type CreateSettings, type Extension, type Host } from '@profcol/core';
+import type http from 'node:http';
+import { listenHttp, type HttpListener, type Counter, type CreateSettings, type Extension, type Host } from '@profcol/core';
 import type { HealthCheckConfig } from './config.js';
 import { assessReadiness, type Readiness } from './readiness.js';
 import { readQueue, StuckExporterDetector, type ExporterProgress } from './stuck-exporters.js';
@@ -19,7 +19,7 @@ type Probe = 'healthz' | 'readyz';
 const PATHS: Record<string, Probe> = { '/healthz': 'healthz', '/readyz': 'readyz', '/': 'readyz' };
 
 export class HealthCheckExtension implements Extension {
-  private server: http.Server | undefined;
+  private listener: HttpListener | undefined;
   private host: Host | undefined;
   private boundAddress: string | undefined;
   private stopped = false;
@@ -54,13 +54,8 @@ export class HealthCheckExtension implements Extension {
   async start(host: Host): Promise<void> {
     this.host = host;
     if (!host.describePipelines) this.settings.logger.warn('this host does not describe its pipelines: /readyz cannot check for stuck exporters');
-    const { host: address, port } = parseEndpoint(this.config.endpoint)!; // checked by the schema
-    const server = http.createServer((request, response) => this.serve(request, response));
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, address, () => resolve()));
-    this.server = server;
-    const bound = server.address() as { address: string; port: number };
-    const shownHost = address === '0.0.0.0' || address === '::' ? 'localhost' : bound.address.includes(':') ? `[${bound.address}]` : bound.address;
-    this.boundAddress = `http://${shownHost}:${bound.port}/`;
+    this.listener = await listenHttp(this.config.endpoint, (request, response) => this.serve(request, response));
+    this.boundAddress = this.listener.url;
     this.settings.logger.info(
       { extension: this.settings.id, url: this.boundAddress },
       `health probes at ${this.boundAddress}healthz and ${this.boundAddress}readyz`,
@@ -69,11 +64,9 @@ export class HealthCheckExtension implements Extension {
 
   async shutdown(): Promise<void> {
     this.stopped = true;
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    server.closeIdleConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.close();
   }
 
   /** What `/readyz` answers now; each call is one look at the exporters' queues. */

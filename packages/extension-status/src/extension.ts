@@ -3,9 +3,18 @@
  * pipeline graph with live counters, the pull targets, every service with its Go runtime
  * metrics, and a flame graph of each service's latest CPU and heap profile.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { parseEndpoint, reportsScrapeTargets, type Counter, type CreateSettings, type Extension, type Host, type ScrapeTargetStatus } from '@profcol/core';
+import {
+  listenHttp,
+  type HttpListener,
+  reportsScrapeTargets,
+  type Counter,
+  type CreateSettings,
+  type Extension,
+  type Host,
+  type ScrapeTargetStatus,
+} from '@profcol/core';
 import { decodePprof, decompress } from '@profcol/pprof';
 import { loadAssets, type Asset } from './assets.js';
 import type { StatusConfig } from './config.js';
@@ -54,7 +63,7 @@ export function withoutCredentials(url: string): string {
 
 export class StatusExtension implements Extension {
   readonly store: ServiceStore;
-  private server: http.Server | undefined;
+  private listener: HttpListener | undefined;
   private host: Host | undefined;
   private stopObserving: (() => void) | undefined;
   private assets: Map<string, Asset> | undefined;
@@ -109,24 +118,17 @@ export class StatusExtension implements Extension {
     this.assets = loadAssets();
     if (host.observeBatches) this.stopObserving = host.observeBatches((_pipeline, batch) => this.store.observe(batch));
     else this.settings.logger.warn('this host offers no batches to observe (no observeBatches): the status page will show no services');
-    const { host: address, port } = parseEndpoint(this.config.endpoint)!; // checked by the schema
-    const server = http.createServer((request, response) => this.serve(request, response));
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, address, () => resolve()));
-    this.server = server;
-    const bound = server.address() as { address: string; port: number };
-    const shownHost = address === '0.0.0.0' || address === '::' ? 'localhost' : bound.address.includes(':') ? `[${bound.address}]` : bound.address;
-    this.boundAddress = `http://${shownHost}:${bound.port}/`;
+    this.listener = await listenHttp(this.config.endpoint, (request, response) => this.serve(request, response));
+    this.boundAddress = this.listener.url;
     this.settings.logger.info({ extension: this.settings.id, url: this.boundAddress }, `status page at ${this.boundAddress}`);
   }
 
   async shutdown(): Promise<void> {
     this.stopObserving?.();
     this.stopObserving = undefined;
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    server.closeIdleConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.close();
   }
 
   snapshot(): StatusSnapshot {

@@ -5,7 +5,8 @@
  * an interval. One `MeterProvider` owns them all; `Telemetry` is their metric producer.
  */
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
+import { listenHttp } from '../http-server.js';
 import type { ExportResult } from '@opentelemetry/core';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPMetricExporterBase } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -148,18 +149,14 @@ export class TelemetryReaders {
   /** Listens on every pull address; rejects (naming the address) when one cannot be bound. */
   async start(): Promise<void> {
     for (const { exporter, host, port } of this.pulls) {
-      const server = http.createServer((request, response) => {
+      const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+      const listener = await listenHttp(address, (request, response) => {
         if (new URL(request.url ?? '/', 'http://localhost').pathname === '/metrics') exporter.getMetricsRequestHandler(request, response);
         else response.writeHead(404).end();
+      }).catch((error: Error) => {
+        throw new Error(`service::telemetry::metrics: cannot serve own metrics on ${address}: ${error.message}`, { cause: error });
       });
-      const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-      await new Promise<void>((resolve, reject) =>
-        server
-          .once('error', (error) =>
-            reject(new Error(`service::telemetry::metrics: cannot serve own metrics on ${address}: ${error.message}`, { cause: error })),
-          )
-          .listen(port, host, () => resolve()),
-      );
+      const server = listener.server;
       this.servers.push(server);
       this.logger.info({ address: addressOf(server) }, 'own metrics served at /metrics');
     }

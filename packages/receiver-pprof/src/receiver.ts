@@ -728,19 +728,22 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
   ): Profile | undefined {
     const { type, spec, decoded } = item;
     const base = { type: spec.type, name: item.path };
+    /** This read as the type's next baseline (applied when the bundle is accepted); false when it cannot be one (the profile failed). */
+    const advanceToThisRead = (): boolean => {
+      try {
+        advance.set(type, deltaBaseline(decoded.pprof, spec.deltaTypes));
+        return true;
+      } catch (error) {
+        fail(type, error);
+        return false;
+      }
+    };
     // A cumulative type read before the round the window starts at (it failed since) would
     // bring totals over a longer span than the window: it starts over from this read instead.
     const readIn = target.readInRound.get(type);
     if (isCumulative(spec) && readIn !== undefined && readIn !== target.windowRound) {
       if (spec.alreadyDelta) target.godeltaTimes.set(type, decoded.timeNanos);
-      else {
-        try {
-          advance.set(type, deltaBaseline(decoded.pprof, spec.deltaTypes));
-        } catch (error) {
-          fail(type, error);
-          return undefined;
-        }
-      }
+      else if (!advanceToThisRead()) return undefined;
       report.realigned.push(type);
       this.profiles.add(1, { target: target.url, type: spec.type, outcome: 'realigned' });
       this.settings.logger.warn(
@@ -752,12 +755,7 @@ export class PprofReceiver implements Receiver, ScrapeTargetReporter {
     if (spec.deltaTypes.length > 0) {
       const previous = target.baselines.get(type);
       if (!previous) {
-        try {
-          advance.set(type, deltaBaseline(decoded.pprof, spec.deltaTypes));
-        } catch (error) {
-          fail(type, error);
-          return undefined;
-        }
+        if (!advanceToThisRead()) return undefined;
         report.baselines.push(type);
         this.profiles.add(1, { target: target.url, type: spec.type, outcome: 'baseline' });
         return undefined;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { profcol, repoRoot } from '../lib/profcol.js';
-import { ensureGoTool } from '../setup/go-tool.js';
+import { ensureGoTool } from '../setup/go-build.js';
 
 const chart = path.join(repoRoot, 'deploy', 'helm', 'profcol');
 let helm: string;

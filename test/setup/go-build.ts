@@ -316,6 +316,48 @@ export function buildGoProgram(name: string, options: GoBuildOptions = {}): Prom
   return p;
 }
 
+/**
+ * The path of `binary` from `go install <pkg>@<version>` (a Go command-line tool the tests run,
+ * such as helm), built once from the module proxy into `<cache>/go-tools/<binary>-<version>-<key>`,
+ * keyed by the package, its version and the toolchain; renamed into place when complete.
+ */
+export function ensureGoTool(pkg: string, version: string, binary: string): Promise<string> {
+  const slot = `tool\0${pkg}@${version}`;
+  let p = builds.get(slot);
+  if (!p) {
+    p = installTool(pkg, version, binary);
+    builds.set(slot, p);
+    p.catch(() => builds.delete(slot));
+  }
+  return p;
+}
+
+async function installTool(pkg: string, version: string, binary: string): Promise<string> {
+  const key = createHash('sha256')
+    .update(`${pkg}@${version}\n${await goToolchainId(undefined)}\nCGO_ENABLED=0`)
+    .digest('hex')
+    .slice(0, 16);
+  const toolsDir = join(profcolCacheDir(), 'go-tools');
+  const dir = join(toolsDir, `${binary}-${version}-${key}`);
+  const bin = join(dir, `${binary}${EXE}`);
+  if (await isExecutable(bin)) return bin;
+  await fsp.mkdir(toolsDir, { recursive: true });
+  const tmp = await fsp.mkdtemp(join(toolsDir, `.tmp-${binary}-`));
+  try {
+    await run(GO, ['install', `${pkg}@${version}`], {
+      env: goEnv(undefined, { GOBIN: tmp, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' }),
+      timeout: 2 * BUILD_TIMEOUT_MS,
+    });
+    // Another process that finished the same build first keeps its copy.
+    await fsp.rename(tmp, dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+    });
+  } finally {
+    await fsp.rm(tmp, { recursive: true, force: true });
+  }
+  return bin;
+}
+
 // ---------------------------------------------------------------------------
 // Launching
 

@@ -50,7 +50,7 @@ export function jsonSchemaOf(schema: Schema<unknown>): JsonSchema {
     const required: string[] = [];
     for (const [key, field] of Object.entries(schema.shape as Record<string, Schema<unknown>>)) {
       properties[key] = jsonSchemaOf(field);
-      if (!field.hasDefault && !field.isOptional && field.defaultText === 'required') required.push(key);
+      if (field.defaultText === 'required') required.push(key); // no default, not optional, no implicit default
     }
     return annotate(schema, { type: 'object', properties, ...(required.length > 0 ? { required } : {}), additionalProperties: false });
   }

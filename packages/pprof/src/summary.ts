@@ -19,7 +19,7 @@
 import type { ProfileSummary, SampleType } from '@profcol/core';
 import { PprofDecodeError } from './errors.js';
 import { compileStackFilters, type FunctionMatcher, type StackFilter } from './stack-filters.js';
-import { Reader, WIRE_LEN, WIRE_VARINT, wrongWireType } from './wire.js';
+import { int64FromHalves, Reader, WIRE_LEN, WIRE_VARINT, wrongWireType } from './wire.js';
 
 export interface SummaryOptions {
   /** Filters whose per-sample-type sums go to `stackTotals[filter.name]`. */
@@ -49,6 +49,14 @@ class Scratch {
   fnId = new Float64Array(64);
   fnName = new Float64Array(64);
   reader = new Reader(NO_BYTES);
+  /** Sample type string indexes (type, unit, type, unit…) as read. */
+  typeIdx = new Float64Array(16);
+  /** What the last pass read: the profile, and how many of each entry it recorded. */
+  raw: Uint8Array = NO_BYTES;
+  strCount = 0;
+  sampleCount = 0;
+  locCount = 0;
+  fnCount = 0;
   /** Function and location id → filter mask while attributing; -1 (undefined) between calls. */
   fnMasks = new Int32Array(1024).fill(-1);
   locMasks = new Int32Array(SHORT_IDS).fill(-1);
@@ -154,6 +162,32 @@ function skipVar(buf: Uint8Array, pos: number): number {
   const limit = pos + 9;
   while (buf[pos++]! >= 0x80) if (pos >= limit) return -1;
   return pos;
+}
+
+/**
+ * A varint of at most 9 bytes (below 2^63: any time or duration in nanoseconds) that ends
+ * before `end`, as a bigint; else undefined (the checked `Reader` then reads it). Sets `next`.
+ */
+function fastVarint64(buf: Uint8Array, pos: number, end: number): bigint | undefined {
+  let lo = 0;
+  let hi = 0;
+  let shift = 0;
+  const limit = pos + 9 < end ? pos + 9 : end;
+  while (pos < limit) {
+    const b = buf[pos++]!;
+    const bits = b & 0x7f;
+    if (shift < 28) lo |= bits << shift;
+    else if (shift === 28) {
+      lo |= bits << 28; // the low 4 bits; the rest go to `hi`
+      hi = bits >>> 4;
+    } else hi |= bits << (shift - 32);
+    if (b < 0x80) {
+      next = pos;
+      return int64FromHalves(lo, hi);
+    }
+    shift += 7;
+  }
+  return undefined;
 }
 
 /** The id and name index of the function most recently read by `fastFunction`. */
@@ -409,6 +443,36 @@ function fastSample(buf: Uint8Array, pos: number, end: number, values: Float64Ar
   return sampleEnd;
 }
 
+var runCount = 0;
+function stringRun(buf: Uint8Array, pos: number, end: number, s: Scratch, count: number): number {
+  let starts = s.strStart;
+  let ends = s.strEnd;
+  while (pos + 1 < end && buf[pos] === 0x32) {
+    let b = buf[pos + 1]!;
+    let len = b;
+    let start = pos + 2;
+    if (b >= 0x80) {
+      if (pos + 2 >= end) break;
+      b = buf[pos + 2]!;
+      if (b >= 0x80) break;
+      len = (len & 0x7f) | (b << 7);
+      start = pos + 3;
+    }
+    const stop = start + len;
+    if (stop > end) break;
+    if (count === starts.length) {
+      s.strStart = starts = growI32(starts);
+      s.strEnd = ends = growI32(ends);
+    }
+    starts[count] = start;
+    ends[count] = stop;
+    count++;
+    pos = stop;
+  }
+  runCount = count;
+  return pos;
+}
+
 /** The type and unit string indexes of the ValueType most recently read by `readValueType`. */
 let vtType = 0;
 let vtUnit = 0;
@@ -490,26 +554,15 @@ function decodeString(buf: Uint8Array, start: number, end: number): string {
   return str;
 }
 
-/** What one pass recorded; the arrays are `scratch`'s. */
-interface Scan {
-  raw: Uint8Array;
-  scratch: Scratch;
-  strCount: number;
-  sampleCount: number;
-  valuesPerSample: number; // checked equal for every sample before attribution
-  locCount: number;
-  fnCount: number;
-}
-
 /** String `index` of the table; `field` (with `i` in place of "#") names the field for the error. */
-function stringAt(scan: Scan, index: number, field: string, i = 0): string {
-  if (!(index >= 0 && index < scan.strCount && Number.isInteger(index))) {
+function stringAt(s: Scratch, index: number, field: string, i = 0): string {
+  if (!(index >= 0 && index < s.strCount && Number.isInteger(index))) {
     const what = field.replace('#', String(i));
     throw new PprofDecodeError(
-      `pprof malformed: ${what} refers to string index ${index}, but the string table has ${scan.strCount} ${scan.strCount === 1 ? 'entry' : 'entries'}`,
+      `pprof malformed: ${what} refers to string index ${index}, but the string table has ${s.strCount} ${s.strCount === 1 ? 'entry' : 'entries'}`,
     );
   }
-  return decodeString(scan.raw, scan.scratch.strStart[index]!, scan.scratch.strEnd[index]!);
+  return decodeString(s.raw, s.strStart[index]!, s.strEnd[index]!);
 }
 
 /**
@@ -524,9 +577,9 @@ export function summarizePprof(raw: Uint8Array, options: SummaryOptions = {}): P
   const scratch = spare ?? new Scratch();
   spare = undefined; // a re-entrant call (from a sumSamplesWhere predicate) gets its own
   try {
-    const { summary, scan } = summarize(raw, scratch, matchers !== undefined);
+    const summary = summarize(raw, scratch, matchers !== undefined);
     if (filters && matchers) {
-      const sums = attribute(scan, matchers, undefined, summary.sampleTypes.length);
+      const sums = attribute(scratch, matchers, undefined, summary.sampleTypes.length);
       const stackTotals: Record<string, number[]> = {};
       const n = summary.sampleTypes.length;
       for (let f = 0; f < filters.length; f++) {
@@ -540,16 +593,18 @@ export function summarizePprof(raw: Uint8Array, options: SummaryOptions = {}): P
     return summary;
   } finally {
     scratch.reader.reset(NO_BYTES); // do not keep the profile alive
+    scratch.raw = NO_BYTES;
     if (raw.length <= SMALL_PROFILE || scratch.bytes() <= KEEP_SCRATCH_BYTES) spare = scratch;
   }
 }
 
-function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: ProfileSummary; scan: Scan } {
+function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary {
   const buf = raw;
   const end = raw.length;
   const r = s.reader;
   r.reset(raw);
-  const sampleTypeIdx: number[] = []; // type, unit, type, unit…
+  let sampleTypeIdx = s.typeIdx; // type, unit, type, unit…
+  let typeIdxCount = 0;
   let periodTypeIdx = -1; // its type, then its unit at periodUnitIdx
   let periodUnitIdx = 0;
   let totals = s.totals;
@@ -717,8 +772,11 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Pro
         const type = buf[pos + 2]!;
         const unit = buf[pos + 4]!;
         if (type < 0x80 && unit < 0x80) {
-          if (tag === 0x0a) sampleTypeIdx.push(type, unit);
-          else {
+          if (tag === 0x0a) {
+            if (typeIdxCount === sampleTypeIdx.length) s.typeIdx = sampleTypeIdx = growF64(sampleTypeIdx);
+            sampleTypeIdx[typeIdxCount++] = type;
+            sampleTypeIdx[typeIdxCount++] = unit;
+          } else {
             periodTypeIdx = type;
             periodUnitIdx = unit;
           }
@@ -733,9 +791,28 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Pro
         pos = next;
         continue;
       }
+    } else if (tag === 0x48 || tag === 0x50) {
+      // time_nanos, duration_nanos
+      const v = fastVarint64(buf, pos, end);
+      if (v !== undefined) {
+        if (tag === 0x48) timeNanos = v;
+        else durationNanos = v;
+        pos = next;
+        continue;
+      }
     }
 
     if (tag === 0x32) {
+      s.strStart = strStartArr;
+      s.strEnd = strEndArr;
+      const runEnd = stringRun(buf, at, end, s, strCount);
+      if (runEnd !== at) {
+        strCount = runCount;
+        strStartArr = s.strStart;
+        strEndArr = s.strEnd;
+        pos = runEnd;
+        continue;
+      }
       let strEnd = fastLenEnd(buf, pos, end);
       if (strEnd < 0) {
         r.pos = pos;
@@ -798,7 +875,9 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Pro
     switch (field) {
       case 1:
         readValueType(r, 'sample_type');
-        sampleTypeIdx.push(vtType, vtUnit);
+        if (typeIdxCount === sampleTypeIdx.length) s.typeIdx = sampleTypeIdx = growF64(sampleTypeIdx);
+        sampleTypeIdx[typeIdxCount++] = vtType;
+        sampleTypeIdx[typeIdxCount++] = vtUnit;
         break;
       case 4:
         if (!stacks) r.skip(wt, field);
@@ -873,34 +952,51 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): { summary: Pro
   s.totals = totals;
   s.locStart = locStartArr;
   s.locEnd = locEndArr;
-  const scan: Scan = { raw, scratch: s, strCount, sampleCount, valuesPerSample: maxValues, locCount, fnCount };
+  s.raw = raw;
+  s.strCount = strCount;
+  s.sampleCount = sampleCount;
+  s.locCount = locCount;
+  s.fnCount = fnCount;
   if (strCount > 0 && s.strEnd[0] !== s.strStart[0]) throw new PprofDecodeError('pprof malformed: string_table[0] must be the empty string');
-  const sampleTypes: SampleType[] = [];
-  for (let i = 0; i < sampleTypeIdx.length / 2; i++) {
-    sampleTypes.push({
-      type: stringAt(scan, sampleTypeIdx[2 * i]!, 'sample_type[#].type', i),
-      unit: stringAt(scan, sampleTypeIdx[2 * i + 1]!, 'sample_type[#].unit', i),
-    });
+  const typeCount = typeIdxCount / 2;
+  const sampleTypes = new Array<SampleType>(typeCount);
+  for (let i = 0; i < typeCount; i++) {
+    sampleTypes[i] = sampleTypeOf(stringAt(s, sampleTypeIdx[2 * i]!, 'sample_type[#].type', i), stringAt(s, sampleTypeIdx[2 * i + 1]!, 'sample_type[#].unit', i));
   }
-  if (sampleCount > 0 && (minValues !== sampleTypes.length || maxValues !== sampleTypes.length)) {
+  if (sampleCount > 0 && (minValues !== typeCount || maxValues !== typeCount)) {
     throw new PprofDecodeError(
-      `pprof malformed: samples carry ${minValues === maxValues ? minValues : `${minValues}..${maxValues}`} values but the profile declares ${sampleTypes.length} sample types`,
+      `pprof malformed: samples carry ${minValues === maxValues ? minValues : `${minValues}..${maxValues}`} values but the profile declares ${typeCount} sample types`,
     );
   }
   let periodType: SampleType | undefined;
   if (periodTypeIdx >= 0) {
     // Usually the same strings as a sample type's (contentions/count, cpu/nanoseconds): no second lookup.
     let i = 0;
-    while (i < sampleTypes.length && (sampleTypeIdx[2 * i] !== periodTypeIdx || sampleTypeIdx[2 * i + 1] !== periodUnitIdx)) i++;
+    while (i < typeCount && (sampleTypeIdx[2 * i] !== periodTypeIdx || sampleTypeIdx[2 * i + 1] !== periodUnitIdx)) i++;
     periodType =
-      i < sampleTypes.length
-        ? { type: sampleTypes[i]!.type, unit: sampleTypes[i]!.unit }
-        : { type: stringAt(scan, periodTypeIdx, 'period_type.type'), unit: stringAt(scan, periodUnitIdx, 'period_type.unit') };
+      i < typeCount
+        ? sampleTypes[i]!
+        : sampleTypeOf(stringAt(s, periodTypeIdx, 'period_type.type'), stringAt(s, periodUnitIdx, 'period_type.unit'));
   }
-  const totalsOut = new Array<number>(sampleTypes.length);
-  for (let i = 0; i < sampleTypes.length; i++) totalsOut[i] = totals[i]!;
-  const summary: ProfileSummary = { pprof: raw, sampleTypes, totals: totalsOut, sampleCount, timeNanos, durationNanos, periodType, period };
-  return { summary, scan };
+  const totalsOut = new Array<number>(typeCount);
+  for (let i = 0; i < typeCount; i++) totalsOut[i] = totals[i]!;
+  return { pprof: raw, sampleTypes, totals: totalsOut, sampleCount, timeNanos, durationNanos, periodType, period };
+}
+
+/**
+ * Sample types are shared, frozen objects: every profile of a kind has the same few, and
+ * reusing one costs less than making one. The cache is keyed by the strings, which
+ * `decodeString` interns, so a hit usually compares two pointers.
+ */
+const sampleTypeCache: (SampleType | undefined)[] = new Array(64).fill(undefined);
+
+function sampleTypeOf(type: string, unit: string): SampleType {
+  const slot = (type.length * 7 + unit.length + (type.length > 0 ? type.charCodeAt(0) : 0)) & 63;
+  const cached = sampleTypeCache[slot];
+  if (cached !== undefined && cached.type === type && cached.unit === unit) return cached;
+  const made = Object.freeze({ type, unit });
+  sampleTypeCache[slot] = made;
+  return made;
 }
 
 /**
@@ -938,23 +1034,23 @@ function maskOf(dense: Int32Array | undefined, sparse: Map<number, number> | und
  * table allocated per call: it runs for every CPU profile, beside every other kind.
  */
 function attribute(
-  scan: Scan,
+  s: Scratch,
   matchers: readonly FunctionMatcher[],
   predicate: ((functionName: string) => boolean) | undefined,
   typeCount: number,
 ): Float64Array {
   const filterCount = predicate ? 1 : matchers.length;
   const sums = new Float64Array(filterCount * typeCount);
-  const { raw, scratch: s } = scan;
-  if (scan.sampleCount === 0) {
+  const raw = s.raw;
+  if (s.sampleCount === 0) {
     // Nothing to attribute, but the locations (read here, not in the first pass) are still checked.
-    for (let i = 0; i < scan.locCount; i++) checkedLocationMask(s.reader, s.locStart[i]!, s.locEnd[i]!, undefined, undefined);
+    for (let i = 0; i < s.locCount; i++) checkedLocationMask(s.reader, s.locStart[i]!, s.locEnd[i]!, undefined, undefined);
     return sums;
   }
   const fnId = s.fnId;
-  const fnCount = scan.fnCount;
+  const fnCount = s.fnCount;
   let locId = s.locId;
-  const locCount = scan.locCount;
+  const locCount = s.locCount;
   const fnDense = denseTable(fnId, fnCount, s.fnMasks);
   const fnSparse = fnDense ? undefined : new Map<number, number>();
   // The location table covers every 1–2 byte id (the sample walk relies on it).
@@ -967,7 +1063,7 @@ function attribute(
     const strEnd = s.strEnd;
     for (let i = 0; i < fnCount; i++) {
       const nameIndex = fnName[i]!;
-      if (!(nameIndex >= 0 && nameIndex < scan.strCount && Number.isInteger(nameIndex))) stringAt(scan, nameIndex, 'function # name', fnId[i]);
+      if (!(nameIndex >= 0 && nameIndex < s.strCount && Number.isInteger(nameIndex))) stringAt(s, nameIndex, 'function # name', fnId[i]);
       const start = strStart[nameIndex]!;
       const end = strEnd[nameIndex]!;
       let mask = 0;
@@ -1002,7 +1098,7 @@ function attribute(
     const ends = s.sampleEnd;
     const values = s.values;
     const buf = raw;
-    for (let i = 0; i < scan.sampleCount; i++) {
+    for (let i = 0; i < s.sampleCount; i++) {
       const pos = starts[i]!;
       const stop = ends[i]!;
       let mask = -1;
@@ -1171,15 +1267,16 @@ export function sumSamplesWhere(raw: Uint8Array, valueIndex: number, stackMatche
   const scratch = spare ?? new Scratch();
   spare = undefined;
   try {
-    const { summary, scan } = summarize(raw, scratch, true);
+    const summary = summarize(raw, scratch, true);
     const typeCount = summary.sampleTypes.length;
     if (!Number.isInteger(valueIndex) || valueIndex < 0 || valueIndex >= typeCount) {
       throw new PprofDecodeError(`sumSamplesWhere: value index ${valueIndex} is out of range; the profile has ${typeCount} sample types`);
     }
-    const sums = attribute(scan, [], stackMatches, typeCount);
+    const sums = attribute(scratch, [], stackMatches, typeCount);
     return { matched: sums[valueIndex]!, total: summary.totals[valueIndex]! };
   } finally {
     scratch.reader.reset(NO_BYTES); // do not keep the profile alive
+    scratch.raw = NO_BYTES;
     if (raw.length <= SMALL_PROFILE || scratch.bytes() <= KEEP_SCRATCH_BYTES) spare = scratch;
   }
 }

@@ -11,10 +11,11 @@
  * offsets and values the pass records live in typed arrays reused from call to call.
  *
  * Stack filters (the GC-frame attribution): Go writes samples BEFORE locations, functions
- * and strings, so the pass records where each sample is and its values, and attributes once
- * the tables are read: per function once (on the name's bytes), per location once (a mask of
- * matching filters in an array indexed by id when ids are dense), then one walk over each
- * sample's location ids.
+ * and strings, so the pass records where each sample, location and function is, and
+ * attributes once the tables are read: per function once (on the name's bytes), per location
+ * once (a mask of matching filters in an array indexed by id when ids are dense), then one
+ * walk over each sample's location ids; a matching sample's values are read again. When no
+ * function matches, no location or sample is read at all.
  */
 import type { ProfileSummary, SampleType } from '@profcol/core';
 import { PprofDecodeError } from './errors.js';
@@ -28,6 +29,9 @@ export interface SummaryOptions {
 
 const utf8 = new TextDecoder('utf-8');
 
+/** Values a sample may carry on the fast path (the scratch array holds this many). */
+const FAST_VALUES = 32;
+
 /** Location mask tables cover every 1–2 byte id, so the hot walk needs no bounds check per id. */
 const SHORT_IDS = 1 << 14;
 
@@ -40,12 +44,18 @@ class Scratch {
   // With stack filters only:
   sampleStart = new Int32Array(64);
   sampleEnd = new Int32Array(64);
-  values = new Float64Array(128);
+  /** Where each sample's length prefix is: its values are read again only when its stack matches. */
+  sampleMessage = new Int32Array(64);
+  /** One sample's values (FAST_VALUES of room; more only in the checked path). */
+  values = new Float64Array(FAST_VALUES);
   /** Where each location's fields are: read in the attribution, once the functions' masks are known. */
   locStart = new Int32Array(64);
   locEnd = new Int32Array(64);
   locId = new Float64Array(64);
   locMask = new Int32Array(64);
+  /** Where each function's fields are: read in the attribution. */
+  fnStart = new Int32Array(64);
+  fnEnd = new Int32Array(64);
   fnId = new Float64Array(64);
   fnName = new Float64Array(64);
   reader = new Reader(NO_BYTES);
@@ -66,9 +76,11 @@ class Scratch {
       this.strStart.byteLength * 2 +
       this.sampleStart.byteLength * 2 +
       this.values.byteLength +
+      this.sampleMessage.byteLength +
       this.locStart.byteLength * 2 +
       this.locId.byteLength +
       this.locMask.byteLength +
+      this.fnStart.byteLength * 2 +
       this.fnId.byteLength +
       this.fnName.byteLength +
       this.fnMasks.byteLength +
@@ -190,10 +202,6 @@ function fastVarint64(buf: Uint8Array, pos: number, end: number): bigint | undef
   return undefined;
 }
 
-/** The id and name index of the function most recently read by `fastFunction`. */
-var fastId = 0;
-var fastName = 0;
-
 /**
  * The filter masks of the `count` locations recorded in `s` (their ids to `s.locId`, masks to
  * `s.locMask`). Location { 1 id, 2 mapping_id, 3 address, 4 line { 1 function_id, 2 line, 3
@@ -292,35 +300,79 @@ function locationMasks(buf: Uint8Array, s: Scratch, count: number, fnMasks: Int3
   return small ? maxId : -1;
 }
 
-/** A Function { 1 id, 2 name, 3 system_name, 4 filename, 5 start_line } with ids and name indexes below 2^21 (in `fastId`, `fastName`), or false (see `skipVar`). */
-function fastFunction(buf: Uint8Array, pos: number, end: number): boolean {
-  let id = 0;
-  let name = 0;
-  while (pos < end) {
-    const tag = buf[pos++]!;
-    if (tag === 0x08 || tag === 0x10) {
-      let b = buf[pos++]!;
-      let v = b & 0x7f;
+/**
+ * The id and name index of each function recorded by the first pass, to `s.fnId`/`s.fnName`.
+ * Function { 1 id, 2 name, 3 system_name, 4 filename, 5 start_line }: Go writes the id and
+ * the name first, and nothing after them is needed, so the usual function is read in its
+ * first few bytes (ids and name indexes below 2^14). Any other shape takes `checkedFunction`.
+ */
+function readFunctions(s: Scratch): void {
+  const buf = s.raw;
+  const count = s.fnCount;
+  if (count > s.fnId.length) {
+    s.fnId = new Float64Array(s.fnStart.length);
+    s.fnName = new Float64Array(s.fnStart.length);
+  }
+  const starts = s.fnStart;
+  const ends = s.fnEnd;
+  const ids = s.fnId;
+  const names = s.fnName;
+  for (let i = 0; i < count; i++) {
+    let pos = starts[i]!;
+    const end = ends[i]!;
+    let id = -1;
+    let name = -1;
+    if (pos + 4 <= end && buf[pos] === 0x08) {
+      let b = buf[pos + 1]!;
+      pos += 2;
+      id = b;
       if (b >= 0x80) {
         b = buf[pos++]!;
-        v |= (b & 0x7f) << 7;
+        id = b < 0x80 ? (id & 0x7f) | (b << 7) : -1;
+      }
+      if (id >= 0 && pos + 2 <= end && buf[pos] === 0x10) {
+        b = buf[pos + 1]!;
+        pos += 2;
+        name = b;
         if (b >= 0x80) {
-          b = buf[pos++]!;
-          if (b >= 0x80) return false;
-          v |= b << 14;
+          b = pos < end ? buf[pos++]! : 0x80;
+          name = b < 0x80 ? (name & 0x7f) | (b << 7) : -1;
         }
       }
-      if (tag === 0x08) id = v;
-      else name = v;
-    } else if (tag === 0x18 || tag === 0x20 || tag === 0x28) {
-      pos = skipVar(buf, pos);
-      if (pos < 0) return false;
-    } else return false;
+    }
+    if (name < 0 || id < 0) {
+      checkedFunction(s.reader, starts[i]!, end);
+      id = checkedId;
+      name = checkedName;
+    }
+    ids[i] = id;
+    names[i] = name;
   }
-  if (pos !== end) return false;
-  fastId = id;
-  fastName = name;
-  return true;
+}
+
+/** The name index of the function most recently read by `checkedFunction` (its id in `checkedId`). */
+var checkedName = 0;
+
+/** A function in [start, end) by the checked reader: its id and name index, or the error that says what is wrong with it. */
+function checkedFunction(r: Reader, start: number, end: number): void {
+  r.pos = start;
+  r.end = end;
+  let id = 0;
+  let name = 0;
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.tag('function tag');
+    const f = tag >>> 3;
+    const w = tag & 7;
+    if (f === 1 || f === 2) {
+      expectWire('Function', f === 1 ? 'id' : 'name', f, w, WIRE_VARINT, at);
+      const v = r.varint(f === 1 ? 'function.id' : 'function.name');
+      if (f === 1) id = v;
+      else name = v;
+    } else r.skip(w, f);
+  }
+  checkedId = id;
+  checkedName = name;
 }
 
 /** What `fastSample` read: where its fields start, the packed location ids' range (start -1 when none, -2 when unpacked or repeated), the number of values. */
@@ -328,9 +380,6 @@ var fastFieldsStart = 0;
 var fastIdsStart = 0;
 var fastIdsEnd = 0;
 var fastValues = 0;
-
-/** Values a sample may carry on the fast path (the scratch array has this much room past its count). */
-const FAST_VALUES = 32;
 
 /**
  * A Sample { 1 location_id, 2 value, 3 label } whose length prefix starts at `pos`, of the
@@ -611,7 +660,6 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary
   for (let i = 0; i < totals.length; i++) totals[i] = 0;
   let strCount = 0;
   let sampleCount = 0;
-  let valueCount = 0;
   let locCount = 0;
   let fnCount = 0;
   let minValues = Infinity;
@@ -625,7 +673,7 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary
   let strEndArr = s.strEnd;
   let sampleStartArr = s.sampleStart;
   let sampleEndArr = s.sampleEnd;
-  let valuesArr = s.values;
+  const valuesArr = s.values;
   let locStartArr = s.locStart;
   let locEndArr = s.locEnd;
 
@@ -642,18 +690,18 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary
 
     if (tag === 0x12) {
       // Sample { 1 location_id (packed), 2 value (packed), 3 label }
-      if (valueCount + FAST_VALUES > valuesArr.length) valuesArr = growF64(valuesArr);
-      const fastEnd = fastSample(buf, pos, end, valuesArr, valueCount);
+      const fastEnd = fastSample(buf, pos, end, valuesArr, 0);
       if (fastEnd >= 0) {
         const k = fastValues;
         while (k > totals.length) totals = growF64(totals);
-        for (let j = 0; j < k; j++) totals[j]! += valuesArr[valueCount + j]!;
+        for (let j = 0; j < k; j++) totals[j]! += valuesArr[j]!;
         if (stacks) {
-          valueCount += k;
           if (sampleCount === sampleStartArr.length) {
             sampleStartArr = growI32(sampleStartArr);
             sampleEndArr = growI32(sampleEndArr);
+            s.sampleMessage = growI32(s.sampleMessage);
           }
+          s.sampleMessage[sampleCount] = pos;
           // Packed ids: their range; unpacked or repeated: ~(the sample's fields' start), and its end; none: empty.
           const ids = fastIdsStart;
           sampleStartArr[sampleCount] = ids >= 0 ? ids : ids === -1 ? 0 : ~fastFieldsStart;
@@ -665,6 +713,7 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary
         pos = fastEnd;
         continue;
       }
+      const sampleMessage = pos;
       let sampleEnd = fastLenEnd(buf, pos, end);
       if (sampleEnd < 0) {
         r.pos = pos;
@@ -705,10 +754,6 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary
             } else pos = next;
             if (k === totals.length) totals = growF64(totals);
             totals[k++]! += v;
-            if (stacks) {
-              if (valueCount === valuesArr.length) valuesArr = growF64(valuesArr);
-              valuesArr[valueCount++] = v;
-            }
           }
         } else if (stag === 0x0a || stag === 0x1a) {
           // Location ids and labels: only their extent matters here.
@@ -736,10 +781,6 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary
             const v = r.varint('sample.value');
             if (k === totals.length) totals = growF64(totals);
             totals[k++]! += v;
-            if (stacks) {
-              if (valueCount === valuesArr.length) valuesArr = growF64(valuesArr);
-              valuesArr[valueCount++] = v;
-            }
           } else if (sf === 1) {
             if (swt !== WIRE_VARINT) throw wrongWireType('Sample', 'location_id', 1, swt, 'varint or packed', sat);
             r.varint('sample.location_id');
@@ -754,7 +795,9 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary
         if (sampleCount === sampleStartArr.length) {
           sampleStartArr = growI32(sampleStartArr);
           sampleEndArr = growI32(sampleEndArr);
+          s.sampleMessage = growI32(s.sampleMessage);
         }
+        s.sampleMessage[sampleCount] = sampleMessage;
         // Regular: the packed ids' range. Irregular: ~(the sample's start), and its end.
         sampleStartArr[sampleCount] = irregular ? ~sampleStart : idsStart < 0 ? 0 : idsStart;
         sampleEndArr[sampleCount] = irregular ? sampleEnd : idsStart < 0 ? 0 : idsEnd;
@@ -853,13 +896,13 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary
           locCount++;
           pos = messageEnd;
           continue;
-        } else if (fastFunction(buf, next, messageEnd)) {
-          if (fnCount === s.fnId.length) {
-            s.fnId = growF64(s.fnId);
-            s.fnName = growF64(s.fnName);
+        } else {
+          if (fnCount === s.fnStart.length) {
+            s.fnStart = growI32(s.fnStart);
+            s.fnEnd = growI32(s.fnEnd);
           }
-          s.fnId[fnCount] = fastId;
-          s.fnName[fnCount] = fastName;
+          s.fnStart[fnCount] = next;
+          s.fnEnd[fnCount] = messageEnd;
           fnCount++;
           pos = messageEnd;
           continue;
@@ -897,31 +940,16 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary
       case 5:
         if (!stacks) r.skip(wt, field);
         else {
-          // Function { 1 id, 2 name }
+          // Read in the attribution (see readFunctions).
           const fnEnd = r.lengthEnd('function');
-          r.end = fnEnd;
-          let id = 0;
-          let name = 0;
-          while (r.pos < fnEnd) {
-            const fat = r.pos;
-            const ftag = r.tag('function tag');
-            const f = ftag >>> 3;
-            const w = ftag & 7;
-            if (f === 1 || f === 2) {
-              expectWire('Function', f === 1 ? 'id' : 'name', f, w, WIRE_VARINT, fat);
-              const v = r.varint(f === 1 ? 'function.id' : 'function.name');
-              if (f === 1) id = v;
-              else name = v;
-            } else r.skip(w, f);
+          if (fnCount === s.fnStart.length) {
+            s.fnStart = growI32(s.fnStart);
+            s.fnEnd = growI32(s.fnEnd);
           }
-          r.end = end;
-          if (fnCount === s.fnId.length) {
-            s.fnId = growF64(s.fnId);
-            s.fnName = growF64(s.fnName);
-          }
-          s.fnId[fnCount] = id;
-          s.fnName[fnCount] = name;
+          s.fnStart[fnCount] = r.pos;
+          s.fnEnd[fnCount] = fnEnd;
           fnCount++;
+          r.pos = fnEnd;
         }
         break;
       case 9:
@@ -961,7 +989,10 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary
   const typeCount = typeIdxCount / 2;
   const sampleTypes = new Array<SampleType>(typeCount);
   for (let i = 0; i < typeCount; i++) {
-    sampleTypes[i] = sampleTypeOf(stringAt(s, sampleTypeIdx[2 * i]!, 'sample_type[#].type', i), stringAt(s, sampleTypeIdx[2 * i + 1]!, 'sample_type[#].unit', i));
+    sampleTypes[i] = sampleTypeOf(
+      stringAt(s, sampleTypeIdx[2 * i]!, 'sample_type[#].type', i),
+      stringAt(s, sampleTypeIdx[2 * i + 1]!, 'sample_type[#].unit', i),
+    );
   }
   if (sampleCount > 0 && (minValues !== typeCount || maxValues !== typeCount)) {
     throw new PprofDecodeError(
@@ -973,10 +1004,7 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary
     // Usually the same strings as a sample type's (contentions/count, cpu/nanoseconds): no second lookup.
     let i = 0;
     while (i < typeCount && (sampleTypeIdx[2 * i] !== periodTypeIdx || sampleTypeIdx[2 * i + 1] !== periodUnitIdx)) i++;
-    periodType =
-      i < typeCount
-        ? sampleTypes[i]!
-        : sampleTypeOf(stringAt(s, periodTypeIdx, 'period_type.type'), stringAt(s, periodUnitIdx, 'period_type.unit'));
+    periodType = i < typeCount ? sampleTypes[i]! : sampleTypeOf(stringAt(s, periodTypeIdx, 'period_type.type'), stringAt(s, periodUnitIdx, 'period_type.unit'));
   }
   const totalsOut = new Array<number>(typeCount);
   for (let i = 0; i < typeCount; i++) totalsOut[i] = totals[i]!;
@@ -1042,6 +1070,7 @@ function attribute(
   const filterCount = predicate ? 1 : matchers.length;
   const sums = new Float64Array(filterCount * typeCount);
   const raw = s.raw;
+  readFunctions(s);
   if (s.sampleCount === 0) {
     // Nothing to attribute, but the locations (read here, not in the first pass) are still checked.
     for (let i = 0; i < s.locCount; i++) checkedLocationMask(s.reader, s.locStart[i]!, s.locEnd[i]!, undefined, undefined);
@@ -1058,6 +1087,7 @@ function attribute(
   let locMax = -1; // the largest id written to s.locMasks, when all fit in it
   try {
     // Per function, once: the mask of the filters its name matches.
+    let anyMatch = 0;
     const fnName = s.fnName;
     const strStart = s.strStart;
     const strEnd = s.strEnd;
@@ -1071,7 +1101,12 @@ function attribute(
       else for (let f = 0; f < filterCount; f++) if (matchers[f]!.matches(raw, start, end)) mask |= 1 << f;
       if (fnDense) fnDense[fnId[i]!] = mask;
       else fnSparse!.set(fnId[i]!, mask);
+      anyMatch |= mask;
     }
+    // No function matches, so no location and no sample can: every sum is 0, and the stacks
+    // are not read (as for a summary without filters, their references are then not checked).
+    // A short CPU profile of an idle program often has no GC frame.
+    if (anyMatch === 0) return sums;
 
     // Per location, once: the union of its lines' function masks (inlined frames included).
     if (locCount > s.locId.length) {
@@ -1096,7 +1131,6 @@ function attribute(
     // Per sample: one walk over its packed location ids (the first pass checked every sample's extent).
     const starts = s.sampleStart;
     const ends = s.sampleEnd;
-    const values = s.values;
     const buf = raw;
     for (let i = 0; i < s.sampleCount; i++) {
       const pos = starts[i]!;
@@ -1105,11 +1139,12 @@ function attribute(
       if (locDense) mask = pos >= 0 ? idsMask(buf, pos, stop, locDense) : fieldsMask(buf, ~pos, stop, locDense);
       if (mask < 0) mask = checkedSampleMask(s.reader, i, starts[i]!, stop, locDense, locSparse);
       if (mask !== 0) {
-        const v = i * typeCount;
+        // A matching sample (a few percent of a CPU profile's): its values, read again.
+        const values = sampleValues(s, s.sampleMessage[i]!, typeCount);
         for (let f = 0; f < filterCount; f++) {
           if ((mask & (1 << f)) === 0) continue;
           const row = f * typeCount;
-          for (let t = 0; t < typeCount; t++) sums[row + t]! += values[v + t]!;
+          for (let t = 0; t < typeCount; t++) sums[row + t]! += values[t]!;
         }
       }
     }
@@ -1124,8 +1159,34 @@ function attribute(
   return sums;
 }
 
-/** The id of the location most recently read by `checkedLocationMask`. */
-let checkedId = 0;
+/**
+ * The `count` values of the sample whose length prefix is at `message` (the first pass checked
+ * its shape and that it has `count` values), into `s.values`.
+ */
+function sampleValues(s: Scratch, message: number, count: number): Float64Array {
+  if (s.values.length < count) s.values = new Float64Array(count);
+  const values = s.values;
+  const r = s.reader;
+  r.pos = message;
+  r.end = s.raw.length;
+  const end = r.lengthEnd('sample');
+  r.end = end;
+  let k = 0;
+  while (r.pos < end) {
+    const tag = r.tag('sample tag');
+    if (tag === 0x10) values[k++] = r.varint('sample.value');
+    else if (tag === 0x12) {
+      const valuesEnd = r.lengthEnd('sample.value');
+      r.end = valuesEnd;
+      while (r.pos < valuesEnd) values[k++] = r.varint('sample.value');
+      r.end = end;
+    } else r.skip(tag & 7, tag >>> 3);
+  }
+  return values;
+}
+
+/** The id of the location or function most recently read by `checkedLocationMask` or `checkedFunction`. */
+var checkedId = 0;
 
 /**
  * `locationMasks` by the checked reader: the location in [start, end) (its id in `checkedId`),

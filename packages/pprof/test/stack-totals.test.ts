@@ -182,8 +182,16 @@ describe('stack filters on malformed input: the same clear PprofDecodeErrors as 
   const withFilter = (raw: Uint8Array) => () => summarizePprof(raw, { stackFilters: [GC_STACK_FILTER] });
   const walk = (raw: Uint8Array) => () => sumSamplesWhere(raw, 0, () => true);
 
+  /** Function 2 is runtime.gcDrain, a GC frame: with it the stacks must be read. */
+  const gcDrain = () => lfield(5, [...vfield(1, 2), ...vfield(2, 3)]);
+
   it('a sample refers to a location the profile does not define', () => {
-    const raw = bytes(...base(), lfield(2, [...lfield(1, varint(7)), ...lfield(2, varint(5))]), lfield(4, vfield(1, 1)));
+    const raw = bytes(
+      ...base(),
+      lfield(2, [...lfield(1, varint(7)), ...lfield(2, varint(5))]),
+      lfield(4, [...vfield(1, 1), ...lfield(4, vfield(1, 2))]),
+      gcDrain(),
+    );
     const message = 'pprof malformed: sample 0 refers to location 7, which the profile does not define';
     expect(errorOf(withFilter(raw))).toBe(message);
     expect(errorOf(walk(raw))).toBe(message);
@@ -191,10 +199,22 @@ describe('stack filters on malformed input: the same clear PprofDecodeErrors as 
   });
 
   it('a location refers to a function the profile does not define', () => {
-    const raw = bytes(...base(), lfield(2, [...lfield(1, varint(1)), ...lfield(2, varint(5))]), lfield(4, [...vfield(1, 1), ...lfield(4, vfield(1, 9))]));
+    const raw = bytes(
+      ...base(),
+      lfield(2, [...lfield(1, varint(1)), ...lfield(2, varint(5))]),
+      lfield(4, [...vfield(1, 1), ...lfield(4, vfield(1, 9))]),
+      gcDrain(),
+    );
     const message = 'pprof malformed: location 1 refers to function 9, which the profile does not define';
     expect(errorOf(withFilter(raw))).toBe(message);
     expect(errorOf(walk(raw))).toBe(message);
+  });
+
+  it('when no function matches, no stack is read: every sum is 0 and, as without filters, references are not checked', () => {
+    // Location 7 and function 9 are undefined, but no function's name is a GC frame.
+    const raw = bytes(...base(), lfield(2, [...lfield(1, varint(7)), ...lfield(2, varint(5))]), lfield(4, [...vfield(1, 1), ...lfield(4, vfield(1, 9))]));
+    expect(summarizePprof(raw, { stackFilters: [GC_STACK_FILTER] }).stackTotals).toEqual({ gc: [0] });
+    expect(sumSamplesWhere(raw, 0, () => true)).toEqual({ matched: 0, total: 5 });
   });
 
   it("a function's name is not in the string table", () => {

@@ -120,7 +120,8 @@ const env = `Node ${process.version}`;
 
 function syntheticProfiles(bin) {
   return SYNTHETIC_SAMPLES.map((n) => {
-    const file = path.join(benchCacheDir(), `synthetic-cpu-${n}.pprof`);
+    // The name changes with the generator (v2: with GC frames), so a cached file is never stale.
+    const file = path.join(benchCacheDir(), `synthetic-cpu-v2-${n}.pprof`);
     if (!fs.existsSync(file)) execFileSync(bin, ['-write-synthetic', file, '-samples', String(n)]);
     return [`synthetic ${n / 1000}k-sample cpu`, file];
   });

@@ -143,8 +143,12 @@ func readRaw(file string) ([]byte, error) {
 
 // writeSynthetic writes a Go-like CPU profile: 1,500 functions in 40
 // packages, 3,000 locations, n samples 8–31 frames deep with 1–3 hits each and
-// two string labels (a unique span id, one of 50 endpoints). math/rand with a
-// fixed seed makes the same bytes every time.
+// two string labels (a unique span id, one of 50 endpoints). Like a real Go
+// CPU profile it has the runtime's GC frames: about 6% of samples are a
+// background mark worker (scanobject ← gcDrain ← gcBgMarkWorker ← goexit) and
+// about 3% a mark assist on top of user frames (scanobject ← gcDrain ←
+// gcAssistAlloc ← mallocgc ← …), so the GC-frame attribution has work to do.
+// math/rand with a fixed seed makes the same bytes every time.
 func writeSynthetic(path string, n int) error {
 	r := rand.New(rand.NewSource(42))
 	m := &profile.Mapping{ID: 1, Start: 0x400000, Limit: 0x900000, File: "/bin/svc"}
@@ -165,11 +169,36 @@ func writeSynthetic(path string, n int) error {
 			Line: []profile.Line{{Function: fns[id%len(fns)], Line: int64(10 + id%300)}},
 		}
 	}
+	runtimeFn := func(id int, name string) *profile.Location {
+		fn := &profile.Function{ID: uint64(id), Name: name, Filename: "/usr/local/go/src/runtime/mgc.go"}
+		fns = append(fns, fn)
+		loc := &profile.Location{ID: uint64(id), Mapping: m, Address: uint64(0x400000 + id*16), Line: []profile.Line{{Function: fn, Line: 100}}}
+		locs = append(locs, loc)
+		return loc
+	}
+	users := len(locs)
+	goexit := runtimeFn(3001, "runtime.goexit")
+	worker := runtimeFn(3002, "runtime.gcBgMarkWorker")
+	drain := runtimeFn(3003, "runtime.gcDrain")
+	scan := runtimeFn(3004, "runtime.scanobject")
+	assist := runtimeFn(3005, "runtime.gcAssistAlloc")
+	malloc := runtimeFn(3006, "runtime.mallocgc")
 	ss := make([]*profile.Sample, n)
 	for i := range ss {
-		stack := make([]*profile.Location, 8+r.Intn(24))
-		for d := range stack {
-			stack[d] = locs[r.Intn(len(locs))]
+		var stack []*profile.Location
+		switch k := r.Intn(100); {
+		case k < 6: // a background mark worker
+			stack = []*profile.Location{scan, drain, worker, goexit}
+		case k < 9: // a mark assist on top of user code
+			stack = []*profile.Location{scan, drain, assist, malloc}
+			for d := 4 + r.Intn(20); d > 0; d-- {
+				stack = append(stack, locs[r.Intn(users)])
+			}
+		default:
+			stack = make([]*profile.Location, 8+r.Intn(24))
+			for d := range stack {
+				stack[d] = locs[r.Intn(users)]
+			}
 		}
 		hits := int64(1 + r.Intn(3))
 		ss[i] = &profile.Sample{

@@ -42,10 +42,10 @@ class Scratch {
   strStart = new Int32Array(64);
   strEnd = new Int32Array(64);
   // With stack filters only:
-  sampleStart = new Int32Array(64);
-  sampleEnd = new Int32Array(64);
-  /** Where each sample's length prefix is: its values are read again only when its stack matches. */
+  /** Where each sample's length prefix is: samples are read once the tables are (see samplePass). */
   sampleMessage = new Int32Array(64);
+  /** Per filter and sample type, the sums of the last pass with stack filters. */
+  sums: Float64Array = new Float64Array(0);
   /** One sample's values (FAST_VALUES of room; more only in the checked path). */
   values = new Float64Array(FAST_VALUES);
   /** Where each location's fields are: read in the attribution, once the functions' masks are known. */
@@ -74,7 +74,6 @@ class Scratch {
   bytes(): number {
     return (
       this.strStart.byteLength * 2 +
-      this.sampleStart.byteLength * 2 +
       this.values.byteLength +
       this.sampleMessage.byteLength +
       this.locStart.byteLength * 2 +
@@ -184,7 +183,7 @@ function fastVarint64(buf: Uint8Array, pos: number, end: number): bigint | undef
   let lo = 0;
   let hi = 0;
   let shift = 0;
-  const limit = pos + 9 < end ? pos + 9 : end;
+  const limit = Math.min(pos + 9, end);
   while (pos < limit) {
     const b = buf[pos++]!;
     const bits = b & 0x7f;
@@ -522,6 +521,99 @@ function stringRun(buf: Uint8Array, pos: number, end: number, s: Scratch, count:
   return pos;
 }
 
+/**
+ * The sample whose length prefix is at `pos`, by the checked path (any shape; the error that
+ * says what is wrong with it): like `fastSample`, its values to `s.values` from 0 and the
+ * same module variables. Returns the sample's end.
+ */
+function checkedSample(s: Scratch, pos: number, end: number): number {
+  const buf = s.raw;
+  const r = s.reader;
+  let values = s.values;
+  let sampleEnd = fastLenEnd(buf, pos, end);
+  if (sampleEnd < 0) {
+    r.pos = pos;
+    r.end = end;
+    sampleEnd = r.lengthEnd('sample');
+    pos = r.pos;
+  } else pos = next;
+  const sampleStart = pos;
+  let idsStart = -1; // the packed location ids, for the attribution pass
+  let idsEnd = 0;
+  let irregular = false; // unpacked or repeated location id fields: walk the whole sample again
+  let k = 0;
+  while (pos < sampleEnd) {
+    const sat = pos;
+    let stag = buf[pos]!;
+    if (stag >= 8 && stag < 0x80) pos++;
+    else {
+      r.pos = pos;
+      r.end = sampleEnd;
+      stag = r.tag('sample tag');
+      pos = r.pos;
+    }
+    if (stag === 0x12) {
+      let valuesEnd = fastLenEnd(buf, pos, sampleEnd);
+      if (valuesEnd < 0) {
+        r.pos = pos;
+        r.end = sampleEnd;
+        valuesEnd = r.lengthEnd('sample.value');
+        pos = r.pos;
+      } else pos = next;
+      while (pos < valuesEnd) {
+        let v = fastVarint(buf, pos, valuesEnd);
+        if (v < 0) {
+          r.pos = pos;
+          r.end = valuesEnd;
+          v = r.varint('sample.value');
+          pos = r.pos;
+        } else pos = next;
+        if (k === values.length) s.values = values = growF64(values);
+        values[k++] = v;
+      }
+    } else if (stag === 0x0a || stag === 0x1a) {
+      // Location ids and labels: only their extent matters here.
+      let skipEnd = fastLenEnd(buf, pos, sampleEnd);
+      if (skipEnd < 0) {
+        r.pos = pos;
+        r.end = sampleEnd;
+        skipEnd = r.lengthEnd(stag === 0x0a ? 'sample.location_id' : 'sample.label');
+        pos = r.pos;
+      } else pos = next;
+      if (stag === 0x0a) {
+        if (idsStart >= 0) irregular = true;
+        idsStart = pos;
+        idsEnd = skipEnd;
+      }
+      pos = skipEnd;
+    } else {
+      // The rare shapes: unpacked values or ids, unknown fields, wrong wire types.
+      const sf = stag >>> 3;
+      const swt = stag & 7;
+      r.pos = pos;
+      r.end = sampleEnd;
+      if (sf === 2) {
+        if (swt !== WIRE_VARINT) throw wrongWireType('Sample', 'value', 2, swt, 'varint or packed', sat);
+        const v = r.varint('sample.value');
+        if (k === values.length) s.values = values = growF64(values);
+        values[k++] = v;
+      } else if (sf === 1) {
+        if (swt !== WIRE_VARINT) throw wrongWireType('Sample', 'location_id', 1, swt, 'varint or packed', sat);
+        r.varint('sample.location_id');
+        irregular = true;
+      } else if (sf === 3) {
+        throw wrongWireType('Sample', 'label', 3, swt, 'length-delimited', sat);
+      } else r.skip(swt, sf);
+      pos = r.pos;
+    }
+  }
+  fastFieldsStart = sampleStart;
+  fastIdsStart = irregular ? -2 : idsStart;
+  fastIdsEnd = idsEnd;
+  fastValues = k;
+  return sampleEnd;
+}
+
 /** The type and unit string indexes of the ValueType most recently read by `readValueType`. */
 let vtType = 0;
 let vtUnit = 0;
@@ -626,9 +718,9 @@ export function summarizePprof(raw: Uint8Array, options: SummaryOptions = {}): P
   const scratch = spare ?? new Scratch();
   spare = undefined; // a re-entrant call (from a sumSamplesWhere predicate) gets its own
   try {
-    const summary = summarize(raw, scratch, matchers !== undefined);
+    const summary = summarize(raw, scratch, matchers, undefined);
     if (filters && matchers) {
-      const sums = attribute(scratch, matchers, undefined, summary.sampleTypes.length);
+      const sums = scratch.sums;
       const stackTotals: Record<string, number[]> = {};
       const n = summary.sampleTypes.length;
       for (let f = 0; f < filters.length; f++) {
@@ -647,11 +739,23 @@ export function summarizePprof(raw: Uint8Array, options: SummaryOptions = {}): P
   }
 }
 
-function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary {
+/**
+ * The summary of `raw`. With `matchers` (or a `predicate`, for `sumSamplesWhere`), the samples
+ * are read after the tables, with their stacks: the sums per filter and sample type go to
+ * `s.sums`.
+ */
+function summarize(
+  raw: Uint8Array,
+  s: Scratch,
+  matchers: readonly FunctionMatcher[] | undefined,
+  predicate: ((functionName: string) => boolean) | undefined,
+): ProfileSummary {
+  const stacks = matchers !== undefined;
   const buf = raw;
   const end = raw.length;
   const r = s.reader;
   r.reset(raw);
+  s.raw = raw;
   let sampleTypeIdx = s.typeIdx; // type, unit, type, unit…
   let typeIdxCount = 0;
   let periodTypeIdx = -1; // its type, then its unit at periodUnitIdx
@@ -671,8 +775,6 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary
   // The scratch arrays in locals: the hot loops do not reload them through \`s\`.
   let strStartArr = s.strStart;
   let strEndArr = s.strEnd;
-  let sampleStartArr = s.sampleStart;
-  let sampleEndArr = s.sampleEnd;
   const valuesArr = s.values;
   let locStartArr = s.locStart;
   let locEndArr = s.locEnd;
@@ -690,121 +792,32 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary
 
     if (tag === 0x12) {
       // Sample { 1 location_id (packed), 2 value (packed), 3 label }
-      const fastEnd = fastSample(buf, pos, end, valuesArr, 0);
-      if (fastEnd >= 0) {
-        const k = fastValues;
-        while (k > totals.length) totals = growF64(totals);
-        for (let j = 0; j < k; j++) totals[j]! += valuesArr[j]!;
-        if (stacks) {
-          if (sampleCount === sampleStartArr.length) {
-            sampleStartArr = growI32(sampleStartArr);
-            sampleEndArr = growI32(sampleEndArr);
-            s.sampleMessage = growI32(s.sampleMessage);
-          }
-          s.sampleMessage[sampleCount] = pos;
-          // Packed ids: their range; unpacked or repeated: ~(the sample's fields' start), and its end; none: empty.
-          const ids = fastIdsStart;
-          sampleStartArr[sampleCount] = ids >= 0 ? ids : ids === -1 ? 0 : ~fastFieldsStart;
-          sampleEndArr[sampleCount] = ids >= 0 ? fastIdsEnd : ids === -1 ? 0 : fastEnd;
+      if (stacks) {
+        // Read once the location and function tables are (see samplePass): here only where it is.
+        let sampleEnd = fastLenEnd(buf, pos, end);
+        if (sampleEnd < 0) {
+          r.pos = pos;
+          r.end = end;
+          sampleEnd = r.lengthEnd('sample');
         }
-        if (k < minValues) minValues = k;
-        if (k > maxValues) maxValues = k;
-        sampleCount++;
-        pos = fastEnd;
+        if (sampleCount === s.sampleMessage.length) s.sampleMessage = growI32(s.sampleMessage);
+        s.sampleMessage[sampleCount++] = pos;
+        pos = sampleEnd;
         continue;
       }
-      const sampleMessage = pos;
-      let sampleEnd = fastLenEnd(buf, pos, end);
+      let values = valuesArr;
+      let sampleEnd = fastSample(buf, pos, end, values, 0);
       if (sampleEnd < 0) {
-        r.pos = pos;
-        r.end = end;
-        sampleEnd = r.lengthEnd('sample');
-        pos = r.pos;
-      } else pos = next;
-      const sampleStart = pos;
-      let idsStart = -1; // the packed location ids, for the attribution pass
-      let idsEnd = 0;
-      let irregular = false; // unpacked or repeated location id fields: walk the whole sample again
-      let k = 0;
-      while (pos < sampleEnd) {
-        const sat = pos;
-        let stag = buf[pos]!;
-        if (stag >= 8 && stag < 0x80) pos++;
-        else {
-          r.pos = pos;
-          r.end = sampleEnd;
-          stag = r.tag('sample tag');
-          pos = r.pos;
-        }
-        if (stag === 0x12) {
-          let valuesEnd = fastLenEnd(buf, pos, sampleEnd);
-          if (valuesEnd < 0) {
-            r.pos = pos;
-            r.end = sampleEnd;
-            valuesEnd = r.lengthEnd('sample.value');
-            pos = r.pos;
-          } else pos = next;
-          while (pos < valuesEnd) {
-            let v = fastVarint(buf, pos, valuesEnd);
-            if (v < 0) {
-              r.pos = pos;
-              r.end = valuesEnd;
-              v = r.varint('sample.value');
-              pos = r.pos;
-            } else pos = next;
-            if (k === totals.length) totals = growF64(totals);
-            totals[k++]! += v;
-          }
-        } else if (stag === 0x0a || stag === 0x1a) {
-          // Location ids and labels: only their extent matters here.
-          let skipEnd = fastLenEnd(buf, pos, sampleEnd);
-          if (skipEnd < 0) {
-            r.pos = pos;
-            r.end = sampleEnd;
-            skipEnd = r.lengthEnd(stag === 0x0a ? 'sample.location_id' : 'sample.label');
-            pos = r.pos;
-          } else pos = next;
-          if (stag === 0x0a) {
-            if (idsStart >= 0) irregular = true;
-            idsStart = pos;
-            idsEnd = skipEnd;
-          }
-          pos = skipEnd;
-        } else {
-          // The rare shapes: unpacked values or ids, unknown fields, wrong wire types.
-          const sf = stag >>> 3;
-          const swt = stag & 7;
-          r.pos = pos;
-          r.end = sampleEnd;
-          if (sf === 2) {
-            if (swt !== WIRE_VARINT) throw wrongWireType('Sample', 'value', 2, swt, 'varint or packed', sat);
-            const v = r.varint('sample.value');
-            if (k === totals.length) totals = growF64(totals);
-            totals[k++]! += v;
-          } else if (sf === 1) {
-            if (swt !== WIRE_VARINT) throw wrongWireType('Sample', 'location_id', 1, swt, 'varint or packed', sat);
-            r.varint('sample.location_id');
-            irregular = true;
-          } else if (sf === 3) {
-            throw wrongWireType('Sample', 'label', 3, swt, 'length-delimited', sat);
-          } else r.skip(swt, sf);
-          pos = r.pos;
-        }
+        sampleEnd = checkedSample(s, pos, end);
+        values = s.values;
       }
-      if (stacks) {
-        if (sampleCount === sampleStartArr.length) {
-          sampleStartArr = growI32(sampleStartArr);
-          sampleEndArr = growI32(sampleEndArr);
-          s.sampleMessage = growI32(s.sampleMessage);
-        }
-        s.sampleMessage[sampleCount] = sampleMessage;
-        // Regular: the packed ids' range. Irregular: ~(the sample's start), and its end.
-        sampleStartArr[sampleCount] = irregular ? ~sampleStart : idsStart < 0 ? 0 : idsStart;
-        sampleEndArr[sampleCount] = irregular ? sampleEnd : idsStart < 0 ? 0 : idsEnd;
-      }
+      const k = fastValues;
+      while (k > totals.length) totals = growF64(totals);
+      for (let j = 0; j < k; j++) totals[j]! += values[j]!;
       if (k < minValues) minValues = k;
       if (k > maxValues) maxValues = k;
       sampleCount++;
+      pos = sampleEnd;
       continue;
     }
 
@@ -974,18 +987,24 @@ function summarize(raw: Uint8Array, s: Scratch, stacks: boolean): ProfileSummary
 
   s.strStart = strStartArr;
   s.strEnd = strEndArr;
-  s.sampleStart = sampleStartArr;
-  s.sampleEnd = sampleEndArr;
   s.values = valuesArr;
   s.totals = totals;
   s.locStart = locStartArr;
   s.locEnd = locEndArr;
-  s.raw = raw;
   s.strCount = strCount;
   s.sampleCount = sampleCount;
   s.locCount = locCount;
   s.fnCount = fnCount;
   if (strCount > 0 && s.strEnd[0] !== s.strStart[0]) throw new PprofDecodeError('pprof malformed: string_table[0] must be the empty string');
+  if (matchers) {
+    // The tables are read: now the samples, their totals and their stacks' sums.
+    s.sums = attribute(s, matchers, predicate, typeIdxCount / 2);
+    totals = s.totals;
+    if (sampleCount > 0) {
+      minValues = runMinValues;
+      maxValues = runMaxValues;
+    }
+  }
   const typeCount = typeIdxCount / 2;
   const sampleTypes = new Array<SampleType>(typeCount);
   for (let i = 0; i < typeCount; i++) {
@@ -1106,7 +1125,10 @@ function attribute(
     // No function matches, so no location and no sample can: every sum is 0, and the stacks
     // are not read (as for a summary without filters, their references are then not checked).
     // A short CPU profile of an idle program often has no GC frame.
-    if (anyMatch === 0) return sums;
+    if (anyMatch === 0) {
+      samplePass(s, undefined, undefined, sums, filterCount, typeCount);
+      return sums;
+    }
 
     // Per location, once: the union of its lines' function masks (inlined frames included).
     if (locCount > s.locId.length) {
@@ -1128,26 +1150,7 @@ function attribute(
       }
     }
 
-    // Per sample: one walk over its packed location ids (the first pass checked every sample's extent).
-    const starts = s.sampleStart;
-    const ends = s.sampleEnd;
-    const buf = raw;
-    for (let i = 0; i < s.sampleCount; i++) {
-      const pos = starts[i]!;
-      const stop = ends[i]!;
-      let mask = -1;
-      if (locDense) mask = pos >= 0 ? idsMask(buf, pos, stop, locDense) : fieldsMask(buf, ~pos, stop, locDense);
-      if (mask < 0) mask = checkedSampleMask(s.reader, i, starts[i]!, stop, locDense, locSparse);
-      if (mask !== 0) {
-        // A matching sample (a few percent of a CPU profile's): its values, read again.
-        const values = sampleValues(s, s.sampleMessage[i]!, typeCount);
-        for (let f = 0; f < filterCount; f++) {
-          if ((mask & (1 << f)) === 0) continue;
-          const row = f * typeCount;
-          for (let t = 0; t < typeCount; t++) sums[row + t]! += values[t]!;
-        }
-      }
-    }
+    samplePass(s, locDense, locSparse, sums, filterCount, typeCount);
   } finally {
     if (fnDense === s.fnMasks) clearTable(fnDense, fnId, fnCount);
     else if (fnDense && fnDense.length <= MAX_KEPT_TABLE) s.fnMasks = fnDense.fill(-1);
@@ -1159,30 +1162,61 @@ function attribute(
   return sums;
 }
 
+/** The fewest and most values a sample had in the last `samplePass`. */
+var runMinValues = 0;
+var runMaxValues = 0;
+
 /**
- * The `count` values of the sample whose length prefix is at `message` (the first pass checked
- * its shape and that it has `count` values), into `s.values`.
+ * Every sample recorded by the first pass, read now that the tables are: its values go to the
+ * totals (`s.totals`), and, when its stack matches a filter (its locations' masks in `dense`
+ * or `sparse`), to that filter's row of `sums`. One walk over the sample's bytes reads the
+ * values and the location ids together. Without tables (no function matches), only the totals.
  */
-function sampleValues(s: Scratch, message: number, count: number): Float64Array {
-  if (s.values.length < count) s.values = new Float64Array(count);
-  const values = s.values;
-  const r = s.reader;
-  r.pos = message;
-  r.end = s.raw.length;
-  const end = r.lengthEnd('sample');
-  r.end = end;
-  let k = 0;
-  while (r.pos < end) {
-    const tag = r.tag('sample tag');
-    if (tag === 0x10) values[k++] = r.varint('sample.value');
-    else if (tag === 0x12) {
-      const valuesEnd = r.lengthEnd('sample.value');
-      r.end = valuesEnd;
-      while (r.pos < valuesEnd) values[k++] = r.varint('sample.value');
-      r.end = end;
-    } else r.skip(tag & 7, tag >>> 3);
+function samplePass(
+  s: Scratch,
+  dense: Int32Array | undefined,
+  sparse: Map<number, number> | undefined,
+  sums: Float64Array,
+  filterCount: number,
+  typeCount: number,
+): void {
+  const buf = s.raw;
+  const end = buf.length;
+  const messages = s.sampleMessage;
+  const count = s.sampleCount;
+  const stacks = dense !== undefined || sparse !== undefined;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let totals = s.totals;
+  let min = Number.POSITIVE_INFINITY;
+  let max = -1;
+  for (let i = 0; i < count; i++) {
+    let values = s.values;
+    let sampleEnd = fastSample(buf, messages[i]!, end, values, 0);
+    if (sampleEnd < 0) {
+      sampleEnd = checkedSample(s, messages[i]!, end);
+      values = s.values;
+    }
+    const k = fastValues;
+    while (k > totals.length) s.totals = totals = growF64(totals);
+    for (let j = 0; j < k; j++) totals[j]! += values[j]!;
+    if (k < min) min = k;
+    if (k > max) max = k;
+    if (!stacks) continue;
+    // Packed ids: their range; unpacked or repeated: every field of the sample; none: no frame.
+    const ids = fastIdsStart;
+    if (ids === -1) continue;
+    let mask = -1;
+    if (dense) mask = ids >= 0 ? idsMask(buf, view, ids, fastIdsEnd, dense) : fieldsMask(buf, view, fastFieldsStart, sampleEnd, dense);
+    if (mask < 0) mask = checkedSampleMask(s.reader, i, ids >= 0 ? ids : ~fastFieldsStart, ids >= 0 ? fastIdsEnd : sampleEnd, dense, sparse);
+    if (mask === 0) continue;
+    for (let f = 0; f < filterCount; f++) {
+      if ((mask & (1 << f)) === 0) continue;
+      const row = f * typeCount;
+      for (let t = 0; t < typeCount; t++) sums[row + t]! += values[t]!;
+    }
   }
-  return values;
+  runMinValues = min;
+  runMaxValues = max;
 }
 
 /** The id of the location or function most recently read by `checkedLocationMask` or `checkedFunction`. */
@@ -1235,36 +1269,60 @@ function checkedLocationMask(r: Reader, start: number, end: number, fnDense: Int
  * The union of the masks of the packed location ids in [pos, stop) when each is a 1–3 byte
  * varint within the table; else -1 (the checked walk then decides or throws). An undefined id
  * has mask -1, which ORs into -1: one test at the end instead of one per id.
+ *
+ * It reads 4 bytes at a time through `view` (the same bytes as `buf`): when they are two
+ * 2-byte ids (a profile of 128 to 16,383 locations has mostly those), both are looked up
+ * without a branch per byte; else 2 bytes, one id. Measured on 741,256 ids of a synthetic
+ * 40k-sample profile: 1.61 ms byte by byte, 1.33 ms 2 bytes at a time, 1.25 ms as here (on
+ * a dd-trace-go CPU profile, 10 → 7 µs).
  */
-function idsMask(buf: Uint8Array, pos: number, stop: number, masks: Int32Array): number {
+function idsMask(buf: Uint8Array, view: DataView, pos: number, stop: number, masks: Int32Array): number {
   let mask = 0;
-  while (pos < stop) {
-    let b = buf[pos++]!;
-    let id = b & 0x7f;
-    if (b >= 0x80) {
-      b = buf[pos++]!;
-      id |= (b & 0x7f) << 7;
-      if (b >= 0x80) {
-        b = buf[pos++]!;
-        if (b >= 0x80) return -1;
-        id |= b << 14;
-        if (id >= masks.length) return -1;
+  const last2 = stop - 1; // a 2-byte read at pos fits
+  const last4 = stop - 3; // a 4-byte read fits
+  while (pos < last2) {
+    if (pos < last4) {
+      const w = view.getUint32(pos, true);
+      if ((w & 0x80808080) === 0x00800080) {
+        mask |= masks[(w & 0x7f) | ((w >> 1) & 0x3f80)]! | masks[((w >>> 16) & 0x7f) | ((w >>> 17) & 0x3f80)]!;
+        pos += 4;
+        continue;
       }
     }
-    mask |= masks[id]!;
+    const w = view.getUint16(pos, true);
+    if ((w & 0x80) === 0) {
+      mask |= masks[w & 0x7f]!;
+      pos += 1;
+    } else if (w < 0x8000) {
+      mask |= masks[(w & 0x7f) | ((w >> 1) & 0x3f80)]!;
+      pos += 2;
+    } else {
+      // An id of 3 bytes (16,384 or more), or longer: -1.
+      if (pos + 2 >= stop) return -1;
+      const b = buf[pos + 2]!;
+      const id = (w & 0x7f) | ((w >> 1) & 0x3f80) | (b << 14);
+      if (b >= 0x80 || id >= masks.length) return -1;
+      mask |= masks[id]!;
+      pos += 3;
+    }
+  }
+  if (pos < stop) {
+    const b = buf[pos++]!;
+    if (b >= 0x80) return -1;
+    mask |= masks[b]!;
   }
   return pos === stop ? mask : -1;
 }
 
 /** `idsMask` for a sample with unpacked or repeated id fields: a walk over its fields [pos, stop) (see `skipVar`). */
-function fieldsMask(buf: Uint8Array, pos: number, stop: number, masks: Int32Array): number {
+function fieldsMask(buf: Uint8Array, view: DataView, pos: number, stop: number, masks: Int32Array): number {
   let mask = 0;
   while (pos < stop) {
     const tag = buf[pos++]!;
     if (tag === 0x08 || tag === 0x10) {
       const idEnd = skipVar(buf, pos);
       if (idEnd < 0) return -1;
-      if (tag === 0x08) mask |= idsMask(buf, pos, idEnd, masks);
+      if (tag === 0x08) mask |= idsMask(buf, view, pos, idEnd, masks);
       pos = idEnd;
     } else if (tag === 0x0a || tag === 0x12 || tag === 0x1a) {
       let b = buf[pos++]!;
@@ -1274,7 +1332,7 @@ function fieldsMask(buf: Uint8Array, pos: number, stop: number, masks: Int32Arra
         if (b >= 0x80) return -1;
         len |= b << 7;
       }
-      if (tag === 0x0a) mask |= idsMask(buf, pos, pos + len, masks);
+      if (tag === 0x0a) mask |= idsMask(buf, view, pos, pos + len, masks);
       pos += len;
     } else return -1;
   }
@@ -1328,13 +1386,12 @@ export function sumSamplesWhere(raw: Uint8Array, valueIndex: number, stackMatche
   const scratch = spare ?? new Scratch();
   spare = undefined;
   try {
-    const summary = summarize(raw, scratch, true);
+    const summary = summarize(raw, scratch, [], stackMatches);
     const typeCount = summary.sampleTypes.length;
     if (!Number.isInteger(valueIndex) || valueIndex < 0 || valueIndex >= typeCount) {
       throw new PprofDecodeError(`sumSamplesWhere: value index ${valueIndex} is out of range; the profile has ${typeCount} sample types`);
     }
-    const sums = attribute(scratch, [], stackMatches, typeCount);
-    return { matched: sums[valueIndex]!, total: summary.totals[valueIndex]! };
+    return { matched: scratch.sums[valueIndex]!, total: summary.totals[valueIndex]! };
   } finally {
     scratch.reader.reset(NO_BYTES); // do not keep the profile alive
     scratch.raw = NO_BYTES;

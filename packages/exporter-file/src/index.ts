@@ -400,7 +400,7 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
       }
     },
     shutdown: async () => {
-      await Promise.all([metricsFile.flush(), bundlesFile.flush()]);
+      await Promise.all([metricsFile.close(), bundlesFile.close()]);
       await decoder.close();
     },
   });

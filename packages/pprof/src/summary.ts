@@ -614,6 +614,25 @@ function checkedSample(s: Scratch, pos: number, end: number): number {
   return sampleEnd;
 }
 
+/** Entries with field tag `tag` whose content is not read: where their run stops (`pos` when the first is not of the usual shape). */
+function skipRun(buf: Uint8Array, pos: number, end: number, tag: number): number {
+  while (pos + 1 < end && buf[pos] === tag) {
+    let len = buf[pos + 1]!;
+    let start = pos + 2;
+    if (len >= 0x80) {
+      if (pos + 2 >= end) break;
+      const b = buf[pos + 2]!;
+      if (b >= 0x80) break;
+      len = (len & 0x7f) | (b << 7);
+      start = pos + 3;
+    }
+    const stop = start + len;
+    if (stop > end) break;
+    pos = stop;
+  }
+  return pos;
+}
+
 /** The type and unit string indexes of the ValueType most recently read by `readValueType`. */
 let vtType = 0;
 let vtUnit = 0;
@@ -889,9 +908,10 @@ function summarize(
 
     if (tag === 0x1a || (!stacks && (tag === 0x22 || tag === 0x2a))) {
       // Mappings, and locations and functions when no stack is read: only their extent matters.
-      const skipEnd = fastLenEnd(buf, pos, end);
-      if (skipEnd >= 0) {
-        pos = skipEnd;
+      // Go writes each as one run: skipped in a small loop of its own (see stringRun).
+      const runEnd = skipRun(buf, at, end, tag);
+      if (runEnd !== at) {
+        pos = runEnd;
         continue;
       }
     }
@@ -1008,10 +1028,7 @@ function summarize(
   const typeCount = typeIdxCount / 2;
   const sampleTypes = new Array<SampleType>(typeCount);
   for (let i = 0; i < typeCount; i++) {
-    sampleTypes[i] = sampleTypeOf(
-      stringAt(s, sampleTypeIdx[2 * i]!, 'sample_type[#].type', i),
-      stringAt(s, sampleTypeIdx[2 * i + 1]!, 'sample_type[#].unit', i),
-    );
+    sampleTypes[i] = sampleTypeAt(s, sampleTypeIdx[2 * i]!, sampleTypeIdx[2 * i + 1]!, 'sample_type[#]', i);
   }
   if (sampleCount > 0 && (minValues !== typeCount || maxValues !== typeCount)) {
     throw new PprofDecodeError(
@@ -1023,7 +1040,7 @@ function summarize(
     // Usually the same strings as a sample type's (contentions/count, cpu/nanoseconds): no second lookup.
     let i = 0;
     while (i < typeCount && (sampleTypeIdx[2 * i] !== periodTypeIdx || sampleTypeIdx[2 * i + 1] !== periodUnitIdx)) i++;
-    periodType = i < typeCount ? sampleTypes[i]! : sampleTypeOf(stringAt(s, periodTypeIdx, 'period_type.type'), stringAt(s, periodUnitIdx, 'period_type.unit'));
+    periodType = i < typeCount ? sampleTypes[i]! : sampleTypeAt(s, periodTypeIdx, periodUnitIdx, 'period_type', 0);
   }
   const totalsOut = new Array<number>(typeCount);
   for (let i = 0; i < typeCount; i++) totalsOut[i] = totals[i]!;
@@ -1031,19 +1048,43 @@ function summarize(
 }
 
 /**
- * Sample types are shared, frozen objects: every profile of a kind has the same few, and
- * reusing one costs less than making one. The cache is keyed by the strings, which
- * `decodeString` interns, so a hit usually compares two pointers.
+ * Sample types are shared, frozen objects: every profile of a kind has the same few
+ * ("cpu"/"nanoseconds", "contentions"/"count"…), and comparing the bytes of the two strings
+ * with the last ones seen in a slot costs less than decoding them and making an object.
+ * Slots are chosen by the strings' lengths and first bytes; a miss decodes both and takes
+ * the slot.
  */
-const sampleTypeCache: (SampleType | undefined)[] = new Array(64).fill(undefined);
+interface CachedSampleType {
+  type: Uint8Array;
+  unit: Uint8Array;
+  value: SampleType;
+}
 
-function sampleTypeOf(type: string, unit: string): SampleType {
-  const slot = (type.length * 7 + unit.length + (type.length > 0 ? type.charCodeAt(0) : 0)) & 63;
+const sampleTypeCache: (CachedSampleType | undefined)[] = new Array(64).fill(undefined);
+
+function sameBytes(cached: Uint8Array, buf: Uint8Array, start: number, end: number): boolean {
+  const length = end - start;
+  if (cached.length !== length) return false;
+  for (let i = 0; i < length; i++) if (cached[i] !== buf[start + i]) return false;
+  return true;
+}
+
+/** The sample type of string indexes `typeIndex` and `unitIndex`; `field` (with `i` for "#") names them in an error. */
+function sampleTypeAt(s: Scratch, typeIndex: number, unitIndex: number, field: string, i: number): SampleType {
+  if (!(typeIndex >= 0 && typeIndex < s.strCount && Number.isInteger(typeIndex))) stringAt(s, typeIndex, `${field}.type`, i);
+  if (!(unitIndex >= 0 && unitIndex < s.strCount && Number.isInteger(unitIndex))) stringAt(s, unitIndex, `${field}.unit`, i);
+  const buf = s.raw;
+  const typeStart = s.strStart[typeIndex]!;
+  const typeEnd = s.strEnd[typeIndex]!;
+  const unitStart = s.strStart[unitIndex]!;
+  const unitEnd = s.strEnd[unitIndex]!;
+  const first = (typeEnd > typeStart ? buf[typeStart]! : 0) + (unitEnd > unitStart ? buf[unitStart]! : 0);
+  const slot = ((typeEnd - typeStart) * 7 + (unitEnd - unitStart) * 3 + first) & 63;
   const cached = sampleTypeCache[slot];
-  if (cached !== undefined && cached.type === type && cached.unit === unit) return cached;
-  const made = Object.freeze({ type, unit });
-  sampleTypeCache[slot] = made;
-  return made;
+  if (cached !== undefined && sameBytes(cached.type, buf, typeStart, typeEnd) && sameBytes(cached.unit, buf, unitStart, unitEnd)) return cached.value;
+  const value = Object.freeze({ type: decodeString(buf, typeStart, typeEnd), unit: decodeString(buf, unitStart, unitEnd) });
+  sampleTypeCache[slot] = { type: buf.slice(typeStart, typeEnd), unit: buf.slice(unitStart, unitEnd), value };
+  return value;
 }
 
 /**

@@ -73,6 +73,43 @@ function time(fn, ms = minMs) {
   return elapsed / calls;
 }
 
+/**
+ * Two functions timed in alternating rounds (A, B, A, B…, 7 rounds of about `ms` / 7 each
+ * after a warm-up of both): the medians of A and of B, and the median of the rounds' B ÷ A. A
+ * ratio of two figures measured one after the other moved by a third when other work on this
+ * shared machine came and went between them (seen: 1.43x, then 1.66x, for the same code);
+ * rounds that alternate see the same machine.
+ */
+function timeInterleaved(fnA, fnB, ms = minMs) {
+  time(fnA, ms / 6);
+  time(fnB, ms / 6);
+  const as = [];
+  const bs = [];
+  const ratios = [];
+  for (let round = 0; round < 7; round++) {
+    const a = timeCalls(fnA, ms / 14);
+    const b = timeCalls(fnB, ms / 14);
+    as.push(a);
+    bs.push(b);
+    ratios.push(b / a);
+  }
+  const median = (values) => values.sort((x, y) => x - y)[values.length >> 1];
+  return { a: median(as), b: median(bs), ratio: median(ratios) };
+}
+
+/** Mean ms per call of `fn` over at least one call and about `ms` (no warm-up). */
+function timeCalls(fn, ms) {
+  let calls = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while (calls === 0 || elapsed < ms) {
+    fn();
+    calls++;
+    elapsed = performance.now() - start;
+  }
+  return elapsed / calls;
+}
+
 const fmtMs = (ms) => (ms < 1 ? `${formatNumber(ms * 1000)} µs` : `${formatNumber(ms)} ms`);
 const isGzip = (b) => b[0] === 0x1f && b[1] === 0x8b;
 const u8 = (b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -260,9 +297,10 @@ for (const [name, raw] of syntheticRaws) {
   for (const [encoding, bytes] of encodings) {
     const options = { maxBytes: MAX, stackFilters: [GC_STACK_FILTER] };
     if (!same(decompress(bytes, options), raw)) throw new Error(`${name}: ${encoding} round trip differs`);
-    const decompressMs = time(() => decompress(bytes, options));
-    const deriveMs = time(() => decompressAndSummarize(bytes, options));
-    const ratio = deriveMs / decompressMs;
+    const { a: decompressMs, b: deriveMs, ratio } = timeInterleaved(
+      () => decompress(bytes, options),
+      () => decompressAndSummarize(bytes, options),
+    );
     rows.push(
       row(`derive from ${encoding} (${formatNumber(bytes.length)} B): ${name}`, deriveMs, 'ms', ['decompression alone, same backend', decompressMs, 'ms'], {
         goal: '<= 1.5x decompression alone',

@@ -297,7 +297,11 @@ for (const [name, raw] of syntheticRaws) {
   for (const [encoding, bytes] of encodings) {
     const options = { maxBytes: MAX, stackFilters: [GC_STACK_FILTER] };
     if (!same(decompress(bytes, options), raw)) throw new Error(`${name}: ${encoding} round trip differs`);
-    const { a: decompressMs, b: deriveMs, ratio } = timeInterleaved(
+    const {
+      a: decompressMs,
+      b: deriveMs,
+      ratio,
+    } = timeInterleaved(
       () => decompress(bytes, options),
       () => decompressAndSummarize(bytes, options),
     );

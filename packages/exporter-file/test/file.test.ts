@@ -93,6 +93,7 @@ describe('file exporter: configuration', () => {
     await exporter.consume({ bundles: [], metrics: points(1) });
     expect(existsSync(path.join(baseDir, 'out', 'metrics.jsonl'))).toBe(true);
     expect(await readdir(baseDir)).toEqual(['out']);
+    await exporter.shutdown?.();
   });
 });
 

@@ -109,8 +109,12 @@ export async function tempDir(): Promise<string> {
   return dir;
 }
 
-/** Removes every folder `tempDir` made (call from `afterAll`). */
+/** Exporters made by `setup`: shut down with the folders, so no file is left open. */
+const exporters: { shutdown?: () => Promise<void> }[] = [];
+
+/** Shuts down every exporter `setup` made, then removes every folder `tempDir` made (call from `afterAll`). */
 export async function removeTempDirs(): Promise<void> {
+  await Promise.all(exporters.splice(0).map((exporter) => exporter.shutdown?.().catch(() => undefined)));
   await Promise.all(created.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 }
 
@@ -130,7 +134,9 @@ export function setup(directory: string, config: Partial<Record<keyof FileConfig
   const settings = createTestSettings({ id: 'file', kind: 'exporter', baseDir: directory, ...(logger ? { logger } : {}) });
   const parsed = fileExporter.config.parse({ directory, ...config });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  return { settings, exporter: createFileExporter(settings, parsed.value), config: parsed.value };
+  const exporter = createFileExporter(settings, parsed.value);
+  exporters.push(exporter);
+  return { settings, exporter, config: parsed.value };
 }
 
 /** Every file under `root`, relative, with `/` separators, sorted. */

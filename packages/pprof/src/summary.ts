@@ -155,6 +155,20 @@ function fastVarint(buf: Uint8Array, pos: number, end: number): number {
   return -1;
 }
 
+/**
+ * The end of the length-delimited value whose length prefix starts at `pos` (its start in
+ * `next`): by `fastLenEnd`, else by the checked reader, which gives the answer or the error.
+ */
+function lengthEndAt(buf: Uint8Array, r: Reader, pos: number, end: number, what: string): number {
+  const fast = fastLenEnd(buf, pos, end);
+  if (fast >= 0) return fast;
+  r.pos = pos;
+  r.end = end;
+  const valueEnd = r.lengthEnd(what);
+  next = r.pos;
+  return valueEnd;
+}
+
 /** The end offset of a length-delimited value whose short length prefix starts at `pos`, or -1 (see `fastVarint`). */
 function fastLenEnd(buf: Uint8Array, pos: number, end: number): number {
   const len = fastVarint(buf, pos, end);
@@ -530,13 +544,8 @@ function checkedSample(s: Scratch, pos: number, end: number): number {
   const buf = s.raw;
   const r = s.reader;
   let values = s.values;
-  let sampleEnd = fastLenEnd(buf, pos, end);
-  if (sampleEnd < 0) {
-    r.pos = pos;
-    r.end = end;
-    sampleEnd = r.lengthEnd('sample');
-    pos = r.pos;
-  } else pos = next;
+  const sampleEnd = lengthEndAt(buf, r, pos, end, 'sample');
+  pos = next;
   const sampleStart = pos;
   let idsStart = -1; // the packed location ids, for the attribution pass
   let idsEnd = 0;
@@ -553,13 +562,8 @@ function checkedSample(s: Scratch, pos: number, end: number): number {
       pos = r.pos;
     }
     if (stag === 0x12) {
-      let valuesEnd = fastLenEnd(buf, pos, sampleEnd);
-      if (valuesEnd < 0) {
-        r.pos = pos;
-        r.end = sampleEnd;
-        valuesEnd = r.lengthEnd('sample.value');
-        pos = r.pos;
-      } else pos = next;
+      const valuesEnd = lengthEndAt(buf, r, pos, sampleEnd, 'sample.value');
+      pos = next;
       while (pos < valuesEnd) {
         let v = fastVarint(buf, pos, valuesEnd);
         if (v < 0) {
@@ -573,13 +577,8 @@ function checkedSample(s: Scratch, pos: number, end: number): number {
       }
     } else if (stag === 0x0a || stag === 0x1a) {
       // Location ids and labels: only their extent matters here.
-      let skipEnd = fastLenEnd(buf, pos, sampleEnd);
-      if (skipEnd < 0) {
-        r.pos = pos;
-        r.end = sampleEnd;
-        skipEnd = r.lengthEnd(stag === 0x0a ? 'sample.location_id' : 'sample.label');
-        pos = r.pos;
-      } else pos = next;
+      const skipEnd = lengthEndAt(buf, r, pos, sampleEnd, stag === 0x0a ? 'sample.location_id' : 'sample.label');
+      pos = next;
       if (stag === 0x0a) {
         if (idsStart >= 0) irregular = true;
         idsStart = pos;
@@ -888,13 +887,8 @@ function summarize(
         pos = runEnd;
         continue;
       }
-      let strEnd = fastLenEnd(buf, pos, end);
-      if (strEnd < 0) {
-        r.pos = pos;
-        r.end = end;
-        strEnd = r.lengthEnd('string_table entry');
-        pos = r.pos;
-      } else pos = next;
+      const strEnd = lengthEndAt(buf, r, pos, end, 'string_table entry');
+      pos = next;
       if (strCount === strStartArr.length) {
         strStartArr = growI32(strStartArr);
         strEndArr = growI32(strEndArr);

@@ -88,8 +88,12 @@ class Scratch {
   }
 }
 
-/** Kept between calls up to this size; a huge profile's arrays go to the garbage collector. */
-const KEEP_SCRATCH_BYTES = 16 * 1024 * 1024;
+/**
+ * Kept between calls up to this size; a huge profile's arrays go to the garbage collector.
+ * Each thread that summarizes keeps its own, so this bounds what a burst of large profiles
+ * leaves behind (4 MiB covers a 200k-sample CPU profile's arrays).
+ */
+const KEEP_SCRATCH_BYTES = 4 * 1024 * 1024;
 /**
  * A profile this small cannot grow the scratch arrays past KEEP_SCRATCH_BYTES (they hold at
  * most a few entries per byte of input), so its call skips adding up their sizes.

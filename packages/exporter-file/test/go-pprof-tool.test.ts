@@ -59,6 +59,19 @@ async function openAll(files: string[], scratch: string): Promise<PprofRun[]> {
   return results.sort((a, b) => a.file.localeCompare(b.file));
 }
 
+/** Every written file opens in `go tool pprof -top` (exit code 0) and shows the sample type expected of it. */
+async function expectEachOpens(written: { file: string; path: string; shows: string }[], dir: string): Promise<void> {
+  const runs = await openAll(
+    written.map((w) => w.file),
+    dir,
+  );
+  for (const w of written) {
+    const result = runs.find((r) => r.file === w.file)!;
+    expect({ file: w.path, code: result.code }).toEqual({ file: w.path, code: 0 });
+    expect(result.output, w.path).toContain(`Type: ${w.shows}`);
+  }
+}
+
 /** Exports the bundles and returns each written file with the sample type pprof must show. */
 async function exportAndList(
   config: Record<string, unknown>,
@@ -109,15 +122,7 @@ describe('every .pprof the file exporter writes opens in `go tool pprof -top`', 
     const { dir, written } = await exportAndList({}, EXPECTED);
     expect(new Set(written.map((w) => w.encoding))).toEqual(new Set(['gzip', 'none']));
     expect(written.every((w) => !w.decompressed)).toBe(true);
-    const runs = await openAll(
-      written.map((w) => w.file),
-      dir,
-    );
-    for (const w of written) {
-      const result = runs.find((r) => r.file === w.file)!;
-      expect({ file: w.path, code: result.code }).toEqual({ file: w.path, code: 0 });
-      expect(result.output, w.path).toContain(`Type: ${w.shows}`);
-    }
+    await expectEachOpens(written, dir);
   }, 180_000);
 
   it('with decompress: true, and a zstd profile decompressed because pprof cannot read zstd', async () => {
@@ -128,15 +133,7 @@ describe('every .pprof the file exporter writes opens in `go tool pprof -top`', 
     const expectations = [...EXPECTED, { service: 'zstd-demo', type: 'cpu', shows: 'cpu' }];
     const { dir, written } = await exportAndList({ decompress: true }, expectations, [ddtraceBundle(), scrapeBundle(), zstdBundle]);
     expect(written.filter((w) => w.encoding !== 'none').every((w) => w.decompressed)).toBe(true);
-    const runs = await openAll(
-      written.map((w) => w.file),
-      dir,
-    );
-    for (const w of written) {
-      const result = runs.find((r) => r.file === w.file)!;
-      expect({ file: w.path, code: result.code }).toEqual({ file: w.path, code: 0 });
-      expect(result.output, w.path).toContain(`Type: ${w.shows}`);
-    }
+    await expectEachOpens(written, dir);
   }, 180_000);
 
   it('after pprof_decode with keep_raw: false: only the decoded form is left, and that is written', async () => {
@@ -146,14 +143,6 @@ describe('every .pprof the file exporter writes opens in `go tool pprof -top`', 
     });
     const { dir, written } = await exportAndList({}, EXPECTED, [decodedOnly(ddtraceBundle()), decodedOnly(scrapeBundle())]);
     expect(written.every((w) => w.decompressed && w.encoding === 'none')).toBe(true);
-    const runs = await openAll(
-      written.map((w) => w.file),
-      dir,
-    );
-    for (const w of written) {
-      const result = runs.find((r) => r.file === w.file)!;
-      expect({ file: w.path, code: result.code }).toEqual({ file: w.path, code: 0 });
-      expect(result.output, w.path).toContain(`Type: ${w.shows}`);
-    }
+    await expectEachOpens(written, dir);
   }, 180_000);
 });

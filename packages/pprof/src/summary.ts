@@ -1041,7 +1041,8 @@ function summarize(
     periodType = i < typeCount ? sampleTypes[i]! : sampleTypeAt(s, periodTypeIdx, periodUnitIdx, 'period_type', 0);
   }
   const totalsOut = new Array<number>(typeCount);
-  for (let i = 0; i < typeCount; i++) totalsOut[i] = totals[i]!;
+  // More sample types than any sample had values for (no samples at all): their totals are 0.
+  for (let i = 0; i < typeCount; i++) totalsOut[i] = i < totals.length ? totals[i]! : 0;
   return { pprof: raw, sampleTypes, totals: totalsOut, sampleCount, timeNanos, durationNanos, periodType, period };
 }
 

@@ -120,6 +120,16 @@ describe('summarizePprof: the reference sums of test/fixtures/README.md', () => 
   });
 });
 
+describe('summarizePprof: a profile without samples', () => {
+  it('gives a total of 0 for each of its sample types, however many it declares (found by fuzzing: undefined past the eighth)', () => {
+    const sampleType = lfield(1, [...vfield(1, 1), ...vfield(2, 2)]);
+    const raw = bytes(...Array.from({ length: 12 }, () => sampleType), str(''), str('contentions'), str('count'));
+    const summary = summarizePprof(raw);
+    expect(summary.sampleCount).toBe(0);
+    expect(summary.totals).toEqual(new Array(12).fill(0));
+  });
+});
+
 describe('decompressAndSummarize', () => {
   it('sniffs the compression, then summarizes: gzip, zstd without content size, raw', () => {
     expect(decompressAndSummarize(fixture('go-pprof/goroutine.pprof')).totals).toEqual([16]);

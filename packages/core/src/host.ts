@@ -16,6 +16,7 @@ import type {
   Processor,
   Receiver,
 } from './component.js';
+import { trimUnavailableReason } from '@profcol/malloc-trim';
 import { createServiceLimits, type ServiceLimits } from './budget.js';
 import { BackpressureError } from './errors.js';
 import { componentKey, type Plan, type PlannedComponent, type PlannedPipeline } from './graph.js';
@@ -313,6 +314,9 @@ export class Collector implements Host {
       { pipelines: this.pipelines.map((p) => p.name), receivers: this.receivers.map((r) => r.id), exporters: this.exporters.map((e) => e.id) },
       'profcol is running',
     );
+    if (trimUnavailableReason) {
+      this.logger.warn(`memory freed after large uploads stays resident until reused (no malloc_trim): ${trimUnavailableReason}`);
+    }
   }
 
   /** Stops receivers, drains in-flight batches, then stops processors, exporters and extensions. Safe to call twice. */

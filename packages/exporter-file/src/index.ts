@@ -24,7 +24,7 @@ import { FileWriteError } from './errors.js';
 import { RotatingJsonlFile } from './jsonl.js';
 import { dateAndTime, isInside, profileFileName, serviceFolder, UniqueSuffixes } from './paths.js';
 import { DirectoryQuota } from './quota.js';
-import { bundleRecord, metricRecord, type ProfileOutcome } from './records.js';
+import { bundleRecord, metricLine, type ProfileOutcome } from './records.js';
 
 export { FileWriteError } from './errors.js';
 export { RotatingJsonlFile, type JsonlFs } from './jsonl.js';
@@ -369,12 +369,7 @@ export function createFileExporter(settings: CreateSettings, config: FileConfig)
   }
 
   async function send(request: FileRequest): Promise<void> {
-    if (request.kind === 'metrics')
-      return appendLines(
-        metricsFile,
-        'metrics',
-        request.points.map((point) => JSON.stringify(metricRecord(point))),
-      );
+    if (request.kind === 'metrics') return appendLines(metricsFile, 'metrics', request.points.map(metricLine));
     const outcomes = (request.outcomes ??= initialOutcomes(request.bundle));
     if (config.write_profiles) await writeProfiles(request.bundle, outcomes);
     if (config.write_bundles) await appendLines(bundlesFile, 'bundles', [JSON.stringify(bundleRecord(request.bundle, outcomes))]);

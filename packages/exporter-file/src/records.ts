@@ -52,6 +52,103 @@ export function metricRecord(point: MetricPoint): MetricRecord {
   };
 }
 
+/**
+ * `JSON.stringify(metricRecord(point))`, built from pieces the points of a bundle share: the
+ * text before the value is kept per metric name, the times per timestamp, and the attributes'
+ * and resource's text while the next point's have the same keys and values in the same order.
+ * Measured on 15 points of 7 attributes and 6 resource keys: JSON.stringify of the record took
+ * 5.4 µs a point, 7.7 % of the main thread's time under push load (bench/push.mjs).
+ */
+export function metricLine(point: MetricPoint): string {
+  return `${headText(point)}${Number.isFinite(point.value) ? String(point.value) : 'null'}${timesText(point)},"attributes":${attributesText.of(point.attributes)},"resource":${resourceText.of(point.resource)}}`;
+}
+
+interface Head {
+  description: string | undefined;
+  unit: string;
+  kind: string;
+  monotonic: boolean | undefined;
+  temporality: string | undefined;
+  /** `{"name":…,"kind":…,"value":` */
+  text: string;
+}
+
+const heads = new Map<string, Head>();
+
+function headText(point: MetricPoint): string {
+  const temporality = point.kind === 'sum' ? (point.temporality ?? 'cumulative') : undefined;
+  let head = heads.get(point.name);
+  if (
+    head === undefined ||
+    head.description !== point.description ||
+    head.unit !== point.unit ||
+    head.kind !== point.kind ||
+    head.monotonic !== point.monotonic ||
+    head.temporality !== temporality
+  ) {
+    const {
+      value: _value,
+      time: _time,
+      timeNanos: _timeNanos,
+      start: _start,
+      startTimeNanos: _startNanos,
+      attributes: _a,
+      resource: _r,
+      ...fields
+    } = metricRecord(point);
+    const text = `${JSON.stringify(fields).slice(0, -1)},"value":`;
+    head = { description: point.description, unit: point.unit, kind: point.kind, monotonic: point.monotonic, temporality, text };
+    if (heads.size >= 1024) heads.clear();
+    heads.set(point.name, head);
+  }
+  return head.text;
+}
+
+const timeCache = new Map<bigint, string>();
+
+/** `,"time":"…","timeNanos":"…"` of a timestamp (RFC 3339 and decimal: nothing to escape). */
+function timeText(key: string, nanos: bigint): string {
+  return `,"${key}":"${isoTime(nanos)}","${key === 'time' ? 'timeNanos' : 'startTimeNanos'}":"${nanos}"`;
+}
+
+function timesText(point: MetricPoint): string {
+  let time = timeCache.get(point.timeNanos);
+  if (time === undefined) {
+    if (timeCache.size >= 64) timeCache.clear();
+    timeCache.set(point.timeNanos, (time = timeText('time', point.timeNanos)));
+  }
+  return point.startTimeNanos === undefined ? time : time + timeText('start', point.startTimeNanos);
+}
+
+/** The JSON text of the last string record it was given, reused while the next has the same keys and values in the same order. */
+class RecordText {
+  private keys: string[] = [];
+  private values: string[] = [];
+  private text = '{}';
+
+  of(record: Record<string, string>): string {
+    const keys = this.keys;
+    const values = this.values;
+    let i = 0;
+    let same = true;
+    for (const key in record) {
+      if (key !== keys[i] || record[key] !== values[i]) {
+        same = false;
+        break;
+      }
+      i++;
+    }
+    if (same && i === keys.length) return this.text;
+    this.keys = Object.keys(record);
+    this.values = this.keys.map((key) => record[key]!);
+    this.text = JSON.stringify(record);
+    return this.text;
+  }
+}
+
+const attributesText = new RecordText();
+const resourceText = new RecordText();
+
 /** What happened to one profile of a bundle. */
 export interface ProfileOutcome {
   type: string;

@@ -185,6 +185,30 @@ describe('decompress: zstd', () => {
     expect(decompress(localFixture('goroutine.pprof.stream.zst'))).toEqual(rawGoPprof('goroutine'));
   });
 
+  it('the WebAssembly decoder keeps its context between calls, and a call that failed mid-frame does not leave its state to the next', () => {
+    const stream = localFixture('cpu.pprof.stream.zst');
+    const expected = fixture('ddtrace-go/cpu.pprof');
+    const corrupt = new Uint8Array(stream);
+    corrupt.fill(0xaa, 100, 400);
+    const failures = [
+      () => decompressZstdWith('wasm', stream.subarray(0, stream.length - 50), DEFAULT_MAX_DECOMPRESSED_BYTES),
+      () => decompressZstdWith('wasm', localFixture('bomb-64MiB-zeros.zst'), MiB),
+      () => decompressZstdWith('wasm', corrupt, DEFAULT_MAX_DECOMPRESSED_BYTES),
+    ];
+    for (const fail of failures) {
+      expect(fail).toThrow(DecompressError);
+      // Twice: the first call after a failure starts afresh, the second reuses what the first kept.
+      expect(decompressZstdWith('wasm', stream, DEFAULT_MAX_DECOMPRESSED_BYTES)).toEqual(expected);
+      expect(decompressZstdWith('wasm', stream, DEFAULT_MAX_DECOMPRESSED_BYTES)).toEqual(expected);
+    }
+    // A large output (its context is not kept), then small ones again.
+    expect(decompressZstdWith('wasm', localFixture('zeros-1MiB.stream.zst'), 64 * MiB)).toHaveLength(MiB);
+    expect(decompressZstdWith('wasm', localFixture('delta-heap.pprof.sized.zst'), DEFAULT_MAX_DECOMPRESSED_BYTES)).toEqual(
+      fixture('ddtrace-go/delta-heap.pprof'),
+    );
+    expect(decompressZstdWith('wasm', stream, DEFAULT_MAX_DECOMPRESSED_BYTES)).toEqual(expected);
+  });
+
   it.each(zstdBackends())('the %s backend gives the same output as the others, for frames with and without a content size, concatenated', (backend) => {
     const joined = new Uint8Array(Buffer.concat([localFixture('cpu.pprof.stream.zst'), localFixture('delta-heap.pprof.sized.zst')]));
     expect(decompressZstdWith(backend, joined, DEFAULT_MAX_DECOMPRESSED_BYTES)).toEqual(

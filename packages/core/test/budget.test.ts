@@ -26,6 +26,26 @@ describe('the process-wide memory budget', () => {
     expect(budget.tryReserve(100 * MiB)).toBeDefined();
   });
 
+  it('gives the memory of a large piece of work back to the kernel once such work stops (a collection, then malloc_trim)', async () => {
+    const budget = new MemoryBudget(512 * MiB);
+    const upload = budget.tryReserve(200 * MiB)!;
+    // 200 MiB of 32 KiB chunks (on the malloc heap, as body chunks are) under a few small
+    // buffers that stay alive and keep free() from giving the heap back.
+    let chunks: Buffer[] | undefined = [];
+    const survivors: Buffer[] = [];
+    for (let i = 0; i < 6400; i++) {
+      chunks.push(Buffer.alloc(32 * 1024, 1));
+      if (i % 64 === 0) survivors.push(Buffer.alloc(256, 2));
+    }
+    const held = process.memoryUsage.rss();
+    chunks = undefined;
+    upload.release();
+    // The collection follows the release at once; the trim once large releases stopped for 1 s.
+    await vi.waitFor(() => expect(budget.usedBytes).toBe(0));
+    await vi.waitFor(() => expect(held - process.memoryUsage.rss()).toBeGreaterThan(150 * MiB), { timeout: 5000, interval: 100 });
+    expect(survivors.every((b) => b[0] === 2)).toBe(true);
+  });
+
   it('shares one counter with worker threads: a charge made through the shared array is seen by the budget', () => {
     const budget = new MemoryBudget(8 * MiB);
     const view = new MemoryBudget(8 * MiB, budget.counter);

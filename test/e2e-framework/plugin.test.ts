@@ -13,7 +13,9 @@ beforeAll(() => {
   appDir = fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-user-app-'));
   const packs = fs.mkdtempSync(path.join(os.tmpdir(), 'profcol-packs-'));
   execFileSync('pnpm', ['pack', '--pack-destination', packs], { cwd: path.join(fixtures, 'plugin-hello'), stdio: 'ignore' });
-  execFileSync('pnpm', ['pack', '--pack-destination', packs], { cwd: path.join(repoRoot, 'packages', 'core'), stdio: 'ignore' });
+  // @profcol/core and what it depends on from this repository.
+  for (const pkg of ['core', 'malloc-trim'])
+    execFileSync('pnpm', ['pack', '--pack-destination', packs], { cwd: path.join(repoRoot, 'packages', pkg), stdio: 'ignore' });
   fs.writeFileSync(path.join(appDir, 'package.json'), JSON.stringify({ name: 'user-app', private: true }));
   const tarballs = fs.readdirSync(packs).map((f) => path.join(packs, f));
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs], { cwd: appDir, stdio: 'ignore' });

@@ -14,10 +14,18 @@ import { decodePprof, decompress, summarizePprof } from '@profcol/pprof';
 import { OTLP_PROTO_VERSION } from '@profcol/exporter-otlpprofiles';
 import { parseCollectorJson, requestToPprof, type RebuiltProfile } from '@profcol/exporter-otlpprofiles/testing';
 import type { Profile as Pprof } from 'pprof-format';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ensureBackend } from '../backends/index.js';
 import { startProfilesCollector } from '../backends/otelcol-profiles.js';
+import { BACKEND_SETUP_TIMEOUT_MS } from '../e2e-otlp/helpers.js';
 import { freePort, startProfcol } from '../lib/profcol.js';
 import { buildGoProgram, startGoProgram, type DdtraceDemoReady, type PprofTargetReady } from '../setup/go-build.js';
+
+// The Collector and the Go programs are built (or found in the cache) before the test, not in
+// its 120 s: on an empty cache the Collector alone took longer than that on a busy machine.
+beforeAll(async () => {
+  await Promise.all([ensureBackend('otelcol'), buildGoProgram('ddtrace-demo-v2'), buildGoProgram('pprof-target')]);
+}, BACKEND_SETUP_TIMEOUT_MS);
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {

@@ -1,7 +1,8 @@
 /**
  * zstd decompression with a hard output cap, by the fastest decoder this process has:
  *  - the runtime's own libzstd (`zlib.zstdDecompressSync`, Node >= 22.15 / 23.8), capped by
- *    `maxOutputLength`, for input that is exactly one frame (it drops the frames after the first);
+ *    `maxOutputLength`, for input that is exactly one frame (it drops the frames after the first)
+ *    and declares more than 64 KiB (see NATIVE_BEFORE_RUNTIME_BYTES);
  *  - else the prebuilt native libzstd of `@toondepauw/node-zstd`, which has no output cap: it
  *    takes only payloads whose frames all declare a content size within the cap;
  *  - else libzstd's streaming decoder compiled to WebAssembly (the module `zstddec` ships),
@@ -120,9 +121,20 @@ function zstdError(code: number): number | undefined {
   return u > 0xffffffff - 120 ? 0x100000000 - u : undefined;
 }
 
+/**
+ * Up to this declared size the native binding decodes faster than the runtime's own zstd, whose
+ * per-call setup costs more than a small frame takes to decode. Measured on Node 24.21 (median
+ * of 400 calls): 8 KiB 45 vs 67 µs, 32 KiB 133 vs 169 µs; from 128–256 KiB on the runtime's is
+ * faster (256 KiB: 474 vs 691 µs; a 3.1 MB profile: 7.6 vs 10.0 ms). The six attachments of a
+ * dd-trace-go upload: 111 µs native, 160 µs runtime.
+ */
+const NATIVE_BEFORE_RUNTIME_BYTES = 64 * 1024;
+
 export function decompressZstd(bytes: Uint8Array, maxBytes: number): Uint8Array {
+  const nativeTakes = native !== undefined && nativeCanTake(bytes, maxBytes);
+  if (nativeTakes && (!runtimeZstd || lastDeclared <= NATIVE_BEFORE_RUNTIME_BYTES)) return decompressNative(native, bytes, maxBytes);
   if (runtimeZstd && runtimeCanTake(bytes)) return decompressRuntime(runtimeZstd, bytes, maxBytes);
-  if (native && nativeCanTake(bytes, maxBytes)) return decompressNative(native, bytes, maxBytes);
+  if (nativeTakes) return decompressNative(native, bytes, maxBytes);
   return wasm ? decompressWasm(wasm, bytes, maxBytes) : decompressJs(bytes, maxBytes);
 }
 
@@ -207,8 +219,12 @@ function walkFrames(bytes: Uint8Array): number {
  * declared, so the output cannot pass the cap by more than a block (128 KiB) per frame, which
  * this margin covers. Anything else goes to the streaming decoder, which stops at the cap.
  */
+/** The total content size the frames declared, as `nativeCanTake` last found it. */
+let lastDeclared = 0;
+
 function nativeCanTake(bytes: Uint8Array, maxBytes: number): boolean {
   const declared = walkFrames(bytes);
+  lastDeclared = declared;
   return declared >= 0 && declared + BLOCK_MAX * framesWalked <= maxBytes;
 }
 

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 /** The vitest settings every package shares; each package's vitest.config.ts re-exports this. */
@@ -7,5 +8,6 @@ export default defineConfig({
     // Unit tests are fast; the bound only has to survive turbo running every package's tests
     // at once on a 2-core machine.
     testTimeout: 20_000,
+    setupFiles: [fileURLToPath(new URL('./vitest.setup.ts', import.meta.url))],
   },
 });

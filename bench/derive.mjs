@@ -200,6 +200,48 @@ function zstdRows(profiles) {
 }
 const mongoPending = [];
 
+/** The zstd attachments of the real dd-trace-go v2 upload (the event and the dropped go.trace left out). */
+function uploadAttachments() {
+  const dir = path.join(here, '..', 'test', 'fixtures', 'ddtrace-go-v2');
+  const boundary = /boundary=(\S+)/.exec(fs.readFileSync(path.join(dir, 'upload.headers.txt'), 'utf8'))[1];
+  const body = fs.readFileSync(path.join(dir, 'upload.body.bin')).toString('latin1');
+  return body
+    .split(`--${boundary}`)
+    .slice(1, -1)
+    .map((part) => {
+      const at = part.indexOf('\r\n\r\n');
+      return { head: part.slice(0, at), data: u8(Buffer.from(part.slice(at + 4, -2), 'latin1')) };
+    })
+    .filter(({ head }) => !/name="(event|go\.trace)"/.test(head))
+    .map(({ data }) => data);
+}
+
+/**
+ * Small frames: the six attachments of one real upload, as `decompress` chooses and with each
+ * backend alone. Per call the native binding makes a decoding context and the runtime's zstd
+ * a stream, which costs more than these frames take to decode.
+ */
+function uploadZstdRows() {
+  const frames = uploadAttachments();
+  const all = (fn) => () => {
+    for (const frame of frames) fn(frame);
+  };
+  const expected = frames.map((frame) => decompressZstdWith('js', frame, MAX));
+  const nativeMs = zstdBackends().includes('native') ? time(all((frame) => decompressZstdWith('native', frame, MAX))) : undefined;
+  const name = `the ${frames.length} zstd attachments of a dd-trace-go v2 upload (${formatNumber(frames.reduce((n, f) => n + f.length, 0))} B)`;
+  const decoders = [['decompress() (in use: wasm up to 12 KiB declared, then native/runtime)', (frame) => decompress(frame, { maxBytes: MAX })]];
+  for (const b of zstdBackends().filter((b) => b !== 'js')) decoders.push([`${b} only`, (frame) => decompressZstdWith(b, frame, MAX)]);
+  for (const [label, fn] of decoders) {
+    if (!frames.every((frame, i) => same(fn(frame), expected[i]))) throw new Error(`${label}: wrong output for ${name}`);
+    const ms = label === 'native only' && nativeMs !== undefined ? nativeMs : time(all(fn));
+    rows.push(
+      row(`zstd decode (${env}): ${name}, ${label}`, ms, 'ms', nativeMs !== undefined ? ['native binding for all, same run', nativeMs, 'ms'] : null, {
+        note: nativeMs !== undefined ? `${formatNumber(ms / nativeMs)}x the native binding's time` : undefined,
+      }),
+    );
+  }
+}
+
 async function mongoRows() {
   for (const [name, frame, raw, mongodb, wasmMs] of mongoPending) {
     const input = Buffer.from(frame);
@@ -227,6 +269,7 @@ async function mongoRows() {
 if (zstdOnly) {
   const bin = buildGo(path.join(here, 'go-summary'), '.', 'go-summary');
   zstdRows(syntheticProfiles(bin).map(([name, file]) => [name, u8(fs.readFileSync(file))]));
+  uploadZstdRows();
   await mongoRows();
   report('derive (zstd only)', rows, { json });
   process.exit(0);
@@ -361,6 +404,7 @@ for (const [name, raw] of syntheticRaws) {
 
 // 3. zstd backends (and under another Node when asked).
 zstdRows(syntheticRaws);
+uploadZstdRows();
 await mongoRows();
 const alt = process.env.PROFCOL_ALT_NODE;
 if (alt) {

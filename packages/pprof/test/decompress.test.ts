@@ -118,6 +118,16 @@ describe('decompress: zstd', () => {
     expect(error.message).toMatch(/^zstd frame could not be decoded: .*corrupt/i);
   });
 
+  it('a frame whose header declares a small size (the WebAssembly decoder takes those first) and which decodes to more is corrupt data', () => {
+    const lying = new Uint8Array(localFixture('delta-heap.pprof.sized.zst'));
+    Buffer.from(lying.buffer).writeUInt16LE(1000 - 256, 5); // declares 1,000 bytes; decodes to 15,661
+    const error = catchError(() => decompress(lying));
+    expect(error).toBeInstanceOf(DecompressError);
+    expect(error.message).toMatch(/^zstd /);
+    // The honest frame still decodes, through the same path.
+    expect(decompress(localFixture('delta-heap.pprof.sized.zst'))).toEqual(fixture('ddtrace-go/delta-heap.pprof'));
+  });
+
   it('walks frame and block headers to tell complete frames from truncated ones and trailing garbage', () => {
     const stream = localFixture('cpu.pprof.stream.zst');
     const skippable = new Uint8Array([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 9, 9, 9]);

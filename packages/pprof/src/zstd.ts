@@ -142,13 +142,12 @@ const NATIVE_BEFORE_RUNTIME_BYTES = 64 * 1024;
 const WASM_FIRST_BYTES = 12 * 1024;
 
 export function decompressZstd(bytes: Uint8Array, maxBytes: number): Uint8Array {
-  if (wasm !== undefined) {
-    const declared = walkFrames(bytes);
-    if (declared >= 0 && declared <= WASM_FIRST_BYTES) return decompressWasm(wasm, bytes, maxBytes);
-  }
-  const nativeTakes = native !== undefined && nativeCanTake(bytes, maxBytes);
-  if (nativeTakes && (!runtimeZstd || lastDeclared <= NATIVE_BEFORE_RUNTIME_BYTES)) return decompressNative(native, bytes, maxBytes);
-  if (runtimeZstd && runtimeCanTake(bytes)) return decompressRuntime(runtimeZstd, bytes, maxBytes);
+  // One walk over the frame headers; every choice below reads its result.
+  const declared = walkFrames(bytes);
+  if (wasm !== undefined && declared >= 0 && declared <= WASM_FIRST_BYTES) return decompressWasm(wasm, bytes, maxBytes);
+  const nativeTakes = native !== undefined && nativeFits(declared, maxBytes);
+  if (nativeTakes && (!runtimeZstd || declared <= NATIVE_BEFORE_RUNTIME_BYTES)) return decompressNative(native, bytes, maxBytes);
+  if (runtimeZstd && runtimeFits(declared)) return decompressRuntime(runtimeZstd, bytes, maxBytes);
   if (nativeTakes) return decompressNative(native, bytes, maxBytes);
   return wasm ? decompressWasm(wasm, bytes, maxBytes) : decompressJs(bytes, maxBytes);
 }
@@ -169,7 +168,12 @@ export function framesCoverInput(bytes: Uint8Array): boolean {
  * (what dd-trace-js and dd-trace-go send); concatenated or skippable frames go to the others.
  */
 function runtimeCanTake(bytes: Uint8Array): boolean {
-  return framesCoverInput(bytes) && framesWalked === 1 && skippableWalked === 0;
+  return runtimeFits(walkFrames(bytes));
+}
+
+/** `runtimeCanTake` for the walk that just returned `declared`. */
+function runtimeFits(declared: number): boolean {
+  return declared !== NOT_COVERED && framesWalked === 1 && skippableWalked === 0;
 }
 
 const NOT_COVERED = -2;
@@ -234,12 +238,12 @@ function walkFrames(bytes: Uint8Array): number {
  * declared, so the output cannot pass the cap by more than a block (128 KiB) per frame, which
  * this margin covers. Anything else goes to the streaming decoder, which stops at the cap.
  */
-/** The total content size the frames declared, as `nativeCanTake` last found it. */
-let lastDeclared = 0;
-
 function nativeCanTake(bytes: Uint8Array, maxBytes: number): boolean {
-  const declared = walkFrames(bytes);
-  lastDeclared = declared;
+  return nativeFits(walkFrames(bytes), maxBytes);
+}
+
+/** `nativeCanTake` for the walk that just returned `declared`. */
+function nativeFits(declared: number, maxBytes: number): boolean {
   return declared >= 0 && declared + BLOCK_MAX * framesWalked <= maxBytes;
 }
 
